@@ -1,0 +1,425 @@
+package store
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"time"
+)
+
+// State is a job's place in its life cycle. See the state diagram in docs/guide.md.
+type State string
+
+// Job states. ready, queued, running, done, error and aborted are OMA's statuses;
+// scheduled and retrying are jobs that wait for their run_at.
+const (
+	StateReady     State = "ready"     // created with hold; waits for Release
+	StateScheduled State = "scheduled" // waits for run_at (first attempt, or after retry-later/snooze)
+	StateQueued    State = "queued"    // runnable now; claimed in priority order
+	StateRunning   State = "running"   // claimed by a node under a lease
+	StateRetrying  State = "retrying"  // waits for run_at after a failed attempt
+	StateDone      State = "done"      // final: succeeded, result stored
+	StateError     State = "error"     // final: last attempt failed, or failed permanently
+	StateAborted   State = "aborted"   // final: cancelled by a person, an API call or the worker
+)
+
+// States returns every state in life-cycle order.
+func States() []State {
+	return []State{StateReady, StateScheduled, StateQueued, StateRunning, StateRetrying, StateDone, StateError, StateAborted}
+}
+
+// Final reports whether s is a final state (done, error, aborted).
+func (s State) Final() bool { return s == StateDone || s == StateError || s == StateAborted }
+
+// Valid reports whether s is one of the eight known states.
+func (s State) Valid() bool {
+	for _, v := range States() {
+		if v == s {
+			return true
+		}
+	}
+	return false
+}
+
+// Priority bounds and the default. Lower runs first.
+const (
+	MinPriority     = 0
+	MaxPriority     = 32767
+	DefaultPriority = 100
+)
+
+// DefaultQueue is the queue a job goes to when none is named.
+const DefaultQueue = "default"
+
+// Errors every driver returns for the same conditions, checked with errors.Is.
+var (
+	// ErrNotFound: no job (or queue) with that id or key.
+	ErrNotFound = errors.New("not found")
+	// ErrQueueFull: the queue is at its maximum size and the job is not urgent.
+	ErrQueueFull = errors.New("queue full")
+	// ErrDuplicate: an active job with the same kind and key exists and the
+	// conflict policy is OnConflictReject.
+	ErrDuplicate = errors.New("duplicate key")
+	// ErrConflict: the job's state does not allow the operation (release a job
+	// that is not ready, retry a running job, ...).
+	ErrConflict = errors.New("state conflict")
+)
+
+// Outcome names how an attempt ended, as recorded in the attempt history.
+type Outcome string
+
+// Attempt outcomes.
+const (
+	OutcomeDone        Outcome = "done"        // worker returned nil
+	OutcomeRetryLater  Outcome = "retry_later" // worker returned RetryAfter: not counted as a failure
+	OutcomeSnooze      Outcome = "snooze"      // worker returned Snooze: not counted
+	OutcomeCancel      Outcome = "cancel"      // worker returned Cancel
+	OutcomeFail        Outcome = "fail"        // worker returned Fail: permanent
+	OutcomeError       Outcome = "error"       // worker returned an error
+	OutcomePanic       Outcome = "panic"       // worker panicked
+	OutcomeTimeout     Outcome = "timeout"     // the attempt ran past its timeout
+	OutcomeAborted     Outcome = "aborted"     // aborted from outside while running
+	OutcomeInterrupted Outcome = "interrupted" // node shut down; job put back, not counted
+	OutcomeLost        Outcome = "lost"        // the node's lease expired (the node died)
+)
+
+// Attempt is one recorded run of a job.
+type Attempt struct {
+	Number     int       `json:"number"`
+	Node       string    `json:"node"`
+	StartedAt  time.Time `json:"started_at"`
+	FinishedAt time.Time `json:"finished_at"`
+	Outcome    Outcome   `json:"outcome"`
+	Error      string    `json:"error,omitempty"`
+	// Location is the panic's file:line chain, innermost last, joined by " -> ".
+	Location string `json:"location,omitempty"`
+}
+
+// Job is one unit of work as stored. Times are UTC with microsecond precision.
+type Job struct {
+	ID          int64             `json:"id"`
+	Kind        string            `json:"kind"`
+	Queue       string            `json:"queue"`
+	Args        json.RawMessage   `json:"args"`
+	Priority    int               `json:"priority"`
+	RunAt       time.Time         `json:"run_at"`
+	State       State             `json:"state"`
+	Key         string            `json:"key,omitempty"`
+	Metadata    map[string]string `json:"metadata,omitempty"`
+	Attempt     int               `json:"attempt"` // attempts counted so far (a retry-later is not counted)
+	MaxAttempts int               `json:"max_attempts"`
+	Timeout     time.Duration     `json:"timeout,omitempty"` // 0: the kind's timeout
+	Result      json.RawMessage   `json:"result,omitempty"`
+	LastError   string            `json:"last_error,omitempty"`
+	Node        string            `json:"node,omitempty"`        // node holding (or last holding) the job
+	LeaseUntil  time.Time         `json:"lease_until,omitempty"` // while running
+	// CancelRequested is set when an abort was asked for a running job.
+	CancelRequested bool      `json:"cancel_requested,omitempty"`
+	CreatedAt       time.Time `json:"created_at"`
+	UpdatedAt       time.Time `json:"updated_at"`
+	StartedAt       time.Time `json:"started_at,omitempty"`  // start of the latest attempt
+	FinishedAt      time.Time `json:"finished_at,omitempty"` // when it reached a final state
+	// Attempts is the attempt history, oldest first. Filled by Get; List leaves it nil.
+	Attempts []Attempt `json:"attempts,omitempty"`
+}
+
+// ConflictPolicy says what Insert does when an active job (not final) with the
+// same kind and key exists.
+type ConflictPolicy string
+
+// Conflict policies. The empty policy is OnConflictReturn.
+const (
+	// OnConflictReturn returns the existing job unchanged (OpenKAT's default).
+	OnConflictReturn ConflictPolicy = "return"
+	// OnConflictReplace replaces args, metadata, priority, run_at and limits of
+	// the existing job if it has not started running; a running job is returned unchanged.
+	OnConflictReplace ConflictPolicy = "replace"
+	// OnConflictUpdatePriority changes only the priority of a waiting job.
+	OnConflictUpdatePriority ConflictPolicy = "update_priority"
+	// OnConflictReject fails the insert with ErrDuplicate.
+	OnConflictReject ConflictPolicy = "reject"
+)
+
+// Valid reports whether p is a known policy (the empty policy is valid).
+func (p ConflictPolicy) Valid() bool {
+	switch p {
+	case "", OnConflictReturn, OnConflictReplace, OnConflictUpdatePriority, OnConflictReject:
+		return true
+	}
+	return false
+}
+
+// InsertParams is one job to insert. Values are already validated and defaulted
+// by the caller (the rota package): Queue non-empty, Priority in range,
+// MaxAttempts >= 1, Args valid JSON.
+type InsertParams struct {
+	Kind        string
+	Queue       string
+	Args        json.RawMessage
+	Priority    int
+	RunAt       time.Time // after Now: scheduled; else queued with run_at = Now
+	Hold        bool      // start as ready
+	Key         string
+	OnConflict  ConflictPolicy
+	Metadata    map[string]string
+	MaxAttempts int
+	Timeout     time.Duration
+}
+
+// InsertResult is the outcome of one InsertParams, in input order.
+type InsertResult struct {
+	Job *Job
+	// Duplicate: an active job with the same kind and key existed; Job is that job.
+	Duplicate bool
+	// Updated: the duplicate was changed by the conflict policy.
+	Updated bool
+}
+
+// KindLimit allows claiming up to Max jobs of Kind.
+type KindLimit struct {
+	Kind string
+	Max  int
+}
+
+// ClaimParams asks for up to Limit runnable jobs of one queue.
+type ClaimParams struct {
+	Queue string
+	Node  string
+	Limit int
+	// Kinds restricts the claim to these kinds, each with its own cap. Nil
+	// means any kind (used by Pop). An empty non-nil slice claims nothing.
+	Kinds []KindLimit
+	// Metadata and Args filter on exact equality of metadata values and of
+	// top-level args fields (compared as JSON values). Used by Pop.
+	Metadata map[string]string
+	Args     map[string]any
+	Now      time.Time
+	// LeaseUntil is the lease deadline given to every claimed job.
+	LeaseUntil time.Time
+}
+
+// FinishParams ends the attempt Attempt of job ID. It applies only if the job
+// is still running that attempt (the guard that keeps a stale node from
+// overwriting a newer attempt).
+type FinishParams struct {
+	ID      int64
+	Attempt int
+	// State is the new state: done, error, aborted (final), retrying or
+	// scheduled (with RunAt), or queued.
+	State State
+	RunAt time.Time // for retrying and scheduled
+	// Uncount gives the attempt back: it does not count toward MaxAttempts
+	// (retry-later, snooze, interrupted by shutdown).
+	Uncount bool
+	Result  json.RawMessage // for done
+	Error   string          // becomes LastError when non-empty
+	Record  Attempt         // appended to the attempt history
+	Now     time.Time
+}
+
+// JobRef names one attempt of a job.
+type JobRef struct {
+	ID      int64
+	Attempt int
+}
+
+// LeaseReport is the answer to ExtendLeases.
+type LeaseReport struct {
+	// Lost: the node no longer holds these attempts (rescued, aborted, deleted).
+	Lost []JobRef
+	// CancelRequested: an abort was requested for these running attempts.
+	CancelRequested []JobRef
+}
+
+// Transition is one state change made by the store. Job holds the job after
+// the change (Job.State is the new state); From is the state before.
+type Transition struct {
+	Job  *Job
+	From State
+}
+
+// CancelParams names the job to abort: by ID, or by Kind and Key (the active job).
+type CancelParams struct {
+	ID     int64
+	Kind   string
+	Key    string
+	Reason string
+	Now    time.Time
+}
+
+// ListParams filters and pages List. Zero fields do not filter.
+type ListParams struct {
+	States   []State
+	Kinds    []string
+	Queues   []string
+	Key      string
+	Metadata map[string]string
+	// CreatedFrom/CreatedTo and RunAtFrom/RunAtTo are half-open ranges [from, to).
+	CreatedFrom, CreatedTo time.Time
+	RunAtFrom, RunAtTo     time.Time
+	// AfterID is the keyset cursor: with Desc false, jobs with id > AfterID;
+	// with Desc true, jobs with id < AfterID (0: from the start).
+	AfterID int64
+	Desc    bool
+	Limit   int // 0: DefaultListLimit; capped at MaxListLimit
+}
+
+// List limits.
+const (
+	DefaultListLimit = 100
+	MaxListLimit     = 10000
+)
+
+// ListPage is one page of List. NextAfterID is the cursor for the next page,
+// 0 when this page is the last.
+type ListPage struct {
+	Jobs        []*Job
+	NextAfterID int64
+}
+
+// Count is the number of jobs in one (queue, kind, state) group.
+type Count struct {
+	Queue string
+	Kind  string
+	State State
+	N     int64
+}
+
+// HourCount is the number of jobs that reached State in the hour starting at Hour (UTC).
+type HourCount struct {
+	Hour  time.Time
+	State State
+	N     int64
+}
+
+// PruneParams deletes final jobs whose FinishedAt is before a cutoff.
+type PruneParams struct {
+	Before       time.Time            // default cutoff
+	BeforeByKind map[string]time.Time // per-kind cutoffs override Before
+	Limit        int                  // at most this many rows per call (0: no limit)
+}
+
+// Queue is a queue's settings and its current counts.
+type Queue struct {
+	Name   string
+	Paused bool
+	// MaxSize caps the waiting jobs (ready, scheduled, queued, retrying); 0: no cap.
+	MaxSize int
+	// UrgentPriority: a job with priority <= UrgentPriority is accepted even
+	// when the queue is full. -1: none is.
+	UrgentPriority int
+	UpdatedAt      time.Time
+	// Counts by state (only non-zero states present).
+	Counts map[State]int64
+	// OldestQueuedAt is the run_at of the oldest queued job (zero if none).
+	OldestQueuedAt time.Time
+}
+
+// QueueUpdate changes a queue's settings; nil fields are left alone. The queue
+// is created if it does not exist.
+type QueueUpdate struct {
+	Name           string
+	Paused         *bool
+	MaxSize        *int
+	UrgentPriority *int
+	Now            time.Time
+}
+
+// NoticeType tells what a Notice is about.
+type NoticeType int
+
+// Notice types.
+const (
+	// NoticeQueued: jobs became queued in Queue.
+	NoticeQueued NoticeType = iota + 1
+	// NoticeScheduled: a job was scheduled (or set retrying) to run at RunAt.
+	NoticeScheduled
+	// NoticeCancel: an abort was requested for running jobs JobIDs.
+	NoticeCancel
+	// NoticeChanged: something changed that this process did not see (another
+	// process wrote to the store): re-check queues, schedules and cancels.
+	NoticeChanged
+	// NoticeQueueChanged: a queue was paused, resumed or re-capped.
+	NoticeQueueChanged
+)
+
+// Notice is a wake-up sent by the store after a commit.
+type Notice struct {
+	Type   NoticeType
+	Queue  string
+	RunAt  time.Time
+	JobIDs []int64
+}
+
+// Store is the driver contract. Every method is safe for concurrent use.
+// Methods that take a Now use it as the current time so tests can move the
+// clock; drivers must not read the wall clock for job semantics.
+type Store interface {
+	// Driver is the driver's name ("sqlite", "postgres").
+	Driver() string
+	// Migrate brings the schema to the newest version. Idempotent; safe to call
+	// from several processes at once.
+	Migrate(ctx context.Context) error
+	// SchemaVersion returns the applied and the newest known schema versions.
+	SchemaVersion(ctx context.Context) (applied, latest int, err error)
+	// Close releases the store's resources.
+	Close() error
+
+	// Insert inserts jobs, all or none: if any fails (ErrQueueFull,
+	// ErrDuplicate), nothing is inserted and the error names the index.
+	Insert(ctx context.Context, now time.Time, jobs []InsertParams) ([]InsertResult, error)
+	// Claim moves up to p.Limit queued jobs of p.Queue to running for p.Node,
+	// in priority order (priority, run_at, id), honouring a paused queue and
+	// the per-kind caps, incrementing each job's Attempt.
+	Claim(ctx context.Context, p ClaimParams) ([]*Job, error)
+	// Finish ends attempts; applied[i] tells whether finishes[i] took effect.
+	Finish(ctx context.Context, finishes []FinishParams) (applied []bool, err error)
+	// ExtendLeases moves the lease deadline of the node's running attempts to until.
+	ExtendLeases(ctx context.Context, node string, refs []JobRef, until time.Time) (LeaseReport, error)
+	// Promote moves up to limit scheduled and retrying jobs whose run_at <= now
+	// to queued. next is the earliest run_at still waiting (zero if none).
+	Promote(ctx context.Context, now time.Time, limit int) (promoted []Transition, next time.Time, err error)
+	// Rescue takes back up to limit running jobs whose lease expired before
+	// now: to queued if attempts remain, else to error; the attempt is recorded
+	// with OutcomeLost and the node's id.
+	Rescue(ctx context.Context, now time.Time, limit int) ([]Transition, error)
+	// Cancel aborts a job: a waiting one (ready, scheduled, queued, retrying)
+	// becomes aborted at once; a running one gets CancelRequested (its node
+	// finishes it). Final jobs give ErrConflict; unknown ones ErrNotFound.
+	Cancel(ctx context.Context, p CancelParams) (Transition, error)
+	// Retry puts a final, scheduled or retrying job back to queued now. If its
+	// attempts are used up, MaxAttempts is raised by one. Running or ready
+	// jobs give ErrConflict.
+	Retry(ctx context.Context, id int64, now time.Time) (Transition, error)
+	// Release moves a ready job to queued (or scheduled if run_at is in the
+	// future). Other states give ErrConflict.
+	Release(ctx context.Context, id int64, now time.Time) (Transition, error)
+	// Delete removes a job that is not running. Running gives ErrConflict.
+	Delete(ctx context.Context, id int64) (*Job, error)
+
+	// Get returns one job with its attempt history.
+	Get(ctx context.Context, id int64) (*Job, error)
+	// GetByKey returns the active job of (kind, key), or else the newest one.
+	GetByKey(ctx context.Context, kind, key string) (*Job, error)
+	// List returns a page of jobs (without attempt history).
+	List(ctx context.Context, p ListParams) (ListPage, error)
+	// Counts returns job counts grouped by queue, kind and state.
+	Counts(ctx context.Context) ([]Count, error)
+	// CountsByHour returns, per hour of UpdatedAt in [from, to), the number of
+	// jobs now in each state.
+	CountsByHour(ctx context.Context, from, to time.Time) ([]HourCount, error)
+	// LastFinished returns when the newest final job of (kind, key) finished.
+	LastFinished(ctx context.Context, kind, key string) (t time.Time, ok bool, err error)
+	// Prune deletes final jobs finished before the cutoffs; returns how many.
+	Prune(ctx context.Context, p PruneParams) (int64, error)
+
+	// Queues lists every queue that has settings or jobs, by name.
+	Queues(ctx context.Context) ([]Queue, error)
+	// UpdateQueue creates or changes a queue's settings.
+	UpdateQueue(ctx context.Context, u QueueUpdate) (Queue, error)
+
+	// Subscribe returns a channel of notices until ctx is done. The channel is
+	// buffered; when it is full, notices are merged or dropped, never blocking
+	// the store (a NoticeChanged is sent in place of dropped ones).
+	Subscribe(ctx context.Context) <-chan Notice
+}
