@@ -1,0 +1,98 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"github.com/spf13/cobra"
+
+	"github.com/rotahq/rota/internal/bench"
+)
+
+func newBenchCmd(a *app) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "bench",
+		Short: "Measure rota on the configured store: throughput, latency, enqueue",
+		Long: "rota bench runs a standard workload and prints its figures (--json for scripts).\n\n" +
+			"Without --database-url or ROTA_DATABASE_URL it uses a fresh SQLite file in a temporary\n" +
+			"directory, removed afterwards; with one, its jobs go to a new queue named bench-<random>.",
+	}
+	var p bench.Params
+	add := func(name, short string) *cobra.Command {
+		c := &cobra.Command{
+			Use:   name,
+			Short: short,
+			Args:  rangeArgs(0, 0),
+			RunE: func(cmd *cobra.Command, _ []string) error {
+				p.Workload = name
+				return a.runBench(cmd, p)
+			},
+		}
+		c.Flags().IntVarP(&p.Jobs, "jobs", "n", 0, "number of jobs (default per workload)")
+		c.Flags().IntVar(&p.Future, "future", 0, "first insert this many jobs scheduled a day ahead in the same queue")
+		return c
+	}
+	tp := add(bench.Throughput, fmt.Sprintf("Insert N no-op jobs in batches of %d, then work them all (default n=%d, workers=%d)", bench.InsertBatch, bench.DefaultThroughputJobs, bench.DefaultWorkers))
+	tp.Flags().IntVar(&p.Workers, "workers", 0, "workers (the queue's max running jobs)")
+	lat := add(bench.Latency, fmt.Sprintf("Idle workers, one job every --every; insert-to-start p50/p99/max (default n=%d, every %s)", bench.DefaultLatencyJobs, bench.DefaultEvery))
+	lat.Flags().IntVar(&p.Workers, "workers", 0, "workers")
+	lat.Flags().DurationVar(&p.Every, "every", 0, "interval between jobs")
+	enq := add(bench.Enqueue, fmt.Sprintf("C goroutines each inserting single jobs (default n=%d, concurrency %d)", bench.DefaultEnqueueJobs, bench.DefaultConcurrency))
+	enq.Flags().IntVar(&p.Concurrency, "concurrency", 0, "goroutines")
+	cmd.AddCommand(tp, lat, enq)
+	return cmd
+}
+
+func (a *app) runBench(cmd *cobra.Command, p bench.Params) error {
+	for _, v := range []struct {
+		name string
+		n    int
+	}{{"jobs", p.Jobs}, {"workers", p.Workers}, {"concurrency", p.Concurrency}, {"future", p.Future}} {
+		if v.n < 0 {
+			return usagef("invalid %s: %d is negative", v.name, v.n)
+		}
+	}
+	if p.Every < 0 {
+		return usagef("invalid every: %s is negative", p.Every)
+	}
+	if !a.databaseURLSet(cmd) {
+		dir, err := os.MkdirTemp("", "rota-bench-")
+		if err != nil {
+			return err
+		}
+		defer os.RemoveAll(dir)
+		a.cfg.DatabaseURL = filepath.Join(dir, "bench.db")
+	}
+	st, err := a.openStore(cmd.Context())
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	p.Logger = a.benchLogger()
+	res, err := bench.Run(cmd.Context(), st, p)
+	if err != nil {
+		return err
+	}
+	if a.json {
+		return printJSON(a.stdout, res)
+	}
+	fmt.Fprintf(a.stdout, "%s on %s: %d jobs in %.2fs = %.0f jobs/s", res.Workload, res.Store, res.Jobs, res.Seconds, res.JobsPerS)
+	if res.Workload == bench.Latency {
+		fmt.Fprintf(a.stdout, "; insert-to-start p50 %.3f ms, p99 %.3f ms, max %.3f ms", res.P50Ms, res.P99Ms, res.MaxMs)
+	}
+	fmt.Fprintf(a.stdout, "\n  heap max %.1f MiB, peak RSS %.1f MiB", res.HeapMaxMB, res.MaxRSSMB)
+	if res.Future > 0 {
+		fmt.Fprintf(a.stdout, ", with %d future jobs in the queue", res.Future)
+	}
+	fmt.Fprintln(a.stdout)
+	return nil
+}
+
+// databaseURLSet reports whether the user chose a store (flag or environment).
+func (a *app) databaseURLSet(cmd *cobra.Command) bool {
+	if f := cmd.Flags().Lookup("database-url"); f != nil && f.Changed {
+		return true
+	}
+	return a.dbFromEnv
+}

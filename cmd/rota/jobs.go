@@ -1,0 +1,225 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/rotahq/rota"
+	"github.com/rotahq/rota/store"
+)
+
+func newJobsCmd(a *app) *cobra.Command {
+	cmd := &cobra.Command{Use: "jobs", Short: "List, show and act on jobs"}
+	cmd.AddCommand(newJobsLsCmd(a), newJobsShowCmd(a), newJobsCancelCmd(a),
+		newJobActionCmd(a, "retry", "Run a finished, failed or waiting job again now", (*rota.Client).Retry),
+		newJobActionCmd(a, "release", "Release a held (ready) job to run", (*rota.Client).Release),
+		newJobActionCmd(a, "delete", "Delete a job that is not running", (*rota.Client).Delete),
+	)
+	return cmd
+}
+
+func parseID(s string) (int64, error) {
+	id, err := strconv.ParseInt(s, 10, 64)
+	if err != nil || id <= 0 {
+		return 0, usagef("invalid id: %q is not a positive job id", s)
+	}
+	return id, nil
+}
+
+func newJobsLsCmd(a *app) *cobra.Command {
+	var (
+		states, kinds, queues, meta []string
+		key                         string
+		limit                       int
+		after                       int64
+		asc                         bool
+		createdFrom, createdTo      string
+	)
+	cmd := &cobra.Command{
+		Use:   "ls",
+		Short: "List jobs, newest first (filters combine)",
+		Example: `  rota jobs ls --state queued --state running
+  rota jobs ls --kind scan.host --metadata org=acme --limit 20
+  rota jobs ls --after 1200   # the next page: ids below 1200`,
+		Args: rangeArgs(0, 0),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			p := store.ListParams{Kinds: kinds, Queues: queues, Key: key, AfterID: after, Desc: !asc, Limit: limit}
+			for _, s := range states {
+				st := store.State(s)
+				if !st.Valid() {
+					return usagef("invalid state: %q is not one of %v", s, store.States())
+				}
+				p.States = append(p.States, st)
+			}
+			m, err := parseMeta(meta)
+			if err != nil {
+				return err
+			}
+			p.Metadata = m
+			if limit < 0 || limit > store.MaxListLimit {
+				return usagef("invalid limit: %d is not in 1..%d", limit, store.MaxListLimit)
+			}
+			if after < 0 {
+				return usagef("invalid after: %d is negative", after)
+			}
+			for _, tf := range []struct {
+				name string
+				in   string
+				out  *time.Time
+			}{{"created_from", createdFrom, &p.CreatedFrom}, {"created_to", createdTo, &p.CreatedTo}} {
+				if tf.in == "" {
+					continue
+				}
+				t, err := time.Parse(time.RFC3339, tf.in)
+				if err != nil {
+					return usagef("invalid %s: %q is not an RFC 3339 time", tf.name, tf.in)
+				}
+				*tf.out = t
+			}
+			c, st, err := a.client(cmd.Context())
+			if err != nil {
+				return err
+			}
+			defer st.Close()
+			page, err := c.List(cmd.Context(), p)
+			if err != nil {
+				return err
+			}
+			if a.json {
+				if page.Jobs == nil {
+					page.Jobs = []*rota.Job{}
+				}
+				return printJSON(a.stdout, map[string]any{"jobs": page.Jobs, "next_after_id": page.NextAfterID})
+			}
+			if err := printJobs(a.stdout, page.Jobs); err != nil {
+				return err
+			}
+			if page.NextAfterID != 0 {
+				fmt.Fprintf(a.stderr, "more: rota jobs ls --after %d\n", page.NextAfterID)
+			}
+			return nil
+		},
+	}
+	f := cmd.Flags()
+	f.StringArrayVar(&states, "state", nil, "state (repeatable)")
+	f.StringArrayVar(&kinds, "kind", nil, "kind (repeatable)")
+	f.StringArrayVar(&queues, "queue", nil, "queue (repeatable)")
+	f.StringVar(&key, "key", "", "key")
+	f.StringArrayVar(&meta, "metadata", nil, "metadata key=value (repeatable)")
+	f.IntVar(&limit, "limit", 50, "page size")
+	f.Int64Var(&after, "after", 0, "keyset cursor: continue after this id")
+	f.BoolVar(&asc, "asc", false, "oldest first")
+	f.StringVar(&createdFrom, "created-from", "", "created at or after this RFC 3339 time")
+	f.StringVar(&createdTo, "created-to", "", "created before this RFC 3339 time")
+	return cmd
+}
+
+func newJobsShowCmd(a *app) *cobra.Command {
+	return &cobra.Command{
+		Use:   "show ID",
+		Short: "Show a job with its attempt history and result",
+		Args:  rangeArgs(1, 1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			id, err := parseID(args[0])
+			if err != nil {
+				return err
+			}
+			c, st, err := a.client(cmd.Context())
+			if err != nil {
+				return err
+			}
+			defer st.Close()
+			job, err := c.Get(cmd.Context(), id)
+			if err != nil {
+				return fmt.Errorf("job %d: %w", id, err)
+			}
+			if a.json {
+				return printJSON(a.stdout, job)
+			}
+			return printJob(a.stdout, job)
+		},
+	}
+}
+
+func newJobsCancelCmd(a *app) *cobra.Command {
+	var kind, key, reason string
+	cmd := &cobra.Command{
+		Use:   "cancel [ID]",
+		Short: "Abort a job by id, or by --kind and --key (a running job is interrupted)",
+		Example: `  rota jobs cancel 42
+  rota jobs cancel --kind analysis.ssi --key 65e08e66bfe58ba848bccee0`,
+		Args: rangeArgs(0, 1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			byKey := kind != "" || key != ""
+			switch {
+			case len(args) == 1 && byKey:
+				return usagef("give an id or --kind and --key, not both")
+			case len(args) == 0 && (kind == "" || key == ""):
+				return usagef("give a job id, or both --kind and --key")
+			}
+			c, st, err := a.client(cmd.Context())
+			if err != nil {
+				return err
+			}
+			defer st.Close()
+			var job *rota.Job
+			if byKey {
+				job, err = c.AbortKey(cmd.Context(), kind, key, reason)
+			} else {
+				id, perr := parseID(args[0])
+				if perr != nil {
+					return perr
+				}
+				job, err = c.Abort(cmd.Context(), id, reason)
+			}
+			if err != nil {
+				return err
+			}
+			return a.printAction(job, "cancel")
+		},
+	}
+	cmd.Flags().StringVar(&kind, "kind", "", "kind of the job to abort (with --key)")
+	cmd.Flags().StringVar(&key, "key", "", "key of the job to abort (with --kind)")
+	cmd.Flags().StringVar(&reason, "reason", "", "why (recorded as the job's error)")
+	return cmd
+}
+
+func newJobActionCmd(a *app, name, short string, act func(*rota.Client, context.Context, int64) (*rota.Job, error)) *cobra.Command {
+	return &cobra.Command{
+		Use:   name + " ID",
+		Short: short,
+		Args:  rangeArgs(1, 1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			id, err := parseID(args[0])
+			if err != nil {
+				return err
+			}
+			c, st, err := a.client(cmd.Context())
+			if err != nil {
+				return err
+			}
+			defer st.Close()
+			job, err := act(c, cmd.Context(), id)
+			if err != nil {
+				return fmt.Errorf("%s job %d: %w", name, id, err)
+			}
+			return a.printAction(job, name)
+		},
+	}
+}
+
+func (a *app) printAction(job *rota.Job, action string) error {
+	if a.json {
+		return printJSON(a.stdout, job)
+	}
+	state := string(job.State)
+	if job.State == rota.StateRunning && job.CancelRequested {
+		state = "running, abort requested"
+	}
+	fmt.Fprintf(a.stdout, "%s: job %d %s (%s)\n", action, job.ID, state, job.Kind)
+	return nil
+}

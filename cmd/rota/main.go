@@ -1,0 +1,60 @@
+// Command rota runs and drives rota, the durable job scheduler: `rota serve`
+// runs a node; the other commands enqueue, inspect and manage jobs and queues
+// on the configured store, and `rota bench` measures it.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/rotahq/rota"
+	"github.com/rotahq/rota/config"
+)
+
+// Exit codes.
+const (
+	exitOK    = 0
+	exitError = 1 // the command failed (store unreachable, job not found, ...)
+	exitUsage = 2 // bad input: flags, arguments, option values
+)
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Getenv, os.Stdin, os.Stdout, os.Stderr))
+}
+
+// run executes the CLI and returns the process exit code.
+func run(args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) int {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	root := newRootCmd(getenv, stdin, stdout, stderr)
+	root.SetArgs(args)
+	err := root.ExecuteContext(ctx)
+	if err == nil {
+		return exitOK
+	}
+	fmt.Fprintln(stderr, "rota:", err)
+	if isUsage(err) {
+		return exitUsage
+	}
+	return exitError
+}
+
+// usageError marks bad input from the user: exit code 2.
+type usageError struct{ err error }
+
+func (e usageError) Error() string { return e.err.Error() }
+func (e usageError) Unwrap() error { return e.err }
+
+func usagef(format string, args ...any) error { return usageError{fmt.Errorf(format, args...)} }
+
+func isUsage(err error) bool {
+	var ue usageError
+	var fe *rota.FieldError
+	var ce *config.FieldError
+	return errors.As(err, &ue) || errors.As(err, &fe) || errors.As(err, &ce)
+}

@@ -1,0 +1,128 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/rotahq/rota"
+	"github.com/rotahq/rota/store"
+)
+
+// printJSON writes v as indented JSON.
+func printJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}
+
+// table writes aligned columns.
+func table(w io.Writer, header []string, rows [][]string) error {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, strings.Join(header, "\t"))
+	for _, r := range rows {
+		fmt.Fprintln(tw, strings.Join(r, "\t"))
+	}
+	return tw.Flush()
+}
+
+func fmtTime(t time.Time) string {
+	if t.IsZero() {
+		return "-"
+	}
+	return t.Local().Format("2006-01-02 15:04:05")
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
+
+func fmtMeta(m map[string]string) string {
+	if len(m) == 0 {
+		return "-"
+	}
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	parts := make([]string, len(keys))
+	for i, k := range keys {
+		parts[i] = k + "=" + m[k]
+	}
+	return strings.Join(parts, ",")
+}
+
+func truncate(s string, n int) string {
+	s = strings.ReplaceAll(s, "\n", " ")
+	if len(s) <= n {
+		return s
+	}
+	return s[:n-1] + "…"
+}
+
+// printJobs prints a job list as a table.
+func printJobs(w io.Writer, jobs []*rota.Job) error {
+	rows := make([][]string, len(jobs))
+	for i, j := range jobs {
+		rows[i] = []string{fmt.Sprint(j.ID), j.Kind, j.Queue, string(j.State), fmt.Sprint(j.Priority),
+			fmt.Sprintf("%d/%d", j.Attempt, j.MaxAttempts), orDash(j.Key), fmtTime(j.RunAt), truncate(orDash(j.LastError), 40)}
+	}
+	return table(w, []string{"ID", "KIND", "QUEUE", "STATE", "PRIO", "ATTEMPT", "KEY", "RUN AT", "LAST ERROR"}, rows)
+}
+
+// printJob prints one job with its attempt history.
+func printJob(w io.Writer, j *rota.Job) error {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	line := func(k, v string) { fmt.Fprintf(tw, "%s:\t%s\n", k, v) }
+	line("id", fmt.Sprint(j.ID))
+	line("kind", j.Kind)
+	line("queue", j.Queue)
+	line("state", string(j.State))
+	if j.CancelRequested {
+		line("cancel requested", "yes")
+	}
+	line("priority", fmt.Sprint(j.Priority))
+	line("key", orDash(j.Key))
+	line("metadata", fmtMeta(j.Metadata))
+	line("args", string(j.Args))
+	line("attempt", fmt.Sprintf("%d of %d", j.Attempt, j.MaxAttempts))
+	if j.Timeout > 0 {
+		line("timeout", j.Timeout.String())
+	}
+	line("run at", fmtTime(j.RunAt))
+	line("created", fmtTime(j.CreatedAt))
+	line("updated", fmtTime(j.UpdatedAt))
+	line("started", fmtTime(j.StartedAt))
+	line("finished", fmtTime(j.FinishedAt))
+	line("node", orDash(j.Node))
+	if len(j.Result) > 0 {
+		line("result", string(j.Result))
+	}
+	if j.LastError != "" {
+		line("last error", j.LastError)
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	if len(j.Attempts) == 0 {
+		return nil
+	}
+	fmt.Fprintln(w, "\nattempts:")
+	rows := make([][]string, len(j.Attempts))
+	for i, at := range j.Attempts {
+		rows[i] = []string{fmt.Sprint(at.Number), at.Node, fmtTime(at.StartedAt), at.FinishedAt.Sub(at.StartedAt).Round(time.Microsecond).String(),
+			string(at.Outcome), orDash(at.Error), orDash(at.Location)}
+	}
+	return table(w, []string{"  #", "NODE", "STARTED", "TOOK", "OUTCOME", "ERROR", "LOCATION"}, rows)
+}
+
+// stateColumns is the state order of count tables.
+func stateColumns() []store.State { return store.States() }

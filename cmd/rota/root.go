@@ -1,0 +1,135 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+
+	"github.com/spf13/cobra"
+
+	"github.com/rotahq/rota"
+	"github.com/rotahq/rota/config"
+	"github.com/rotahq/rota/store"
+	"github.com/rotahq/rota/store/sqlite"
+)
+
+// app is the state shared by every command: configuration and output.
+type app struct {
+	cfg    config.Config
+	envErr error
+	// dbFromEnv: ROTA_DATABASE_URL was set (bench then uses it, not a temp file).
+	dbFromEnv bool
+	json   bool
+	stdin  io.Reader
+	stdout io.Writer
+	stderr io.Writer
+}
+
+func newRootCmd(getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) *cobra.Command {
+	a := &app{stdin: stdin, stdout: stdout, stderr: stderr}
+	cfg, err := config.FromEnv(getenv)
+	if err != nil {
+		cfg = config.Default()
+		a.envErr = err
+	}
+	a.cfg = cfg
+	a.dbFromEnv = getenv("ROTA_DATABASE_URL") != ""
+	root := &cobra.Command{
+		Use:   "rota",
+		Short: "rota: durable jobs, schedules and workers",
+		Long: "rota runs background jobs that must not be lost.\n\n" +
+			"Every setting comes from the environment (ROTA_*) and can be overridden by a flag.\n" +
+			"The store is ROTA_DATABASE_URL: an SQLite file (default rota.db) or postgres://...",
+		SilenceUsage:  true,
+		SilenceErrors: true,
+		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error {
+			if a.envErr != nil {
+				return usageError{a.envErr}
+			}
+			if err := a.cfg.Validate(); err != nil {
+				return usageError{err}
+			}
+			return nil
+		},
+	}
+	root.SetIn(stdin)
+	root.SetOut(stdout)
+	root.SetErr(stderr)
+	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
+	a.cfg.BindFlags(root.PersistentFlags())
+	root.PersistentFlags().BoolVar(&a.json, "json", false, "print JSON instead of tables")
+	root.AddCommand(
+		newServeCmd(a),
+		newEnqueueCmd(a),
+		newJobsCmd(a),
+		newQueuesCmd(a),
+		newStatsCmd(a),
+		newMigrateCmd(a),
+		newBenchCmd(a),
+	)
+	return root
+}
+
+// logger builds the process logger from the configuration.
+func (a *app) logger() *slog.Logger {
+	opts := &slog.HandlerOptions{Level: a.cfg.LogLevel}
+	if a.cfg.LogFormat == "json" {
+		return slog.New(slog.NewJSONHandler(a.stderr, opts))
+	}
+	return slog.New(slog.NewTextHandler(a.stderr, opts))
+}
+
+// benchLogger logs only warnings and errors, so a benchmark's output stays readable.
+func (a *app) benchLogger() *slog.Logger {
+	return slog.New(slog.NewTextHandler(a.stderr, &slog.HandlerOptions{Level: max(a.cfg.LogLevel, slog.LevelWarn)}))
+}
+
+// openStore opens and migrates the configured store.
+func (a *app) openStore(ctx context.Context) (store.Store, error) {
+	driver, target, err := config.ParseDatabaseURL(a.cfg.DatabaseURL)
+	if err != nil {
+		return nil, usageError{err}
+	}
+	var st store.Store
+	switch driver {
+	case "sqlite":
+		s, err := sqlite.Open(target, sqlite.Options{Synchronous: a.cfg.SQLiteSynchronous, Logger: a.logger()})
+		if err != nil {
+			return nil, fmt.Errorf("open %s: %w", target, err)
+		}
+		st = s
+	default:
+		return nil, usagef("database url: the %s driver is not available in this build yet", driver)
+	}
+	if err := st.Migrate(ctx); err != nil {
+		_ = st.Close()
+		return nil, fmt.Errorf("migrate: %w", err)
+	}
+	return st, nil
+}
+
+// client opens the store and a client on it for commands that enqueue and
+// query (they never start the node). The caller closes the store.
+func (a *app) client(ctx context.Context) (*rota.Client, store.Store, error) {
+	st, err := a.openStore(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	c, err := rota.New(st, rota.Options{NodeID: a.cfg.NodeID, Logger: a.logger()})
+	if err != nil {
+		_ = st.Close()
+		return nil, nil, err
+	}
+	return c, st, nil
+}
+
+// hostname is the default node id's fallback.
+func hostname() string {
+	h, err := os.Hostname()
+	if err != nil {
+		return "rota"
+	}
+	return h
+}

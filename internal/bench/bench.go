@@ -1,0 +1,371 @@
+package bench
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"runtime"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/rotahq/rota"
+	"github.com/rotahq/rota/store"
+)
+
+// Workload names.
+const (
+	Throughput = "throughput"
+	Latency    = "latency"
+	Enqueue    = "enqueue"
+)
+
+// Defaults of the workloads, as in the design.
+const (
+	DefaultThroughputJobs = 100_000
+	DefaultWorkers        = 100
+	DefaultLatencyJobs    = 2_000
+	DefaultLatencyWorkers = 10
+	DefaultEvery          = 5 * time.Millisecond
+	DefaultEnqueueJobs    = 100_000
+	DefaultConcurrency    = 64
+	InsertBatch           = 1_000
+	// Kind is the kind of every job the benchmark makes.
+	Kind = "rota.bench.noop"
+)
+
+// Params chooses a workload and its size. Zero fields take the defaults.
+type Params struct {
+	Workload    string
+	Jobs        int
+	Workers     int
+	Every       time.Duration
+	Concurrency int
+	// Future inserts this many jobs scheduled a day ahead in the same queue
+	// before the workload, to show fetch cost does not grow with them.
+	Future int
+	// Logger for the client; nil discards.
+	Logger *slog.Logger
+}
+
+// Result is one run's figures; the JSON names are the stable interface.
+type Result struct {
+	Workload    string  `json:"workload"`
+	Store       string  `json:"store"`
+	Jobs        int     `json:"jobs"`
+	Seconds     float64 `json:"seconds"`
+	JobsPerS    float64 `json:"jobs_per_s"`
+	Workers     int     `json:"workers,omitempty"`
+	Concurrency int     `json:"concurrency,omitempty"`
+	Future      int     `json:"future,omitempty"`
+	P50Ms       float64 `json:"p50_ms,omitempty"`
+	P99Ms       float64 `json:"p99_ms,omitempty"`
+	MaxMs       float64 `json:"max_ms,omitempty"`
+	// HeapMaxMB is the largest Go heap in use seen while working, and
+	// MaxRSSMB the process's peak resident set (getrusage), both in MiB.
+	HeapMaxMB float64 `json:"heap_max_mb"`
+	MaxRSSMB  float64 `json:"max_rss_mb"`
+	Queue     string  `json:"queue"`
+}
+
+// Run runs one workload on st (already migrated). Every job it makes goes to
+// a fresh queue named bench-<random>, reported in Result.Queue.
+func Run(ctx context.Context, st store.Store, p Params) (Result, error) {
+	if p.Logger == nil {
+		p.Logger = slog.New(slog.DiscardHandler)
+	}
+	var suffix [4]byte
+	_, _ = rand.Read(suffix[:])
+	queue := "bench-" + hex.EncodeToString(suffix[:])
+	res := Result{Workload: p.Workload, Store: st.Driver(), Queue: queue, Future: p.Future}
+	if p.Future < 0 {
+		return res, errors.New("future: must not be negative")
+	}
+	if p.Future > 0 {
+		if err := insertFuture(ctx, st, queue, p.Future); err != nil {
+			return res, err
+		}
+	}
+	var err error
+	switch p.Workload {
+	case Throughput:
+		err = throughput(ctx, st, queue, p, &res)
+	case Latency:
+		err = latency(ctx, st, queue, p, &res)
+	case Enqueue:
+		err = enqueue(ctx, st, queue, p, &res)
+	default:
+		return res, fmt.Errorf("workload: %q is not one of throughput, latency, enqueue", p.Workload)
+	}
+	res.MaxRSSMB = maxRSSMB()
+	return res, err
+}
+
+func orDefault(v, d int) int {
+	if v <= 0 {
+		return d
+	}
+	return v
+}
+
+func insertFuture(ctx context.Context, st store.Store, queue string, n int) error {
+	at := time.Now().Add(24 * time.Hour)
+	batch := make([]store.InsertParams, 0, InsertBatch)
+	for i := 0; i < n; i += len(batch) {
+		batch = batch[:0]
+		for j := i; j < n && len(batch) < InsertBatch; j++ {
+			batch = append(batch, store.InsertParams{Kind: Kind, Queue: queue, Args: json.RawMessage(`{}`),
+				Priority: store.DefaultPriority, RunAt: at, MaxAttempts: 1})
+		}
+		if _, err := st.Insert(ctx, time.Now(), batch); err != nil {
+			return fmt.Errorf("insert future jobs: %w", err)
+		}
+	}
+	return nil
+}
+
+// heapWatch samples the Go heap until stop is closed and returns the maximum.
+func heapWatch(stop <-chan struct{}) func() float64 {
+	var peak atomic.Uint64
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		t := time.NewTicker(50 * time.Millisecond)
+		defer t.Stop()
+		var ms runtime.MemStats
+		for {
+			runtime.ReadMemStats(&ms)
+			if ms.HeapInuse > peak.Load() {
+				peak.Store(ms.HeapInuse)
+			}
+			select {
+			case <-stop:
+				return
+			case <-t.C:
+			}
+		}
+	}()
+	return func() float64 { <-done; return float64(peak.Load()) / (1 << 20) }
+}
+
+func maxRSSMB() float64 {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return float64(ru.Maxrss) / 1024 // Linux reports KiB
+}
+
+func newClient(st store.Store, queue string, workers int, logger *slog.Logger, w rota.Worker) (*rota.Client, error) {
+	c, err := rota.New(st, rota.Options{
+		NodeID: "bench",
+		Queues: map[string]rota.QueueConfig{queue: {MaxWorkers: workers}},
+		Logger: logger,
+	})
+	if err != nil {
+		return nil, err
+	}
+	if err := c.Register(Kind, w); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+func throughput(ctx context.Context, st store.Store, queue string, p Params, res *Result) error {
+	n := orDefault(p.Jobs, DefaultThroughputJobs)
+	workers := orDefault(p.Workers, DefaultWorkers)
+	res.Jobs, res.Workers = n, workers
+	batch := make([]store.InsertParams, 0, InsertBatch)
+	now := time.Now()
+	for i := 0; i < n; i += len(batch) {
+		batch = batch[:0]
+		for j := i; j < n && len(batch) < InsertBatch; j++ {
+			batch = append(batch, store.InsertParams{Kind: Kind, Queue: queue, Args: json.RawMessage(`{}`),
+				Priority: store.DefaultPriority, MaxAttempts: 1})
+		}
+		if _, err := st.Insert(ctx, now, batch); err != nil {
+			return fmt.Errorf("insert: %w", err)
+		}
+	}
+	var worked atomic.Int64
+	all := make(chan struct{})
+	c, err := newClient(st, queue, workers, p.Logger, rota.WorkFunc(func(context.Context, *rota.Job) error {
+		if worked.Add(1) == int64(n) {
+			close(all)
+		}
+		return nil
+	}))
+	if err != nil {
+		return err
+	}
+	stopHeap := make(chan struct{})
+	heapPeak := heapWatch(stopHeap)
+	start := time.Now()
+	if err := c.Start(ctx); err != nil {
+		return err
+	}
+	select {
+	case <-all:
+	case <-ctx.Done():
+		_ = c.Stop(context.Background())
+		return ctx.Err()
+	}
+	if err := c.Stop(ctx); err != nil { // flushes the last finishes
+		return err
+	}
+	elapsed := time.Since(start)
+	close(stopHeap)
+	res.HeapMaxMB = heapPeak()
+	res.Seconds = elapsed.Seconds()
+	res.JobsPerS = float64(n) / elapsed.Seconds()
+	return verifyDone(ctx, st, queue, n)
+}
+
+// verifyDone checks that the store holds n done jobs in queue: a benchmark
+// that loses jobs must not report a figure.
+func verifyDone(ctx context.Context, st store.Store, queue string, n int) error {
+	counts, err := st.Counts(ctx)
+	if err != nil {
+		return err
+	}
+	var done int64
+	for _, c := range counts {
+		if c.Queue == queue && c.Kind == Kind && c.State == store.StateDone {
+			done += c.N
+		}
+	}
+	if done != int64(n) {
+		return fmt.Errorf("bench: %d of %d jobs done in %s", done, n, queue)
+	}
+	return nil
+}
+
+func latency(ctx context.Context, st store.Store, queue string, p Params, res *Result) error {
+	n := orDefault(p.Jobs, DefaultLatencyJobs)
+	workers := orDefault(p.Workers, DefaultLatencyWorkers)
+	every := p.Every
+	if every <= 0 {
+		every = DefaultEvery
+	}
+	res.Jobs, res.Workers = n, workers
+	type arg struct {
+		I int   `json:"i"`
+		T int64 `json:"t"`
+	}
+	lat := make([]time.Duration, n)
+	var started atomic.Int64
+	all := make(chan struct{})
+	c, err := newClient(st, queue, workers, p.Logger, rota.WorkFunc(func(_ context.Context, job *rota.Job) error {
+		now := time.Now()
+		var a arg
+		if err := json.Unmarshal(job.Args, &a); err != nil {
+			return rota.Fail(err)
+		}
+		lat[a.I] = now.Sub(time.Unix(0, a.T))
+		if started.Add(1) == int64(n) {
+			close(all)
+		}
+		return nil
+	}))
+	if err != nil {
+		return err
+	}
+	if err := c.Start(ctx); err != nil {
+		return err
+	}
+	defer func() { _ = c.Stop(context.Background()) }()
+	stopHeap := make(chan struct{})
+	heapPeak := heapWatch(stopHeap)
+	tick := time.NewTicker(every)
+	defer tick.Stop()
+	start := time.Now()
+	for i := range n {
+		t := time.Now()
+		b, _ := json.Marshal(arg{I: i, T: t.UnixNano()})
+		if _, err := c.Enqueue(ctx, Kind, json.RawMessage(b), rota.Queue(queue), rota.MaxAttempts(1)); err != nil {
+			return fmt.Errorf("enqueue: %w", err)
+		}
+		select {
+		case <-tick.C:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	select {
+	case <-all:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	elapsed := time.Since(start)
+	if err := c.Stop(ctx); err != nil {
+		return err
+	}
+	close(stopHeap)
+	res.HeapMaxMB = heapPeak()
+	res.Seconds = elapsed.Seconds()
+	res.JobsPerS = float64(n) / elapsed.Seconds()
+	slices.Sort(lat)
+	ms := func(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+	res.P50Ms = ms(lat[n/2])
+	res.P99Ms = ms(lat[min(n-1, n*99/100)])
+	res.MaxMs = ms(lat[n-1])
+	return verifyDone(ctx, st, queue, n)
+}
+
+func enqueue(ctx context.Context, st store.Store, queue string, p Params, res *Result) error {
+	n := orDefault(p.Jobs, DefaultEnqueueJobs)
+	conc := orDefault(p.Concurrency, DefaultConcurrency)
+	res.Jobs, res.Concurrency = n, conc
+	c, err := rota.New(st, rota.Options{NodeID: "bench", Logger: p.Logger})
+	if err != nil {
+		return err
+	}
+	stopHeap := make(chan struct{})
+	heapPeak := heapWatch(stopHeap)
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	errs := make(chan error, conc)
+	start := time.Now()
+	for range conc {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for next.Add(1) <= int64(n) {
+				if _, err := c.Enqueue(ctx, Kind, nil, rota.Queue(queue), rota.MaxAttempts(1)); err != nil {
+					errs <- err
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	elapsed := time.Since(start)
+	close(stopHeap)
+	res.HeapMaxMB = heapPeak()
+	close(errs)
+	if err := <-errs; err != nil {
+		return fmt.Errorf("enqueue: %w", err)
+	}
+	res.Seconds = elapsed.Seconds()
+	res.JobsPerS = float64(n) / elapsed.Seconds()
+	counts, err := st.Counts(ctx)
+	if err != nil {
+		return err
+	}
+	var got int64
+	for _, cn := range counts {
+		if cn.Queue == queue {
+			got += cn.N
+		}
+	}
+	if got != int64(n) {
+		return fmt.Errorf("bench: %d of %d jobs stored in %s", got, n, queue)
+	}
+	return nil
+}
