@@ -21,10 +21,10 @@ type app struct {
 	envErr error
 	// dbFromEnv: ROTA_DATABASE_URL was set (bench then uses it, not a temp file).
 	dbFromEnv bool
-	json   bool
-	stdin  io.Reader
-	stdout io.Writer
-	stderr io.Writer
+	json      bool
+	stdin     io.Reader
+	stdout    io.Writer
+	stderr    io.Writer
 }
 
 func newRootCmd(getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) *cobra.Command {

@@ -1,0 +1,395 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/rotahq/rota/store"
+)
+
+// The test binary doubles as the rota CLI: with ROTA_E2E_CLI=1 it runs the
+// command line instead of the tests, so the end-to-end tests start real rota
+// processes without a separate build.
+func TestMain(m *testing.M) {
+	if os.Getenv("ROTA_E2E_CLI") == "1" {
+		os.Exit(run(os.Args[1:], os.Getenv, os.Stdin, os.Stdout, os.Stderr))
+	}
+	os.Exit(m.Run())
+}
+
+// env is a test's environment: a temp dir with its own database.
+type env struct {
+	t    *testing.T
+	dir  string
+	db   string
+	vars []string
+}
+
+func newEnv(t *testing.T, vars ...string) *env {
+	t.Helper()
+	dir := t.TempDir()
+	db := filepath.Join(dir, "rota.db")
+	base := []string{"ROTA_E2E_CLI=1", "ROTA_DATABASE_URL=" + db, "ROTA_NODE_ID=e2e", "ROTA_LOG_LEVEL=warn"}
+	return &env{t: t, dir: dir, db: db, vars: append(base, vars...)}
+}
+
+func (e *env) command(args ...string) *exec.Cmd {
+	cmd := exec.Command(os.Args[0], args...)
+	cmd.Env = append(os.Environ(), e.vars...)
+	return cmd
+}
+
+// cli runs one command to completion.
+func (e *env) cli(args ...string) (stdout, stderr string, code int) {
+	e.t.Helper()
+	cmd := e.command(args...)
+	var o, er bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &o, &er
+	err := cmd.Run()
+	code = 0
+	if err != nil {
+		ee, ok := err.(*exec.ExitError)
+		if !ok {
+			e.t.Fatalf("rota %v: %v", args, err)
+		}
+		code = ee.ExitCode()
+	}
+	return o.String(), er.String(), code
+}
+
+// ok runs a command that must succeed.
+func (e *env) ok(args ...string) string {
+	e.t.Helper()
+	out, errOut, code := e.cli(args...)
+	if code != 0 {
+		e.t.Fatalf("rota %v: exit %d: %s", args, code, errOut)
+	}
+	return out
+}
+
+// jsonOut runs a command with --json and decodes its output.
+func (e *env) jsonOut(v any, args ...string) {
+	e.t.Helper()
+	out := e.ok(append(args, "--json")...)
+	if err := json.Unmarshal([]byte(out), v); err != nil {
+		e.t.Fatalf("rota %v: %v in %s", args, err, out)
+	}
+}
+
+// waitFor polls cond until it holds or the deadline passes.
+func waitFor(t *testing.T, timeout time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %s waiting for %s", timeout, what)
+		}
+		<-tick.C
+	}
+}
+
+type statsOut struct {
+	ByState map[store.State]int64 `json:"by_state"`
+}
+
+func (e *env) counts() map[store.State]int64 {
+	e.t.Helper()
+	var s statsOut
+	e.jsonOut(&s, "stats")
+	return s.ByState
+}
+
+func TestBadInputExitsTwoAndChangesNothing(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	e.ok("enqueue", "demo.kind", `{"n":1}`, "--key", "k1")
+	before := e.counts()
+	cases := []struct {
+		name  string
+		args  []string
+		vars  []string
+		field string // must appear in the message
+	}{
+		{"bad args json", []string{"enqueue", "demo.kind", `{"n":`}, nil, "args"},
+		{"priority out of range", []string{"enqueue", "demo.kind", "{}", "--priority", "99999"}, nil, "priority"},
+		{"negative priority", []string{"enqueue", "demo.kind", "{}", "--priority", "-1"}, nil, "priority"},
+		{"bad conflict policy", []string{"enqueue", "demo.kind", "{}", "--key", "k2", "--on-conflict", "merge"}, nil, "on_conflict"},
+		{"conflict without key", []string{"enqueue", "demo.kind", "{}", "--on-conflict", "replace"}, nil, "on_conflict"},
+		{"bad kind", []string{"enqueue", "bad kind!", "{}"}, nil, "kind"},
+		{"bad queue", []string{"enqueue", "demo.kind", "{}", "--queue", "no spaces"}, nil, "queue"},
+		{"bad run-at", []string{"enqueue", "demo.kind", "{}", "--run-at", "tomorrow"}, nil, "run_at"},
+		{"run-at and delay", []string{"enqueue", "demo.kind", "{}", "--run-at", "2030-01-01T00:00:00Z", "--delay", "1h"}, nil, "run_at"},
+		{"negative delay", []string{"enqueue", "demo.kind", "{}", "--delay", "-1h"}, nil, "delay"},
+		{"zero attempts", []string{"enqueue", "demo.kind", "{}", "--max-attempts", "-3"}, nil, "max_attempts"},
+		{"bad metadata", []string{"enqueue", "demo.kind", "{}", "--metadata", "novalue"}, nil, "metadata"},
+		{"bad duration flag", []string{"enqueue", "demo.kind", "{}", "--timeout", "soon"}, nil, "timeout"},
+		{"unknown flag", []string{"enqueue", "demo.kind", "{}", "--colour", "red"}, nil, "colour"},
+		{"missing kind", []string{"enqueue"}, nil, "enqueue takes"},
+		{"bad state", []string{"jobs", "ls", "--state", "finished"}, nil, "state"},
+		{"bad limit", []string{"jobs", "ls", "--limit", "-5"}, nil, "limit"},
+		{"bad id", []string{"jobs", "show", "abc"}, nil, "id"},
+		{"zero id", []string{"jobs", "cancel", "0"}, nil, "id"},
+		{"cancel id and key", []string{"jobs", "cancel", "1", "--kind", "demo.kind", "--key", "k1"}, nil, "not both"},
+		{"cancel key without kind", []string{"jobs", "cancel", "--key", "k1"}, nil, "--kind"},
+		{"queue max size negative", []string{"queues", "set", "default", "--max-size", "-1"}, nil, "max_size"},
+		{"queue set nothing", []string{"queues", "set", "default"}, nil, "nothing to set"},
+		{"bad env duration", []string{"jobs", "ls"}, []string{"ROTA_LEASE_DURATION=abc"}, "ROTA_LEASE_DURATION"},
+		{"bad env level", []string{"jobs", "ls"}, []string{"ROTA_LOG_LEVEL=loud"}, "ROTA_LOG_LEVEL"},
+		{"bad database url", []string{"jobs", "ls"}, []string{"ROTA_DATABASE_URL=mysql://x/y"}, "mysql"},
+		{"bad bench size", []string{"bench", "throughput", "-n", "-5"}, nil, "jobs"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			ce := *e
+			ce.t = t
+			ce.vars = append(append([]string(nil), e.vars...), tc.vars...)
+			_, errOut, code := ce.cli(tc.args...)
+			if code != exitUsage {
+				t.Fatalf("exit %d, want %d; stderr: %s", code, exitUsage, errOut)
+			}
+			if !strings.Contains(errOut, tc.field) {
+				t.Errorf("message %q does not name %q", errOut, tc.field)
+			}
+		})
+	}
+	after := e.counts()
+	if fmt.Sprint(before) != fmt.Sprint(after) {
+		t.Errorf("bad input changed the store: before %v, after %v", before, after)
+	}
+	// A missing job is an error, but not a usage error.
+	if _, errOut, code := e.cli("jobs", "show", "999"); code != exitError || !strings.Contains(errOut, "not found") {
+		t.Errorf("show missing job: exit %d, %s", code, errOut)
+	}
+}
+
+func TestCLIRoundTrip(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	var job store.Job
+	e.jsonOut(&job, "enqueue", "report.build", `{"week":47}`, "--key", "w47", "--priority", "7",
+		"--metadata", "org=acme", "--hold", "--max-attempts", "3", "--timeout", "90s")
+	if job.State != store.StateReady || job.Priority != 7 || job.Key != "w47" || job.Metadata["org"] != "acme" ||
+		job.MaxAttempts != 3 || job.Timeout != 90*time.Second || string(job.Args) != `{"week":47}` {
+		t.Fatalf("enqueued %+v", job)
+	}
+	// The same key returns the same job.
+	var dup store.Job
+	e.jsonOut(&dup, "enqueue", "report.build", `{"week":48}`, "--key", "w47")
+	if dup.ID != job.ID || string(dup.Args) != `{"week":47}` {
+		t.Fatalf("duplicate key gave %+v", dup)
+	}
+	var released store.Job
+	e.jsonOut(&released, "jobs", "release", fmt.Sprint(job.ID))
+	if released.State != store.StateQueued {
+		t.Fatalf("released: %s", released.State)
+	}
+	var later store.Job
+	e.jsonOut(&later, "enqueue", "report.build", "-", "--delay", "1h")
+	if later.State != store.StateScheduled {
+		t.Fatalf("delayed job is %s", later.State)
+	}
+	var page struct {
+		Jobs []store.Job `json:"jobs"`
+	}
+	e.jsonOut(&page, "jobs", "ls", "--metadata", "org=acme")
+	if len(page.Jobs) != 1 || page.Jobs[0].ID != job.ID {
+		t.Fatalf("ls by metadata: %+v", page.Jobs)
+	}
+	var cancelled store.Job
+	e.jsonOut(&cancelled, "jobs", "cancel", "--kind", "report.build", "--key", "w47", "--reason", "not needed")
+	if cancelled.State != store.StateAborted {
+		t.Fatalf("cancel: %s", cancelled.State)
+	}
+	var retried store.Job
+	e.jsonOut(&retried, "jobs", "retry", fmt.Sprint(job.ID))
+	if retried.State != store.StateQueued {
+		t.Fatalf("retry: %s", retried.State)
+	}
+	if out := e.ok("jobs", "show", fmt.Sprint(job.ID)); !strings.Contains(out, "report.build") || !strings.Contains(out, "queued") {
+		t.Errorf("show: %s", out)
+	}
+	e.ok("queues", "pause", "default")
+	var qs []store.Queue
+	e.jsonOut(&qs, "queues", "ls")
+	if len(qs) != 1 || !qs[0].Paused || qs[0].Counts[store.StateQueued] != 1 || qs[0].Counts[store.StateScheduled] != 1 {
+		t.Fatalf("queues: %+v", qs)
+	}
+	e.ok("queues", "resume", "default")
+	e.ok("queues", "set", "default", "--max-size", "2", "--urgent-priority", "1")
+	if _, errOut, code := e.cli("enqueue", "report.build", "{}"); code == 0 || !strings.Contains(errOut, "queue full") {
+		t.Fatalf("full queue accepted a job: exit %d %s", code, errOut)
+	}
+	e.ok("enqueue", "report.build", "{}", "--priority", "1") // urgent
+	if c := e.counts(); c[store.StateQueued] != 2 || c[store.StateScheduled] != 1 {
+		t.Fatalf("counts %v", c)
+	}
+	if out := e.ok("migrate"); !strings.Contains(out, "sqlite schema at version") {
+		t.Errorf("migrate: %s", out)
+	}
+}
+
+// TestServeSurvivesKillAndShutsDownGracefully starts `rota serve` as a real
+// process with an exec worker, kills it with SIGKILL mid-run, starts it
+// again, interrupts a third run with SIGTERM, and checks that every job ends
+// done, that killed attempts were retried after their lease expired, and
+// that no job's work completed twice.
+func TestServeSurvivesKillAndShutsDownGracefully(t *testing.T) {
+	t.Parallel()
+	const jobs = 24
+	e := newEnv(t, "ROTA_LEASE_DURATION=1s", "ROTA_SHUTDOWN_TIMEOUT=50ms", "ROTA_ABORT_GRACE=2s")
+	workers := filepath.Join(e.dir, "workers")
+	if err := os.Mkdir(workers, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	log := filepath.Join(e.dir, "work.log")
+	script := fmt.Sprintf(`echo "start $ROTA_JOB_ID $ROTA_ATTEMPT" >> %[1]s; sleep 0.4; echo "end $ROTA_JOB_ID $ROTA_ATTEMPT" >> %[1]s; echo '{"ok":true}'`, log)
+	cfg, _ := json.Marshal(map[string]any{"exec": script, "max_workers": 4, "max_attempts": 5})
+	if err := os.WriteFile(filepath.Join(workers, "e2e.sleep.json"), cfg, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	e.vars = append(e.vars, "ROTA_WORKERS_DIR="+workers)
+	for i := range jobs {
+		e.ok("enqueue", "e2e.sleep", fmt.Sprintf(`{"i":%d}`, i))
+	}
+	lines := func(prefix string) []string {
+		f, err := os.Open(log)
+		if err != nil {
+			return nil
+		}
+		defer f.Close()
+		var out []string
+		sc := bufio.NewScanner(f)
+		for sc.Scan() {
+			if strings.HasPrefix(sc.Text(), prefix) {
+				out = append(out, sc.Text())
+			}
+		}
+		return out
+	}
+	serve := func() *exec.Cmd {
+		cmd := e.command("serve")
+		cmd.Stderr = &testWriter{t: t, prefix: "serve: "}
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		return cmd
+	}
+
+	// Run 1: killed while jobs run.
+	s1 := serve()
+	waitFor(t, 30*time.Second, "6 starts", func() bool { return len(lines("start ")) >= 6 })
+	if err := s1.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	_ = s1.Wait()
+	if c := e.counts(); c[store.StateRunning] == 0 {
+		t.Fatalf("no job left running by the killed node: %v", c)
+	}
+
+	// Run 2: takes the killed node's jobs back after the lease and works on.
+	s2 := serve()
+	done := func() int64 { return e.counts()[store.StateDone] }
+	waitFor(t, 60*time.Second, "a few more jobs done", func() bool { return done() >= 12 })
+	// Graceful stop while jobs run: they go back to queued, not counted.
+	startsBefore := len(lines("start "))
+	waitFor(t, 30*time.Second, "a new start", func() bool { return len(lines("start ")) > startsBefore })
+	if err := s2.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	if err := s2.Wait(); err != nil {
+		t.Fatalf("serve after SIGTERM: %v", err)
+	}
+	if c := e.counts(); c[store.StateRunning] != 0 {
+		t.Fatalf("graceful shutdown left running jobs: %v", c)
+	}
+
+	// Run 3: finishes everything.
+	s3 := serve()
+	waitFor(t, 60*time.Second, "all jobs done", func() bool { return done() == jobs })
+	if err := s3.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	if err := s3.Wait(); err != nil {
+		t.Fatalf("serve after SIGTERM: %v", err)
+	}
+
+	// No job's work completed twice: one "end" line per job.
+	ends := map[string]int{}
+	for _, l := range lines("end ") {
+		ends[strings.Fields(l)[1]]++
+	}
+	if len(ends) != jobs {
+		t.Errorf("%d distinct jobs completed their work, want %d", len(ends), jobs)
+	}
+	for id, n := range ends {
+		if n != 1 {
+			t.Errorf("job %s completed its work %d times", id, n)
+		}
+	}
+	// Killed attempts are recorded as lost and were retried; interrupted ones are not counted.
+	var page struct {
+		Jobs []store.Job `json:"jobs"`
+	}
+	e.jsonOut(&page, "jobs", "ls", "--limit", "100")
+	var lost, interrupted int
+	for _, j := range page.Jobs {
+		full := store.Job{}
+		e.jsonOut(&full, "jobs", "show", fmt.Sprint(j.ID))
+		if full.State != store.StateDone || string(full.Result) != `{"ok":true}` {
+			t.Errorf("job %d: %s result %s", j.ID, full.State, full.Result)
+		}
+		counted := 0
+		for i, at := range full.Attempts {
+			switch at.Outcome {
+			case store.OutcomeLost:
+				lost++
+				counted++
+				if at.Node != "e2e" {
+					t.Errorf("job %d: lost attempt names node %q", j.ID, at.Node)
+				}
+			case store.OutcomeInterrupted:
+				interrupted++
+			case store.OutcomeDone:
+				counted++
+				if i != len(full.Attempts)-1 {
+					t.Errorf("job %d: done attempt is not the last: %+v", j.ID, full.Attempts)
+				}
+			default:
+				t.Errorf("job %d: unexpected attempt %+v", j.ID, at)
+			}
+		}
+		if full.Attempt != counted {
+			t.Errorf("job %d: attempt counter %d, counted attempts %d (%+v)", j.ID, full.Attempt, counted, full.Attempts)
+		}
+	}
+	if lost == 0 {
+		t.Error("no attempt was recorded as lost after SIGKILL")
+	}
+	if interrupted == 0 {
+		t.Error("no attempt was recorded as interrupted after SIGTERM")
+	}
+}
+
+// testWriter sends a process's output to the test log.
+type testWriter struct {
+	t      *testing.T
+	prefix string
+}
+
+func (w *testWriter) Write(p []byte) (int, error) {
+	for _, l := range strings.Split(strings.TrimRight(string(p), "\n"), "\n") {
+		w.t.Log(w.prefix + l)
+	}
+	return len(p), nil
+}
