@@ -1,0 +1,256 @@
+package config
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"math"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+	"unicode"
+
+	"github.com/spf13/pflag"
+)
+
+// BindFlags registers one flag per setting on fs (--database-url, --node-id,
+// --log-level, --log-format, --workers-dir, --queues, --lease-duration,
+// --shutdown-timeout, --abort-grace, --retention, --sqlite-synchronous,
+// --listen). Each flag writes into c and shows c's current value as its
+// default, so binding after FromEnv layers flags over the environment over
+// the defaults. A flag's value is checked as the variable's would be.
+func (c *Config) BindFlags(fs *pflag.FlagSet) {
+	for _, s := range c.settings() {
+		fs.Var(s.value, s.flag, s.usage+" (env "+s.env+")")
+	}
+}
+
+// value is a pflag.Value bound to one Config field that can also check the
+// field's current value (for Validate). Errors are reasons: they read after
+// "<value> is".
+type value interface {
+	pflag.Value
+	check() error
+}
+
+type stringValue struct {
+	p    *string
+	norm func(string) (string, error)
+}
+
+func (v *stringValue) String() string { return *v.p }
+func (v *stringValue) Type() string   { return "string" }
+func (v *stringValue) check() error   { _, err := v.norm(*v.p); return err }
+func (v *stringValue) Set(s string) error {
+	n, err := v.norm(s)
+	if err != nil {
+		return err
+	}
+	*v.p = n
+	return nil
+}
+
+type durationValue struct {
+	p        *time.Duration
+	positive bool // 0 is not allowed either
+}
+
+func (v *durationValue) String() string { return FormatDuration(*v.p) }
+func (v *durationValue) Type() string   { return "duration" }
+func (v *durationValue) check() error   { return v.checkValue(*v.p) }
+func (v *durationValue) checkValue(d time.Duration) error {
+	switch {
+	case d < 0:
+		return errors.New("negative; want 0 or more")
+	case d == 0 && v.positive:
+		return errors.New("zero; want more than 0")
+	}
+	return nil
+}
+func (v *durationValue) Set(s string) error {
+	d, err := ParseDuration(s)
+	if err != nil {
+		return errors.New("not a duration (like 30s)")
+	}
+	if err := v.checkValue(d); err != nil {
+		return err
+	}
+	*v.p = d
+	return nil
+}
+
+type levelValue struct{ p *slog.Level }
+
+func (v *levelValue) String() string { return FormatLevel(*v.p) }
+func (v *levelValue) Type() string   { return "level" }
+func (v *levelValue) check() error   { return nil }
+func (v *levelValue) Set(s string) error {
+	l, err := ParseLevel(s)
+	if err != nil {
+		return errors.New("not a log level (debug, info, warn or error)")
+	}
+	*v.p = l
+	return nil
+}
+
+type queuesValue struct{ p *map[string]int }
+
+func (v *queuesValue) String() string { return FormatQueues(*v.p) }
+func (v *queuesValue) Type() string   { return "queues" }
+func (v *queuesValue) check() error {
+	if err := checkQueues(*v.p); err != nil {
+		return fmt.Errorf("not a queue list (like default=100,mail=10): %w", err)
+	}
+	return nil
+}
+
+// Set replaces the whole map: a repeated --queues flag does not merge.
+func (v *queuesValue) Set(s string) error {
+	m, err := ParseQueues(s)
+	if err != nil {
+		return errors.New("not a queue list (like default=100,mail=10): " + strings.TrimPrefix(err.Error(), "config: "))
+	}
+	*v.p = m
+	return nil
+}
+
+// ParseQueues parses a queue list such as "default=100,mail=10": each queue
+// this node serves and the most of its jobs that run at once here (at least
+// 1). Spaces around names and numbers are ignored; empty items are skipped.
+func ParseQueues(s string) (map[string]int, error) {
+	m := make(map[string]int)
+	for item := range strings.SplitSeq(s, ",") {
+		item = strings.TrimSpace(item)
+		if item == "" {
+			continue
+		}
+		name, num, ok := strings.Cut(item, "=")
+		name, num = strings.TrimSpace(name), strings.TrimSpace(num)
+		if !ok {
+			return nil, fmt.Errorf("config: queue %q has no max workers (want name=N)", item)
+		}
+		if !ValidQueueName(name) {
+			return nil, fmt.Errorf("config: %q is not a queue name", name)
+		}
+		if _, dup := m[name]; dup {
+			return nil, fmt.Errorf("config: queue %q is listed twice", name)
+		}
+		n, err := strconv.Atoi(num)
+		if err != nil || n < 1 {
+			return nil, fmt.Errorf("config: queue %q: max workers %q is not a whole number of at least 1", name, num)
+		}
+		m[name] = n
+	}
+	if len(m) == 0 {
+		return nil, errors.New("config: no queues")
+	}
+	return m, nil
+}
+
+// FormatQueues writes m in ParseQueues syntax, sorted by queue name.
+func FormatQueues(m map[string]int) string {
+	names := make([]string, 0, len(m))
+	for name := range m {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	var b strings.Builder
+	for i, name := range names {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		b.WriteString(name)
+		b.WriteByte('=')
+		b.WriteString(strconv.Itoa(m[name]))
+	}
+	return b.String()
+}
+
+func checkQueues(m map[string]int) error {
+	if len(m) == 0 {
+		return errors.New("no queues")
+	}
+	for name, n := range m {
+		if !ValidQueueName(name) {
+			return fmt.Errorf("%q is not a queue name", name)
+		}
+		if n < 1 {
+			return fmt.Errorf("queue %q: max workers %d is less than 1", name, n)
+		}
+	}
+	return nil
+}
+
+// ValidQueueName reports whether name can name a queue: 1 to 128 bytes of
+// printable characters, without spaces, commas or equals signs (which the
+// ROTA_QUEUES syntax uses).
+func ValidQueueName(name string) bool {
+	if name == "" || len(name) > 128 {
+		return false
+	}
+	return strings.IndexFunc(name, func(r rune) bool {
+		return r == ',' || r == '=' || r == unicode.ReplacementChar || unicode.IsSpace(r) || !unicode.IsPrint(r)
+	}) < 0
+}
+
+// ParseDuration parses a Go duration ("30s", "1h30m", "250ms") that may start
+// with a whole number of days ("7d", "1d12h").
+func ParseDuration(s string) (time.Duration, error) {
+	sign, daysText, rest, ok := cutDays(s)
+	if !ok {
+		d, err := time.ParseDuration(s)
+		if err != nil {
+			return 0, fmt.Errorf("config: %w", err)
+		}
+		return d, nil
+	}
+	days, err := strconv.ParseInt(daysText, 10, 64)
+	if err != nil || days > math.MaxInt64/int64(24*time.Hour) {
+		return 0, fmt.Errorf("config: duration %q is out of range", s)
+	}
+	d := time.Duration(days) * 24 * time.Hour
+	if rest != "" {
+		if rest[0] == '-' || rest[0] == '+' {
+			return 0, fmt.Errorf("config: invalid duration %q", s)
+		}
+		r, err := time.ParseDuration(rest)
+		if err != nil {
+			return 0, fmt.Errorf("config: invalid duration %q", s)
+		}
+		if r > math.MaxInt64-d {
+			return 0, fmt.Errorf("config: duration %q is out of range", s)
+		}
+		d += r
+	}
+	if sign == "-" {
+		d = -d
+	}
+	return d, nil
+}
+
+// cutDays splits "[sign]<digits>d<rest>".
+func cutDays(s string) (sign, days, rest string, ok bool) {
+	i := 0
+	if i < len(s) && (s[i] == '-' || s[i] == '+') {
+		i++
+	}
+	j := i
+	for j < len(s) && s[j] >= '0' && s[j] <= '9' {
+		j++
+	}
+	if j == i || j == len(s) || s[j] != 'd' {
+		return "", "", "", false
+	}
+	return s[:i], s[i:j], s[j+1:], true
+}
+
+// FormatDuration writes d so that ParseDuration reads it back: whole days as
+// "7d", anything else as time.Duration.String does ("36h0m0s", "1.5s").
+func FormatDuration(d time.Duration) string {
+	const day = 24 * time.Hour
+	if d != 0 && d%day == 0 {
+		return strconv.FormatInt(int64(d/day), 10) + "d"
+	}
+	return d.String()
+}

@@ -1,0 +1,432 @@
+package config
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"maps"
+	"math"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+)
+
+// Known keys of a worker file.
+const (
+	KeyLogLevel    = "log_level"
+	KeyMaxWorkers  = "max_workers"
+	KeyTimeout     = "timeout"
+	KeyMaxAttempts = "max_attempts"
+	KeyQueue       = "queue"
+	KeyPriority    = "priority"
+	KeyExec        = "exec"
+	KeyInterval    = "interval"
+	KeyRetention   = "retention"
+)
+
+// Priority bounds of the priority key (lower runs first).
+const (
+	MinPriority = 0
+	MaxPriority = 32767
+)
+
+// ErrNotSet is returned (wrapped) by WorkerConfig.Get for a key that is not set.
+var ErrNotSet = errors.New("config: key not set")
+
+// WorkerConfig is one worker kind's configuration: its file merged over
+// _defaults.json. A nil pointer is a key that is not set, so "not set" is
+// told apart from a zero value; the caller picks its own default then.
+type WorkerConfig struct {
+	LogLevel    *slog.Level    // log_level: debug, info, warn, error, any case
+	MaxWorkers  *int           // max_workers: jobs of this kind running at once per node, ≥ 0
+	Timeout     *time.Duration // timeout: "30s", "1h", or a number of seconds; 0 means none
+	MaxAttempts *int           // max_attempts: ≥ 1
+	Queue       *string        // queue: the queue jobs of this kind go to
+	Priority    *int           // priority: MinPriority..MaxPriority
+	Exec        *Exec          // exec: run each job as an external command
+	Interval    *string        // interval: schedule phrase, kept verbatim (makes the kind periodic)
+	Retention   *time.Duration // retention: how long finished jobs are kept, > 0
+
+	// Custom holds every other key, as compact JSON, for the worker to
+	// decode (see Get).
+	Custom map[string]json.RawMessage
+
+	// raw is every key as read (after merging), compact; nil when the value
+	// was not made by parsing.
+	raw map[string]json.RawMessage
+}
+
+// Exec is the command of the exec key: a string is run with /bin/sh -c
+// (Shell), an array of strings is an argv (Argv). Exactly one is set.
+type Exec struct {
+	Shell string
+	Argv  []string
+}
+
+// KeyError is a known key with a value of the wrong type or out of range.
+// Its message reads like
+//
+//	max_workers: want a whole number ≥ 0, got "ten"
+type KeyError struct {
+	Key  string
+	Want string // what the key takes
+	Got  string // the JSON found, shortened
+}
+
+func (e *KeyError) Error() string { return e.Key + ": want " + e.Want + ", got " + e.Got }
+
+// FileError is a problem with one file of a worker directory: Err (a syntax
+// error, one or more *KeyError joined, a read error) prefixed with the
+// file's path on every line.
+type FileError struct {
+	Path string
+	Err  error
+}
+
+func (e *FileError) Error() string {
+	lines := strings.Split(e.Err.Error(), "\n")
+	for i, l := range lines {
+		lines[i] = e.Path + ": " + l
+	}
+	return strings.Join(lines, "\n")
+}
+
+func (e *FileError) Unwrap() error { return e.Err }
+
+// ParseWorkerConfig parses one worker file: a JSON object whose known keys
+// are checked and typed and whose other keys go to Custom. A key whose value
+// is null is treated as not set. Errors are *KeyError values (every bad key,
+// joined) or a description of the JSON syntax error with its line and
+// column.
+func ParseWorkerConfig(data []byte) (WorkerConfig, error) {
+	raw, err := parseObject(data)
+	if err != nil {
+		return WorkerConfig{}, err
+	}
+	return build(raw)
+}
+
+// Get decodes the value of key (custom or known, as written in the file)
+// into dst with encoding/json. A key that is not set gives an error matching
+// errors.Is(err, ErrNotSet).
+func (w WorkerConfig) Get(key string, dst any) error {
+	v, ok := w.Raw()[key]
+	if !ok {
+		return fmt.Errorf("config: %s: %w", key, ErrNotSet)
+	}
+	if err := json.Unmarshal(v, dst); err != nil {
+		return fmt.Errorf("config: %s: %w", key, err)
+	}
+	return nil
+}
+
+// Raw returns every key of the merged configuration as compact JSON: the
+// values as written in the files (null keys removed). For a WorkerConfig not
+// made by parsing, it is the values as MarshalJSON writes them. The map is
+// a copy.
+func (w WorkerConfig) Raw() map[string]json.RawMessage {
+	if w.raw != nil {
+		return maps.Clone(w.raw)
+	}
+	m, _ := w.toMap()
+	return m
+}
+
+// MarshalJSON writes w as a worker file: known keys in canonical form (log
+// levels in lower case, durations as strings) and custom keys as they are.
+// ParseWorkerConfig reads the output back to an equal WorkerConfig.
+func (w WorkerConfig) MarshalJSON() ([]byte, error) {
+	m, err := w.toMap()
+	if err != nil {
+		return nil, err
+	}
+	return json.Marshal(m)
+}
+
+func (w WorkerConfig) toMap() (map[string]json.RawMessage, error) {
+	m := make(map[string]json.RawMessage, len(w.Custom)+9)
+	for k, v := range w.Custom {
+		m[k] = v
+	}
+	var errs []error
+	put := func(key string, v any) {
+		b, err := json.Marshal(v)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("config: %s: %w", key, err))
+			return
+		}
+		m[key] = b
+	}
+	if w.LogLevel != nil {
+		put(KeyLogLevel, FormatLevel(*w.LogLevel))
+	}
+	if w.MaxWorkers != nil {
+		put(KeyMaxWorkers, *w.MaxWorkers)
+	}
+	if w.Timeout != nil {
+		put(KeyTimeout, FormatDuration(*w.Timeout))
+	}
+	if w.MaxAttempts != nil {
+		put(KeyMaxAttempts, *w.MaxAttempts)
+	}
+	if w.Queue != nil {
+		put(KeyQueue, *w.Queue)
+	}
+	if w.Priority != nil {
+		put(KeyPriority, *w.Priority)
+	}
+	if w.Exec != nil {
+		if w.Exec.Argv != nil {
+			put(KeyExec, w.Exec.Argv)
+		} else {
+			put(KeyExec, w.Exec.Shell)
+		}
+	}
+	if w.Interval != nil {
+		put(KeyInterval, *w.Interval)
+	}
+	if w.Retention != nil {
+		put(KeyRetention, FormatDuration(*w.Retention))
+	}
+	return m, errors.Join(errs...)
+}
+
+// parseObject reads a JSON object into its keys, each value compact and
+// HTML-escaped as encoding/json writes it, so that values compare equal
+// byte for byte after a round trip. null values are kept (they unset keys
+// when merging).
+func parseObject(data []byte) (map[string]json.RawMessage, error) {
+	trimmed := bytes.TrimSpace(data)
+	if len(trimmed) == 0 {
+		return nil, errors.New("empty file; want a JSON object")
+	}
+	var m map[string]json.RawMessage
+	if err := json.Unmarshal(data, &m); err != nil {
+		var syn *json.SyntaxError
+		if errors.As(err, &syn) {
+			line, col := position(data, syn.Offset)
+			return nil, fmt.Errorf("line %d, column %d: %w", line, col, err)
+		}
+		if trimmed[0] != '{' {
+			return nil, fmt.Errorf("want a JSON object, got %s", shorten(trimmed))
+		}
+		return nil, err
+	}
+	if m == nil {
+		return nil, errors.New("want a JSON object, got null")
+	}
+	for k, v := range m {
+		m[k] = canonical(v)
+	}
+	return m, nil
+}
+
+// canonical returns v compact and HTML-escaped.
+func canonical(v json.RawMessage) json.RawMessage {
+	var c, e bytes.Buffer
+	if err := json.Compact(&c, v); err != nil {
+		return v
+	}
+	json.HTMLEscape(&e, c.Bytes())
+	return e.Bytes()
+}
+
+// position turns a byte offset into a 1-based line and column.
+func position(data []byte, off int64) (line, col int) {
+	if off > int64(len(data)) {
+		off = int64(len(data))
+	}
+	before := data[:off]
+	line = bytes.Count(before, []byte("\n")) + 1
+	col = utf8.RuneCount(before[bytes.LastIndexByte(before, '\n')+1:])
+	if col == 0 {
+		col = 1
+	}
+	return line, col
+}
+
+// merge returns base with over's keys laid on top; a null in over removes
+// the key.
+func merge(base, over map[string]json.RawMessage) map[string]json.RawMessage {
+	m := maps.Clone(base)
+	if m == nil {
+		m = make(map[string]json.RawMessage, len(over))
+	}
+	for k, v := range over {
+		if isNull(v) {
+			delete(m, k)
+		} else {
+			m[k] = v
+		}
+	}
+	return m
+}
+
+func isNull(v json.RawMessage) bool { return string(v) == "null" }
+
+// build types the known keys of raw and keeps the others in Custom.
+func build(raw map[string]json.RawMessage) (WorkerConfig, error) {
+	w := WorkerConfig{raw: make(map[string]json.RawMessage, len(raw))}
+	var errs []error
+	for _, k := range slices.Sorted(maps.Keys(raw)) {
+		v := raw[k]
+		if isNull(v) {
+			continue
+		}
+		w.raw[k] = v
+		var err error
+		switch k {
+		case KeyLogLevel:
+			w.LogLevel, err = decodeLevel(v)
+		case KeyMaxWorkers:
+			w.MaxWorkers, err = decodeInt(v, 0, math.MaxInt, "a whole number ≥ 0")
+		case KeyTimeout:
+			w.Timeout, err = decodeDuration(v, false)
+		case KeyMaxAttempts:
+			w.MaxAttempts, err = decodeInt(v, 1, math.MaxInt, "a whole number ≥ 1")
+		case KeyQueue:
+			w.Queue, err = decodeQueue(v)
+		case KeyPriority:
+			w.Priority, err = decodeInt(v, MinPriority, MaxPriority, fmt.Sprintf("a whole number from %d to %d", MinPriority, MaxPriority))
+		case KeyExec:
+			w.Exec, err = decodeExec(v)
+		case KeyInterval:
+			w.Interval, err = decodeInterval(v)
+		case KeyRetention:
+			w.Retention, err = decodeDuration(v, true)
+		default:
+			if w.Custom == nil {
+				w.Custom = make(map[string]json.RawMessage)
+			}
+			w.Custom[k] = v
+		}
+		if err != nil {
+			errs = append(errs, &KeyError{Key: k, Want: err.Error(), Got: shorten(v)})
+		}
+	}
+	if len(errs) > 0 {
+		return WorkerConfig{}, errors.Join(errs...)
+	}
+	return w, nil
+}
+
+// shorten returns v for an error message, cut to about 60 bytes.
+func shorten(v []byte) string {
+	const max = 60
+	if len(v) <= max {
+		return string(v)
+	}
+	cut := max
+	for cut > 0 && !utf8.RuneStart(v[cut]) {
+		cut--
+	}
+	return string(v[:cut]) + "…"
+}
+
+// The decoders return what the key wants as the error text.
+
+func decodeString(v json.RawMessage) (string, bool) {
+	if len(v) == 0 || v[0] != '"' {
+		return "", false
+	}
+	var s string
+	if json.Unmarshal(v, &s) != nil {
+		return "", false
+	}
+	return s, true
+}
+
+func decodeLevel(v json.RawMessage) (*slog.Level, error) {
+	want := errors.New("a log level (debug, info, warn or error)")
+	s, ok := decodeString(v)
+	if !ok {
+		return nil, want
+	}
+	l, err := ParseLevel(s)
+	if err != nil {
+		return nil, want
+	}
+	return &l, nil
+}
+
+func decodeInt(v json.RawMessage, lo, hi int, want string) (*int, error) {
+	n, err := strconv.Atoi(string(v))
+	if err != nil || n < lo || n > hi {
+		return nil, errors.New(want)
+	}
+	return &n, nil
+}
+
+func decodeDuration(v json.RawMessage, positive bool) (*time.Duration, error) {
+	want := `a duration like "30s" or a number of seconds, ≥ 0`
+	if positive {
+		want = `a duration like "30s" or a number of seconds, > 0`
+	}
+	var d time.Duration
+	if s, ok := decodeString(v); ok {
+		var err error
+		if d, err = ParseDuration(s); err != nil {
+			return nil, errors.New(want)
+		}
+	} else {
+		f, err := strconv.ParseFloat(string(v), 64)
+		if err != nil || math.IsNaN(f) {
+			return nil, errors.New(want)
+		}
+		ns := math.Round(f * float64(time.Second))
+		if ns >= math.MaxInt64 || ns <= math.MinInt64 {
+			return nil, errors.New(want)
+		}
+		d = time.Duration(ns)
+	}
+	if d < 0 || (positive && d == 0) {
+		return nil, errors.New(want)
+	}
+	return &d, nil
+}
+
+func decodeQueue(v json.RawMessage) (*string, error) {
+	s, ok := decodeString(v)
+	if !ok || !ValidQueueName(s) {
+		return nil, errors.New("a queue name (a string without spaces, commas or =)")
+	}
+	return &s, nil
+}
+
+func decodeInterval(v json.RawMessage) (*string, error) {
+	s, ok := decodeString(v)
+	if !ok || strings.TrimSpace(s) == "" {
+		return nil, errors.New(`an interval phrase (a non-empty string, like "hourly")`)
+	}
+	return &s, nil
+}
+
+func decodeExec(v json.RawMessage) (*Exec, error) {
+	want := errors.New("a command string or a non-empty array of strings")
+	if s, ok := decodeString(v); ok {
+		if strings.TrimSpace(s) == "" {
+			return nil, want
+		}
+		return &Exec{Shell: s}, nil
+	}
+	if len(v) == 0 || v[0] != '[' {
+		return nil, want
+	}
+	var parts []json.RawMessage
+	if json.Unmarshal(v, &parts) != nil || len(parts) == 0 {
+		return nil, want
+	}
+	argv := make([]string, len(parts))
+	for i, p := range parts {
+		s, ok := decodeString(p)
+		if !ok || (i == 0 && s == "") {
+			return nil, want
+		}
+		argv[i] = s
+	}
+	return &Exec{Argv: argv}, nil
+}
