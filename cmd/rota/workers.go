@@ -1,0 +1,135 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+
+	"github.com/rotahq/rota"
+	"github.com/rotahq/rota/config"
+)
+
+// workerDir serves the per-worker JSON directory to a client: it is the
+// client's live WorkerConfigSource, and it binds every kind whose file has an
+// "exec" command to that command, rebinding when the file changes.
+type workerDir struct {
+	w       *config.Watcher
+	logger  *slog.Logger
+	changes chan struct{}
+	bound   map[string]config.Exec
+}
+
+func newWorkerDir(dir string, logger *slog.Logger) (*workerDir, error) {
+	w, err := config.NewWatcher(dir, logger)
+	if err != nil {
+		return nil, fmt.Errorf("workers dir: %w", err)
+	}
+	return &workerDir{w: w, logger: logger, changes: make(chan struct{}, 1), bound: map[string]config.Exec{}}, nil
+}
+
+// Kind implements rota.WorkerConfigSource: the kind's file merged over the defaults.
+func (d *workerDir) Kind(kind string) (rota.KindConfig, bool) {
+	wc := d.w.Current().Kind(kind)
+	kc := rota.KindConfig{
+		LogLevel:    wc.LogLevel,
+		MaxWorkers:  wc.MaxWorkers,
+		Timeout:     wc.Timeout,
+		MaxAttempts: wc.MaxAttempts,
+		Queue:       wc.Queue,
+		Priority:    wc.Priority,
+		Retention:   wc.Retention,
+		Custom:      customConfig{wc},
+	}
+	if wc.Exec != nil {
+		kc.Exec, kc.Shell = wc.Exec.Argv, wc.Exec.Shell
+	}
+	return kc, true
+}
+
+// Changes implements rota.WorkerConfigSource.
+func (d *workerDir) Changes() <-chan struct{} { return d.changes }
+
+// run watches the directory until ctx ends, binding exec kinds on client.
+func (d *workerDir) run(ctx context.Context, client *rota.Client) {
+	go func() {
+		if err := d.w.Run(ctx); err != nil && !errors.Is(err, context.Canceled) {
+			d.logger.Error("workers dir watcher stopped", "err", err)
+		}
+	}()
+	d.bind(client)
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-d.w.Changes():
+			d.bind(client)
+			select {
+			case d.changes <- struct{}{}:
+			default:
+			}
+		}
+	}
+}
+
+// bind registers a command worker for each kind with an exec key, and
+// unregisters those whose exec key is gone.
+func (d *workerDir) bind(client *rota.Client) {
+	ws := d.w.Current()
+	want := map[string]config.Exec{}
+	for _, kind := range ws.Kinds() {
+		if wc := ws.Kind(kind); wc.Exec != nil {
+			want[kind] = *wc.Exec
+		}
+	}
+	for kind, ex := range d.bound {
+		if nw, ok := want[kind]; !ok || !sameExec(nw, ex) {
+			if err := client.Unregister(kind); err != nil {
+				d.logger.Error("unbind exec worker", "kind", kind, "err", err)
+			}
+			delete(d.bound, kind)
+		}
+	}
+	for kind, ex := range want {
+		if _, ok := d.bound[kind]; ok {
+			continue
+		}
+		var w rota.Worker
+		if len(ex.Argv) > 0 {
+			w = rota.Command(ex.Argv...)
+		} else {
+			w = rota.ShellCommand(ex.Shell)
+		}
+		if err := client.Register(kind, w); err != nil {
+			d.logger.Error("bind exec worker", "kind", kind, "err", err)
+			continue
+		}
+		d.bound[kind] = ex
+		d.logger.Info("exec worker bound", "kind", kind)
+	}
+}
+
+func sameExec(a, b config.Exec) bool { return a.Shell == b.Shell && slices.Equal(a.Argv, b.Argv) }
+
+// customConfig exposes a kind's custom keys to its worker (rota.ConfigFrom).
+type customConfig struct{ wc config.WorkerConfig }
+
+// Get implements rota.WorkerConfig.
+func (c customConfig) Get(key string, dst any) (bool, error) {
+	err := c.wc.Get(key, dst)
+	if errors.Is(err, config.ErrNotSet) {
+		return false, nil
+	}
+	return err == nil, err
+}
+
+// Raw implements rota.WorkerConfig.
+func (c customConfig) Raw() json.RawMessage {
+	b, err := json.Marshal(c.wc.Raw())
+	if err != nil {
+		return nil
+	}
+	return b
+}
