@@ -80,15 +80,19 @@ func TestRunOutcomes(t *testing.T) {
 		wantLast string
 	}{
 		{
-			name:     "success with JSON result",
-			cmd:      func(t *testing.T) Command { return script(t, `cat >/dev/null; echo progress; echo '  {"ok": true, "n": 3}  '`) },
+			name: "success with JSON result",
+			cmd: func(t *testing.T) Command {
+				return script(t, `cat >/dev/null; echo progress; echo '  {"ok": true, "n": 3}  '`)
+			},
 			in:       Input{Job: []byte(`{"args":{}}`)},
 			wantJSON: `{"ok":true,"n":3}`,
 			wantLast: `{"ok": true, "n": 3}`,
 		},
 		{
-			name:     "success with non-JSON last line",
-			cmd:      func(t *testing.T) Command { return script(t, "echo '{\"a\":1}'\necho 'all done'\necho ''\necho '   '\n") },
+			name: "success with non-JSON last line",
+			cmd: func(t *testing.T) Command {
+				return script(t, "echo '{\"a\":1}'\necho 'all done'\necho ''\necho '   '\n")
+			},
 			wantLast: "all done",
 		},
 		{
