@@ -3,131 +3,251 @@ package rota
 import (
 	"context"
 	"errors"
+	"fmt"
+	"log/slog"
+	"maps"
+	"os"
+	"sync"
 	"time"
 
 	"github.com/rotahq/rota/store"
 )
 
-// Client enqueues, queries and runs jobs. STUB: replaced by the engine.
-type Client struct{}
+// Lower bounds of the client's timing options.
+const (
+	MinLeaseDuration = 50 * time.Millisecond
+	MinPollInterval  = time.Millisecond
+)
 
-// New returns a client on s.
-func New(s store.Store, opts Options) (*Client, error) { return &Client{}, nil }
+// DefaultCleanUpTimeout bounds a worker's CleanUp call.
+const DefaultCleanUpTimeout = 10 * time.Second
 
-var errStub = errors.New("not implemented")
+// ErrAlreadyStarted is returned by a second Start.
+var ErrAlreadyStarted = errors.New("rota: client already started")
 
-// Register is a stub.
-func (c *Client) Register(kind string, w Worker, opts ...KindOptions) error { return errStub }
+// Client enqueues, queries and runs jobs. A client that is never started is
+// an enqueue-only client: every method except the worker side works.
+type Client struct {
+	store  store.Store
+	opts   Options // defaults applied
+	log    *slog.Logger
+	clock  Clock
+	reg    *registry
+	events *eventBus
 
-// Unregister is a stub.
-func (c *Client) Unregister(kind string) error { return errStub }
-
-// Load is a stub.
-func (c *Client) Load(b *Bundle) error { return errStub }
-
-// Unload is a stub.
-func (c *Client) Unload(b *Bundle) error { return errStub }
-
-// Kinds is a stub.
-func (c *Client) Kinds() []string { return nil }
-
-// Start is a stub.
-func (c *Client) Start(ctx context.Context) error { return errStub }
-
-// Stop is a stub.
-func (c *Client) Stop(ctx context.Context) error { return errStub }
-
-// Enqueue is a stub.
-func (c *Client) Enqueue(ctx context.Context, kind string, args any, opts ...EnqueueOption) (*Job, error) {
-	return nil, errStub
+	mu      sync.Mutex
+	state   clientState
+	node    *node         // the running engine; nil before Start
+	stopped chan struct{} // closed when Stop has finished
 }
 
-// EnqueueParams is a stub.
-func (c *Client) EnqueueParams(ctx context.Context, p EnqueueParams) (*Job, error) {
-	return nil, errStub
+type clientState int
+
+const (
+	stateNew clientState = iota
+	stateStarted
+	stateStopping
+	stateStopped
+)
+
+type wallClock struct{}
+
+func (wallClock) Now() time.Time { return time.Now() }
+
+// New returns a client on s with opts (zero fields take the defaults). It
+// checks the options and reports the first bad one as a *FieldError.
+func New(s store.Store, opts Options) (*Client, error) {
+	if s == nil {
+		return nil, fieldErr("store", "required")
+	}
+	o, err := opts.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	c := &Client{
+		store:   s,
+		opts:    o,
+		log:     o.Logger,
+		clock:   o.Clock,
+		events:  &eventBus{},
+		stopped: make(chan struct{}),
+	}
+	c.reg = newRegistry(o.Logger, o.WorkerConfig)
+	return c, nil
 }
 
-// EnqueueMany is a stub.
-func (c *Client) EnqueueMany(ctx context.Context, ps []EnqueueParams) ([]*Job, error) {
-	return nil, errStub
+// withDefaults checks o and fills in the defaults.
+func (o Options) withDefaults() (Options, error) {
+	if o.NodeID == "" {
+		h, err := os.Hostname()
+		if err != nil || h == "" {
+			h = "rota"
+		}
+		o.NodeID = h
+	}
+	if len(o.NodeID) > MaxNameLength {
+		return o, fieldErr("node_id", "longer than %d bytes", MaxNameLength)
+	}
+	if len(o.Queues) == 0 {
+		o.Queues = map[string]QueueConfig{store.DefaultQueue: {}}
+	} else {
+		o.Queues = maps.Clone(o.Queues)
+	}
+	for name, q := range o.Queues {
+		if len(name) > MaxNameLength || !nameRE.MatchString(name) {
+			return o, fieldErr("queues", "%q must be 1-%d letters, digits or . _ - : /", name, MaxNameLength)
+		}
+		if q.MaxWorkers < 0 {
+			return o, fieldErr("queues."+name+".max_workers", "%d is negative", q.MaxWorkers)
+		}
+		if q.MaxWorkers == 0 {
+			q.MaxWorkers = DefaultQueueWorkers
+			o.Queues[name] = q
+		}
+	}
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	switch {
+	case o.LeaseDuration < 0:
+		return o, fieldErr("lease_duration", "%s is negative", o.LeaseDuration)
+	case o.LeaseDuration == 0:
+		o.LeaseDuration = DefaultLeaseDuration
+	case o.LeaseDuration < MinLeaseDuration:
+		return o, fieldErr("lease_duration", "%s is under the minimum %s", o.LeaseDuration, MinLeaseDuration)
+	}
+	switch {
+	case o.AbortGrace < 0:
+		return o, fieldErr("abort_grace", "%s is negative", o.AbortGrace)
+	case o.AbortGrace == 0:
+		o.AbortGrace = DefaultAbortGrace
+	}
+	switch {
+	case o.Retention < 0:
+		return o, fieldErr("retention", "%s is negative", o.Retention)
+	case o.Retention == 0:
+		o.Retention = DefaultRetention
+	}
+	switch {
+	case o.PollInterval < 0:
+		return o, fieldErr("poll_interval", "%s is negative", o.PollInterval)
+	case o.PollInterval == 0:
+		o.PollInterval = DefaultPollInterval
+	case o.PollInterval < MinPollInterval:
+		return o, fieldErr("poll_interval", "%s is under the minimum %s", o.PollInterval, MinPollInterval)
+	}
+	if o.Clock == nil {
+		o.Clock = wallClock{}
+	}
+	return o, nil
 }
 
-// Batch is a stub.
-func (c *Client) Batch(ctx context.Context, fn func(b *Batch) error) ([]*Job, error) {
-	return nil, errStub
+// now is the client's current time in UTC.
+func (c *Client) now() time.Time { return c.clock.Now().UTC() }
+
+// Store returns the store the client works on. The caller owns it: Stop
+// does not close it.
+func (c *Client) Store() store.Store { return c.store }
+
+// NodeID is the node id this client uses in leases and attempt history.
+func (c *Client) NodeID() string { return c.opts.NodeID }
+
+// Start starts the node: one producer per configured queue, the completer,
+// lease heartbeats and maintenance (promoter, rescuer, pruner). When ctx is
+// done the client stops gracefully, giving running jobs
+// DefaultShutdownTimeout to finish; call Stop to choose the time yourself.
+func (c *Client) Start(ctx context.Context) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	switch c.state {
+	case stateStarted:
+		return ErrAlreadyStarted
+	case stateStopping, stateStopped:
+		return ErrStopped
+	}
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("rota: start: %w", err)
+	}
+	n := newNode(c, ctx)
+	n.start()
+	c.node = n
+	c.state = stateStarted
+	go func() {
+		select {
+		case <-ctx.Done():
+			sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), DefaultShutdownTimeout)
+			defer cancel()
+			if err := c.Stop(sctx); err != nil {
+				c.log.Error("rota: stop", "err", err)
+			}
+		case <-c.stopped:
+		}
+	}()
+	return nil
 }
 
-// Get is a stub.
-func (c *Client) Get(ctx context.Context, id int64) (*Job, error) { return nil, errStub }
+// Stop shuts the node down gracefully: it stops claiming, lets running jobs
+// finish until ctx is done, then calls the workers' Abort hooks, cancels the
+// jobs still running and, after at most AbortGrace, puts them back in their
+// queue without counting the attempt (OutcomeInterrupted). It then flushes
+// the finishes and stops heartbeats and maintenance. Stop is idempotent; the
+// client still enqueues and queries afterwards, and the store stays open.
+func (c *Client) Stop(ctx context.Context) error {
+	c.mu.Lock()
+	switch c.state {
+	case stateNew:
+		c.state = stateStopped
+		close(c.stopped)
+		c.mu.Unlock()
+		c.events.closeAll()
+		return nil
+	case stateStopping, stateStopped:
+		c.mu.Unlock()
+		select {
+		case <-c.stopped:
+			return nil
+		case <-ctx.Done():
+			return fmt.Errorf("rota: stop: %w", context.Cause(ctx))
+		}
+	}
+	c.state = stateStopping
+	n := c.node
+	c.mu.Unlock()
 
-// GetByKey is a stub.
-func (c *Client) GetByKey(ctx context.Context, kind, key string) (*Job, error) { return nil, errStub }
+	n.stop(ctx)
+	c.events.closeAll()
 
-// List is a stub.
-func (c *Client) List(ctx context.Context, p ListParams) (ListPage, error) {
-	return ListPage{}, errStub
+	c.mu.Lock()
+	c.state = stateStopped
+	close(c.stopped)
+	c.mu.Unlock()
+	return nil
 }
 
-// Stats is a stub.
-func (c *Client) Stats(ctx context.Context) (Stats, error) { return Stats{}, errStub }
-
-// CountsByHour is a stub.
-func (c *Client) CountsByHour(ctx context.Context, from, to time.Time) ([]HourCount, error) {
-	return nil, errStub
+// ClientStats returns the client's own counters.
+func (c *Client) ClientStats() ClientStats {
+	s := ClientStats{EventsDropped: c.events.dropped.Load()}
+	c.mu.Lock()
+	n := c.node
+	c.mu.Unlock()
+	if n != nil {
+		s.Running = int(n.active.Load())
+	}
+	return s
 }
 
-// Abort is a stub.
-func (c *Client) Abort(ctx context.Context, id int64, reason string) (*Job, error) {
-	return nil, errStub
+// Subscribe returns a subscription to this client's events that match f,
+// with a buffer of buffer events (0: DefaultSubscriptionBuffer). A
+// subscriber that does not keep up loses events (counted in Dropped); the
+// engine never waits for it. Close the subscription when done.
+func (c *Client) Subscribe(buffer int, f EventFilter) *Subscription {
+	return c.events.subscribe(buffer, f)
 }
 
-// AbortKey is a stub.
-func (c *Client) AbortKey(ctx context.Context, kind, key, reason string) (*Job, error) {
-	return nil, errStub
+// runningNode returns the node once started (also while and after it
+// stops, so that aborts still reach jobs that run on), or nil.
+func (c *Client) runningNode() *node {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.node
 }
-
-// Retry is a stub.
-func (c *Client) Retry(ctx context.Context, id int64) (*Job, error) { return nil, errStub }
-
-// Release is a stub.
-func (c *Client) Release(ctx context.Context, id int64) (*Job, error) { return nil, errStub }
-
-// Delete is a stub.
-func (c *Client) Delete(ctx context.Context, id int64) (*Job, error) { return nil, errStub }
-
-// Queues is a stub.
-func (c *Client) Queues(ctx context.Context) ([]QueueInfo, error) { return nil, errStub }
-
-// UpdateQueue is a stub.
-func (c *Client) UpdateQueue(ctx context.Context, name string, u QueueUpdate) (QueueInfo, error) {
-	return QueueInfo{}, errStub
-}
-
-// PauseQueue is a stub.
-func (c *Client) PauseQueue(ctx context.Context, name string) error { return errStub }
-
-// ResumeQueue is a stub.
-func (c *Client) ResumeQueue(ctx context.Context, name string) error { return errStub }
-
-// Pop is a stub.
-func (c *Client) Pop(ctx context.Context, queue string, f PopFilter) (*Job, error) {
-	return nil, errStub
-}
-
-// Complete is a stub.
-func (c *Client) Complete(ctx context.Context, job *Job, result any) error { return errStub }
-
-// FailJob is a stub.
-func (c *Client) FailJob(ctx context.Context, job *Job, err error) error { return errStub }
-
-// Subscribe is a stub.
-func (c *Client) Subscribe(buffer int, f EventFilter) *Subscription { return nil }
-
-// ClientStats is a stub.
-func (c *Client) ClientStats() ClientStats { return ClientStats{} }
-
-// Prune is a stub.
-func (c *Client) Prune(ctx context.Context) (int64, error) { return 0, errStub }
-
-// Store is a stub.
-func (c *Client) Store() store.Store { return nil }

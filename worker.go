@@ -159,17 +159,15 @@ func (b *Bundle) Registrations() []Registration {
 
 type ctxKey int
 
-const (
-	ctxKeyLogger ctxKey = iota
-	ctxKeyConfig
-	ctxKeyAttempt
-)
+// ctxKeyJob finds the running attempt (an *execution) in a worker's context.
+const ctxKeyJob ctxKey = 0
 
 // Logger returns the job's logger from a worker's context: the client's
-// logger with job attributes, at the kind's log level. It never returns nil.
+// logger with job_id, kind, attempt and node attributes, at the kind's log
+// level. Outside a job it returns slog.Default(); it never returns nil.
 func Logger(ctx context.Context) *slog.Logger {
-	if l, ok := ctx.Value(ctxKeyLogger).(*slog.Logger); ok {
-		return l
+	if ex, ok := ctx.Value(ctxKeyJob).(*execution); ok {
+		return ex.logger()
 	}
 	return slog.Default()
 }
@@ -187,12 +185,17 @@ type WorkerConfig interface {
 // ConfigFrom returns the worker's configuration from its context, or nil
 // when the client has no worker configuration directory or the kind no file.
 func ConfigFrom(ctx context.Context) WorkerConfig {
-	c, _ := ctx.Value(ctxKeyConfig).(WorkerConfig)
-	return c
+	if ex, ok := ctx.Value(ctxKeyJob).(*execution); ok && ex.kind.custom != nil {
+		return ex.kind.custom
+	}
+	return nil
 }
 
 // AttemptFrom returns the attempt number (1-based) from a worker's context.
+// Outside a job it returns 0.
 func AttemptFrom(ctx context.Context) int {
-	n, _ := ctx.Value(ctxKeyAttempt).(int)
-	return n
+	if ex, ok := ctx.Value(ctxKeyJob).(*execution); ok {
+		return ex.job.Attempt
+	}
+	return 0
 }

@@ -1,0 +1,221 @@
+package rota
+
+import (
+	"context"
+	"sync"
+	"time"
+
+	"github.com/rotahq/rota/store"
+)
+
+// Completer batching: a batch closes after completerWindow, at
+// completerMaxBatch finishes, or as soon as no other attempt is running
+// (nothing else could join it).
+const (
+	completerWindow   = time.Millisecond
+	completerMaxBatch = 1000
+	// Retries of a failed store.Finish back off from completerRetryMin to completerRetryMax.
+	completerRetryMin = 10 * time.Millisecond
+	completerRetryMax = time.Second
+)
+
+// completer writes finished attempts to the store in batches, one
+// store.Finish per batch, and then frees their slots.
+type completer struct {
+	n *node
+
+	mu      sync.Mutex
+	pending []*execution
+
+	signal  chan struct{} // cap 1: something to look at
+	quit    chan struct{} // closed by stop
+	giveUp  chan struct{} // closed when stop's flush deadline passes
+	done    chan struct{}
+	spare   []*execution
+	params  []store.FinishParams
+	events  []Event
+	runAt   time.Time
+	stopMu  sync.Mutex
+	stopped bool
+}
+
+func newCompleter(n *node) *completer {
+	return &completer{
+		n:      n,
+		signal: make(chan struct{}, 1),
+		quit:   make(chan struct{}),
+		giveUp: make(chan struct{}),
+		done:   make(chan struct{}),
+	}
+}
+
+func (c *completer) start() { go c.run() }
+
+// add queues a settled attempt for writing.
+func (c *completer) add(ex *execution) {
+	c.mu.Lock()
+	c.pending = append(c.pending, ex)
+	n := len(c.pending)
+	c.mu.Unlock()
+	left := c.n.inflight.Add(-1)
+	if n == 1 || n >= completerMaxBatch || left <= 0 {
+		c.poke()
+	}
+}
+
+func (c *completer) poke() {
+	select {
+	case c.signal <- struct{}{}:
+	default:
+	}
+}
+
+// full reports whether the pending batch should be written now.
+func (c *completer) full() bool {
+	c.mu.Lock()
+	n := len(c.pending)
+	c.mu.Unlock()
+	return n >= completerMaxBatch || (n > 0 && c.n.inflight.Load() <= 0)
+}
+
+func (c *completer) empty() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return len(c.pending) == 0
+}
+
+func (c *completer) run() {
+	defer close(c.done)
+	timer := time.NewTimer(time.Hour)
+	timer.Stop()
+	for {
+		select {
+		case <-c.signal:
+		case <-c.quit:
+			for !c.empty() {
+				c.flush()
+			}
+			return
+		}
+		if c.empty() {
+			continue
+		}
+		deadline := time.Now().Add(completerWindow)
+	window:
+		for !c.full() {
+			d := time.Until(deadline)
+			if d <= 0 {
+				break
+			}
+			timer.Reset(d)
+			select {
+			case <-c.signal:
+			case <-timer.C:
+			case <-c.quit:
+				timer.Stop()
+				break window
+			}
+			timer.Stop()
+		}
+		c.flush()
+	}
+}
+
+// stop writes everything pending and ends the completer. Retries of a
+// failing store give up after grace; those jobs stay running in the store
+// until their lease expires and the rescuer takes them back.
+func (c *completer) stop(grace time.Duration) {
+	c.stopMu.Lock()
+	if c.stopped {
+		c.stopMu.Unlock()
+		<-c.done
+		return
+	}
+	c.stopped = true
+	c.stopMu.Unlock()
+	close(c.quit)
+	t := time.AfterFunc(grace, func() { close(c.giveUp) })
+	<-c.done
+	t.Stop()
+}
+
+// flush writes the pending batch with one store.Finish, retrying on errors.
+func (c *completer) flush() {
+	c.mu.Lock()
+	batch := c.pending
+	c.pending = c.spare[:0]
+	c.mu.Unlock()
+	if len(batch) == 0 {
+		c.spare = batch
+		return
+	}
+	n := c.n
+	c.params = c.params[:0]
+	for _, ex := range batch {
+		c.params = append(c.params, ex.fin)
+	}
+	applied, ok := c.write()
+	now := n.c.now()
+	publish := n.c.events.active()
+	c.events = c.events[:0]
+	c.runAt = time.Time{}
+	for i, ex := range batch {
+		f := &c.params[i]
+		if !ok {
+			break
+		}
+		if i < len(applied) && applied[i] {
+			if publish {
+				j := &ex.job.Job
+				c.events = append(c.events, Event{
+					JobID: j.ID, Kind: j.Kind, Queue: j.Queue, Key: j.Key, Metadata: j.Metadata,
+					From: StateRunning, To: f.State, Attempt: j.Attempt, Error: f.Error, At: now,
+				})
+			} else {
+				n.c.events.skip(1)
+			}
+			if !f.RunAt.IsZero() && (c.runAt.IsZero() || f.RunAt.Before(c.runAt)) {
+				c.runAt = f.RunAt
+			}
+		} else {
+			ex.logger().Warn("rota: finish not applied: the attempt is no longer running on this node",
+				"state", f.State, "outcome", f.Record.Outcome)
+		}
+	}
+	if len(c.events) > 0 {
+		n.c.events.publish(c.events...)
+		clear(c.events)
+	}
+	if !c.runAt.IsZero() {
+		n.maint.consider(c.runAt)
+	}
+	n.running.removeAll(batch)
+	for _, ex := range batch {
+		ex.release()
+	}
+	clear(c.params)
+	clear(batch)
+	c.spare = batch[:0]
+}
+
+// write calls store.Finish until it succeeds (or the stop grace runs out).
+func (c *completer) write() (applied []bool, ok bool) {
+	backoff := completerRetryMin
+	for {
+		applied, err := c.n.store.Finish(context.WithoutCancel(c.n.jobBase), c.params)
+		if err == nil {
+			return applied, true
+		}
+		c.n.log.Error("rota: finish jobs; retrying", "jobs", len(c.params), "err", err, "in", backoff)
+		t := time.NewTimer(backoff)
+		select {
+		case <-t.C:
+		case <-c.giveUp:
+			t.Stop()
+			c.n.log.Error("rota: giving up finishing jobs at shutdown; they will be rescued when their lease expires",
+				"jobs", len(c.params))
+			return nil, false
+		}
+		backoff = min(backoff*2, completerRetryMax)
+	}
+}

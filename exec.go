@@ -1,0 +1,87 @@
+package rota
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/rotahq/rota/internal/execworker"
+)
+
+// DefaultExecRetryDelay is how long a command that exits with status 75
+// (EX_TEMPFAIL) waits before it runs again; the attempt is not counted.
+const DefaultExecRetryDelay = 10 * time.Second
+
+// Command returns a Worker that runs argv as an external program for each
+// job (OMA's `python3 worker.py`): the job as JSON on its standard input,
+// ROTA_JOB_ID, ROTA_JOB_KIND, ROTA_JOB_QUEUE, ROTA_JOB_KEY and ROTA_ATTEMPT
+// in its environment. Exit 0 is done, with the last line of standard output
+// as the result if it is JSON; exit 75 is RetryAfter(DefaultExecRetryDelay);
+// any other exit fails the attempt with the end of standard error. On abort,
+// timeout or shutdown the process group gets SIGTERM, then SIGKILL.
+func Command(argv ...string) Worker {
+	return &execWorker{cmd: execworker.Command{Argv: append([]string(nil), argv...)}}
+}
+
+// ShellCommand returns a Worker that runs script with /bin/sh -c for each
+// job; otherwise it is Command.
+func ShellCommand(script string) Worker {
+	return &execWorker{cmd: execworker.Command{Shell: script}}
+}
+
+// execWorker runs a job as a command through internal/execworker.
+type execWorker struct {
+	cmd execworker.Command
+}
+
+// execJob is the job as a command reads it on standard input.
+type execJob struct {
+	ID       int64             `json:"id"`
+	Kind     string            `json:"kind"`
+	Queue    string            `json:"queue"`
+	Args     json.RawMessage   `json:"args"`
+	Key      string            `json:"key,omitempty"`
+	Metadata map[string]string `json:"metadata,omitempty"`
+	Priority int               `json:"priority"`
+	Attempt  int               `json:"attempt"`
+	// MaxAttempts lets a command tell its last attempt.
+	MaxAttempts int       `json:"max_attempts"`
+	CreatedAt   time.Time `json:"created_at"`
+}
+
+// Work implements Worker.
+func (w *execWorker) Work(ctx context.Context, job *Job) error {
+	in, err := json.Marshal(execJob{
+		ID: job.ID, Kind: job.Kind, Queue: job.Queue, Args: job.Args, Key: job.Key,
+		Metadata: job.Metadata, Priority: job.Priority, Attempt: job.Attempt,
+		MaxAttempts: job.MaxAttempts, CreatedAt: job.CreatedAt,
+	})
+	if err != nil {
+		return Fail(fmt.Errorf("encode job for command: %w", err))
+	}
+	opts := execworker.Options{}
+	if ex, ok := ctx.Value(ctxKeyJob).(*execution); ok {
+		// Leave the process group half the abort grace to die before the
+		// job is finished without it.
+		opts.KillGrace = max(ex.n.c.opts.AbortGrace/2, time.Millisecond)
+	}
+	res, err := execworker.Run(ctx, w.cmd, execworker.Input{
+		ID: job.ID, Kind: job.Kind, Queue: job.Queue, Key: job.Key, Attempt: job.Attempt, Job: in,
+	}, opts)
+	switch {
+	case err == nil:
+		if len(res.Output) > 0 {
+			job.mu.Lock()
+			job.result = res.Output
+			job.mu.Unlock()
+		}
+		return nil
+	case errors.Is(err, execworker.ErrRetryLater):
+		return RetryAfter(DefaultExecRetryDelay)
+	case errors.Is(err, execworker.ErrNoCommand):
+		return Fail(err)
+	}
+	return err
+}

@@ -1,0 +1,385 @@
+package rota
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/rotahq/rota/store"
+)
+
+// Causes of a job context's cancellation, read with context.Cause.
+var (
+	errCauseShutdown = errors.New("rota: node shutting down")
+	errCauseLost     = errors.New("rota: lease lost")
+	errCauseTimeout  = errors.New("rota: attempt timed out")
+	errCauseFinished = errors.New("rota: attempt finished")
+)
+
+// abortCause is the cancellation cause of an aborted job. Its reason may
+// arrive after the cancellation (a store notice can beat the Abort call
+// that caused it).
+type abortCause struct {
+	mu     sync.Mutex
+	reason string
+}
+
+func (a *abortCause) Error() string {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.reason == "" {
+		return "aborted"
+	}
+	return "aborted: " + a.reason
+}
+
+// fill sets the reason if none is known yet.
+func (a *abortCause) fill(reason string) {
+	a.mu.Lock()
+	if a.reason == "" {
+		a.reason = reason
+	}
+	a.mu.Unlock()
+}
+
+// execution is one attempt of a job on this node.
+type execution struct {
+	job     Job
+	n       *node
+	prod    *producer
+	kind    *kindRT
+	started time.Time
+
+	ctx    context.Context // cancelled with a cause on abort, shutdown or lost lease
+	cancel context.CancelCauseFunc
+	jctx   jobContext // the worker's context (ctx with deadline and job values)
+
+	returned atomic.Bool  // the worker's goroutine is done
+	abortArm atomic.Bool  // an abort grace timer was started
+	holds    atomic.Int32 // the goroutine and the finish each hold the slot
+	log      atomic.Pointer[slog.Logger]
+
+	// The attempt's end is settled once, by whoever comes first: the
+	// goroutine when the worker returns, a forced finish after a grace, or
+	// a lost lease (which finishes nothing).
+	mu      sync.Mutex
+	settled bool
+	fin     store.FinishParams // what the completer writes
+	outcome Outcome            // the recorded outcome (CleanUp gets it)
+}
+
+// jobContext is a worker's context: it adds the execution to a parent's
+// values without an allocation of its own.
+type jobContext struct {
+	context.Context
+	ex *execution
+}
+
+func (c *jobContext) Value(key any) any {
+	if key == ctxKeyJob {
+		return c.ex
+	}
+	return c.Context.Value(key)
+}
+
+func newExecution(n *node, p *producer, k *kindRT, j *store.Job, now time.Time) *execution {
+	if k == nil {
+		// The store returned a kind that was not asked for: put it back.
+		k = &kindRT{kind: j.Kind, worker: WorkFunc(func(context.Context, *Job) error {
+			return RetryAfter(n.c.opts.PollInterval)
+		}), handler: n.log.Handler(), slots: new(kindSlots)}
+	}
+	ex := &execution{n: n, prod: p, kind: k, started: now}
+	ex.job.Job = *j
+	ex.holds.Store(2)
+	ex.ctx, ex.cancel = context.WithCancelCause(n.jobBase)
+	return ex
+}
+
+// logger is the job's logger: the client's, with job attributes, at the
+// kind's level. Built on first use.
+func (ex *execution) logger() *slog.Logger {
+	if l := ex.log.Load(); l != nil {
+		return l
+	}
+	l := slog.New(ex.kind.handler).With(
+		slog.Int64("job_id", ex.job.ID),
+		slog.String("kind", ex.job.Kind),
+		slog.Int("attempt", ex.job.Attempt),
+		slog.String("node", ex.n.id),
+	)
+	ex.log.CompareAndSwap(nil, l)
+	return ex.log.Load()
+}
+
+// timeout is the attempt's time limit.
+func (ex *execution) timeout() time.Duration {
+	switch {
+	case ex.job.Timeout > 0:
+		return ex.job.Timeout
+	case ex.kind.opts.Timeout > 0:
+		return ex.kind.opts.Timeout
+	}
+	return DefaultTimeout
+}
+
+// settle records how the attempt ended unless that is settled already; it
+// reports whether the caller settled it (and so must hand fin over).
+func (ex *execution) settle(fin store.FinishParams) bool {
+	ex.mu.Lock()
+	defer ex.mu.Unlock()
+	if ex.settled {
+		return false
+	}
+	ex.settled, ex.fin, ex.outcome = true, fin, fin.Record.Outcome
+	return true
+}
+
+// settledOutcome is the outcome recorded by settle.
+func (ex *execution) settledOutcome() Outcome {
+	ex.mu.Lock()
+	defer ex.mu.Unlock()
+	return ex.outcome
+}
+
+// release drops one hold on the slot; the last frees it.
+func (ex *execution) release() {
+	if ex.holds.Add(-1) != 0 {
+		return
+	}
+	ex.prod.used.Add(-1)
+	ex.kind.slots.used.Add(-1)
+	ex.n.active.Add(-1)
+	ex.prod.wakeup()
+	if ex.kind.opts.MaxWorkers > 0 && len(ex.n.prodList) > 1 {
+		ex.n.wakeAll()
+	}
+}
+
+// execute runs one attempt in its own goroutine.
+func (n *node) execute(ex *execution) {
+	defer n.execWG.Done()
+	tctx, tcancel := context.WithDeadlineCause(ex.ctx, ex.started.Add(ex.timeout()), errCauseTimeout)
+	ex.jctx = jobContext{Context: tctx, ex: ex}
+
+	werr, pan := callWork(&ex.jctx, ex.kind.worker, &ex.job)
+
+	now := n.c.now()
+	cause := context.Cause(ex.ctx)
+	timedOut := cause == nil && errors.Is(context.Cause(tctx), errCauseTimeout)
+	tcancel()
+	ex.returned.Store(true)
+
+	if pan != nil {
+		ex.logger().Error("rota: worker panicked", "panic", pan.value, "location", pan.location)
+	}
+	fin := finishFor(&ex.job.Job, n.id, ex.started, now, werr, pan, cause, timedOut, ex.kind.backoff())
+	if fin.State == StateDone {
+		fin.Result = ex.job.resultJSON()
+	}
+	if ex.settle(fin) {
+		n.cleanUp(ex, fin.Record.Outcome)
+		n.completer.add(ex)
+	} else {
+		// A forced finish (abort grace, shutdown) or a lost lease came first.
+		n.cleanUp(ex, ex.settledOutcome())
+	}
+	ex.cancel(errCauseFinished)
+	ex.release()
+}
+
+// cleanUp calls the worker's CleanUp hook, if any, with its own context.
+func (n *node) cleanUp(ex *execution, o Outcome) {
+	cu, ok := ex.kind.worker.(CleanUper)
+	if !ok {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(&ex.jctx), DefaultCleanUpTimeout)
+	defer cancel()
+	defer func() {
+		if r := recover(); r != nil {
+			ex.logger().Error("rota: CleanUp panicked", "panic", r, "location", panicLocation())
+		}
+	}()
+	cu.CleanUp(ctx, &ex.job, o)
+}
+
+// forceFinish ends an attempt whose worker did not return within the grace
+// after its context was cancelled. Its slot stays taken until it returns.
+func (n *node) forceFinish(ex *execution, cause error) {
+	fin := finishFor(&ex.job.Job, n.id, ex.started, n.c.now(), cause, nil, cause, false, ex.kind.backoff())
+	if !ex.settle(fin) {
+		return
+	}
+	ex.logger().Error("rota: worker did not return after cancellation; finishing the job without it",
+		"job_id", ex.job.ID, "outcome", fin.Record.Outcome, "grace", n.c.opts.AbortGrace)
+	n.completer.add(ex)
+}
+
+// abortLocal cancels a job running on this node; after AbortGrace it is
+// finished aborted even if its worker ignores the cancellation.
+func (n *node) abortLocal(ex *execution, reason string) {
+	ex.cancel(&abortCause{reason: reason})
+	cause := context.Cause(ex.ctx)
+	var ac *abortCause
+	if !errors.As(cause, &ac) {
+		return // cancelled earlier for another reason (finished, shutdown, lost)
+	}
+	if reason != "" {
+		ac.fill(reason)
+	}
+	if !ex.abortArm.CompareAndSwap(false, true) {
+		return
+	}
+	time.AfterFunc(n.c.opts.AbortGrace, func() {
+		if !ex.returned.Load() {
+			n.forceFinish(ex, cause)
+		}
+	})
+}
+
+// lose gives up an attempt whose lease the node lost: its context is
+// cancelled and nothing is finished (another node owns the job now).
+func (n *node) lose(ex *execution) {
+	if !ex.settle(store.FinishParams{Record: store.Attempt{Outcome: store.OutcomeLost}}) {
+		return
+	}
+	ex.cancel(errCauseLost)
+	ex.logger().Warn("rota: lease lost; the job's context is cancelled and its result dropped")
+	n.running.remove(ex)
+	n.inflight.Add(-1)
+	ex.release()
+}
+
+// panicInfo is a recovered panic.
+type panicInfo struct {
+	value    any
+	location string
+}
+
+// callWork runs the worker, turning a panic into a panicInfo.
+func callWork(ctx context.Context, w Worker, j *Job) (err error, pan *panicInfo) {
+	defer func() {
+		if r := recover(); r != nil {
+			pan = &panicInfo{value: r, location: panicLocation()}
+		}
+	}()
+	return w.Work(ctx, j), nil
+}
+
+// rotaFuncPrefixes are the packages whose frames a panic location leaves out.
+var rotaFuncPrefixes = [...]string{"runtime.", "github.com/rotahq/rota.", "github.com/rotahq/rota/internal/"}
+
+// panicLocation returns the file:line chain of the panicking goroutine's
+// frames, called from a deferred recover: base file names, outermost first
+// and innermost last, joined by " -> ", without runtime or rota frames.
+func panicLocation() string {
+	var pcs [64]uintptr
+	n := runtime.Callers(2, pcs[:])
+	frames := runtime.CallersFrames(pcs[:n])
+	var parts []string
+	for {
+		f, more := frames.Next()
+		if f.Function != "" && !hasAnyPrefix(f.Function, rotaFuncPrefixes[:]) {
+			parts = append(parts, filepath.Base(f.File)+":"+strconv.Itoa(f.Line))
+		}
+		if !more {
+			break
+		}
+	}
+	for i, j := 0, len(parts)-1; i < j; i, j = i+1, j-1 {
+		parts[i], parts[j] = parts[j], parts[i]
+	}
+	return strings.Join(parts, " -> ")
+}
+
+func hasAnyPrefix(s string, prefixes []string) bool {
+	for _, p := range prefixes {
+		if strings.HasPrefix(s, p) {
+			return true
+		}
+	}
+	return false
+}
+
+// finishFor maps how an attempt ended to its finish:
+//
+//   - aborted from outside (cause is an abortCause) → aborted;
+//   - interrupted by shutdown with an error → queued, not counted;
+//   - nil → done; RetryAfter/Snooze → scheduled at now+d, not counted;
+//   - Cancel → aborted; Fail → error;
+//   - any other error, a panic or a timeout → retrying after the backoff while
+//     attempts remain, else error.
+func finishFor(j *store.Job, node string, started, now time.Time, werr error, pan *panicInfo,
+	cause error, timedOut bool, bo Backoff) store.FinishParams {
+	f := store.FinishParams{ID: j.ID, Attempt: j.Attempt, Now: now}
+	f.Record = store.Attempt{Number: j.Attempt, Node: node, StartedAt: started, FinishedAt: now}
+	fail := func(o Outcome, msg string) {
+		f.Record.Outcome = o
+		f.Record.Error = msg
+		f.Error = msg
+		if j.Attempt < j.MaxAttempts {
+			f.State = StateRetrying
+			f.RunAt = now.Add(bo.Delay(j.Attempt))
+		} else {
+			f.State = StateError
+		}
+	}
+	var ac *abortCause
+	if errors.As(cause, &ac) {
+		f.State = StateAborted
+		f.Record.Outcome = store.OutcomeAborted
+		f.Error = ac.Error()
+		f.Record.Error = f.Error
+		return f
+	}
+	o, delay := OutcomeOf(werr)
+	shutdown := errors.Is(cause, errCauseShutdown)
+	if shutdown && (pan != nil || o == store.OutcomeError) {
+		f.State = StateQueued
+		f.Uncount = true
+		f.Record.Outcome = store.OutcomeInterrupted
+		f.Record.Error = "interrupted: node shut down"
+		return f
+	}
+	if pan != nil {
+		fail(store.OutcomePanic, fmt.Sprintf("panic: %v", pan.value))
+		f.Record.Location = pan.location
+		return f
+	}
+	switch o {
+	case store.OutcomeDone:
+		f.State = StateDone
+		f.Record.Outcome = store.OutcomeDone
+	case store.OutcomeRetryLater, store.OutcomeSnooze:
+		f.State = StateScheduled
+		f.RunAt = now.Add(delay)
+		f.Uncount = true
+		f.Record.Outcome = o
+	case store.OutcomeCancel:
+		f.State = StateAborted
+		f.Record.Outcome = o
+		f.Error = werr.Error()
+		f.Record.Error = f.Error
+	case store.OutcomeFail:
+		f.State = StateError
+		f.Record.Outcome = o
+		f.Error = werr.Error()
+		f.Record.Error = f.Error
+	default:
+		if timedOut {
+			fail(store.OutcomeTimeout, "timeout: "+werr.Error())
+		} else {
+			fail(store.OutcomeError, werr.Error())
+		}
+	}
+	return f
+}

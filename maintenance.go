@@ -1,0 +1,219 @@
+package rota
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/rotahq/rota/store"
+)
+
+// Maintenance batch sizes and intervals.
+const (
+	promoteBatch  = 1000
+	rescueBatch   = 1000
+	pruneBatch    = 10000
+	pruneInterval = time.Hour
+)
+
+// maintenance runs the node's housekeeping: the promoter (scheduled and
+// retrying jobs whose time came → queued), the rescuer (running jobs whose
+// lease expired → queued or error) and the pruner (old final jobs →
+// deleted). It is kept in one place so that a leader election can gate it
+// when several nodes share a database.
+type maintenance struct {
+	n *node
+
+	mu     sync.Mutex
+	target time.Time     // when the promoter means to run next (zero: idle)
+	kick   chan struct{} // promote now
+	retime chan struct{} // target moved earlier
+}
+
+func newMaintenance(n *node) *maintenance {
+	return &maintenance{n: n, kick: make(chan struct{}, 1), retime: make(chan struct{}, 1)}
+}
+
+// start launches the maintenance loops.
+func (m *maintenance) start(ctx context.Context, wg *sync.WaitGroup) {
+	for _, f := range []func(context.Context){m.promoteLoop, m.rescueLoop, m.pruneLoop} {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			f(ctx)
+		}()
+	}
+}
+
+// consider tells the promoter a job waits until t; it wakes earlier if needed.
+func (m *maintenance) consider(t time.Time) {
+	if t.IsZero() {
+		return
+	}
+	m.mu.Lock()
+	earlier := m.target.IsZero() || t.Before(m.target)
+	if earlier {
+		m.target = t
+	}
+	m.mu.Unlock()
+	if earlier {
+		select {
+		case m.retime <- struct{}{}:
+		default:
+		}
+	}
+}
+
+// promoteSoon makes the promoter look at the store now.
+func (m *maintenance) promoteSoon() {
+	select {
+	case m.kick <- struct{}{}:
+	default:
+	}
+}
+
+// promoteLoop sleeps until the earliest waiting run_at the store reported
+// (or one a notice announced), then promotes what is due. PollInterval
+// bounds the sleep as a fallback for changes made by other processes.
+func (m *maintenance) promoteLoop(ctx context.Context) {
+	timer := time.NewTimer(0)
+	defer timer.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-timer.C:
+		case <-m.kick:
+		case <-m.retime:
+			m.mu.Lock()
+			t := m.target
+			m.mu.Unlock()
+			timer.Reset(max(t.Sub(m.n.c.now()), 0))
+			continue
+		}
+		next := m.promote(ctx)
+		now := m.n.c.now()
+		m.mu.Lock()
+		if !m.target.IsZero() && !m.target.After(now) {
+			m.target = time.Time{}
+		}
+		if !next.IsZero() && (m.target.IsZero() || next.Before(m.target)) {
+			m.target = next
+		}
+		t := m.target
+		m.mu.Unlock()
+		d := m.n.c.opts.PollInterval
+		if !t.IsZero() {
+			d = min(max(t.Sub(now), 0), d)
+		}
+		timer.Reset(d)
+	}
+}
+
+// promote moves due jobs to queued, in batches; it returns the earliest
+// run_at still waiting.
+func (m *maintenance) promote(ctx context.Context) time.Time {
+	for {
+		now := m.n.c.now()
+		ts, next, err := m.n.store.Promote(ctx, now, promoteBatch)
+		if err != nil {
+			if ctx.Err() == nil {
+				m.n.log.Error("rota: promote", "err", err)
+			}
+			return time.Time{}
+		}
+		m.n.c.events.transitions(ts, now)
+		for _, t := range ts {
+			if p := m.n.producers[t.Job.Queue]; p != nil {
+				p.wakeup()
+			}
+		}
+		if len(ts) < promoteBatch {
+			return next
+		}
+	}
+}
+
+// rescueLoop takes back expired leases at start and every LeaseDuration/2.
+func (m *maintenance) rescueLoop(ctx context.Context) {
+	t := time.NewTicker(m.n.lease / 2)
+	defer t.Stop()
+	for {
+		m.rescue(ctx)
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+func (m *maintenance) rescue(ctx context.Context) {
+	for {
+		now := m.n.c.now()
+		ts, err := m.n.store.Rescue(ctx, now, rescueBatch)
+		if err != nil {
+			if ctx.Err() == nil {
+				m.n.log.Error("rota: rescue", "err", err)
+			}
+			return
+		}
+		if len(ts) > 0 {
+			m.n.log.Warn("rota: rescued jobs whose lease expired", "jobs", len(ts))
+		}
+		m.n.c.events.transitions(ts, now)
+		for _, t := range ts {
+			if p := m.n.producers[t.Job.Queue]; p != nil {
+				p.wakeup()
+			}
+		}
+		if len(ts) < rescueBatch {
+			return
+		}
+	}
+}
+
+// pruneLoop prunes at start and every pruneInterval.
+func (m *maintenance) pruneLoop(ctx context.Context) {
+	t := time.NewTicker(pruneInterval)
+	defer t.Stop()
+	for {
+		if _, err := m.n.c.prune(ctx); err != nil && ctx.Err() == nil {
+			m.n.log.Error("rota: prune", "err", err)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// Prune deletes final jobs older than their retention now (the node also
+// does this at start and hourly). It returns how many jobs were deleted.
+func (c *Client) Prune(ctx context.Context) (int64, error) { return c.prune(ctx) }
+
+func (c *Client) prune(ctx context.Context) (int64, error) {
+	now := c.now()
+	p := store.PruneParams{Before: now.Add(-c.opts.Retention), Limit: pruneBatch}
+	for _, kind := range c.reg.kinds() {
+		if r := c.reg.options(kind).Retention; r > 0 && r != c.opts.Retention {
+			if p.BeforeByKind == nil {
+				p.BeforeByKind = make(map[string]time.Time)
+			}
+			p.BeforeByKind[kind] = now.Add(-r)
+		}
+	}
+	var total int64
+	for {
+		n, err := c.store.Prune(ctx, p)
+		total += n
+		if err != nil {
+			return total, fmt.Errorf("rota: prune: %w", err)
+		}
+		if n < pruneBatch {
+			return total, nil
+		}
+	}
+}

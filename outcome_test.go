@@ -1,0 +1,205 @@
+package rota_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"reflect"
+	"runtime"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/rotahq/rota"
+)
+
+// recorder is a worker that records its CleanUp calls.
+type recorder struct {
+	work func(ctx context.Context, job *rota.Job) error
+
+	mu       sync.Mutex
+	cleanups map[int64][]rota.Outcome
+}
+
+func (r *recorder) Work(ctx context.Context, job *rota.Job) error { return r.work(ctx, job) }
+
+func (r *recorder) CleanUp(ctx context.Context, job *rota.Job, o rota.Outcome) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.cleanups == nil {
+		r.cleanups = map[int64][]rota.Outcome{}
+	}
+	r.cleanups[job.ID] = append(r.cleanups[job.ID], o)
+}
+
+func (r *recorder) cleanupsOf(id int64) []rota.Outcome {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]rota.Outcome(nil), r.cleanups[id]...)
+}
+
+// boom panics on the line it is declared on.
+func boom() { panic("boom") }
+
+// boomLine is boom's line, where the panic happens.
+var boomLine = func() int {
+	pc := reflect.ValueOf(boom).Pointer()
+	_, line := runtime.FuncForPC(pc).FileLine(pc)
+	return line
+}()
+
+func panickingWorker(ctx context.Context, job *rota.Job) error {
+	boom()
+	return nil
+}
+
+// calls adapts f, which gets the 1-based number of the call, to a work function.
+func calls(f func(n int) error) func(ctx context.Context, job *rota.Job) error {
+	var n atomic.Int64
+	return func(ctx context.Context, job *rota.Job) error { return f(int(n.Add(1))) }
+}
+
+func TestOutcomes(t *testing.T) {
+	t.Parallel()
+	fastBackoff := rota.BackoffFunc(func(int) time.Duration { return time.Millisecond })
+	tests := []struct {
+		name        string
+		maxAttempts int
+		work        func(ctx context.Context, job *rota.Job) error
+		// until the job reaches this state
+		want        rota.State
+		wantAttempt int // job.Attempt at the end
+		wantOut     []rota.Outcome
+		wantErr     string // substring of LastError
+		wantResult  string
+		check       func(t *testing.T, j *rota.Job)
+	}{
+		{
+			name: "nil is done with result",
+			work: func(ctx context.Context, job *rota.Job) error {
+				return job.SetResult(map[string]int{"n": 42})
+			},
+			want: rota.StateDone, wantAttempt: 1, wantOut: []rota.Outcome{"done"}, wantResult: `{"n":42}`,
+		},
+		{
+			name:        "retry after is not counted",
+			maxAttempts: 1,
+			work: calls(func(n int) error {
+				if n <= 2 {
+					return rota.RetryAfter(time.Millisecond)
+				}
+				return nil
+			}),
+			want: rota.StateDone, wantAttempt: 1, wantOut: []rota.Outcome{"retry_later", "retry_later", "done"},
+		},
+		{
+			name:        "snooze is not counted",
+			maxAttempts: 1,
+			work: calls(func(n int) error {
+				if n == 1 {
+					return rota.Snooze(time.Millisecond)
+				}
+				return nil
+			}),
+			want: rota.StateDone, wantAttempt: 1, wantOut: []rota.Outcome{"snooze", "done"},
+		},
+		{
+			name: "cancel aborts",
+			work: func(ctx context.Context, job *rota.Job) error { return rota.Cancel("not wanted") },
+			want: rota.StateAborted, wantAttempt: 1, wantOut: []rota.Outcome{"cancel"}, wantErr: "not wanted",
+		},
+		{
+			name:        "fail ends in error at once",
+			maxAttempts: 5,
+			work: func(ctx context.Context, job *rota.Job) error {
+				return rota.Fail(errors.New("bad input"))
+			},
+			want: rota.StateError, wantAttempt: 1, wantOut: []rota.Outcome{"fail"}, wantErr: "bad input",
+		},
+		{
+			name:        "error is retried then error",
+			maxAttempts: 3,
+			work: func(ctx context.Context, job *rota.Job) error {
+				return fmt.Errorf("flaky %d", rota.AttemptFrom(ctx))
+			},
+			want: rota.StateError, wantAttempt: 3, wantOut: []rota.Outcome{"error", "error", "error"}, wantErr: "flaky 3",
+		},
+		{
+			name:        "error then success",
+			maxAttempts: 3,
+			work: func(ctx context.Context, job *rota.Job) error {
+				if rota.AttemptFrom(ctx) < 2 {
+					return errors.New("first try fails")
+				}
+				return nil
+			},
+			want: rota.StateDone, wantAttempt: 2, wantOut: []rota.Outcome{"error", "done"},
+		},
+		{
+			name:        "panic is recorded with its location",
+			maxAttempts: 1,
+			work:        panickingWorker,
+			want:        rota.StateError, wantAttempt: 1, wantOut: []rota.Outcome{"panic"}, wantErr: "panic: boom",
+			check: func(t *testing.T, j *rota.Job) {
+				loc := j.Attempts[0].Location
+				want := "outcome_test.go:" + strconv.Itoa(boomLine)
+				if !strings.HasSuffix(loc, want) {
+					t.Errorf("location = %q, want it to end with %q", loc, want)
+				}
+				if strings.Contains(loc, "executor.go") || strings.Contains(loc, "panic.go") {
+					t.Errorf("location %q has rota or runtime frames", loc)
+				}
+			},
+		},
+		{
+			name:        "timeout is retried",
+			maxAttempts: 2,
+			work: func(ctx context.Context, job *rota.Job) error {
+				<-ctx.Done()
+				return ctx.Err()
+			},
+			want: rota.StateError, wantAttempt: 2, wantOut: []rota.Outcome{"timeout", "timeout"}, wantErr: "timeout",
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			w := &recorder{work: tt.work}
+			c := setup(t, rota.Options{}, func(c *rota.Client) {
+				must(t, c.Register("test.outcome", w, rota.KindOptions{Backoff: fastBackoff, Timeout: 50 * time.Millisecond}))
+			})
+			opts := []rota.EnqueueOption{}
+			if tt.maxAttempts > 0 {
+				opts = append(opts, rota.MaxAttempts(tt.maxAttempts))
+			}
+			j := enqueue(t, c, "test.outcome", nil, opts...)
+			j = waitState(t, c, j.ID, tt.want)
+			if j.Attempt != tt.wantAttempt {
+				t.Errorf("attempt = %d, want %d", j.Attempt, tt.wantAttempt)
+			}
+			if got := outcomes(j); fmt.Sprint(got) != fmt.Sprint(tt.wantOut) {
+				t.Errorf("outcomes = %v, want %v", got, tt.wantOut)
+			}
+			if !strings.Contains(j.LastError, tt.wantErr) {
+				t.Errorf("last error = %q, want it to contain %q", j.LastError, tt.wantErr)
+			}
+			if tt.wantResult != "" && string(j.Result) != tt.wantResult {
+				t.Errorf("result = %s, want %s", j.Result, tt.wantResult)
+			}
+			for i, a := range j.Attempts {
+				if a.Node != "test-node" || a.StartedAt.IsZero() || a.FinishedAt.Before(a.StartedAt) {
+					t.Errorf("attempt %d = %+v: want node, start and finish", i, a)
+				}
+			}
+			if got := w.cleanupsOf(j.ID); fmt.Sprint(got) != fmt.Sprint(tt.wantOut) {
+				t.Errorf("CleanUp outcomes = %v, want %v", got, tt.wantOut)
+			}
+			if tt.check != nil {
+				tt.check(t, j)
+			}
+		})
+	}
+}

@@ -1,0 +1,106 @@
+package rota
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/rotahq/rota/store"
+)
+
+// Pop claims the next job of queue that matches f for this node (OpenKAT's
+// pop with filters), leased for LeaseDuration. The caller runs it and ends
+// it with Complete or FailJob; a job not ended before its lease expires is
+// rescued by a running node. Pop works without Start. It returns
+// ErrNotFound when no job matches (or the queue is paused).
+func (c *Client) Pop(ctx context.Context, queue string, f PopFilter) (*Job, error) {
+	if queue == "" {
+		queue = store.DefaultQueue
+	}
+	if len(queue) > MaxNameLength || !nameRE.MatchString(queue) {
+		return nil, fieldErr("queue", "%q must be 1-%d letters, digits or . _ - : /", queue, MaxNameLength)
+	}
+	p := store.ClaimParams{
+		Queue:    queue,
+		Node:     c.opts.NodeID,
+		Limit:    1,
+		Metadata: f.Metadata,
+		Args:     f.Args,
+	}
+	if len(f.Kinds) > 0 {
+		p.Kinds = make([]store.KindLimit, len(f.Kinds))
+		for i, k := range f.Kinds {
+			p.Kinds[i] = store.KindLimit{Kind: k, Max: 1}
+		}
+	}
+	p.Now = c.now()
+	p.LeaseUntil = p.Now.Add(c.opts.LeaseDuration)
+	jobs, err := c.store.Claim(ctx, p)
+	if err != nil {
+		return nil, fmt.Errorf("rota: pop %s: %w", queue, err)
+	}
+	if len(jobs) == 0 {
+		return nil, fmt.Errorf("rota: pop %s: no matching job: %w", queue, ErrNotFound)
+	}
+	j := jobs[0]
+	c.events.transitions([]store.Transition{{Job: j, From: StateQueued}}, p.Now)
+	return newJob(j), nil
+}
+
+// Complete ends a popped job done with result (marshalled to JSON; nil
+// keeps a result set with job.SetResult). It returns ErrConflict if the
+// attempt is no longer running (its lease expired, or it was aborted).
+func (c *Client) Complete(ctx context.Context, job *Job, result any) error {
+	if job == nil {
+		return fieldErr("job", "nil")
+	}
+	if result != nil {
+		if err := job.SetResult(result); err != nil {
+			return fieldErr("result", "%v", err)
+		}
+	}
+	return c.FailJob(ctx, job, nil)
+}
+
+// FailJob ends a popped job the way a worker returning err would: nil is
+// done, RetryAfter and Snooze put it back for later without counting the
+// attempt, Cancel aborts it, Fail ends it in error, and any other error is
+// retried with the kind's backoff while attempts remain. It returns
+// ErrConflict if the attempt is no longer running.
+func (c *Client) FailJob(ctx context.Context, job *Job, err error) error {
+	if job == nil {
+		return fieldErr("job", "nil")
+	}
+	now := c.now()
+	bo := c.reg.options(job.Kind).Backoff
+	if bo == nil {
+		bo = defaultBackoff
+	}
+	started := job.StartedAt
+	if started.IsZero() {
+		started = now
+	}
+	f := finishFor(&job.Job, c.opts.NodeID, started, now, err, nil, nil, false, bo)
+	if f.State == StateDone {
+		f.Result = job.resultJSON()
+	}
+	applied, ferr := c.store.Finish(ctx, []store.FinishParams{f})
+	if ferr != nil {
+		return fmt.Errorf("rota: finish job %d: %w", job.ID, ferr)
+	}
+	if len(applied) != 1 || !applied[0] {
+		return fmt.Errorf("rota: finish job %d attempt %d: not running: %w", job.ID, job.Attempt, ErrConflict)
+	}
+	j := job.Job
+	j.State = f.State
+	if c.events.active() {
+		c.events.publish(jobEvent(&j, StateRunning, f.Error, now))
+	} else {
+		c.events.skip(1)
+	}
+	if !f.RunAt.IsZero() {
+		if n := c.runningNode(); n != nil {
+			n.maint.consider(f.RunAt)
+		}
+	}
+	return nil
+}
