@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"path/filepath"
 	"slices"
 	"sync"
 	"time"
@@ -81,7 +82,8 @@ func (w *Watcher) Errors() []error {
 func (w *Watcher) Changes() <-chan struct{} { return w.changes }
 
 // Run follows the directory until ctx ends, then returns nil. It returns an
-// error if the directory cannot be watched, or if it is called twice.
+// error if no file watcher can be made (inotify limits), or if it is called
+// twice.
 func (w *Watcher) Run(ctx context.Context) error {
 	w.mu.Lock()
 	if w.running {
@@ -96,11 +98,26 @@ func (w *Watcher) Run(ctx context.Context) error {
 		return fmt.Errorf("config: watch %s: %w", w.dir, err)
 	}
 	defer fw.Close()
-	if err := fw.Add(w.dir); err != nil {
-		return fmt.Errorf("config: watch %s: %w", w.dir, err)
+
+	// The directory is watched, not its files. If it cannot be watched or
+	// read (it was removed, say), the last good config stays and both are
+	// retried every watchRetry.
+	watching := false
+	var retry <-chan time.Time
+	refresh := func() {
+		if !watching {
+			if err := fw.Add(w.dir); err == nil {
+				watching = true
+			}
+		}
+		if dirErr := w.reload(); dirErr || !watching {
+			retry = time.After(watchRetry)
+		} else {
+			retry = nil
+		}
 	}
 	// Catch what changed between NewWatcher and the watch.
-	retry := w.reload()
+	refresh()
 
 	debounce := time.NewTimer(time.Hour)
 	debounce.Stop()
@@ -115,6 +132,7 @@ func (w *Watcher) Run(ctx context.Context) error {
 			debounce.Reset(watchDebounce)
 		}
 	}
+	dir := filepath.Clean(w.dir)
 	for {
 		select {
 		case <-ctx.Done():
@@ -126,6 +144,9 @@ func (w *Watcher) Run(ctx context.Context) error {
 			if ev.Op == fsnotify.Chmod {
 				continue
 			}
+			if filepath.Clean(ev.Name) == dir && ev.Op.Has(fsnotify.Remove|fsnotify.Rename) {
+				watching = false // the watch went with the directory
+			}
 			schedule()
 		case err, ok := <-fw.Errors:
 			if !ok {
@@ -135,20 +156,16 @@ func (w *Watcher) Run(ctx context.Context) error {
 			schedule()
 		case <-debounce.C:
 			pending = false
-			retry = w.reload()
+			refresh()
 		case <-retry:
-			// The directory was unreadable (removed?): watch it again if it
-			// is back, and rescan.
-			_ = fw.Add(w.dir)
-			retry = w.reload()
+			refresh()
 		}
 	}
 }
 
 // reload rescans the directory, publishes the result, and signals Changes
-// if anything changed. It returns a channel that fires when the directory
-// should be tried again (nil if it was read).
-func (w *Watcher) reload() <-chan time.Time {
+// if anything changed. It reports whether the directory could not be read.
+func (w *Watcher) reload() (dirErr bool) {
 	w.mu.Lock()
 	w.loader.scan()
 	cur, errs := w.loader.result()
@@ -171,7 +188,7 @@ func (w *Watcher) reload() <-chan time.Time {
 		w.logger.Info("worker config reloaded", "dir", w.dir, "kinds", len(cur.kinds))
 	}
 	w.current, w.errs = cur, errs
-	dirErr := w.loader.dirErr
+	dirErr = w.loader.dirErr != nil
 	w.mu.Unlock()
 
 	if configChanged || errsChanged {
@@ -180,10 +197,7 @@ func (w *Watcher) reload() <-chan time.Time {
 		default:
 		}
 	}
-	if dirErr != nil {
-		return time.After(watchRetry)
-	}
-	return nil
+	return dirErr
 }
 
 func (w *Watcher) logProblem(err error) {
