@@ -1,0 +1,260 @@
+package sqlite
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"maps"
+	"math"
+	"reflect"
+	"slices"
+	"sort"
+	"strings"
+
+	"github.com/rotahq/rota/store"
+)
+
+const (
+	// sqlClaimSet is the SET list of a claim; its parameters are node,
+	// lease_until, started_at, updated_at.
+	sqlClaimSet = `UPDATE jobs SET state = 'running', node = ?, lease_until = ?, started_at = ?, updated_at = ?,
+		attempt = attempt + 1, cancel_requested = 0 `
+	// sqlClaimNext claims the first jobs of a queue in one statement.
+	sqlClaimNext = sqlClaimSet + `WHERE id IN (SELECT id FROM jobs WHERE state = 'queued' AND queue = ?
+		ORDER BY priority, run_at, id LIMIT ?) RETURNING ` + jobColumns
+	// sqlClaimIDs claims the jobs whose ids are in a JSON array.
+	sqlClaimIDs = sqlClaimSet + `WHERE id IN (SELECT value FROM json_each(?)) AND state = 'queued'
+		RETURNING ` + jobColumns
+)
+
+// claimFilter is the SQL of ClaimParams' Metadata and Args filters.
+type claimFilter struct {
+	sql  string
+	args []any
+}
+
+// Claim moves up to p.Limit queued jobs of p.Queue to running. See store.Store.
+func (s *Store) Claim(ctx context.Context, p store.ClaimParams) ([]*store.Job, error) {
+	if p.Limit <= 0 || (p.Kinds != nil && len(p.Kinds) == 0) {
+		return nil, nil
+	}
+	var caps map[string]int
+	if p.Kinds != nil {
+		caps = make(map[string]int, len(p.Kinds))
+		for _, k := range p.Kinds {
+			if k.Max > 0 {
+				caps[k.Kind] += k.Max
+			}
+		}
+		if len(caps) == 0 {
+			return nil, nil
+		}
+	}
+	filter, err := buildClaimFilter(p.Metadata, p.Args)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: claim: %w", err)
+	}
+	p.Now, p.LeaseUntil = utc(p.Now), utc(p.LeaseUntil)
+	var jobs []*store.Job
+	err = s.do(ctx, func(w *writer) error {
+		var err error
+		jobs, err = w.claim(p, caps, filter)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return jobs, nil
+}
+
+func (w *writer) claim(p store.ClaimParams, caps map[string]int, filter claimFilter) ([]*store.Job, error) {
+	qs, err := w.queueSettings(p.Queue)
+	if err != nil || qs.paused {
+		return nil, err
+	}
+	set := []any{p.Node, nullMicros(p.LeaseUntil), micros(p.Now), micros(p.Now)}
+	var jobs []*store.Job
+	if caps == nil && filter.sql == "" {
+		rows, err := w.query(sqlClaimNext, append(set, p.Queue, p.Limit)...)
+		if err != nil {
+			return nil, fmt.Errorf("sqlite: claim: %w", err)
+		}
+		if jobs, err = scanJobs(rows, false); err != nil {
+			return nil, fmt.Errorf("sqlite: claim: %w", err)
+		}
+	} else {
+		ids, err := w.claimCandidates(p, caps, filter)
+		if err != nil || len(ids) == 0 {
+			return nil, err
+		}
+		idList, _ := json.Marshal(ids)
+		rows, err := w.query(sqlClaimIDs, append(set, string(idList))...)
+		if err != nil {
+			return nil, fmt.Errorf("sqlite: claim: %w", err)
+		}
+		if jobs, err = scanJobs(rows, false); err != nil {
+			return nil, fmt.Errorf("sqlite: claim: %w", err)
+		}
+	}
+	// RETURNING has no defined order.
+	sort.Slice(jobs, func(i, j int) bool { return claimLess(jobs[i], jobs[j]) })
+	return jobs, nil
+}
+
+// claimLess is the claim order: priority, run_at, id.
+func claimLess(a, b *store.Job) bool {
+	if a.Priority != b.Priority {
+		return a.Priority < b.Priority
+	}
+	if !a.RunAt.Equal(b.RunAt) {
+		return a.RunAt.Before(b.RunAt)
+	}
+	return a.ID < b.ID
+}
+
+// claimCandidates picks the ids to claim in claim order, honouring the
+// per-kind caps: when the caps pass over candidates and slots remain, it
+// reads on from the last candidate, without the kinds that are full.
+func (w *writer) claimCandidates(p store.ClaimParams, caps map[string]int, filter claimFilter) ([]int64, error) {
+	var (
+		ids    []int64
+		after  []any // keyset cursor: priority, run_at, id of the last candidate
+		remain = p.Limit
+	)
+	for remain > 0 {
+		var q strings.Builder
+		args := []any{p.Queue}
+		q.WriteString(`SELECT id, kind, priority, run_at FROM jobs WHERE state = 'queued' AND queue = ?`)
+		if caps != nil {
+			open := make([]string, 0, len(caps))
+			for k, n := range caps {
+				if n > 0 {
+					open = append(open, k)
+				}
+			}
+			if len(open) == 0 {
+				break
+			}
+			slices.Sort(open)
+			list, _ := json.Marshal(open)
+			q.WriteString(` AND kind IN (SELECT value FROM json_each(?))`)
+			args = append(args, string(list))
+		}
+		q.WriteString(filter.sql)
+		args = append(args, filter.args...)
+		if after != nil {
+			q.WriteString(` AND (priority, run_at, id) > (?, ?, ?)`)
+			args = append(args, after...)
+		}
+		q.WriteString(` ORDER BY priority, run_at, id LIMIT ?`)
+		args = append(args, remain)
+
+		rows, err := w.query(q.String(), args...)
+		if err != nil {
+			return nil, fmt.Errorf("sqlite: claim: %w", err)
+		}
+		n := 0
+		for rows.Next() {
+			var (
+				id, runAt int64
+				prio      int
+				kind      string
+			)
+			if err := rows.Scan(&id, &kind, &prio, &runAt); err != nil {
+				rows.Close()
+				return nil, fmt.Errorf("sqlite: claim: %w", err)
+			}
+			n++
+			after = []any{prio, runAt, id}
+			if caps != nil {
+				if caps[kind] <= 0 {
+					continue
+				}
+				caps[kind]--
+			}
+			ids = append(ids, id)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return nil, fmt.Errorf("sqlite: claim: %w", err)
+		}
+		if n < remain { // no more candidates
+			break
+		}
+		remain = p.Limit - len(ids)
+	}
+	return ids, nil
+}
+
+// buildClaimFilter turns the metadata and args filters into SQL. Metadata
+// values are compared as strings; args fields as JSON values: numbers by
+// value, strings, booleans and null by type and value, objects and arrays
+// by their minified JSON text.
+func buildClaimFilter(md map[string]string, args map[string]any) (claimFilter, error) {
+	var f claimFilter
+	var b strings.Builder
+	for _, k := range slices.Sorted(maps.Keys(md)) {
+		b.WriteString(` AND EXISTS (SELECT 1 FROM json_each(jobs.metadata) AS m WHERE m.key = ? AND m.type = 'text' AND m.value = ?)`)
+		f.args = append(f.args, k, md[k])
+	}
+	for _, k := range slices.Sorted(maps.Keys(args)) {
+		cond, val, err := jsonValueCond(args[k])
+		if err != nil {
+			return f, fmt.Errorf("args filter %q: %w", k, err)
+		}
+		b.WriteString(` AND EXISTS (SELECT 1 FROM json_each(jobs.args) AS a WHERE a.key = ? AND ` + cond + `)`)
+		f.args = append(f.args, k)
+		if val != nil {
+			f.args = append(f.args, val)
+		}
+	}
+	f.sql = b.String()
+	return f, nil
+}
+
+// jsonValueCond returns the condition on json_each's row "a" that matches v,
+// and its parameter (nil when it has none).
+func jsonValueCond(v any) (cond string, val any, err error) {
+	switch x := v.(type) {
+	case nil:
+		return `a.type = 'null'`, nil, nil
+	case bool:
+		if x {
+			return `a.type = 'true'`, nil, nil
+		}
+		return `a.type = 'false'`, nil, nil
+	case string:
+		return `a.type = 'text' AND a.value = ?`, x, nil
+	case json.Number:
+		if i, err := x.Int64(); err == nil {
+			return `a.type IN ('integer', 'real') AND a.value = ?`, i, nil
+		}
+		f, err := x.Float64()
+		if err != nil {
+			return "", nil, err
+		}
+		return `a.type IN ('integer', 'real') AND a.value = ?`, f, nil
+	}
+	rv := reflect.ValueOf(v)
+	switch rv.Kind() {
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
+		return `a.type IN ('integer', 'real') AND a.value = ?`, rv.Int(), nil
+	case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Uintptr:
+		u := rv.Uint()
+		if u > math.MaxInt64 {
+			return `a.type IN ('integer', 'real') AND a.value = ?`, float64(u), nil
+		}
+		return `a.type IN ('integer', 'real') AND a.value = ?`, int64(u), nil
+	case reflect.Float32, reflect.Float64:
+		return `a.type IN ('integer', 'real') AND a.value = ?`, rv.Float(), nil
+	case reflect.String:
+		return `a.type = 'text' AND a.value = ?`, rv.String(), nil
+	case reflect.Bool:
+		return jsonValueCond(rv.Bool())
+	}
+	b, err := json.Marshal(v)
+	if err != nil {
+		return "", nil, err
+	}
+	return `a.type IN ('object', 'array') AND json(a.value) = json(?)`, string(b), nil
+}

@@ -1,0 +1,247 @@
+package sqlite
+
+import (
+	"bytes"
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"maps"
+	"time"
+
+	"github.com/rotahq/rota/store"
+)
+
+// insertRow is an InsertParams checked and encoded outside the writer.
+type insertRow struct {
+	p        store.InsertParams
+	args     any
+	metadata string
+	state    store.State
+	runAt    time.Time
+}
+
+// Insert inserts jobs, all or none. See store.Store.
+func (s *Store) Insert(ctx context.Context, now time.Time, jobs []store.InsertParams) ([]store.InsertResult, error) {
+	if len(jobs) == 0 {
+		return nil, nil
+	}
+	now = utc(now)
+	rows := make([]insertRow, len(jobs))
+	for i, p := range jobs {
+		if err := checkInsert(p); err != nil {
+			return nil, fmt.Errorf("sqlite: insert job %d: %w", i, err)
+		}
+		md, err := encodeMetadata(p.Metadata)
+		if err != nil {
+			return nil, fmt.Errorf("sqlite: insert job %d: metadata: %w", i, err)
+		}
+		state, runAt := initialState(p.Hold, p.RunAt, now)
+		rows[i] = insertRow{p: p, args: nullJSON(p.Args), metadata: md, state: state, runAt: runAt}
+	}
+	results := make([]store.InsertResult, len(rows))
+	err := s.do(ctx, func(w *writer) error {
+		clear(results)
+		return w.insert(now, rows, results)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return results, nil
+}
+
+// checkInsert rejects params the caller should have validated.
+func checkInsert(p store.InsertParams) error {
+	switch {
+	case p.Kind == "":
+		return errors.New("empty kind")
+	case p.Queue == "":
+		return errors.New("empty queue")
+	case p.Priority < store.MinPriority || p.Priority > store.MaxPriority:
+		return fmt.Errorf("priority %d out of range", p.Priority)
+	case p.MaxAttempts < 1:
+		return fmt.Errorf("max attempts %d < 1", p.MaxAttempts)
+	case p.Timeout < 0:
+		return fmt.Errorf("negative timeout %v", p.Timeout)
+	case !p.OnConflict.Valid():
+		return fmt.Errorf("unknown conflict policy %q", p.OnConflict)
+	}
+	return nil
+}
+
+// initialState is the state and run_at of a new job: ready when held,
+// scheduled when runAt is after now, else queued to run at now.
+func initialState(hold bool, runAt, now time.Time) (store.State, time.Time) {
+	runAt = utc(runAt)
+	future := runAt.After(now)
+	if !future {
+		runAt = now
+	}
+	switch {
+	case hold:
+		return store.StateReady, runAt
+	case future:
+		return store.StateScheduled, runAt
+	default:
+		return store.StateQueued, now
+	}
+}
+
+// queueRoom tracks a capped queue's waiting jobs during one insert.
+type queueRoom struct {
+	settings queueSettings
+	waiting  int
+}
+
+const (
+	sqlInsertJob = `INSERT INTO jobs (kind, queue, args, priority, run_at, state, key, metadata, max_attempts, timeout,
+		created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+	sqlActiveByKey = `SELECT ` + jobColumns + ` FROM jobs
+		WHERE kind = ? AND key = ? AND key <> '' AND state NOT IN ` + finalStates
+	// sqlWaitingCount counts a queue's waiting jobs, stopping at the cap.
+	sqlWaitingCount = `SELECT count(*) FROM (SELECT 1 FROM jobs
+		WHERE queue = ? AND state IN ('ready', 'scheduled', 'queued', 'retrying') LIMIT ?)`
+	sqlReplaceJob = `UPDATE jobs SET args = ?, metadata = ?, priority = ?, run_at = ?, state = ?, max_attempts = ?,
+		timeout = ?, updated_at = ? WHERE id = ? RETURNING ` + jobColumns
+	sqlUpdatePriority = `UPDATE jobs SET priority = ?, updated_at = ? WHERE id = ? RETURNING ` + jobColumns
+)
+
+// insert runs in the writer: one insert (or conflict resolution) per row.
+func (w *writer) insert(now time.Time, rows []insertRow, results []store.InsertResult) error {
+	var rooms map[string]*queueRoom
+	nowUS := micros(now)
+	for i := range rows {
+		r := &rows[i]
+		p := &r.p
+		if p.Key != "" {
+			existing, err := scanJob(w.queryRow(sqlActiveByKey, p.Kind, p.Key), false)
+			switch {
+			case errors.Is(err, sql.ErrNoRows):
+			case err != nil:
+				return fmt.Errorf("sqlite: insert job %d: %w", i, err)
+			default:
+				res, err := w.resolveConflict(now, r, existing)
+				if err != nil {
+					return fmt.Errorf("sqlite: insert job %d (kind %q, key %q): %w", i, p.Kind, p.Key, err)
+				}
+				results[i] = res
+				continue
+			}
+		}
+
+		room := rooms[p.Queue]
+		if room == nil {
+			qs, err := w.queueSettings(p.Queue)
+			if err != nil {
+				return fmt.Errorf("sqlite: insert job %d: %w", i, err)
+			}
+			room = &queueRoom{settings: qs}
+			if qs.maxSize > 0 {
+				if err := w.queryRow(sqlWaitingCount, p.Queue, qs.maxSize).Scan(&room.waiting); err != nil {
+					return fmt.Errorf("sqlite: insert job %d: queue size: %w", i, err)
+				}
+			}
+			if rooms == nil {
+				rooms = make(map[string]*queueRoom)
+			}
+			rooms[p.Queue] = room
+		}
+		if qs := room.settings; qs.maxSize > 0 && room.waiting >= qs.maxSize && p.Priority > qs.urgent {
+			return fmt.Errorf("sqlite: insert job %d: queue %q has %d waiting jobs: %w", i, p.Queue, room.waiting, store.ErrQueueFull)
+		}
+
+		res, err := w.exec(sqlInsertJob, p.Kind, p.Queue, r.args, p.Priority, micros(r.runAt), string(r.state), p.Key,
+			r.metadata, p.MaxAttempts, p.Timeout.Microseconds(), nowUS, nowUS)
+		if err != nil {
+			return fmt.Errorf("sqlite: insert job %d: %w", i, err)
+		}
+		id, err := res.LastInsertId()
+		if err != nil {
+			return fmt.Errorf("sqlite: insert job %d: %w", i, err)
+		}
+		room.waiting++
+		results[i] = store.InsertResult{Job: &store.Job{
+			ID:          id,
+			Kind:        p.Kind,
+			Queue:       p.Queue,
+			Args:        bytes.Clone(p.Args),
+			Priority:    p.Priority,
+			RunAt:       r.runAt,
+			State:       r.state,
+			Key:         p.Key,
+			Metadata:    cloneMetadata(p.Metadata),
+			MaxAttempts: p.MaxAttempts,
+			Timeout:     p.Timeout.Truncate(time.Microsecond),
+			CreatedAt:   now,
+			UpdatedAt:   now,
+		}}
+		w.noteState(r.state, p.Queue, r.runAt)
+	}
+	return nil
+}
+
+// resolveConflict applies r's conflict policy to the active job existing.
+func (w *writer) resolveConflict(now time.Time, r *insertRow, existing *store.Job) (store.InsertResult, error) {
+	res := store.InsertResult{Job: existing, Duplicate: true}
+	p := &r.p
+	waiting := existing.State != store.StateRunning
+	switch p.OnConflict {
+	case store.OnConflictReject:
+		return res, store.ErrDuplicate
+	case store.OnConflictReplace:
+		if !waiting {
+			return res, nil
+		}
+		state, runAt := r.state, r.runAt
+		switch {
+		case existing.State == store.StateReady:
+			state = store.StateReady
+		case state == store.StateReady: // hold does not apply to a job that is not held
+			state = store.StateQueued
+			if runAt.After(now) {
+				state = store.StateScheduled
+			}
+		}
+		if state == store.StateScheduled && existing.State == store.StateRetrying {
+			state = store.StateRetrying
+		}
+		j, err := scanJob(w.queryRow(sqlReplaceJob, r.args, r.metadata, p.Priority, micros(runAt), string(state),
+			p.MaxAttempts, p.Timeout.Microseconds(), micros(now), existing.ID), false)
+		if err != nil {
+			return res, err
+		}
+		res.Job, res.Updated = j, true
+		w.noteState(state, j.Queue, runAt)
+	case store.OnConflictUpdatePriority:
+		if !waiting || existing.Priority == p.Priority {
+			return res, nil
+		}
+		j, err := scanJob(w.queryRow(sqlUpdatePriority, p.Priority, micros(now), existing.ID), false)
+		if err != nil {
+			return res, err
+		}
+		res.Job, res.Updated = j, true
+		if j.State == store.StateQueued {
+			w.note(store.Notice{Type: store.NoticeQueued, Queue: j.Queue})
+		}
+	}
+	return res, nil
+}
+
+// cloneMetadata copies m; an empty map becomes nil, as it reads back.
+func cloneMetadata(m map[string]string) map[string]string {
+	if len(m) == 0 {
+		return nil
+	}
+	return maps.Clone(m)
+}
+
+// noteState records the notice for a job that entered state.
+func (w *writer) noteState(state store.State, queue string, runAt time.Time) {
+	switch state {
+	case store.StateQueued:
+		w.note(store.Notice{Type: store.NoticeQueued, Queue: queue})
+	case store.StateScheduled, store.StateRetrying:
+		w.note(store.Notice{Type: store.NoticeScheduled, RunAt: runAt})
+	}
+}

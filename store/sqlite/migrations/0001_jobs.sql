@@ -1,0 +1,65 @@
+-- Jobs and queues.
+--
+-- Times are INTEGER microseconds since the Unix epoch (UTC), durations INTEGER
+-- microseconds, args/metadata/result JSON text. The attempt history is a JSON
+-- array on the job row so that finishing an attempt is a single UPDATE.
+
+CREATE TABLE jobs (
+    id               INTEGER PRIMARY KEY AUTOINCREMENT, -- never reused: stale refs and cursors stay safe
+    kind             TEXT    NOT NULL,
+    queue            TEXT    NOT NULL,
+    args             TEXT,
+    priority         INTEGER NOT NULL,
+    run_at           INTEGER NOT NULL,
+    state            TEXT    NOT NULL,
+    key              TEXT    NOT NULL DEFAULT '',
+    metadata         TEXT    NOT NULL DEFAULT '{}',
+    attempt          INTEGER NOT NULL DEFAULT 0,
+    max_attempts     INTEGER NOT NULL,
+    timeout          INTEGER NOT NULL DEFAULT 0,
+    result           TEXT,
+    last_error       TEXT    NOT NULL DEFAULT '',
+    node             TEXT    NOT NULL DEFAULT '',
+    lease_until      INTEGER,
+    cancel_requested INTEGER NOT NULL DEFAULT 0,
+    created_at       INTEGER NOT NULL,
+    updated_at       INTEGER NOT NULL,
+    started_at       INTEGER,
+    finished_at      INTEGER,
+    attempts         TEXT    NOT NULL DEFAULT '[]'
+) STRICT;
+
+-- Claim: runnable jobs of a queue in claim order. Only queued rows are in it,
+-- so future-scheduled and finished jobs cost a claim nothing.
+CREATE INDEX jobs_claim ON jobs (queue, priority, run_at, id) WHERE state = 'queued';
+
+-- Promote: waiting jobs by due time.
+CREATE INDEX jobs_due ON jobs (run_at) WHERE state IN ('scheduled', 'retrying');
+
+-- Rescue: running jobs by lease deadline.
+CREATE INDEX jobs_lease ON jobs (lease_until) WHERE state = 'running';
+
+-- At most one active job per (kind, key).
+CREATE UNIQUE INDEX jobs_active_key ON jobs (kind, key)
+    WHERE key <> '' AND state NOT IN ('done', 'error', 'aborted');
+
+-- GetByKey (newest job of a key) and List by key.
+CREATE INDEX jobs_key ON jobs (kind, key, id) WHERE key <> '';
+
+-- LastFinished.
+CREATE INDEX jobs_key_finished ON jobs (kind, key, finished_at)
+    WHERE key <> '' AND state IN ('done', 'error', 'aborted');
+
+-- Prune.
+CREATE INDEX jobs_finished ON jobs (finished_at) WHERE state IN ('done', 'error', 'aborted');
+
+-- Counts, Queues, queue size checks and List by state.
+CREATE INDEX jobs_state ON jobs (state, queue, kind);
+
+CREATE TABLE queues (
+    name            TEXT    PRIMARY KEY,
+    paused          INTEGER NOT NULL DEFAULT 0,
+    max_size        INTEGER NOT NULL DEFAULT 0,
+    urgent_priority INTEGER NOT NULL DEFAULT -1,
+    updated_at      INTEGER NOT NULL
+) STRICT, WITHOUT ROWID;

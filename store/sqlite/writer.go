@@ -1,0 +1,357 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/rotahq/rota/store"
+)
+
+// op is one write operation sent to the writer goroutine. run executes inside
+// the writer's transaction, within its own savepoint; its results are only
+// valid once done is closed with err == nil (the transaction committed).
+type op struct {
+	ctx   context.Context
+	run   func(w *writer) error
+	err   error
+	notes []store.Notice // published after the commit, if err is nil
+	done  chan struct{}
+}
+
+// do sends fn to the writer and waits for its transaction to end. Once the
+// op was accepted it is waited for even if ctx ends: the writer skips ops
+// whose context ended before they started, and an op that started is
+// reported as it ended, so a caller never mistakes a committed write for a
+// failed one.
+func (s *Store) do(ctx context.Context, fn func(w *writer) error) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	o := &op{ctx: ctx, run: fn, done: make(chan struct{})}
+	s.mu.RLock()
+	if s.closed {
+		s.mu.RUnlock()
+		return ErrClosed
+	}
+	select {
+	case s.ops <- o:
+	case <-ctx.Done():
+		s.mu.RUnlock()
+		return ctx.Err()
+	}
+	s.mu.RUnlock()
+	<-o.done
+	return o.err
+}
+
+// writer owns the write connection. Only its goroutine uses it.
+type writer struct {
+	s     *Store
+	conn  *sql.Conn
+	stmts map[string]*sql.Stmt
+
+	cur *op // the op being run, for note
+
+	// queues caches queue settings for the current transaction (the
+	// transaction holds the write lock, so nobody else can change them).
+	queues map[string]queueSettings
+
+	dataVersion int64
+	lastPoll    time.Time
+}
+
+// queueSettings are the columns of the queues table that writes consult.
+type queueSettings struct {
+	paused  bool
+	maxSize int
+	urgent  int
+}
+
+func newWriter(ctx context.Context, s *Store, conn *sql.Conn) (*writer, error) {
+	w := &writer{s: s, conn: conn, stmts: make(map[string]*sql.Stmt), queues: make(map[string]queueSettings)}
+	var mode string
+	if err := conn.QueryRowContext(ctx, `PRAGMA journal_mode`).Scan(&mode); err != nil {
+		return nil, err
+	}
+	if mode != "wal" {
+		return nil, fmt.Errorf("journal_mode is %q, want wal", mode)
+	}
+	if err := conn.QueryRowContext(ctx, `PRAGMA data_version`).Scan(&w.dataVersion); err != nil {
+		return nil, err
+	}
+	w.lastPoll = time.Now()
+	return w, nil
+}
+
+// run is the writer goroutine: it takes the pending ops (up to maxBatchOps)
+// and runs them in one transaction, until the ops channel is closed. When
+// idle it polls for changes made by other connections.
+func (w *writer) run() {
+	defer w.close()
+	ticker := time.NewTicker(w.s.opts.PollInterval)
+	defer ticker.Stop()
+	batch := make([]*op, 0, maxBatchOps)
+	for {
+		select {
+		case o, ok := <-w.s.ops:
+			if !ok {
+				return
+			}
+			batch = append(batch[:0], o)
+		drain:
+			for len(batch) < maxBatchOps {
+				select {
+				case o, ok := <-w.s.ops:
+					if !ok {
+						break drain // seen again by the outer select
+					}
+					batch = append(batch, o)
+				default:
+					break drain
+				}
+			}
+			w.runBatch(batch)
+			clear(batch)
+			if time.Since(w.lastPoll) >= w.s.opts.PollInterval {
+				w.poll()
+			}
+		case <-ticker.C:
+			w.poll()
+		}
+	}
+}
+
+// close finalizes the cached statements.
+func (w *writer) close() {
+	for q, st := range w.stmts {
+		st.Close()
+		delete(w.stmts, q)
+	}
+}
+
+// poll sends NoticeChanged when another connection committed since the last
+// poll, and retries NoticeChanged to subscribers that missed notices.
+func (w *writer) poll() {
+	w.lastPoll = time.Now()
+	var v int64
+	if err := w.queryRow(`PRAGMA data_version`).Scan(&v); err != nil {
+		w.s.log.Warn("poll data_version", "err", err)
+		return
+	}
+	if v != w.dataVersion {
+		w.dataVersion = v
+		w.s.hub.publish([]store.Notice{{Type: store.NoticeChanged}})
+		return
+	}
+	w.s.hub.flushMissed()
+}
+
+// runBatch runs ops in one transaction, each in its own savepoint, commits
+// once, publishes the notices of the ops that succeeded and answers them all.
+func (w *writer) runBatch(batch []*op) {
+	defer func() {
+		for _, o := range batch {
+			close(o.done)
+		}
+	}()
+	if len(w.stmts) > maxCachedStmts {
+		w.close()
+	}
+	clear(w.queues)
+
+	live := 0
+	for _, o := range batch {
+		if err := o.ctx.Err(); err != nil {
+			o.err = err
+			continue
+		}
+		live++
+	}
+	if live == 0 {
+		return
+	}
+	fail := func(err error) {
+		for _, o := range batch {
+			if o.err == nil {
+				o.err = err
+			}
+			o.notes = nil
+		}
+	}
+	if _, err := w.exec(`BEGIN IMMEDIATE`); err != nil {
+		fail(fmt.Errorf("sqlite: begin: %w", err))
+		return
+	}
+	for _, o := range batch {
+		if o.err != nil {
+			continue
+		}
+		if err := o.ctx.Err(); err != nil { // ended while waiting for the lock
+			o.err = err
+			continue
+		}
+		if err := w.runOp(o); err != nil {
+			// The transaction is unusable: undo everything.
+			w.rollback()
+			fail(err)
+			return
+		}
+	}
+	if _, err := w.exec(`COMMIT`); err != nil {
+		w.rollback()
+		fail(fmt.Errorf("sqlite: commit: %w", err))
+		return
+	}
+	w.publish(batch)
+}
+
+// runOp runs one op inside a savepoint. A failing op is rolled back to its
+// savepoint and keeps its error; runOp's own error means the transaction
+// itself failed.
+func (w *writer) runOp(o *op) error {
+	if _, err := w.exec(`SAVEPOINT op`); err != nil {
+		return fmt.Errorf("sqlite: savepoint: %w", err)
+	}
+	w.cur = o
+	o.err = o.run(w)
+	w.cur = nil
+	if o.err != nil {
+		o.notes = nil
+		clear(w.queues)
+		if _, err := w.exec(`ROLLBACK TO op`); err != nil {
+			return fmt.Errorf("sqlite: rollback to savepoint: %w (after %w)", err, o.err)
+		}
+	}
+	if _, err := w.exec(`RELEASE op`); err != nil {
+		return fmt.Errorf("sqlite: release savepoint: %w", err)
+	}
+	return nil
+}
+
+func (w *writer) rollback() {
+	if _, err := w.conn.ExecContext(context.Background(), `ROLLBACK`); err != nil {
+		w.s.log.Debug("rollback", "err", err)
+	}
+}
+
+// publish merges the notices of the committed ops and sends them.
+func (w *writer) publish(batch []*op) {
+	var (
+		notes     []store.Notice
+		queued    map[string]bool
+		changedQ  map[string]bool
+		scheduled time.Time
+		cancels   []int64
+	)
+	for _, o := range batch {
+		if o.err != nil {
+			continue
+		}
+		for _, n := range o.notes {
+			switch n.Type {
+			case store.NoticeQueued:
+				if !queued[n.Queue] {
+					if queued == nil {
+						queued = make(map[string]bool)
+					}
+					queued[n.Queue] = true
+					notes = append(notes, n)
+				}
+			case store.NoticeQueueChanged:
+				if !changedQ[n.Queue] {
+					if changedQ == nil {
+						changedQ = make(map[string]bool)
+					}
+					changedQ[n.Queue] = true
+					notes = append(notes, n)
+				}
+			case store.NoticeScheduled:
+				if scheduled.IsZero() || n.RunAt.Before(scheduled) {
+					scheduled = n.RunAt
+				}
+			case store.NoticeCancel:
+				cancels = append(cancels, n.JobIDs...)
+			default:
+				notes = append(notes, n)
+			}
+		}
+	}
+	if !scheduled.IsZero() {
+		notes = append(notes, store.Notice{Type: store.NoticeScheduled, RunAt: scheduled})
+	}
+	if len(cancels) > 0 {
+		notes = append(notes, store.Notice{Type: store.NoticeCancel, JobIDs: cancels})
+	}
+	if len(notes) > 0 {
+		w.s.hub.publish(notes)
+	}
+}
+
+// note records a notice of the current op.
+func (w *writer) note(n store.Notice) {
+	w.cur.notes = append(w.cur.notes, n)
+}
+
+// stmt returns the cached prepared statement for q.
+func (w *writer) stmt(q string) (*sql.Stmt, error) {
+	if st, ok := w.stmts[q]; ok {
+		return st, nil
+	}
+	st, err := w.conn.PrepareContext(context.Background(), q)
+	if err != nil {
+		return nil, err
+	}
+	w.stmts[q] = st
+	return st, nil
+}
+
+// The writer's statements run with context.Background(): an op's context is
+// checked before it starts, and interrupting a statement would break the
+// transaction shared with other ops.
+
+func (w *writer) exec(q string, args ...any) (sql.Result, error) {
+	st, err := w.stmt(q)
+	if err != nil {
+		return nil, err
+	}
+	return st.ExecContext(context.Background(), args...)
+}
+
+func (w *writer) query(q string, args ...any) (*sql.Rows, error) {
+	st, err := w.stmt(q)
+	if err != nil {
+		return nil, err
+	}
+	return st.QueryContext(context.Background(), args...)
+}
+
+// errRow is a scanner that reports an error.
+type errRow struct{ err error }
+
+func (r errRow) Scan(...any) error { return r.err }
+
+func (w *writer) queryRow(q string, args ...any) scanner {
+	st, err := w.stmt(q)
+	if err != nil {
+		return errRow{err}
+	}
+	return st.QueryRowContext(context.Background(), args...)
+}
+
+// queueSettings returns the settings of queue (the defaults if it has none).
+func (w *writer) queueSettings(queue string) (queueSettings, error) {
+	if qs, ok := w.queues[queue]; ok {
+		return qs, nil
+	}
+	qs := queueSettings{urgent: -1}
+	err := w.queryRow(`SELECT paused, max_size, urgent_priority FROM queues WHERE name = ?`, queue).
+		Scan(&qs.paused, &qs.maxSize, &qs.urgent)
+	if err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return qs, fmt.Errorf("sqlite: queue %q: %w", queue, err)
+	}
+	w.queues[queue] = qs
+	return qs, nil
+}
