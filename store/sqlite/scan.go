@@ -57,13 +57,13 @@ func utc(t time.Time) time.Time {
 // scanJob reads one row of jobColumns (or jobColumnsFull when full).
 func scanJob(sc scanner, full bool) (*store.Job, error) {
 	var (
-		j                         store.Job
-		args, result, attempts    []byte
-		metadata, state           string
-		runAt, created, updated   int64
-		lease, started, finished  sql.NullInt64
-		timeout                   int64
-		cancel                    int64
+		j                        store.Job
+		args, result, attempts   []byte
+		metadata, state          string
+		runAt, created, updated  int64
+		lease, started, finished sql.NullInt64
+		timeout                  int64
+		cancel                   int64
 	)
 	dest := []any{&j.ID, &j.Kind, &j.Queue, &args, &j.Priority, &runAt, &state, &j.Key, &metadata, &j.Attempt,
 		&j.MaxAttempts, &timeout, &result, &j.LastError, &j.Node, &lease, &cancel, &created, &updated, &started, &finished}

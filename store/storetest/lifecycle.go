@@ -47,7 +47,7 @@ func promoteTests() []test {
 			insertJob(t, s, base(), params("k", withRunAt(at(20*time.Second))))
 			insertJob(t, s, base(), params("k", withRunAt(at(30*time.Second))))
 			r15 := retryingJob(t, s, at(15*time.Second), inQueue(store.DefaultQueue)) // nothing else is queued
-			ready := insertJob(t, s, base(), params("k", held())) // run_at = base: never promoted
+			ready := insertJob(t, s, base(), params("k", held()))                     // run_at = base: never promoted
 			now := at(16 * time.Second)
 			tr, next, err := s.Promote(t.Context(), now, 10)
 			if err != nil {

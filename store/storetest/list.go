@@ -88,7 +88,9 @@ func testListFilters(t *testing.T, s store.Store) {
 		{"metadata two keys", store.ListParams{Metadata: map[string]string{"tenant": "x", "env": "prod"}},
 			func(j *store.Job) bool { return j.Metadata["tenant"] == "x" && j.Metadata["env"] == "prod" }},
 		{"created range", store.ListParams{CreatedFrom: at(3 * time.Minute), CreatedTo: at(7 * time.Minute)},
-			func(j *store.Job) bool { return !j.CreatedAt.Before(at(3*time.Minute)) && j.CreatedAt.Before(at(7*time.Minute)) }},
+			func(j *store.Job) bool {
+				return !j.CreatedAt.Before(at(3*time.Minute)) && j.CreatedAt.Before(at(7*time.Minute))
+			}},
 		{"created from", store.ListParams{CreatedFrom: at(10 * time.Minute)},
 			func(j *store.Job) bool { return !j.CreatedAt.Before(at(10 * time.Minute)) }},
 		{"run_at from", store.ListParams{RunAtFrom: at(time.Hour)},

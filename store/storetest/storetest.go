@@ -90,7 +90,9 @@ func withPriority(n int) func(*store.InsertParams) {
 func withKey(k string, pol store.ConflictPolicy) func(*store.InsertParams) {
 	return func(p *store.InsertParams) { p.Key, p.OnConflict = k, pol }
 }
-func withRunAt(t time.Time) func(*store.InsertParams) { return func(p *store.InsertParams) { p.RunAt = t } }
+func withRunAt(t time.Time) func(*store.InsertParams) {
+	return func(p *store.InsertParams) { p.RunAt = t }
+}
 func withArgs(s string) func(*store.InsertParams) {
 	return func(p *store.InsertParams) { p.Args = json.RawMessage(s) }
 }
