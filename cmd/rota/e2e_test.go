@@ -51,7 +51,14 @@ func (e *env) command(args ...string) *exec.Cmd {
 // cli runs one command to completion.
 func (e *env) cli(args ...string) (stdout, stderr string, code int) {
 	e.t.Helper()
+	return e.cliIn("", args...)
+}
+
+// cliIn runs one command with stdin to completion.
+func (e *env) cliIn(stdin string, args ...string) (stdout, stderr string, code int) {
+	e.t.Helper()
 	cmd := e.command(args...)
+	cmd.Stdin = strings.NewReader(stdin)
 	var o, er bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &o, &er
 	err := cmd.Run()
@@ -180,13 +187,13 @@ func TestCLIRoundTrip(t *testing.T) {
 	e.jsonOut(&job, "enqueue", "report.build", `{"week":47}`, "--key", "w47", "--priority", "7",
 		"--metadata", "org=acme", "--hold", "--max-attempts", "3", "--timeout", "90s")
 	if job.State != store.StateReady || job.Priority != 7 || job.Key != "w47" || job.Metadata["org"] != "acme" ||
-		job.MaxAttempts != 3 || job.Timeout != 90*time.Second || string(job.Args) != `{"week":47}` {
+		job.MaxAttempts != 3 || job.Timeout != 90*time.Second || compact(t, job.Args) != `{"week":47}` {
 		t.Fatalf("enqueued %+v", job)
 	}
 	// The same key returns the same job.
 	var dup store.Job
 	e.jsonOut(&dup, "enqueue", "report.build", `{"week":48}`, "--key", "w47")
-	if dup.ID != job.ID || string(dup.Args) != `{"week":47}` {
+	if dup.ID != job.ID || compact(t, dup.Args) != `{"week":47}` {
 		t.Fatalf("duplicate key gave %+v", dup)
 	}
 	var released store.Job
@@ -194,10 +201,13 @@ func TestCLIRoundTrip(t *testing.T) {
 	if released.State != store.StateQueued {
 		t.Fatalf("released: %s", released.State)
 	}
+	out, errOut, code := e.cliIn(`{"from":"stdin"}`, "enqueue", "report.build", "-", "--delay", "1h", "--json")
 	var later store.Job
-	e.jsonOut(&later, "enqueue", "report.build", "-", "--delay", "1h")
-	if later.State != store.StateScheduled {
-		t.Fatalf("delayed job is %s", later.State)
+	if code != 0 || json.Unmarshal([]byte(out), &later) != nil {
+		t.Fatalf("enqueue from stdin: exit %d: %s %s", code, out, errOut)
+	}
+	if later.State != store.StateScheduled || compact(t, later.Args) != `{"from":"stdin"}` {
+		t.Fatalf("delayed job from stdin: %s %s", later.State, later.Args)
 	}
 	var page struct {
 		Jobs []store.Job `json:"jobs"`
@@ -346,7 +356,7 @@ func TestServeSurvivesKillAndShutsDownGracefully(t *testing.T) {
 	for _, j := range page.Jobs {
 		full := store.Job{}
 		e.jsonOut(&full, "jobs", "show", fmt.Sprint(j.ID))
-		if full.State != store.StateDone || string(full.Result) != `{"ok":true}` {
+		if full.State != store.StateDone || compact(t, full.Result) != `{"ok":true}` {
 			t.Errorf("job %d: %s result %s", j.ID, full.State, full.Result)
 		}
 		counted := 0
@@ -379,6 +389,16 @@ func TestServeSurvivesKillAndShutsDownGracefully(t *testing.T) {
 	if interrupted == 0 {
 		t.Error("no attempt was recorded as interrupted after SIGTERM")
 	}
+}
+
+// compact returns JSON without insignificant space (the CLI indents its output).
+func compact(t *testing.T, b []byte) string {
+	t.Helper()
+	var buf bytes.Buffer
+	if err := json.Compact(&buf, b); err != nil {
+		t.Fatalf("compact %s: %v", b, err)
+	}
+	return buf.String()
 }
 
 // testWriter sends a process's output to the test log.

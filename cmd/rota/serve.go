@@ -59,7 +59,9 @@ func (a *app) serve(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	runCtx, cancel := context.WithCancel(ctx)
+	// The node runs until Stop, not until the signal: the signal starts a
+	// graceful shutdown below, with its own deadline.
+	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	defer cancel()
 	if workers != nil {
 		go workers.run(runCtx, client)

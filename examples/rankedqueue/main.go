@@ -5,6 +5,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -79,11 +80,11 @@ func run(ctx context.Context, dbPath string, out io.Writer) error {
 	// The consumer takes acme's scans, most urgent first.
 	for {
 		job, err := client.Pop(ctx, "scans", rota.PopFilter{Metadata: map[string]string{"org": "acme"}})
+		if errors.Is(err, rota.ErrNotFound) {
+			break // nothing of acme's is left
+		}
 		if err != nil {
 			return err
-		}
-		if job == nil {
-			break
 		}
 		fmt.Fprintf(out, "pop %s priority %d\n", job.Key, job.Priority)
 		if err := client.Complete(ctx, job, nil); err != nil {
