@@ -127,6 +127,7 @@ type FieldError struct {
 	Reason string // what is wrong, phrased to follow "<value> is"
 }
 
+// Error returns `Field: "Value" is Reason`.
 func (e *FieldError) Error() string {
 	return fmt.Sprintf("%s: %q is %s", e.Field, e.Value, e.Reason)
 }

@@ -77,6 +77,7 @@ type KeyError struct {
 	Got  string // the JSON found, shortened
 }
 
+// Error returns "key: want ..., got ...".
 func (e *KeyError) Error() string { return e.Key + ": want " + e.Want + ", got " + e.Got }
 
 // FileError is a problem with one file of a worker directory: Err (a syntax
@@ -87,6 +88,7 @@ type FileError struct {
 	Err  error
 }
 
+// Error returns Err's message with the path before each line.
 func (e *FileError) Error() string {
 	lines := strings.Split(e.Err.Error(), "\n")
 	for i, l := range lines {
@@ -95,6 +97,7 @@ func (e *FileError) Error() string {
 	return strings.Join(lines, "\n")
 }
 
+// Unwrap returns Err.
 func (e *FileError) Unwrap() error { return e.Err }
 
 // ParseWorkerConfig parses one worker file: a JSON object whose known keys

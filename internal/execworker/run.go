@@ -118,6 +118,8 @@ type ExitError struct {
 	StderrTail string // the end of stderr
 }
 
+// Error returns the exit status or signal, with a hint for 126 and 127,
+// followed by the stderr tail.
 func (e *ExitError) Error() string {
 	var msg string
 	switch {
