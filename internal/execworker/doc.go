@@ -17,5 +17,7 @@
 //
 // The command runs in its own process group, and Run does not return while
 // anything in that group is still running: processes the command left behind
-// are terminated too, even after a successful exit.
+// are terminated too, even after a successful exit. If rota itself dies, the
+// command (the group's leader) is killed with it (Linux's parent-death
+// signal); processes it started itself are not, unless they watch their parent.
 package execworker

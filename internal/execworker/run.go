@@ -181,7 +181,10 @@ func Run(ctx context.Context, cmd Command, in Input, opts Options) (Result, erro
 		"ROTA_JOB_KEY="+in.Key,
 		"ROTA_ATTEMPT="+strconv.Itoa(in.Attempt),
 	)
-	c.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	// Its own process group, so an abort reaches everything it started; and
+	// SIGKILL when rota dies (even by SIGKILL), so a job whose lease will
+	// expire and be retried elsewhere is not also finished by an orphan.
+	c.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 
 	// The pipes are ours, not os/exec's, so that Wait returns when the
 	// command exits even if something it left behind holds them open.
