@@ -84,6 +84,8 @@ func (c *Client) insert(ctx context.Context, ps []EnqueueParams, many bool) ([]*
 		}
 		ips[i] = ip
 	}
+	c.events.gate.RLock()
+	defer c.events.gate.RUnlock()
 	res, err := c.store.Insert(ctx, now, ips)
 	if err != nil {
 		return nil, fmt.Errorf("rota: enqueue: %w", err)
@@ -216,6 +218,8 @@ func (c *Client) cancel(ctx context.Context, p store.CancelParams) (*Job, error)
 // one more attempt if its attempts are used up).
 func (c *Client) Retry(ctx context.Context, id int64) (*Job, error) {
 	now := c.now()
+	c.events.gate.RLock()
+	defer c.events.gate.RUnlock()
 	tr, err := c.store.Retry(ctx, id, now)
 	if err != nil {
 		return nil, fmt.Errorf("rota: retry job %d: %w", id, err)
@@ -228,6 +232,8 @@ func (c *Client) Retry(ctx context.Context, id int64) (*Job, error) {
 // in the future.
 func (c *Client) Release(ctx context.Context, id int64) (*Job, error) {
 	now := c.now()
+	c.events.gate.RLock()
+	defer c.events.gate.RUnlock()
 	tr, err := c.store.Release(ctx, id, now)
 	if err != nil {
 		return nil, fmt.Errorf("rota: release job %d: %w", id, err)

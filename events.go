@@ -13,6 +13,13 @@ import (
 // eventBus fans events out to subscriptions. Publishing never blocks: each
 // subscription has a bounded buffer and a full one drops the event.
 type eventBus struct {
+	// gate orders a job's events: code that makes jobs claimable (insert,
+	// retry, release, promote, rescue) holds it for reading from the store
+	// call until its events are published; a producer holds it for writing
+	// to publish claim events, so "queued → running" never comes before
+	// the event that made the job queued.
+	gate sync.RWMutex
+
 	mu      sync.Mutex // held while numbering and offering, so every subscriber sees Seq in order
 	subs    []*Subscription
 	nsubs   atomic.Int32

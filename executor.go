@@ -155,12 +155,14 @@ func (ex *execution) release() {
 	if ex.holds.Add(-1) != 0 {
 		return
 	}
-	ex.prod.used.Add(-1)
-	ex.kind.slots.used.Add(-1)
 	ex.n.active.Add(-1)
-	ex.prod.wakeup()
-	if ex.kind.opts.MaxWorkers > 0 && len(ex.n.prodList) > 1 {
-		ex.n.wakeAll()
+	ex.prod.used.Add(-1)
+	if ex.prod.more.Load() {
+		ex.prod.wakeup()
+	}
+	ex.kind.slots.used.Add(-1)
+	if w := ex.kind.slots.waiters.Load(); w != 0 {
+		ex.n.wakeMask(w)
 	}
 }
 

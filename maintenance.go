@@ -116,14 +116,18 @@ func (m *maintenance) promoteLoop(ctx context.Context) {
 func (m *maintenance) promote(ctx context.Context) time.Time {
 	for {
 		now := m.n.c.now()
+		m.n.c.events.gate.RLock()
 		ts, next, err := m.n.store.Promote(ctx, now, promoteBatch)
+		if err == nil {
+			m.n.c.events.transitions(ts, now)
+		}
+		m.n.c.events.gate.RUnlock()
 		if err != nil {
 			if ctx.Err() == nil {
 				m.n.log.Error("rota: promote", "err", err)
 			}
 			return time.Time{}
 		}
-		m.n.c.events.transitions(ts, now)
 		for _, t := range ts {
 			if p := m.n.producers[t.Job.Queue]; p != nil {
 				p.wakeup()
@@ -152,7 +156,12 @@ func (m *maintenance) rescueLoop(ctx context.Context) {
 func (m *maintenance) rescue(ctx context.Context) {
 	for {
 		now := m.n.c.now()
+		m.n.c.events.gate.RLock()
 		ts, err := m.n.store.Rescue(ctx, now, rescueBatch)
+		if err == nil {
+			m.n.c.events.transitions(ts, now)
+		}
+		m.n.c.events.gate.RUnlock()
 		if err != nil {
 			if ctx.Err() == nil {
 				m.n.log.Error("rota: rescue", "err", err)
@@ -162,7 +171,6 @@ func (m *maintenance) rescue(ctx context.Context) {
 		if len(ts) > 0 {
 			m.n.log.Warn("rota: rescued jobs whose lease expired", "jobs", len(ts))
 		}
-		m.n.c.events.transitions(ts, now)
 		for _, t := range ts {
 			if p := m.n.producers[t.Job.Queue]; p != nil {
 				p.wakeup()

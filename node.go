@@ -61,8 +61,8 @@ func newNode(c *Client, startCtx context.Context) *node {
 	n.loops, n.stopLoops = context.WithCancel(n.jobBase)
 	n.bg, n.stopBg = context.WithCancel(n.jobBase)
 	names := slices.Sorted(maps.Keys(c.opts.Queues))
-	for _, q := range names {
-		p := newProducer(n, q, c.opts.Queues[q].MaxWorkers)
+	for i, q := range names {
+		p := newProducer(n, q, i, c.opts.Queues[q].MaxWorkers)
 		n.producers[q] = p
 		n.prodList = append(n.prodList, p)
 	}
@@ -105,6 +105,15 @@ func (n *node) goBg(f func(context.Context)) {
 		defer n.bgWG.Done()
 		f(n.bg)
 	}()
+}
+
+// wakeMask wakes the producers whose bit is in mask.
+func (n *node) wakeMask(mask uint64) {
+	for _, p := range n.prodList {
+		if mask&p.bit != 0 {
+			p.wakeup()
+		}
+	}
 }
 
 // wakeAll asks every producer to claim.

@@ -42,7 +42,9 @@ func (c *Client) Pop(ctx context.Context, queue string, f PopFilter) (*Job, erro
 		return nil, fmt.Errorf("rota: pop %s: no matching job: %w", queue, ErrNotFound)
 	}
 	j := jobs[0]
+	c.events.gate.Lock()
 	c.events.transitions([]store.Transition{{Job: j, From: StateQueued}}, p.Now)
+	c.events.gate.Unlock()
 	return newJob(j), nil
 }
 

@@ -13,14 +13,23 @@ import (
 const claimErrorBackoff = 100 * time.Millisecond
 
 // producer claims and starts the jobs of one queue on this node. It sleeps
-// until woken (a store notice, a freed slot, a registry or configuration
-// change, or the PollInterval fallback) and then claims as many jobs as it
-// has free slots in one store call.
+// until woken (a store notice, a freed slot it was waiting for, a registry
+// or configuration change, or the PollInterval fallback) and then claims as
+// many jobs as it has free slots in one store call.
+//
+// A freed slot wakes the producer only if slots held it back: its queue was
+// full (more) or a kind was at its cap (the kind's waiters). Otherwise the
+// queue had no more runnable jobs at its last claim, and new ones announce
+// themselves with a notice; this keeps an idle node from making an empty
+// claim after every job. Both sides write their flag before reading the
+// other's counter, so a slot freed during a claim is never missed.
 type producer struct {
 	n     *node
 	queue string
+	bit   uint64 // this producer's bit in kindSlots.waiters
 	max   int64
 	used  atomic.Int64 // slots taken in this queue (running, reserved, finishing)
+	more  atomic.Bool  // the last claim was cut short by the queue's slots
 	wake  chan struct{}
 
 	// Reused between claims (only the producer's goroutine touches them).
@@ -30,8 +39,8 @@ type producer struct {
 	batch    []*execution
 }
 
-func newProducer(n *node, queue string, maxWorkers int) *producer {
-	return &producer{n: n, queue: queue, max: int64(maxWorkers), wake: make(chan struct{}, 1)}
+func newProducer(n *node, queue string, idx, maxWorkers int) *producer {
+	return &producer{n: n, queue: queue, bit: 1 << (idx % 64), max: int64(maxWorkers), wake: make(chan struct{}, 1)}
 }
 
 // wakeup asks the producer to claim; wake-ups coalesce.
@@ -57,10 +66,10 @@ func (p *producer) run(ctx context.Context) {
 	}
 }
 
-// fill claims until the queue's slots are full or a claim comes back short.
+// fill claims until the queue's slots are full or there is nothing more.
 func (p *producer) fill(ctx context.Context) {
 	for ctx.Err() == nil {
-		got, asked, err := p.claimOnce(ctx)
+		again, err := p.claimOnce(ctx)
 		if err != nil {
 			if ctx.Err() == nil {
 				p.n.log.Error("rota: claim", "queue", p.queue, "err", err)
@@ -71,22 +80,32 @@ func (p *producer) fill(ctx context.Context) {
 			}
 			return
 		}
-		if asked == 0 || got < asked {
+		if !again {
 			return
 		}
 	}
 }
 
-// claimOnce makes one claim for the free slots. asked is 0 when there was
-// nothing to ask for (no free slot, no runnable kind).
-func (p *producer) claimOnce(ctx context.Context) (got, asked int, err error) {
-	free := p.max - p.used.Load()
+// free returns the queue's free slots; when there are none it records that
+// the producer waits for one.
+func (p *producer) free() int64 {
+	if free := p.max - p.used.Load(); free > 0 {
+		return free
+	}
+	p.more.Store(true)
+	return p.max - p.used.Load() // a slot freed before more was seen
+}
+
+// claimOnce makes one claim for the free slots. again reports that another
+// claim may find more.
+func (p *producer) claimOnce(ctx context.Context) (again bool, err error) {
+	free := p.free()
 	if free <= 0 {
-		return 0, 0, nil
+		return false, nil
 	}
 	snap := p.n.c.reg.snapshot()
 	if len(snap.list) == 0 {
-		return 0, 0, nil
+		return false, nil
 	}
 	nk := len(snap.list)
 	p.limits = p.limits[:0]
@@ -94,17 +113,22 @@ func (p *producer) claimOnce(ctx context.Context) (got, asked int, err error) {
 	p.counts = grow(p.counts, nk)
 	for i, k := range snap.list {
 		m := free
-		if k.opts.MaxWorkers > 0 {
-			m = k.slots.reserve(int64(k.opts.MaxWorkers), free)
+		if c := int64(k.opts.MaxWorkers); c > 0 {
+			m = k.slots.reserve(c, free)
 			p.reserved[i] = m
 			if m == 0 {
+				// At its cap: wait for one of its slots.
+				k.slots.waiters.Or(p.bit)
+				if k.slots.used.Load() < c {
+					again = true
+				}
 				continue
 			}
 		}
 		p.limits = append(p.limits, store.KindLimit{Kind: k.kind, Max: int(m)})
 	}
 	if len(p.limits) == 0 {
-		return 0, 0, nil
+		return again, nil
 	}
 	p.used.Add(free)
 	now := p.n.c.now()
@@ -118,34 +142,49 @@ func (p *producer) claimOnce(ctx context.Context) (got, asked int, err error) {
 		Now:        now,
 		LeaseUntil: now.Add(p.n.lease),
 	})
-	p.used.Add(int64(len(jobs)) - free)
+	got := int64(len(jobs))
 	for _, j := range jobs {
 		if k := snap.byKind[j.Kind]; k != nil {
 			p.counts[k.idx]++
 		}
 	}
-	wakeOthers := false
+	var wake uint64
 	for i, k := range snap.list {
-		if k.opts.MaxWorkers > 0 {
-			if k.slots.settle(p.reserved[i], p.counts[i]) {
-				wakeOthers = true
+		c := int64(k.opts.MaxWorkers)
+		switch {
+		case c <= 0:
+			if p.counts[i] > 0 {
+				k.slots.used.Add(p.counts[i])
 			}
-		} else if p.counts[i] > 0 {
-			k.slots.used.Add(p.counts[i])
+		case p.reserved[i] > 0:
+			if unused := p.reserved[i] - p.counts[i]; unused > 0 {
+				k.slots.used.Add(-unused)
+				wake |= k.slots.waiters.Load() &^ p.bit
+			}
+			if err == nil && p.counts[i] >= p.reserved[i] {
+				k.slots.waiters.Or(p.bit) // may have more: wait for a slot
+				if k.slots.used.Load() < c {
+					again = true
+				}
+			} else if err == nil {
+				k.slots.waiters.And(^p.bit)
+			}
 		}
 	}
-	if wakeOthers {
-		for _, o := range p.n.prodList {
-			if o != p {
-				o.wakeup()
-			}
-		}
+	p.used.Add(got - free)
+	if wake != 0 {
+		p.n.wakeMask(wake)
 	}
 	if err != nil {
-		return 0, int(free), err
+		return false, err
+	}
+	if got < free {
+		p.more.Store(false)
+	} else {
+		again = true
 	}
 	p.launch(jobs, snap, now)
-	return len(jobs), int(free), nil
+	return again, nil
 }
 
 // grow returns s resized to n zeroed elements.
@@ -178,7 +217,9 @@ func (p *producer) launch(jobs []*store.Job, snap *regSnapshot, now time.Time) {
 		for i, j := range jobs {
 			es[i] = jobEvent(j, StateQueued, "", now)
 		}
+		n.c.events.gate.Lock()
 		n.c.events.publish(es...)
+		n.c.events.gate.Unlock()
 	} else {
 		n.c.events.skip(len(jobs))
 	}

@@ -53,9 +53,10 @@ var defaultBackoff = ExponentialBackoff(DefaultBackoffBase, DefaultBackoffMax, D
 // registrations so that a kind unregistered and registered again while its
 // jobs run still respects MaxWorkers.
 type kindSlots struct {
-	used     atomic.Int64 // running jobs plus reservations
-	reserved atomic.Int64 // slots reserved by producers during a claim
-	starved  atomic.Bool  // a producer found no slot because of another's reservation
+	used atomic.Int64 // running jobs plus slots reserved by producers during a claim
+	// waiters has the bit of every producer that the kind's cap held back:
+	// a freed slot of the kind wakes them.
+	waiters atomic.Uint64
 }
 
 // reserve takes up to want free slots of a kind capped at limit.
@@ -64,27 +65,12 @@ func (s *kindSlots) reserve(limit, want int64) int64 {
 		u := s.used.Load()
 		free := min(limit-u, want)
 		if free <= 0 {
-			if s.reserved.Load() > 0 {
-				s.starved.Store(true)
-			}
 			return 0
 		}
 		if s.used.CompareAndSwap(u, u+free) {
-			s.reserved.Add(free)
 			return free
 		}
 	}
-}
-
-// settle turns n of the reserved slots into running jobs and gives back the
-// other unused ones. It reports whether a starved producer should be woken.
-func (s *kindSlots) settle(reserved, n int64) (wake bool) {
-	s.reserved.Add(-reserved)
-	if unused := reserved - n; unused > 0 {
-		s.used.Add(-unused)
-		return s.starved.CompareAndSwap(true, false)
-	}
-	return false
 }
 
 // regSnapshot is the set of runnable kinds at one moment.
