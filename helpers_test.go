@@ -23,7 +23,14 @@ const waitTimeout = 15 * time.Second
 // openStore opens a migrated SQLite store in a temporary directory.
 func openStore(t testing.TB) *sqlite.Store {
 	t.Helper()
-	st, err := sqlite.Open(filepath.Join(t.TempDir(), "rota.db"), sqlite.Options{
+	return openStoreAt(t, filepath.Join(t.TempDir(), "rota.db"))
+}
+
+// openStoreAt opens a migrated SQLite store on the file at path; two stores
+// on one file behave like two processes.
+func openStoreAt(t testing.TB, path string) *sqlite.Store {
+	t.Helper()
+	st, err := sqlite.Open(path, sqlite.Options{
 		Synchronous: "OFF",
 		Logger:      slog.New(slog.DiscardHandler),
 	})

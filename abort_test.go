@@ -1,0 +1,211 @@
+package rota_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/rotahq/rota"
+)
+
+// blocker is a worker that reports each start and then waits for its
+// context (or, if it ignores it, for release).
+type blocker struct {
+	recorder
+	started chan int64
+	release chan struct{}
+}
+
+func newBlocker(ignoreCtx bool) *blocker {
+	b := &blocker{started: make(chan int64, 16), release: make(chan struct{})}
+	b.work = func(ctx context.Context, job *rota.Job) error {
+		b.started <- job.ID
+		if ignoreCtx {
+			<-b.release
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-b.release:
+			return nil
+		}
+	}
+	return b
+}
+
+// waitStarted waits for the blocker to start job id.
+func (b *blocker) waitStarted(t testing.TB, id int64) {
+	t.Helper()
+	timer := time.NewTimer(waitTimeout)
+	defer timer.Stop()
+	for {
+		select {
+		case got := <-b.started:
+			if got == id {
+				return
+			}
+		case <-timer.C:
+			t.Fatalf("job %d did not start", id)
+		}
+	}
+}
+
+func TestAbortRunning(t *testing.T) {
+	t.Parallel()
+	w := newBlocker(false)
+	c := setup(t, rota.Options{}, func(c *rota.Client) { must(t, c.Register("test.block", w)) })
+	sub := c.Subscribe(0, rota.EventFilter{Kinds: []string{"test.block"}})
+	defer sub.Close()
+
+	j := enqueue(t, c, "test.block", nil)
+	w.waitStarted(t, j.ID)
+	got, err := c.Abort(context.Background(), j.ID, "user asked")
+	must(t, err)
+	if got.State != rota.StateRunning || !got.CancelRequested {
+		t.Errorf("Abort returned state %s cancel_requested=%v, want running with a cancel request", got.State, got.CancelRequested)
+	}
+	e := waitEvent(t, sub, "aborted event", func(e rota.Event) bool { return e.JobID == j.ID && e.To == rota.StateAborted })
+	if e.From != rota.StateRunning || !strings.Contains(e.Error, "user asked") {
+		t.Errorf("event = %+v, want running → aborted with the reason", e)
+	}
+	j = waitState(t, c, j.ID, rota.StateAborted)
+	if a := lastAttempt(t, j); a.Outcome != "aborted" || !strings.Contains(a.Error, "user asked") {
+		t.Errorf("attempt = %+v, want outcome aborted with the reason", a)
+	}
+	if got := w.cleanupsOf(j.ID); len(got) != 1 || got[0] != "aborted" {
+		t.Errorf("CleanUp outcomes = %v, want [aborted]", got)
+	}
+
+	if _, err := c.Abort(context.Background(), j.ID, ""); !errors.Is(err, rota.ErrConflict) {
+		t.Errorf("abort of an aborted job: err = %v, want ErrConflict", err)
+	}
+	if _, err := c.Abort(context.Background(), 987654, ""); !errors.Is(err, rota.ErrNotFound) {
+		t.Errorf("abort of an unknown job: err = %v, want ErrNotFound", err)
+	}
+}
+
+func TestAbortWaiting(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name string
+		opts []rota.EnqueueOption
+		from rota.State
+	}{
+		{"queued", nil, rota.StateQueued},
+		{"held", []rota.EnqueueOption{rota.Hold()}, rota.StateReady},
+		{"scheduled", []rota.EnqueueOption{rota.Delay(time.Hour)}, rota.StateScheduled},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			// An enqueue-only client: nothing runs the job.
+			c := newClient(t, openStore(t), rota.Options{})
+			sub := c.Subscribe(0, rota.EventFilter{})
+			defer sub.Close()
+			j := enqueue(t, c, "test.nobody", nil, tt.opts...)
+			if j.State != tt.from {
+				t.Fatalf("enqueued job is %s, want %s", j.State, tt.from)
+			}
+			got, err := c.Abort(context.Background(), j.ID, "no longer needed")
+			must(t, err)
+			if got.State != rota.StateAborted {
+				t.Errorf("state = %s, want aborted at once", got.State)
+			}
+			waitEvent(t, sub, "aborted event", func(e rota.Event) bool {
+				return e.JobID == j.ID && e.From == tt.from && e.To == rota.StateAborted
+			})
+		})
+	}
+}
+
+func TestAbortKey(t *testing.T) {
+	t.Parallel()
+	w := newBlocker(false)
+	c := setup(t, rota.Options{}, func(c *rota.Client) { must(t, c.Register("test.block", w)) })
+	j := enqueue(t, c, "test.block", nil, rota.Key("doc-7", ""))
+	w.waitStarted(t, j.ID)
+	if _, err := c.AbortKey(context.Background(), "test.block", "doc-7", "by key"); err != nil {
+		t.Fatal(err)
+	}
+	j = waitState(t, c, j.ID, rota.StateAborted)
+	if !strings.Contains(j.LastError, "by key") {
+		t.Errorf("last error = %q, want the reason", j.LastError)
+	}
+	if _, err := c.AbortKey(context.Background(), "test.block", "no-such-key", ""); !errors.Is(err, rota.ErrNotFound) {
+		t.Errorf("abort of an unknown key: err = %v, want ErrNotFound", err)
+	}
+}
+
+func TestAbortIgnoredContext(t *testing.T) {
+	t.Parallel()
+	var logs logBuffer
+	w := newBlocker(true)
+	var g gauge
+	inner := w.work
+	w.work = func(ctx context.Context, job *rota.Job) error {
+		g.enter()
+		defer g.leave()
+		return inner(ctx, job)
+	}
+	c := setup(t, rota.Options{
+		AbortGrace: 50 * time.Millisecond,
+		Logger:     slog.New(slog.NewTextHandler(&logs, nil)),
+	}, func(c *rota.Client) { must(t, c.Register("test.stubborn", w, rota.KindOptions{MaxWorkers: 1})) })
+
+	first := enqueue(t, c, "test.stubborn", nil)
+	w.waitStarted(t, first.ID)
+	second := enqueue(t, c, "test.stubborn", nil)
+	_, err := c.Abort(context.Background(), first.ID, "stop it")
+	must(t, err)
+
+	// Marked aborted after the grace although the worker still runs.
+	waitState(t, c, first.ID, rota.StateAborted)
+	if s := c.ClientStats(); s.Running != 1 {
+		t.Errorf("running = %d, want 1: the stuck worker keeps its slot", s.Running)
+	}
+	if j, err := c.Get(context.Background(), second.ID); err != nil || j.State != rota.StateQueued {
+		t.Errorf("second job = %v %v, want queued while the slot is taken", j.State, err)
+	}
+	if out := logs.String(); !containsAll(out, "level=ERROR", "did not return", fmt.Sprintf("job_id=%d", first.ID)) {
+		t.Errorf("log does not name the stuck job:\n%s", out)
+	}
+
+	// When it finally returns, the slot frees and the next job runs.
+	close(w.release)
+	waitState(t, c, second.ID, rota.StateDone)
+	if p := g.peak.Load(); p != 1 {
+		t.Errorf("peak concurrency = %d, want 1 (max_workers)", p)
+	}
+	if got := w.cleanupsOf(first.ID); len(got) != 1 || got[0] != "aborted" {
+		t.Errorf("CleanUp outcomes = %v, want [aborted]", got)
+	}
+}
+
+// TestAbortFromOtherProcess aborts through a second client on the same
+// store, as another process would: the running node learns it through the
+// store's notices and heartbeats.
+func TestAbortFromOtherProcess(t *testing.T) {
+	t.Parallel()
+	path := filepath.Join(t.TempDir(), "rota.db")
+	w := newBlocker(false)
+	runner := newClient(t, openStoreAt(t, path), rota.Options{NodeID: "runner"})
+	must(t, runner.Register("test.block", w))
+	start(t, runner)
+	other := newClient(t, openStoreAt(t, path), rota.Options{NodeID: "api"})
+
+	j := enqueue(t, other, "test.block", nil)
+	w.waitStarted(t, j.ID)
+	if _, err := other.Abort(context.Background(), j.ID, "from the API"); err != nil {
+		t.Fatal(err)
+	}
+	j = waitState(t, runner, j.ID, rota.StateAborted)
+	if a := lastAttempt(t, j); a.Node != "runner" || a.Outcome != "aborted" {
+		t.Errorf("attempt = %+v, want aborted on the runner", a)
+	}
+}

@@ -1,0 +1,183 @@
+package rota_test
+
+import (
+	"context"
+	"encoding/json"
+	"log/slog"
+	"maps"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/rotahq/rota"
+)
+
+// memConfig is an in-memory WorkerConfigSource (and KindLister).
+type memConfig struct {
+	mu      sync.Mutex
+	kinds   map[string]rota.KindConfig
+	changes chan struct{}
+}
+
+func newMemConfig() *memConfig {
+	return &memConfig{kinds: map[string]rota.KindConfig{}, changes: make(chan struct{}, 1)}
+}
+
+func (m *memConfig) Kind(kind string) (rota.KindConfig, bool) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	kc, ok := m.kinds[kind]
+	return kc, ok
+}
+
+func (m *memConfig) Changes() <-chan struct{} { return m.changes }
+
+func (m *memConfig) Kinds() []string {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return slices.Sorted(maps.Keys(m.kinds))
+}
+
+// set replaces a kind's configuration and signals the change.
+func (m *memConfig) set(kind string, kc rota.KindConfig) {
+	m.mu.Lock()
+	m.kinds[kind] = kc
+	m.mu.Unlock()
+	select {
+	case m.changes <- struct{}{}:
+	default:
+	}
+}
+
+// jsonConfig is a WorkerConfig over a JSON object.
+type jsonConfig json.RawMessage
+
+func (c jsonConfig) Get(key string, dst any) (bool, error) {
+	var m map[string]json.RawMessage
+	if err := json.Unmarshal(c, &m); err != nil {
+		return false, err
+	}
+	v, ok := m[key]
+	if !ok {
+		return false, nil
+	}
+	return true, json.Unmarshal(v, dst)
+}
+
+func (c jsonConfig) Raw() json.RawMessage { return json.RawMessage(c) }
+
+func ptr[T any](v T) *T { return &v }
+
+func TestWorkerConfigOverrides(t *testing.T) {
+	t.Parallel()
+	cfg := newMemConfig()
+	cfg.set("test.cfg", rota.KindConfig{
+		MaxAttempts: ptr(7),
+		Queue:       ptr("configured"),
+		Priority:    ptr(42),
+		Timeout:     ptr(30 * time.Millisecond),
+		LogLevel:    ptr(slog.LevelDebug),
+		Custom:      jsonConfig(`{"endpoint":"https://example.org"}`),
+	})
+	var logs logBuffer
+	type seen struct {
+		endpoint string
+		attempt  int
+		deadline time.Duration
+	}
+	got := make(chan seen, 1)
+	c := setup(t, rota.Options{
+		WorkerConfig: cfg,
+		Queues:       map[string]rota.QueueConfig{"configured": {}},
+		// The client logs at info; the kind's debug level wins for its logger.
+		Logger: slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelInfo})),
+	}, func(c *rota.Client) {
+		must(t, c.Register("test.cfg", rota.WorkFunc(func(ctx context.Context, job *rota.Job) error {
+			var s seen
+			if wc := rota.ConfigFrom(ctx); wc != nil {
+				if _, err := wc.Get("endpoint", &s.endpoint); err != nil {
+					return err
+				}
+			}
+			s.attempt = rota.AttemptFrom(ctx)
+			dl, _ := ctx.Deadline()
+			s.deadline = time.Until(dl)
+			rota.Logger(ctx).Debug("working", "endpoint", s.endpoint)
+			got <- s
+			return nil
+		}), rota.KindOptions{MaxAttempts: 3, Queue: "registered", Timeout: time.Hour}))
+	})
+
+	j := enqueue(t, c, "test.cfg", nil)
+	if j.Queue != "configured" || j.MaxAttempts != 7 || j.Priority != 42 {
+		t.Errorf("enqueued queue=%s max_attempts=%d priority=%d, want the configured configured/7/42", j.Queue, j.MaxAttempts, j.Priority)
+	}
+	s := <-got
+	if s.endpoint != "https://example.org" || s.attempt != 1 {
+		t.Errorf("worker saw %+v, want the custom endpoint and attempt 1", s)
+	}
+	if s.deadline > 30*time.Millisecond {
+		t.Errorf("deadline in %s, want the configured 30ms timeout", s.deadline)
+	}
+	waitState(t, c, j.ID, rota.StateDone)
+	if out := logs.String(); !containsAll(out, "level=DEBUG", "msg=working", "kind=test.cfg", "job_id=", "attempt=1", "node=test-node") {
+		t.Errorf("job log missing or without its attributes:\n%s", out)
+	}
+	// Explicit options still beat the configuration.
+	j = enqueue(t, c, "test.cfg", nil, rota.Queue("configured"), rota.MaxAttempts(2), rota.Priority(5))
+	if j.MaxAttempts != 2 || j.Priority != 5 {
+		t.Errorf("explicit options: max_attempts=%d priority=%d, want 2 and 5", j.MaxAttempts, j.Priority)
+	}
+}
+
+func TestWorkerConfigChangeWhileRunning(t *testing.T) {
+	t.Parallel()
+	cfg := newMemConfig()
+	cfg.set("test.live", rota.KindConfig{MaxWorkers: ptr(1)})
+	var g gauge
+	gate := make(chan struct{})
+	c := setup(t, rota.Options{WorkerConfig: cfg}, func(c *rota.Client) {
+		must(t, c.Register("test.live", rota.WorkFunc(func(ctx context.Context, job *rota.Job) error {
+			g.enter()
+			defer g.leave()
+			<-gate
+			return nil
+		}), rota.KindOptions{MaxWorkers: 10}))
+	})
+	ps := make([]rota.EnqueueParams, 6)
+	for i := range ps {
+		ps[i] = rota.EnqueueParams{Kind: "test.live"}
+	}
+	jobs, err := c.EnqueueMany(context.Background(), ps)
+	must(t, err)
+
+	waitFor(t, "one job to run", func() bool { return g.cur.Load() == 1 })
+	if g.peak.Load() != 1 {
+		t.Fatalf("peak = %d with max_workers 1 from the config", g.peak.Load())
+	}
+	cfg.set("test.live", rota.KindConfig{MaxWorkers: ptr(3)})
+	waitFor(t, "three jobs to run after the change", func() bool { return g.cur.Load() == 3 })
+	close(gate)
+	for _, j := range jobs {
+		waitState(t, c, j.ID, rota.StateDone)
+	}
+	if p := g.peak.Load(); p != 3 {
+		t.Errorf("peak = %d, want 3", p)
+	}
+}
+
+func TestExecKindFromConfig(t *testing.T) {
+	t.Parallel()
+	cfg := newMemConfig()
+	cfg.set("test.script", rota.KindConfig{Shell: `cat >/dev/null; echo '{"from":"config"}'`})
+	c := setup(t, rota.Options{WorkerConfig: cfg}, nil)
+	if got := c.Kinds(); !slices.Contains(got, "test.script") {
+		t.Errorf("Kinds() = %v, want the exec kind", got)
+	}
+	j := enqueue(t, c, "test.script", nil)
+	j = waitState(t, c, j.ID, rota.StateDone)
+	if string(j.Result) != `{"from":"config"}` {
+		t.Errorf("result = %s", j.Result)
+	}
+}
