@@ -20,8 +20,8 @@ const (
 	sqlClaimSet = `UPDATE jobs SET state = 'running', node = ?, lease_until = ?, started_at = ?, updated_at = ?,
 		attempt = attempt + 1, cancel_requested = 0 `
 	// sqlClaimNext claims the first jobs of a queue in one statement.
-	sqlClaimNext = sqlClaimSet + `WHERE id IN (SELECT id FROM jobs WHERE state = 'queued' AND queue = ?
-		ORDER BY priority, run_at, id LIMIT ?) RETURNING ` + jobColumns
+	sqlClaimNext = sqlClaimSet + `WHERE id IN (SELECT id FROM jobs WHERE queue = ? AND state = 'queued'
+		AND state IN ` + waitingStates + ` ORDER BY priority, run_at, id LIMIT ?) RETURNING ` + jobColumns
 	// sqlClaimIDs claims the jobs whose ids are in a JSON array.
 	sqlClaimIDs = sqlClaimSet + `WHERE id IN (SELECT value FROM json_each(?)) AND state = 'queued'
 		RETURNING ` + jobColumns
@@ -56,7 +56,7 @@ func (s *Store) Claim(ctx context.Context, p store.ClaimParams) ([]*store.Job, e
 	}
 	p.Now, p.LeaseUntil = utc(p.Now), utc(p.LeaseUntil)
 	var jobs []*store.Job
-	err = s.do(ctx, func(w *writer) error {
+	err = s.doLazy(ctx, false, func(w *writer) error {
 		var err error
 		jobs, err = w.claim(p, caps, filter)
 		return err
@@ -124,7 +124,7 @@ func (w *writer) claimCandidates(p store.ClaimParams, caps map[string]int, filte
 	for remain > 0 {
 		var q strings.Builder
 		args := []any{p.Queue}
-		q.WriteString(`SELECT id, kind, priority, run_at FROM jobs WHERE state = 'queued' AND queue = ?`)
+		q.WriteString(`SELECT id, kind, priority, run_at FROM jobs WHERE queue = ? AND state = 'queued' AND state IN ` + waitingStates)
 		if caps != nil {
 			open := make([]string, 0, len(caps))
 			for k, n := range caps {

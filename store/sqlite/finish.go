@@ -5,25 +5,75 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"math/bits"
+	"strings"
 	"time"
 
 	"github.com/rotahq/rota/store"
 )
 
 // sqlFinish ends one attempt; it applies only while the job runs that attempt.
-const sqlFinish = `UPDATE jobs SET state = ?1, run_at = coalesce(?2, run_at), attempt = attempt - ?3,
-	result = coalesce(?4, result), last_error = CASE WHEN ?5 <> '' THEN ?5 ELSE last_error END,
-	lease_until = NULL, cancel_requested = 0, finished_at = ?6, updated_at = ?7,
-	attempts = json_insert(attempts, '$[#]', json(?8))
-	WHERE id = ?9 AND attempt = ?10 AND state = 'running'
+// Its parameters are those of finishRow.args.
+const sqlFinish = `UPDATE jobs SET state = ?3, run_at = coalesce(?4, run_at), attempt = attempt - ?5,
+	result = coalesce(?6, result), last_error = CASE WHEN ?7 <> '' THEN ?7 ELSE last_error END,
+	lease_until = NULL, cancel_requested = 0, finished_at = ?8, updated_at = ?9,
+	attempts = json_insert(attempts, '$[#]', json(?10))
+	WHERE id = ?1 AND attempt = ?2 AND state = 'running'
 	RETURNING queue`
+
+// finishRows is the most finishes of one statement: a call with more, or
+// with the same job twice, runs several statements.
+const finishRows = 128
+
+// finishSQL returns the statement that ends n attempts at once: the same
+// changes as sqlFinish, from a VALUES list. Rows of NULLs pad it to n.
+func (w *writer) finishSQL(n int) string {
+	if q, ok := w.finishSQLs[n]; ok {
+		return q
+	}
+	var b strings.Builder
+	b.WriteString(`UPDATE jobs SET state = f.column3, run_at = coalesce(f.column4, jobs.run_at),
+	attempt = jobs.attempt - f.column5, result = coalesce(f.column6, jobs.result),
+	last_error = CASE WHEN f.column7 <> '' THEN f.column7 ELSE jobs.last_error END,
+	lease_until = NULL, cancel_requested = 0, finished_at = f.column8, updated_at = f.column9,
+	attempts = json_insert(jobs.attempts, '$[#]', json(f.column10))
+	FROM (VALUES `)
+	for i := range n {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString(`(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
+	}
+	b.WriteString(`) AS f
+	WHERE jobs.id = f.column1 AND jobs.attempt = f.column2 AND jobs.state = 'running'
+	RETURNING jobs.id, jobs.queue`)
+	q := b.String()
+	w.finishSQLs[n] = q
+	return q
+}
 
 // finishRow is a FinishParams checked and encoded outside the writer.
 type finishRow struct {
-	id    int64
-	state store.State
-	runAt time.Time // for the notice
-	args  [10]any   // of sqlFinish
+	id     int64
+	state  store.State
+	runAt  time.Time // for the notice
+	// args of sqlFinish, and a row of finishSQL: id, attempt, state, run_at,
+	// uncount (0 or 1), result, error, finished_at, updated_at, record.
+	args   [10]any
+	repeat bool      // an earlier finish of the same call names the same job
+}
+
+// finishMulti reports whether the finishes need more than one statement.
+func finishMulti(rows []finishRow) bool {
+	if len(rows) > finishRows {
+		return true
+	}
+	for _, r := range rows {
+		if r.repeat {
+			return true
+		}
+	}
+	return false
 }
 
 // Finish ends attempts; applied[i] tells whether finishes[i] took effect.
@@ -33,35 +83,85 @@ func (s *Store) Finish(ctx context.Context, finishes []store.FinishParams) ([]bo
 		return nil, nil
 	}
 	rows := make([]finishRow, len(finishes))
+	seen := make(map[int64]bool, len(finishes))
 	for i, f := range finishes {
 		r, err := prepareFinish(f)
 		if err != nil {
 			return nil, fmt.Errorf("sqlite: finish %d (job %d): %w", i, f.ID, err)
 		}
+		r.repeat = seen[f.ID]
+		seen[f.ID] = true
 		rows[i] = r
 	}
 	applied := make([]bool, len(rows))
-	err := s.do(ctx, func(w *writer) error {
+	err := s.do(ctx, finishMulti(rows), func(w *writer) error {
 		clear(applied)
-		for i := range rows {
-			r := &rows[i]
-			var queue string
-			err := w.queryRow(sqlFinish, r.args[:]...).Scan(&queue)
-			if errors.Is(err, sql.ErrNoRows) {
-				continue
-			}
-			if err != nil {
-				return fmt.Errorf("sqlite: finish job %d: %w", r.id, err)
-			}
-			applied[i] = true
-			w.noteState(r.state, queue, r.runAt)
-		}
-		return nil
+		return w.finish(rows, applied)
 	})
 	if err != nil {
 		return nil, err
 	}
 	return applied, nil
+}
+
+// finish runs in the writer: the first finish of each job in statements of
+// up to finishRows rows, then the repeats one by one, in order.
+func (w *writer) finish(rows []finishRow, applied []bool) error {
+	var first, repeats []int
+	for i := range rows {
+		if rows[i].repeat {
+			repeats = append(repeats, i)
+		} else {
+			first = append(first, i)
+		}
+	}
+	for len(first) > 0 {
+		chunk := first[:min(len(first), finishRows)]
+		first = first[len(chunk):]
+		n := 1 << bits.Len(uint(len(chunk)-1)) // smallest power of two >= len(chunk)
+		args := make([]any, 0, 10*n)
+		byID := make(map[int64]int, len(chunk))
+		for _, i := range chunk {
+			args = append(args, rows[i].args[:]...)
+			byID[rows[i].id] = i
+		}
+		for range n - len(chunk) {
+			args = append(args, nil, nil, nil, nil, nil, nil, nil, nil, nil, nil)
+		}
+		res, err := w.query(w.finishSQL(n), args...)
+		if err != nil {
+			return fmt.Errorf("sqlite: finish: %w", err)
+		}
+		for res.Next() {
+			var id int64
+			var queue string
+			if err := res.Scan(&id, &queue); err != nil {
+				res.Close()
+				return fmt.Errorf("sqlite: finish: %w", err)
+			}
+			i := byID[id]
+			applied[i] = true
+			w.noteState(rows[i].state, queue, rows[i].runAt)
+		}
+		res.Close()
+		if err := res.Err(); err != nil {
+			return fmt.Errorf("sqlite: finish: %w", err)
+		}
+	}
+	for _, i := range repeats {
+		r := &rows[i]
+		var queue string
+		err := w.queryRow(sqlFinish, r.args[:]...).Scan(&queue)
+		if errors.Is(err, sql.ErrNoRows) {
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("sqlite: finish job %d: %w", r.id, err)
+		}
+		applied[i] = true
+		w.noteState(r.state, queue, r.runAt)
+	}
+	return nil
 }
 
 func prepareFinish(f store.FinishParams) (finishRow, error) {
@@ -98,8 +198,8 @@ func prepareFinish(f store.FinishParams) (finishRow, error) {
 	if f.Uncount {
 		uncount = 1
 	}
-	r.args = [10]any{string(f.State), runAt, uncount, nullJSON(f.Result), f.Error, finishedAt, micros(now), recJSON,
-		f.ID, f.Attempt}
+	r.args = [10]any{f.ID, f.Attempt, string(f.State), runAt, uncount, nullJSON(f.Result), f.Error, finishedAt,
+		micros(now), recJSON}
 	return r, nil
 }
 
@@ -110,7 +210,7 @@ func (s *Store) ExtendLeases(ctx context.Context, node string, refs []store.JobR
 		return rep, nil
 	}
 	untilUS := micros(utc(until))
-	err := s.do(ctx, func(w *writer) error {
+	err := s.doLazy(ctx, len(refs) > 1, func(w *writer) error {
 		rep = store.LeaseReport{}
 		for _, ref := range refs {
 			var cancel bool

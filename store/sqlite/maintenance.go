@@ -24,7 +24,7 @@ func (s *Store) Promote(ctx context.Context, now time.Time, limit int) ([]store.
 		promoted []store.Transition
 		next     time.Time
 	)
-	err := s.do(ctx, func(w *writer) error {
+	err := s.doLazy(ctx, false, func(w *writer) error {
 		promoted, next = nil, time.Time{}
 		lim := int64(limit)
 		if limit <= 0 {
@@ -95,7 +95,7 @@ func (s *Store) Promote(ctx context.Context, now time.Time, limit int) ([]store.
 func (s *Store) Rescue(ctx context.Context, now time.Time, limit int) ([]store.Transition, error) {
 	now = utc(now)
 	var rescued []store.Transition
-	err := s.do(ctx, func(w *writer) error {
+	err := s.doLazy(ctx, true, func(w *writer) error {
 		rescued = nil
 		lim := int64(limit)
 		if limit <= 0 {
@@ -170,7 +170,7 @@ func (s *Store) Rescue(ctx context.Context, now time.Time, limit int) ([]store.T
 // prunes only the kinds named in BeforeByKind. See store.Store.
 func (s *Store) Prune(ctx context.Context, p store.PruneParams) (int64, error) {
 	var total int64
-	err := s.do(ctx, func(w *writer) error {
+	err := s.do(ctx, true, func(w *writer) error {
 		total = 0
 		kinds := slices.Sorted(maps.Keys(p.BeforeByKind))
 		limitLeft := func() int64 {

@@ -45,7 +45,7 @@ func (s *Store) Cancel(ctx context.Context, p store.CancelParams) (store.Transit
 	}
 	now := micros(utc(p.Now))
 	var tr store.Transition
-	err := s.do(ctx, func(w *writer) error {
+	err := s.do(ctx, false, func(w *writer) error {
 		var j *store.Job
 		var err error
 		if p.ID != 0 {
@@ -93,7 +93,7 @@ func (s *Store) Cancel(ctx context.Context, p store.CancelParams) (store.Transit
 func (s *Store) Retry(ctx context.Context, id int64, now time.Time) (store.Transition, error) {
 	nowUS := micros(utc(now))
 	var tr store.Transition
-	err := s.do(ctx, func(w *writer) error {
+	err := s.do(ctx, false, func(w *writer) error {
 		j, err := w.jobByID(id)
 		if err != nil {
 			return err
@@ -132,7 +132,7 @@ func (s *Store) Retry(ctx context.Context, id int64, now time.Time) (store.Trans
 func (s *Store) Release(ctx context.Context, id int64, now time.Time) (store.Transition, error) {
 	now = utc(now)
 	var tr store.Transition
-	err := s.do(ctx, func(w *writer) error {
+	err := s.do(ctx, false, func(w *writer) error {
 		j, err := w.jobByID(id)
 		if err != nil {
 			return err
@@ -162,7 +162,7 @@ func (s *Store) Release(ctx context.Context, id int64, now time.Time) (store.Tra
 // Delete removes a job that is not running and returns it. See store.Store.
 func (s *Store) Delete(ctx context.Context, id int64) (*store.Job, error) {
 	var deleted *store.Job
-	err := s.do(ctx, func(w *writer) error {
+	err := s.do(ctx, false, func(w *writer) error {
 		j, err := scanJob(w.queryRow(`DELETE FROM jobs WHERE id = ? AND state <> 'running' RETURNING `+jobColumnsFull, id), true)
 		if err == nil {
 			deleted = j

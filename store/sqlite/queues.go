@@ -131,7 +131,7 @@ func (s *Store) UpdateQueue(ctx context.Context, u store.QueueUpdate) (store.Que
 		urgent = *u.UrgentPriority
 	}
 	now := micros(utc(u.Now))
-	err := s.do(ctx, func(w *writer) error {
+	err := s.do(ctx, false, func(w *writer) error {
 		delete(w.queues, u.Name)
 		_, err := w.exec(`INSERT INTO queues (name, paused, max_size, urgent_priority, updated_at)
 			VALUES (?1, coalesce(?2, 0), coalesce(?3, 0), coalesce(?4, -1), ?5)

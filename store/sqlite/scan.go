@@ -21,6 +21,10 @@ const (
 // indexes (the planner matches the text).
 const finalStates = `('done', 'error', 'aborted')`
 
+// waitingStates is the SQL list of waiting states, as written in the
+// jobs_waiting index.
+const waitingStates = `('ready', 'scheduled', 'queued', 'retrying')`
+
 type scanner interface {
 	Scan(dest ...any) error
 }

@@ -14,6 +14,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/rotahq/rota/store"
@@ -50,6 +51,8 @@ type Store struct {
 	writerDone chan struct{}
 
 	hub hub
+
+	commits atomic.Int64 // transactions committed by the writer
 }
 
 // migration is one numbered SQL file under migrations/.
@@ -82,7 +85,7 @@ func Open(path string, opts Options) (*Store, error) {
 		hub:        hub{subs: make(map[*subscriber]struct{})},
 	}
 	busy := strconv.FormatInt(opts.BusyTimeout.Milliseconds(), 10)
-	base := "file:" + (&url.URL{Path: path}).EscapedPath() + "?_pragma=busy_timeout(" + busy + ")&_pragma=foreign_keys(1)"
+	base := "file:" + (&url.URL{Path: path}).EscapedPath() + "?_pragma=busy_timeout(" + busy + ")&_pragma=foreign_keys(1)&_pragma=temp_store(MEMORY)&_pragma=cache_size(-65536)&_pragma=wal_autocheckpoint(10000)"
 
 	s.wdb, err = sql.Open("sqlite", base+"&_pragma=journal_mode(WAL)&_pragma=synchronous("+opts.Synchronous+")")
 	if err != nil {
@@ -176,7 +179,7 @@ func (s *Store) Close() error {
 // Migrate applies the migrations that are not applied yet, all in one
 // immediate transaction, so that processes migrating at once are safe.
 func (s *Store) Migrate(ctx context.Context) error {
-	return s.do(ctx, func(w *writer) error {
+	return s.do(ctx, true, func(w *writer) error {
 		if _, err := w.conn.ExecContext(context.Background(), `CREATE TABLE IF NOT EXISTS schema_migrations (
 			version    INTEGER PRIMARY KEY,
 			name       TEXT    NOT NULL,

@@ -5,32 +5,58 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/rotahq/rota/store"
 )
 
 // op is one write operation sent to the writer goroutine. run executes inside
-// the writer's transaction, within its own savepoint; its results are only
-// valid once done is closed with err == nil (the transaction committed).
+// the writer's transaction; its results are only valid once done is closed
+// with err == nil (the transaction committed). run must reset its results
+// when it starts: it runs again if the transaction is retried.
 type op struct {
-	ctx   context.Context
-	run   func(w *writer) error
+	ctx context.Context
+	run func(w *writer) error
+	// multi: run may issue more than one write statement, so it runs inside
+	// its own savepoint. An op without multi writes at most once, and
+	// returns a store sentinel error (ErrQueueFull, ...) only before writing.
+	multi bool
+	// lazy: the op may be lost by a crash (power loss) after it returned
+	// without harm, so it needs no fsync of its own: a claim (the job would
+	// be queued again), a lease extension, a promotion or a rescue (both
+	// done again). A transaction of only lazy ops commits without fsync when
+	// Synchronous is FULL; the next durable commit syncs it too, since the
+	// WAL is written in order.
+	lazy bool
+	// bulk, when set, is an insert the writer may merge with others.
+	bulk  *bulkInsert
 	err   error
 	notes []store.Notice // published after the commit, if err is nil
 	done  chan struct{}
 }
 
-// do sends fn to the writer and waits for its transaction to end. Once the
-// op was accepted it is waited for even if ctx ends: the writer skips ops
-// whose context ended before they started, and an op that started is
+// do sends fn to the writer and waits for its transaction to end; multi
+// says whether fn may issue more than one write statement (see op). Once
+// the op was accepted it is waited for even if ctx ends: the writer skips
+// ops whose context ended before they started, and an op that started is
 // reported as it ended, so a caller never mistakes a committed write for a
 // failed one.
-func (s *Store) do(ctx context.Context, fn func(w *writer) error) error {
+func (s *Store) do(ctx context.Context, multi bool, fn func(w *writer) error) error {
+	return s.submit(ctx, &op{run: fn, multi: multi})
+}
+
+// doLazy is do for a lazy op (see op.lazy).
+func (s *Store) doLazy(ctx context.Context, multi bool, fn func(w *writer) error) error {
+	return s.submit(ctx, &op{run: fn, multi: multi, lazy: true})
+}
+
+// submit sends o to the writer and waits for it, as do.
+func (s *Store) submit(ctx context.Context, o *op) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	o := &op{ctx: ctx, run: fn, done: make(chan struct{})}
+	o.ctx, o.done = ctx, make(chan struct{})
 	s.mu.RLock()
 	if s.closed {
 		s.mu.RUnlock()
@@ -55,10 +81,14 @@ type writer struct {
 
 	cur *op // the op being run, for note
 
+	insertSQLs map[int]string // multi-row INSERT statements by row count
+	finishSQLs map[int]string // multi-row finish statements by row count
+
 	// queues caches queue settings for the current transaction (the
 	// transaction holds the write lock, so nobody else can change them).
 	queues map[string]queueSettings
 
+	sync        string // the connection's synchronous mode
 	dataVersion int64
 	lastPoll    time.Time
 }
@@ -71,7 +101,8 @@ type queueSettings struct {
 }
 
 func newWriter(ctx context.Context, s *Store, conn *sql.Conn) (*writer, error) {
-	w := &writer{s: s, conn: conn, stmts: make(map[string]*sql.Stmt), queues: make(map[string]queueSettings)}
+	w := &writer{s: s, conn: conn, stmts: make(map[string]*sql.Stmt), queues: make(map[string]queueSettings),
+		insertSQLs: make(map[int]string), finishSQLs: make(map[int]string)}
 	var mode string
 	if err := conn.QueryRowContext(ctx, `PRAGMA journal_mode`).Scan(&mode); err != nil {
 		return nil, err
@@ -83,6 +114,7 @@ func newWriter(ctx context.Context, s *Store, conn *sql.Conn) (*writer, error) {
 		return nil, err
 	}
 	w.lastPoll = time.Now()
+	w.sync = s.opts.Synchronous
 	return w, nil
 }
 
@@ -149,8 +181,14 @@ func (w *writer) poll() {
 	w.s.hub.flushMissed()
 }
 
-// runBatch runs ops in one transaction, each in its own savepoint, commits
-// once, publishes the notices of the ops that succeeded and answers them all.
+// runBatch runs ops in one transaction and commits once, then publishes
+// the notices of the ops that succeeded and answers them all.
+//
+// An op that fails with a store sentinel error (a full queue, a duplicate)
+// keeps its error and the others go on: multi ops are rolled back to their
+// savepoint, single ones wrote nothing. An op that fails otherwise may have
+// left the transaction unusable: the writer rolls back, answers that op with
+// its error and runs the others again, each in a savepoint.
 func (w *writer) runBatch(batch []*op) {
 	defer func() {
 		for _, o := range batch {
@@ -160,75 +198,153 @@ func (w *writer) runBatch(batch []*op) {
 	if len(w.stmts) > maxCachedStmts {
 		w.close()
 	}
-	clear(w.queues)
-
-	live := 0
+	pending := make([]*op, 0, len(batch))
 	for _, o := range batch {
 		if err := o.ctx.Err(); err != nil {
 			o.err = err
 			continue
 		}
-		live++
+		pending = append(pending, o)
 	}
-	if live == 0 {
-		return
-	}
-	fail := func(err error) {
-		for _, o := range batch {
-			if o.err == nil {
-				o.err = err
-			}
-			o.notes = nil
+	for safe := false; len(pending) > 0; safe = true {
+		bad, err := w.runTx(pending, safe)
+		if err == nil {
+			w.s.commits.Add(1)
+			w.publish(pending)
+			return
 		}
+		if bad == nil && errors.Is(err, errRetrySafe) && !safe {
+			continue // again, each op in its savepoint
+		}
+		if bad == nil { // the transaction itself failed
+			for _, o := range pending {
+				if o.err == nil {
+					o.err = err
+				}
+			}
+			return
+		}
+		bad.err = err
+		pending = slices.DeleteFunc(pending, func(o *op) bool { return o == bad })
+	}
+}
+
+// runTx runs ops in one transaction (each in a savepoint when safe) and
+// commits. On failure it rolls back and returns the op to blame (nil when
+// the transaction itself failed) and the error.
+func (w *writer) runTx(ops []*op, safe bool) (*op, error) {
+	clear(w.queues)
+	if err := w.setSync(ops); err != nil {
+		return nil, err
 	}
 	if _, err := w.exec(`BEGIN IMMEDIATE`); err != nil {
-		fail(fmt.Errorf("sqlite: begin: %w", err))
-		return
+		return nil, fmt.Errorf("sqlite: begin: %w", err)
 	}
-	for _, o := range batch {
-		if o.err != nil {
-			continue
-		}
+	for i := 0; i < len(ops); i++ {
+		o := ops[i]
+		o.err, o.notes = nil, nil
 		if err := o.ctx.Err(); err != nil { // ended while waiting for the lock
 			o.err = err
 			continue
 		}
-		if err := w.runOp(o); err != nil {
-			// The transaction is unusable: undo everything.
-			w.rollback()
-			fail(err)
-			return
+		if !safe && w.mergeable(o) {
+			// Consecutive inserts without keys share multi-row statements.
+			j := i + 1
+			for j < len(ops) && w.mergeable(ops[j]) {
+				j++
+			}
+			if j-i > 1 {
+				if err := w.insertMerged(ops[i:j]); err != nil {
+					w.cur = nil
+					w.rollback()
+					// No op to blame yet: run them all again, one by one.
+					return nil, fmt.Errorf("%w: %w", errRetrySafe, err)
+				}
+				w.cur = nil
+				i = j - 1
+				continue
+			}
+		}
+		if safe || o.multi {
+			if err := w.runSavepoint(o); err != nil {
+				w.rollback()
+				return o, err
+			}
+			continue
+		}
+		w.cur = o
+		err := o.run(w)
+		w.cur = nil
+		if err != nil {
+			if !isSentinel(err) {
+				w.rollback()
+				return o, err
+			}
+			o.err, o.notes = err, nil
 		}
 	}
 	if _, err := w.exec(`COMMIT`); err != nil {
 		w.rollback()
-		fail(fmt.Errorf("sqlite: commit: %w", err))
-		return
+		return nil, fmt.Errorf("sqlite: commit: %w", err)
 	}
-	w.publish(batch)
+	return nil, nil
 }
 
-// runOp runs one op inside a savepoint. A failing op is rolled back to its
-// savepoint and keeps its error; runOp's own error means the transaction
-// itself failed.
-func (w *writer) runOp(o *op) error {
+// setSync lowers synchronous from FULL to NORMAL for a transaction of lazy
+// ops only, and raises it back for the others.
+func (w *writer) setSync(ops []*op) error {
+	if w.s.opts.Synchronous != "FULL" {
+		return nil
+	}
+	want := "NORMAL"
+	for _, o := range ops {
+		if !o.lazy {
+			want = "FULL"
+			break
+		}
+	}
+	if want == w.sync {
+		return nil
+	}
+	if _, err := w.exec(`PRAGMA synchronous = ` + want); err != nil {
+		return fmt.Errorf("sqlite: synchronous %s: %w", want, err)
+	}
+	w.sync = want
+	return nil
+}
+
+// runSavepoint runs o inside a savepoint. A failing o is rolled back to the
+// savepoint and keeps its error; runSavepoint's own error means the
+// transaction may be unusable.
+func (w *writer) runSavepoint(o *op) error {
 	if _, err := w.exec(`SAVEPOINT op`); err != nil {
 		return fmt.Errorf("sqlite: savepoint: %w", err)
 	}
 	w.cur = o
-	o.err = o.run(w)
+	err := o.run(w)
 	w.cur = nil
-	if o.err != nil {
-		o.notes = nil
+	if err != nil {
+		o.err, o.notes = err, nil
 		clear(w.queues)
-		if _, err := w.exec(`ROLLBACK TO op`); err != nil {
-			return fmt.Errorf("sqlite: rollback to savepoint: %w (after %w)", err, o.err)
+		if _, rerr := w.exec(`ROLLBACK TO op`); rerr != nil {
+			return fmt.Errorf("sqlite: rollback to savepoint: %w (after %w)", rerr, err)
 		}
 	}
 	if _, err := w.exec(`RELEASE op`); err != nil {
 		return fmt.Errorf("sqlite: release savepoint: %w", err)
 	}
 	return nil
+}
+
+// errRetrySafe marks a failed transaction that should run again with each op
+// in its own savepoint, to find the op that fails.
+var errRetrySafe = errors.New("retry each op alone")
+
+// isSentinel reports whether err is one of the store's sentinel errors,
+// which ops return before they write.
+func isSentinel(err error) bool {
+	return errors.Is(err, store.ErrQueueFull) || errors.Is(err, store.ErrDuplicate) ||
+		errors.Is(err, store.ErrConflict) || errors.Is(err, store.ErrNotFound)
 }
 
 func (w *writer) rollback() {

@@ -29,9 +29,13 @@ CREATE TABLE jobs (
     attempts         TEXT    NOT NULL DEFAULT '[]'
 ) STRICT;
 
--- Claim: runnable jobs of a queue in claim order. Only queued rows are in it,
--- so future-scheduled and finished jobs cost a claim nothing.
-CREATE INDEX jobs_claim ON jobs (queue, priority, run_at, id) WHERE state = 'queued';
+-- Waiting jobs of a queue by state. With state = 'queued' it is the claim
+-- index, in claim order; it also counts a queue's waiting jobs for MaxSize.
+-- Only waiting rows are in it, so running and finished jobs cost a claim
+-- nothing, and the claim reads only the queued range, so future-scheduled
+-- jobs cost it nothing either.
+CREATE INDEX jobs_waiting ON jobs (queue, state, priority, run_at, id)
+    WHERE state IN ('ready', 'scheduled', 'queued', 'retrying');
 
 -- Promote: waiting jobs by due time.
 CREATE INDEX jobs_due ON jobs (run_at) WHERE state IN ('scheduled', 'retrying');
@@ -52,9 +56,6 @@ CREATE INDEX jobs_key_finished ON jobs (kind, key, finished_at)
 
 -- Prune.
 CREATE INDEX jobs_finished ON jobs (finished_at) WHERE state IN ('done', 'error', 'aborted');
-
--- Counts, Queues, queue size checks and List by state.
-CREATE INDEX jobs_state ON jobs (state, queue, kind);
 
 CREATE TABLE queues (
     name            TEXT    PRIMARY KEY,
