@@ -54,13 +54,13 @@ func (w *writer) finishSQL(n int) string {
 
 // finishRow is a FinishParams checked and encoded outside the writer.
 type finishRow struct {
-	id     int64
-	state  store.State
-	runAt  time.Time // for the notice
+	id    int64
+	state store.State
+	runAt time.Time // for the notice
 	// args of sqlFinish, and a row of finishSQL: id, attempt, state, run_at,
 	// uncount (0 or 1), result, error, finished_at, updated_at, record.
 	args   [10]any
-	repeat bool      // an earlier finish of the same call names the same job
+	repeat bool // an earlier finish of the same call names the same job
 }
 
 // finishMulti reports whether the finishes need more than one statement.

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"maps"
 	"slices"
-	"strings"
 	"time"
 
 	"github.com/rotahq/rota/store"
@@ -215,9 +214,4 @@ func (s *Store) Prune(ctx context.Context, p store.PruneParams) (int64, error) {
 		return 0, err
 	}
 	return total, nil
-}
-
-// placeholders returns "?, ?, ..." with n marks.
-func placeholders(n int) string {
-	return strings.TrimSuffix(strings.Repeat("?, ", n), ", ")
 }

@@ -28,15 +28,6 @@ func (w *writer) jobByID(id int64) (*store.Job, error) {
 	return j, nil
 }
 
-// waiting reports whether s is a state that waits to run.
-func waiting(s store.State) bool {
-	switch s {
-	case store.StateReady, store.StateScheduled, store.StateQueued, store.StateRetrying:
-		return true
-	}
-	return false
-}
-
 // Cancel aborts a waiting job at once, or requests the abort of a running
 // one. See store.Store.
 func (s *Store) Cancel(ctx context.Context, p store.CancelParams) (store.Transition, error) {

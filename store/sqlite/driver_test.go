@@ -1,0 +1,493 @@
+package sqlite
+
+import (
+	"context"
+	"errors"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/rotahq/rota/store"
+)
+
+// waitTimeout bounds waits on conditions in these tests.
+const waitTimeout = 10 * time.Second
+
+func testJob(queue string) store.InsertParams {
+	return store.InsertParams{Kind: "k", Queue: queue, Args: []byte(`{}`), Priority: store.DefaultPriority, MaxAttempts: 1}
+}
+
+// pragma reads a PRAGMA on the write connection, in a transaction that is
+// lazy or not.
+func pragma(t *testing.T, s *Store, lazy bool, name string) string {
+	t.Helper()
+	var v string
+	fn := func(w *writer) error { return w.queryRow(`PRAGMA ` + name).Scan(&v) }
+	var err error
+	if lazy {
+		err = s.doLazy(t.Context(), false, fn)
+	} else {
+		err = s.do(t.Context(), false, fn)
+	}
+	if err != nil {
+		t.Fatalf("PRAGMA %s: %v", name, err)
+	}
+	return v
+}
+
+func TestOptions(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	for _, c := range []struct {
+		opts  Options
+		field string
+	}{
+		{Options{Synchronous: "sometimes"}, "Synchronous"},
+		{Options{BusyTimeout: -time.Second}, "BusyTimeout"},
+		{Options{PollInterval: -time.Second}, "PollInterval"},
+	} {
+		s, err := Open(filepath.Join(dir, "bad.db"), c.opts)
+		if err == nil {
+			s.Close()
+			t.Fatalf("Open(%+v) succeeded", c.opts)
+		}
+		if !strings.Contains(err.Error(), c.field) {
+			t.Errorf("Open(%+v) = %v; want an error naming %s", c.opts, err, c.field)
+		}
+	}
+	if _, err := Open("", Options{}); err == nil {
+		t.Error("Open with an empty path succeeded")
+	}
+
+	s := openTest(t, Options{})
+	if got := pragma(t, s, false, "synchronous"); got != "2" {
+		t.Errorf("default synchronous = %s, want 2 (FULL)", got)
+	}
+	if got := pragma(t, s, false, "busy_timeout"); got != "10000" {
+		t.Errorf("default busy_timeout = %s, want 10000", got)
+	}
+	if got := pragma(t, s, false, "foreign_keys"); got != "1" {
+		t.Errorf("foreign_keys = %s, want 1", got)
+	}
+	var mode string
+	if err := s.rdb.QueryRowContext(t.Context(), `PRAGMA journal_mode`).Scan(&mode); err != nil || mode != "wal" {
+		t.Errorf("journal_mode = %q, %v; want wal", mode, err)
+	}
+	if _, err := s.rdb.ExecContext(t.Context(), `DELETE FROM queues`); err == nil {
+		t.Error("a read connection could write")
+	}
+
+	n := openTest(t, Options{Synchronous: "normal", BusyTimeout: 1500 * time.Millisecond})
+	if got := pragma(t, n, false, "synchronous"); got != "1" {
+		t.Errorf("synchronous NORMAL = %s, want 1", got)
+	}
+	if got := pragma(t, n, false, "busy_timeout"); got != "1500" {
+		t.Errorf("busy_timeout = %s, want 1500", got)
+	}
+}
+
+func TestLazyCommitsSkipFsync(t *testing.T) {
+	t.Parallel()
+	s := openTest(t, Options{})
+	for range 2 {
+		if got := pragma(t, s, true, "synchronous"); got != "1" {
+			t.Errorf("a transaction of lazy ops runs with synchronous %s, want 1 (NORMAL)", got)
+		}
+		if got := pragma(t, s, false, "synchronous"); got != "2" {
+			t.Errorf("a durable transaction runs with synchronous %s, want 2 (FULL)", got)
+		}
+	}
+	off := openTest(t, Options{Synchronous: "OFF"})
+	if got := pragma(t, off, false, "synchronous"); got != "0" {
+		t.Errorf("synchronous OFF = %s, want 0", got)
+	}
+}
+
+// blockWriter holds the writer in an op until the returned release is
+// called, so that the ops sent meanwhile form one batch.
+func blockWriter(t *testing.T, s *Store) (release func()) {
+	t.Helper()
+	started, unblock := make(chan struct{}), make(chan struct{})
+	errc := make(chan error, 1)
+	go func() {
+		errc <- s.do(context.Background(), false, func(*writer) error {
+			close(started)
+			<-unblock
+			return nil
+		})
+	}()
+	<-started
+	return func() {
+		close(unblock)
+		if err := <-errc; err != nil {
+			t.Errorf("blocking op: %v", err)
+		}
+	}
+}
+
+// waitQueued waits until n ops wait for the writer.
+func waitQueued(t *testing.T, s *Store, n int) {
+	t.Helper()
+	deadline := time.Now().Add(waitTimeout)
+	for len(s.ops) < n {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d ops queued, want %d", len(s.ops), n)
+		}
+		runtime.Gosched()
+	}
+}
+
+func TestGroupCommit(t *testing.T) {
+	t.Parallel()
+	s := openTest(t, Options{})
+	ctx := t.Context()
+	if _, err := s.UpdateQueue(ctx, store.QueueUpdate{Name: "full", MaxSize: ptr(1), Now: helperBase()}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Insert(ctx, helperBase(), []store.InsertParams{testJob("full")}); err != nil {
+		t.Fatal(err)
+	}
+	notes := s.Subscribe(ctx)
+
+	release := blockWriter(t, s)
+	commits := s.commits.Load()
+	type result struct {
+		name string
+		err  error
+	}
+	ops := []struct {
+		name string
+		run  func() error
+	}{
+		{"insert a", func() error { _, err := s.Insert(ctx, helperBase(), []store.InsertParams{testJob("a")}); return err }},
+		{"insert b", func() error { _, err := s.Insert(ctx, helperBase(), []store.InsertParams{testJob("b")}); return err }},
+		{"insert full", func() error {
+			_, err := s.Insert(ctx, helperBase(), []store.InsertParams{testJob("c"), testJob("full")})
+			return err
+		}},
+		{"cancel unknown", func() error { _, err := s.Cancel(ctx, store.CancelParams{ID: 12345, Now: helperBase()}); return err }},
+		{"insert d", func() error { _, err := s.Insert(ctx, helperBase(), []store.InsertParams{testJob("d")}); return err }},
+	}
+	results := make(chan result, len(ops))
+	for i, o := range ops {
+		go func() { results <- result{o.name, o.run()} }()
+		waitQueued(t, s, i+1) // keep the order
+	}
+	release()
+	got := map[string]error{}
+	for range ops {
+		r := <-results
+		got[r.name] = r.err
+	}
+	for name, err := range got {
+		switch name {
+		case "insert full":
+			if !errors.Is(err, store.ErrQueueFull) {
+				t.Errorf("%s: %v, want ErrQueueFull", name, err)
+			}
+		case "cancel unknown":
+			if !errors.Is(err, store.ErrNotFound) {
+				t.Errorf("%s: %v, want ErrNotFound", name, err)
+			}
+		default:
+			if err != nil {
+				t.Errorf("%s: %v", name, err)
+			}
+		}
+	}
+	if n := s.commits.Load() - commits; n != 2 {
+		t.Errorf("%d commits for the blocking op and one batch, want 2", n)
+	}
+	counts := queueCounts(t, s)
+	want := map[string]int64{"full": 1, "a": 1, "b": 1, "d": 1}
+	for q, n := range want {
+		if counts[q] != n {
+			t.Errorf("queue %s has %d jobs, want %d (all: %v)", q, counts[q], n, counts)
+		}
+	}
+	if counts["c"] != 0 {
+		t.Errorf("the failed insert left %d jobs in queue c", counts["c"])
+	}
+	// One NoticeQueued per queue that got jobs, none for the failed insert.
+	seen := map[string]bool{}
+	deadline := time.NewTimer(waitTimeout)
+	defer deadline.Stop()
+	for !seen["a"] || !seen["b"] || !seen["d"] {
+		select {
+		case n := <-notes:
+			if n.Type == store.NoticeQueued {
+				seen[n.Queue] = true
+			}
+		case <-deadline.C:
+			t.Fatalf("NoticeQueued for %v only", seen)
+		}
+	}
+	if seen["c"] || seen["full"] {
+		t.Errorf("NoticeQueued for the rolled back insert: %v", seen)
+	}
+}
+
+func TestFailingOpIsRetriedAlone(t *testing.T) {
+	t.Parallel()
+	s := openTest(t, Options{})
+	ctx := t.Context()
+	release := blockWriter(t, s)
+	commits := s.commits.Load()
+	errs := make(chan error, 4)
+	insert := func(q string) { _, err := s.Insert(ctx, helperBase(), []store.InsertParams{testJob(q)}); errs <- err }
+	go insert("a")
+	waitQueued(t, s, 1)
+	// An op that fails with an error that is not a sentinel, after writing.
+	badErr := make(chan error, 1)
+	go func() {
+		badErr <- s.do(ctx, false, func(w *writer) error {
+			if _, err := w.exec(`UPDATE queues SET paused = 1`); err != nil {
+				return err
+			}
+			_, err := w.exec(`INSERT INTO no_such_table VALUES (1)`)
+			return err
+		})
+	}()
+	waitQueued(t, s, 2)
+	go insert("b")
+	waitQueued(t, s, 3)
+	cancelled, cancel := context.WithCancel(ctx)
+	go func() { _, err := s.Insert(cancelled, helperBase(), []store.InsertParams{testJob("c")}); errs <- err }()
+	waitQueued(t, s, 4)
+	cancel()
+	release()
+
+	if err := <-badErr; err == nil || isSentinel(err) {
+		t.Errorf("failing op: %v, want its own error", err)
+	}
+	var ok, canceled int
+	for range 3 {
+		switch err := <-errs; {
+		case err == nil:
+			ok++
+		case errors.Is(err, context.Canceled):
+			canceled++
+		default:
+			t.Errorf("insert: %v", err)
+		}
+	}
+	if ok != 2 || canceled != 1 {
+		t.Errorf("%d inserts succeeded and %d were cancelled, want 2 and 1", ok, canceled)
+	}
+	counts := queueCounts(t, s)
+	if counts["a"] != 1 || counts["b"] != 1 || counts["c"] != 0 {
+		t.Errorf("queue counts %v, want a:1 b:1", counts)
+	}
+	if n := s.commits.Load() - commits; n != 2 {
+		t.Errorf("%d commits, want 2 (the blocking op, then the batch without the failing op)", n)
+	}
+}
+
+// queueCounts returns the number of jobs per queue.
+func queueCounts(t *testing.T, s *Store) map[string]int64 {
+	t.Helper()
+	counts, err := s.Counts(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := map[string]int64{}
+	for _, c := range counts {
+		m[c.Queue] += c.N
+	}
+	return m
+}
+
+func TestExternalChangeNotice(t *testing.T) {
+	t.Parallel()
+	path := filepath.Join(t.TempDir(), "shared.db")
+	a := openPath(t, path, Options{PollInterval: 5 * time.Millisecond})
+	b := openPath(t, path, Options{})
+	ch := a.Subscribe(t.Context())
+	res, err := b.Insert(t.Context(), helperBase(), []store.InsertParams{testJob("q")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.NewTimer(waitTimeout)
+	defer deadline.Stop()
+	for done := false; !done; {
+		select {
+		case n := <-ch:
+			done = n.Type == store.NoticeChanged
+		case <-deadline.C:
+			t.Fatal("no NoticeChanged after another store wrote")
+		}
+	}
+	if j, err := a.Get(t.Context(), res[0].Job.ID); err != nil || j.Queue != "q" {
+		t.Errorf("the other store's job: %v, %v", j, err)
+	}
+}
+
+func TestSlowSubscriber(t *testing.T) {
+	t.Parallel()
+	s := openTest(t, Options{PollInterval: 5 * time.Millisecond})
+	ch := s.Subscribe(t.Context())
+	// More commits with notices than the channel holds; nobody reads.
+	for range subscriberBuffer + 10 {
+		if _, err := s.Insert(t.Context(), helperBase(), []store.InsertParams{testJob("q")}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	buffered := 0
+	for drained := false; !drained; {
+		select {
+		case n := <-ch:
+			if n.Type != store.NoticeQueued {
+				t.Errorf("notice %+v before the overflow", n)
+			}
+			buffered++
+		default:
+			drained = true
+		}
+	}
+	if buffered != subscriberBuffer {
+		t.Errorf("%d notices buffered, want %d", buffered, subscriberBuffer)
+	}
+	deadline := time.NewTimer(waitTimeout)
+	defer deadline.Stop()
+	select {
+	case n := <-ch:
+		if n.Type != store.NoticeChanged {
+			t.Errorf("after the overflow: %+v, want NoticeChanged", n)
+		}
+	case <-deadline.C:
+		t.Fatal("no NoticeChanged in place of the dropped notices")
+	}
+}
+
+func TestClose(t *testing.T) {
+	t.Parallel()
+	s, err := Open(filepath.Join(t.TempDir(), "c.db"), Options{Logger: testLogger()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Migrate(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	ch := s.Subscribe(t.Context())
+	// Writers racing with Close either finish or get ErrClosed; none hangs.
+	var wg sync.WaitGroup
+	errs := make(chan error, 8)
+	for range 8 {
+		wg.Go(func() {
+			_, err := s.Insert(t.Context(), helperBase(), []store.InsertParams{testJob("q")})
+			errs <- err
+		})
+	}
+	if err := s.Close(); err != nil {
+		t.Fatalf("Close: %v", err)
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil && !errors.Is(err, ErrClosed) {
+			t.Errorf("insert during Close: %v", err)
+		}
+	}
+	if _, err := s.Insert(t.Context(), helperBase(), []store.InsertParams{testJob("q")}); !errors.Is(err, ErrClosed) {
+		t.Errorf("insert after Close: %v, want ErrClosed", err)
+	}
+	for range ch { // closed by Close
+	}
+	if err := s.Close(); err != nil {
+		t.Errorf("second Close: %v", err)
+	}
+}
+
+func TestConcurrentMigrate(t *testing.T) {
+	t.Parallel()
+	path := filepath.Join(t.TempDir(), "m.db")
+	const n = 4
+	stores := make([]*Store, n)
+	for i := range stores {
+		s, err := Open(path, Options{Logger: testLogger()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { s.Close() })
+		stores[i] = s
+	}
+	var wg sync.WaitGroup
+	errs := make([]error, n)
+	for i, s := range stores {
+		wg.Go(func() { errs[i] = s.Migrate(t.Context()) })
+	}
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil {
+			t.Errorf("Migrate %d: %v", i, err)
+		}
+	}
+	var rows int
+	if err := stores[0].rdb.QueryRowContext(t.Context(), `SELECT count(*) FROM schema_migrations`).Scan(&rows); err != nil {
+		t.Fatal(err)
+	}
+	if rows != len(stores[0].migrations) {
+		t.Errorf("schema_migrations has %d rows, want %d", rows, len(stores[0].migrations))
+	}
+}
+
+// TestQueryPlans checks that the hot statements use their partial indexes,
+// so that their cost does not grow with future-scheduled or finished jobs.
+func TestQueryPlans(t *testing.T) {
+	t.Parallel()
+	s := openTest(t, Options{})
+	w := &writer{finishSQLs: map[int]string{}}
+	cases := []struct {
+		name string
+		sql  string
+		args int
+		want []string
+	}{
+		{"claim", sqlClaimNext, 6, []string{"USING COVERING INDEX jobs_waiting (queue=? AND state=?)"}},
+		{"claim candidates", `SELECT id, kind, priority, run_at FROM jobs WHERE queue = ? AND state = 'queued' AND state IN ` +
+			waitingStates + ` AND (priority, run_at, id) > (?, ?, ?) ORDER BY priority, run_at, id LIMIT ?`, 5,
+			[]string{"USING INDEX jobs_waiting (queue=? AND state=? AND (priority,run_at"}},
+		{"queue size", sqlWaitingCount, 2, []string{"USING COVERING INDEX jobs_waiting (queue=? AND state=?)"}},
+		{"finish", w.finishSQL(4), 40, []string{"USING INTEGER PRIMARY KEY"}},
+		{"promote", `SELECT id, state FROM jobs WHERE state IN ('scheduled', 'retrying') AND run_at <= ?
+			ORDER BY run_at, id LIMIT ?`, 2, []string{"USING INDEX jobs_due (run_at<?)"}},
+		{"next run_at", `SELECT min(run_at) FROM jobs WHERE state IN ('scheduled', 'retrying')`, 0, []string{"jobs_due"}},
+		{"rescue", `SELECT id FROM jobs WHERE state = 'running' AND lease_until < ? ORDER BY lease_until, id LIMIT ?`, 2,
+			[]string{"INDEX jobs_lease (lease_until<?)"}},
+		{"active key", sqlActiveByKey, 2, []string{"USING INDEX jobs_active_key (kind=? AND key=?)"}},
+		{"last finished", `SELECT max(finished_at) FROM jobs WHERE kind = ? AND key = ? AND key <> '' AND state IN ` + finalStates, 2,
+			[]string{"jobs_key_finished"}},
+		{"prune", `SELECT id FROM jobs WHERE state IN ` + finalStates + ` AND finished_at < ? ORDER BY finished_at LIMIT ?`, 2,
+			[]string{"USING INDEX jobs_finished (finished_at<?)"}},
+	}
+	for _, c := range cases {
+		rows, err := s.rdb.QueryContext(t.Context(), `EXPLAIN QUERY PLAN `+c.sql, make([]any, c.args)...)
+		if err != nil {
+			t.Fatalf("%s: %v", c.name, err)
+		}
+		var plan []string
+		for rows.Next() {
+			var id, parent, unused int
+			var detail string
+			if err := rows.Scan(&id, &parent, &unused, &detail); err != nil {
+				t.Fatal(err)
+			}
+			plan = append(plan, detail)
+		}
+		rows.Close()
+		all := strings.Join(plan, "\n")
+		for _, w := range c.want {
+			if !strings.Contains(all, w) {
+				t.Errorf("%s: plan\n%s\nlacks %q", c.name, all, w)
+			}
+		}
+		if strings.Contains(all, "SCAN jobs") {
+			t.Errorf("%s: plan scans the table:\n%s", c.name, all)
+		}
+	}
+}
+
+func ptr[T any](v T) *T { return &v }
