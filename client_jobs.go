@@ -192,6 +192,14 @@ func (c *Client) AbortKey(ctx context.Context, kind, key, reason string) (*Job, 
 
 func (c *Client) cancel(ctx context.Context, p store.CancelParams) (*Job, error) {
 	n := c.runningNode()
+	if n != nil && p.Reason != "" {
+		var k any = p.ID
+		if p.ID == 0 {
+			k = kindKey{p.Kind, p.Key}
+		}
+		n.abortReasons.Store(k, p.Reason)
+		defer n.abortReasons.Delete(k)
+	}
 	p.Now = c.now()
 	tr, err := c.store.Cancel(ctx, p)
 	if err != nil {

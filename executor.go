@@ -41,6 +41,13 @@ func (a *abortCause) Error() string {
 	return "aborted: " + a.reason
 }
 
+// hasReason reports whether the abort's reason is known.
+func (a *abortCause) hasReason() bool {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.reason != ""
+}
+
 // fill sets the reason if none is known yet.
 func (a *abortCause) fill(reason string) {
 	a.mu.Lock()
@@ -169,10 +176,11 @@ func (ex *execution) release() {
 // execute runs one attempt in its own goroutine.
 func (n *node) execute(ex *execution) {
 	defer n.execWG.Done()
-	tctx, tcancel := context.WithDeadlineCause(ex.ctx, ex.started.Add(ex.timeout()), errCauseTimeout)
+	// The timeout runs on the wall clock (Options.Clock is for job semantics).
+	tctx, tcancel := context.WithTimeoutCause(ex.ctx, ex.timeout(), errCauseTimeout)
 	ex.jctx = jobContext{Context: tctx, ex: ex}
 
-	werr, pan := callWork(&ex.jctx, ex.kind.worker, &ex.job)
+	pan, werr := callWork(&ex.jctx, ex.kind.worker, &ex.job)
 
 	now := n.c.now()
 	cause := context.Cause(ex.ctx)
@@ -229,6 +237,9 @@ func (n *node) forceFinish(ex *execution, cause error) {
 // abortLocal cancels a job running on this node; after AbortGrace it is
 // finished aborted even if its worker ignores the cancellation.
 func (n *node) abortLocal(ex *execution, reason string) {
+	if reason == "" {
+		reason = n.abortReason(ex)
+	}
 	ex.cancel(&abortCause{reason: reason})
 	cause := context.Cause(ex.ctx)
 	var ac *abortCause
@@ -268,13 +279,13 @@ type panicInfo struct {
 }
 
 // callWork runs the worker, turning a panic into a panicInfo.
-func callWork(ctx context.Context, w Worker, j *Job) (err error, pan *panicInfo) {
+func callWork(ctx context.Context, w Worker, j *Job) (pan *panicInfo, err error) {
 	defer func() {
 		if r := recover(); r != nil {
 			pan = &panicInfo{value: r, location: panicLocation()}
 		}
 	}()
-	return w.Work(ctx, j), nil
+	return nil, w.Work(ctx, j)
 }
 
 // rotaFuncPrefixes are the packages whose frames a panic location leaves out.
@@ -339,8 +350,10 @@ func finishFor(j *store.Job, node string, started, now time.Time, werr error, pa
 	if errors.As(cause, &ac) {
 		f.State = StateAborted
 		f.Record.Outcome = store.OutcomeAborted
-		f.Error = ac.Error()
-		f.Record.Error = f.Error
+		f.Record.Error = ac.Error()
+		if ac.hasReason() {
+			f.Error = f.Record.Error
+		} // else the store keeps the reason the abort request left in last_error
 		return f
 	}
 	o, delay := OutcomeOf(werr)

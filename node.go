@@ -25,25 +25,29 @@ type node struct {
 	// context without its cancellation.
 	jobBase context.Context
 
-	loops      context.Context // producers and the notice dispatcher
-	stopLoops  context.CancelFunc
-	bg         context.Context // heartbeats, maintenance, config watch
-	stopBg     context.CancelFunc
-	loopWG     sync.WaitGroup
-	bgWG       sync.WaitGroup
-	execWG     sync.WaitGroup // one per job goroutine
-	producers  map[string]*producer
-	prodList   []*producer
-	completer  *completer
-	running    runningSet
-	maint      *maintenance
-	hbNow      chan struct{}
-	stopping   atomic.Bool
-	active     atomic.Int64 // slots taken: jobs whose goroutine or finish is pending
-	inflight   atomic.Int64 // jobs whose finish is not yet handed to the completer
-	refsBuf    []store.JobRef
-	notices    <-chan store.Notice
-	stopNotice context.CancelFunc
+	loops     context.Context // producers and the notice dispatcher
+	stopLoops context.CancelFunc
+	bg        context.Context // heartbeats, maintenance, config watch
+	stopBg    context.CancelFunc
+	loopWG    sync.WaitGroup
+	bgWG      sync.WaitGroup
+	execWG    sync.WaitGroup // one per job goroutine
+	producers map[string]*producer
+	prodList  []*producer
+	completer *completer
+	running   runningSet
+	maint     *maintenance
+	hbNow     chan struct{}
+	stopping  atomic.Bool
+	active    atomic.Int64 // slots taken: jobs whose goroutine or finish is pending
+	inflight  atomic.Int64 // jobs whose finish is not yet handed to the completer
+	refsBuf   []store.JobRef
+	// abortReasons holds the reasons of aborts this client is making, by
+	// job id or kindKey, so that the store's notice (which may arrive before
+	// the Abort call returns) cancels the job with its reason.
+	abortReasons sync.Map
+	notices      <-chan store.Notice
+	stopNotice   context.CancelFunc
 }
 
 func newNode(c *Client, startCtx context.Context) *node {
@@ -222,6 +226,22 @@ func (n *node) callAbortHook(a Aborter, ex *execution) {
 		}
 	}()
 	a.Abort(&ex.job)
+}
+
+// kindKey names a job by kind and key.
+type kindKey struct{ kind, key string }
+
+// abortReason is the reason of an abort this client is making for ex, if any.
+func (n *node) abortReason(ex *execution) string {
+	if r, ok := n.abortReasons.Load(ex.job.ID); ok {
+		return r.(string)
+	}
+	if ex.job.Key != "" {
+		if r, ok := n.abortReasons.Load(kindKey{ex.job.Kind, ex.job.Key}); ok {
+			return r.(string)
+		}
+	}
+	return ""
 }
 
 // runningSet is this node's running attempts by job id.

@@ -76,6 +76,7 @@ func TestOutcomes(t *testing.T) {
 		wantErr     string // substring of LastError
 		wantResult  string
 		check       func(t *testing.T, j *rota.Job)
+		timeout     time.Duration // the kind's timeout
 	}{
 		{
 			name: "nil is done with result",
@@ -161,7 +162,8 @@ func TestOutcomes(t *testing.T) {
 				<-ctx.Done()
 				return ctx.Err()
 			},
-			want: rota.StateError, wantAttempt: 2, wantOut: []rota.Outcome{"timeout", "timeout"}, wantErr: "timeout",
+			timeout: 20 * time.Millisecond,
+			want:    rota.StateError, wantAttempt: 2, wantOut: []rota.Outcome{"timeout", "timeout"}, wantErr: "timeout",
 		},
 	}
 	for _, tt := range tests {
@@ -169,7 +171,7 @@ func TestOutcomes(t *testing.T) {
 			t.Parallel()
 			w := &recorder{work: tt.work}
 			c := setup(t, rota.Options{}, func(c *rota.Client) {
-				must(t, c.Register("test.outcome", w, rota.KindOptions{Backoff: fastBackoff, Timeout: 50 * time.Millisecond}))
+				must(t, c.Register("test.outcome", w, rota.KindOptions{Backoff: fastBackoff, Timeout: tt.timeout}))
 			})
 			opts := []rota.EnqueueOption{}
 			if tt.maxAttempts > 0 {

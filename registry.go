@@ -2,7 +2,6 @@ package rota
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"slices"
@@ -433,6 +432,3 @@ func (c *Client) Unload(b *Bundle) error {
 // Kinds lists the kinds this client can run: registered ones and those the
 // worker configuration binds to a command.
 func (c *Client) Kinds() []string { return c.reg.kinds() }
-
-// errNoWorker is the error of a claimed job whose kind has no runtime.
-var errNoWorker = errors.New("rota: no worker for kind")
