@@ -1,7 +1,9 @@
 package rota
 
 // This file is the Client's public surface: its options and methods. The
-// engine behind it lives in client.go and internal/engine.
+// engine behind it lives in this package too (client.go, node.go,
+// producer.go, executor.go, completer.go, lease.go, maintenance.go, ...);
+// see docs/decisions/0002-engine-in-root-package.md.
 
 import (
 	"context"

@@ -288,8 +288,19 @@ func callWork(ctx context.Context, w Worker, j *Job) (pan *panicInfo, err error)
 	return nil, w.Work(ctx, j)
 }
 
-// rotaFuncPrefixes are the packages whose frames a panic location leaves out.
-var rotaFuncPrefixes = [...]string{"runtime.", "github.com/rotahq/rota.", "github.com/rotahq/rota/internal/"}
+// Function name prefixes of the frames a panic location leaves out: the
+// runtime's and rota's own.
+const (
+	runtimeFuncPrefix  = "runtime."
+	rotaFuncPrefix     = "github.com/rotahq/rota."
+	internalFuncPrefix = "github.com/rotahq/rota/internal/"
+)
+
+// ownFrame reports whether a function belongs to the runtime or to rota.
+func ownFrame(fn string) bool {
+	return strings.HasPrefix(fn, runtimeFuncPrefix) || strings.HasPrefix(fn, rotaFuncPrefix) ||
+		strings.HasPrefix(fn, internalFuncPrefix)
+}
 
 // panicLocation returns the file:line chain of the panicking goroutine's
 // frames, called from a deferred recover: base file names, outermost first
@@ -301,7 +312,7 @@ func panicLocation() string {
 	var parts []string
 	for {
 		f, more := frames.Next()
-		if f.Function != "" && !hasAnyPrefix(f.Function, rotaFuncPrefixes[:]) {
+		if f.Function != "" && !ownFrame(f.Function) {
 			parts = append(parts, filepath.Base(f.File)+":"+strconv.Itoa(f.Line))
 		}
 		if !more {
@@ -312,15 +323,6 @@ func panicLocation() string {
 		parts[i], parts[j] = parts[j], parts[i]
 	}
 	return strings.Join(parts, " -> ")
-}
-
-func hasAnyPrefix(s string, prefixes []string) bool {
-	for _, p := range prefixes {
-		if strings.HasPrefix(s, p) {
-			return true
-		}
-	}
-	return false
 }
 
 // finishFor maps how an attempt ended to its finish:

@@ -25,9 +25,9 @@ type node struct {
 	// context without its cancellation.
 	jobBase context.Context
 
-	loops     context.Context // producers and the notice dispatcher
+	loops     context.Context // producers
 	stopLoops context.CancelFunc
-	bg        context.Context // heartbeats, maintenance, config watch
+	bg        context.Context // notice dispatcher, heartbeats, maintenance, config watch
 	stopBg    context.CancelFunc
 	loopWG    sync.WaitGroup
 	bgWG      sync.WaitGroup
@@ -89,11 +89,7 @@ func (n *node) start() {
 	n.goBg(n.heartbeatLoop)
 	n.goBg(n.c.reg.watch)
 	n.maint.start(n.bg, &n.bgWG)
-	n.loopWG.Add(1)
-	go func() {
-		defer n.loopWG.Done()
-		n.dispatch(n.loops)
-	}()
+	n.goBg(n.dispatch)
 	for _, p := range n.prodList {
 		n.loopWG.Add(1)
 		go func() {

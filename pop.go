@@ -73,10 +73,7 @@ func (c *Client) FailJob(ctx context.Context, job *Job, err error) error {
 		return fieldErr("job", "nil")
 	}
 	now := c.now()
-	bo := c.reg.options(job.Kind).Backoff
-	if bo == nil {
-		bo = defaultBackoff
-	}
+	bo := backoffOr(c.reg.options(job.Kind).Backoff)
 	started := job.StartedAt
 	if started.IsZero() {
 		started = now

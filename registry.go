@@ -39,14 +39,16 @@ type kindRT struct {
 
 // backoff returns the kind's backoff.
 func (k *kindRT) backoff() Backoff {
-	if k.opts.Backoff != nil {
-		return k.opts.Backoff
-	}
-	return defaultBackoff
+	return backoffOr(k.opts.Backoff)
 }
 
-// defaultBackoff is stateless, so one value serves every kind.
-var defaultBackoff = ExponentialBackoff(DefaultBackoffBase, DefaultBackoffMax, DefaultBackoffJitter)
+// backoffOr returns b, or the default exponential backoff when b is nil.
+func backoffOr(b Backoff) Backoff {
+	if b != nil {
+		return b
+	}
+	return ExponentialBackoff(DefaultBackoffBase, DefaultBackoffMax, DefaultBackoffJitter)
+}
 
 // kindSlots counts a kind's running jobs on this node. It outlives
 // registrations so that a kind unregistered and registered again while its
