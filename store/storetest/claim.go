@@ -94,16 +94,31 @@ func testClaimOrder(t *testing.T, s store.Store) {
 		e := insertJob(t, s, at(3*time.Second), params("k", q, withPriority(5)))
 		want := []int64{b.ID, e.ID, c.ID, d.ID, a.ID}
 
-		cp := claimParams(at(10*time.Second), 2)
+		// One by one (the choice of the job), then all at once (the order
+		// of the answer).
+		cp := claimParams(at(10*time.Second), 1)
 		cp.Queue = queue
 		if queue == "capped" {
 			cp.Kinds = []store.KindLimit{{Kind: "k", Max: 100}}
 		}
-		got := claim(t, s, cp)
-		cp.Limit = 10
-		got = append(got, claim(t, s, cp)...)
+		var got []*store.Job
+		for range want {
+			got = append(got, claim(t, s, cp)...)
+		}
 		if !slices.Equal(ids(got), want) {
-			t.Errorf("%s: claim order %v, want %v", queue, ids(got), want)
+			t.Errorf("%s: claims of 1 took %v, want %v", queue, ids(got), want)
+		}
+		for _, j := range got {
+			if !finish(t, s, store.FinishParams{ID: j.ID, Attempt: j.Attempt, State: store.StateQueued, Uncount: true,
+				Now: at(11 * time.Second)})[0] {
+				t.Fatalf("finish of job %d not applied", j.ID)
+			}
+		}
+		// Back in the queue, all with run_at = 11s: priority, then id.
+		cp.Limit = 10
+		want = []int64{b.ID, e.ID, a.ID, c.ID, d.ID}
+		if got := claim(t, s, cp); !slices.Equal(ids(got), want) {
+			t.Errorf("%s: claim of 10 returned %v, want %v", queue, ids(got), want)
 		}
 	}
 }
