@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"reflect"
 	"runtime"
 	"strconv"
@@ -203,5 +204,34 @@ func TestOutcomes(t *testing.T) {
 				tt.check(t, j)
 			}
 		})
+	}
+}
+
+// panickyCleanUp is a worker whose CleanUp hook panics.
+type panickyCleanUp struct{ calls atomic.Int64 }
+
+func (p *panickyCleanUp) Work(ctx context.Context, job *rota.Job) error { return nil }
+
+func (p *panickyCleanUp) CleanUp(ctx context.Context, job *rota.Job, o rota.Outcome) {
+	p.calls.Add(1)
+	panic("clean-up failed")
+}
+
+func TestCleanUpPanicIsContained(t *testing.T) {
+	t.Parallel()
+	var logs logBuffer
+	w := &panickyCleanUp{}
+	c := setup(t, rota.Options{Logger: slog.New(slog.NewTextHandler(&logs, nil))}, func(c *rota.Client) {
+		must(t, c.Register("test.cleanup", w))
+	})
+	for range 2 {
+		j := enqueue(t, c, "test.cleanup", nil)
+		waitState(t, c, j.ID, rota.StateDone)
+	}
+	if w.calls.Load() != 2 {
+		t.Errorf("CleanUp called %d times, want 2", w.calls.Load())
+	}
+	if !containsAll(logs.String(), "CleanUp panicked", "clean-up failed") {
+		t.Errorf("the panic was not logged:\n%s", logs.String())
 	}
 }
