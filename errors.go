@@ -51,7 +51,7 @@ func (e *outcomeError) Error() string {
 		return fmt.Sprintf("snooze %s", e.delay)
 	case store.OutcomeCancel:
 		if e.err != nil {
-			return "cancelled: " + e.err.Error()
+			return e.err.Error() // the reason alone: the outcome already says cancel
 		}
 		return "cancelled"
 	default:

@@ -38,7 +38,7 @@ func (a *abortCause) Error() string {
 	if a.reason == "" {
 		return "aborted"
 	}
-	return "aborted: " + a.reason
+	return a.reason // the state and the attempt's outcome already say "aborted"
 }
 
 // hasReason reports whether the abort's reason is known.
