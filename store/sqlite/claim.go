@@ -96,6 +96,9 @@ func (w *writer) claim(p store.ClaimParams, caps map[string]int, filter claimFil
 			return nil, fmt.Errorf("sqlite: claim: %w", err)
 		}
 	}
+	for _, j := range jobs {
+		w.count(j.Queue, j.Kind, store.StateQueued, store.StateRunning)
+	}
 	// RETURNING has no defined order.
 	sort.Slice(jobs, func(i, j int) bool { return claimLess(jobs[i], jobs[j]) })
 	return jobs, nil

@@ -19,7 +19,7 @@ const sqlFinish = `UPDATE jobs SET state = ?3, run_at = coalesce(?4, run_at), at
 	lease_until = NULL, cancel_requested = 0, finished_at = ?8, updated_at = ?9,
 	attempts = json_insert(attempts, '$[#]', json(?10))
 	WHERE id = ?1 AND attempt = ?2 AND state = 'running'
-	RETURNING queue`
+	RETURNING queue, kind`
 
 // finishRows is the most finishes of one statement: a call with more, or
 // with the same job twice, runs several statements.
@@ -46,7 +46,7 @@ func (w *writer) finishSQL(n int) string {
 	}
 	b.WriteString(`) AS f
 	WHERE jobs.id = f.column1 AND jobs.attempt = f.column2 AND jobs.state = 'running'
-	RETURNING jobs.id, jobs.queue`)
+	RETURNING jobs.id, jobs.queue, jobs.kind`)
 	q := b.String()
 	w.finishSQLs[n] = q
 	return q
@@ -134,14 +134,15 @@ func (w *writer) finish(rows []finishRow, applied []bool) error {
 		}
 		for res.Next() {
 			var id int64
-			var queue string
-			if err := res.Scan(&id, &queue); err != nil {
+			var queue, kind string
+			if err := res.Scan(&id, &queue, &kind); err != nil {
 				res.Close()
 				return fmt.Errorf("sqlite: finish: %w", err)
 			}
 			i := byID[id]
 			applied[i] = true
 			w.noteState(rows[i].state, queue, rows[i].runAt)
+			w.count(queue, kind, store.StateRunning, rows[i].state)
 		}
 		res.Close()
 		if err := res.Err(); err != nil {
@@ -150,8 +151,8 @@ func (w *writer) finish(rows []finishRow, applied []bool) error {
 	}
 	for _, i := range repeats {
 		r := &rows[i]
-		var queue string
-		err := w.queryRow(sqlFinish, r.args[:]...).Scan(&queue)
+		var queue, kind string
+		err := w.queryRow(sqlFinish, r.args[:]...).Scan(&queue, &kind)
 		if errors.Is(err, sql.ErrNoRows) {
 			continue
 		}
@@ -160,6 +161,7 @@ func (w *writer) finish(rows []finishRow, applied []bool) error {
 		}
 		applied[i] = true
 		w.noteState(r.state, queue, r.runAt)
+		w.count(queue, kind, store.StateRunning, r.state)
 	}
 	return nil
 }

@@ -242,7 +242,7 @@ func (w *writer) mergeable(o *op) bool {
 func (w *writer) insertMerged(ops []*op) error {
 	var targets []insertTarget
 	for _, o := range ops {
-		o.err, o.notes = nil, nil
+		o.err, o.notes, o.counts = nil, nil, nil
 		b := o.bulk
 		clear(b.results)
 		for i := range b.rows {
@@ -302,6 +302,7 @@ func (w *writer) insertRows(targets []insertTarget) error {
 			}}
 			w.cur = t.o
 			w.noteState(r.state, p.Queue, r.runAt)
+			w.count(p.Queue, p.Kind, "", r.state)
 		}
 	}
 	return nil
@@ -339,6 +340,7 @@ func (w *writer) resolveConflict(now time.Time, r *insertRow, existing *store.Jo
 		}
 		res.Job, res.Updated = j, true
 		w.noteState(state, j.Queue, runAt)
+		w.count(j.Queue, j.Kind, existing.State, j.State)
 	case store.OnConflictUpdatePriority:
 		if !waiting || existing.Priority == p.Priority {
 			return res, nil

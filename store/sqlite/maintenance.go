@@ -69,6 +69,7 @@ func (s *Store) Promote(ctx context.Context, now time.Time, limit int) ([]store.
 			for _, id := range ids { // in run_at order
 				j := byID[id]
 				promoted = append(promoted, store.Transition{Job: j, From: from[id]})
+				w.count(j.Queue, j.Kind, from[id], j.State)
 				if !queues[j.Queue] {
 					queues[j.Queue] = true
 					w.note(store.Notice{Type: store.NoticeQueued, Queue: j.Queue})
@@ -156,6 +157,7 @@ func (s *Store) Rescue(ctx context.Context, now time.Time, limit int) ([]store.T
 			}
 			rescued = append(rescued, store.Transition{Job: j, From: store.StateRunning})
 			w.noteState(j.State, j.Queue, j.RunAt)
+			w.count(j.Queue, j.Kind, store.StateRunning, j.State)
 		}
 		return nil
 	})
@@ -183,17 +185,24 @@ func (s *Store) Prune(ctx context.Context, p store.PruneParams) (int64, error) {
 			if lim == 0 {
 				return nil
 			}
-			res, err := w.exec(`DELETE FROM jobs WHERE id IN (SELECT id FROM jobs
-				WHERE state IN `+finalStates+` AND finished_at < ? `+cond+` ORDER BY finished_at LIMIT ?)`,
-				append(args, lim)...)
+			rows, err := w.query(`DELETE FROM jobs WHERE id IN (SELECT id FROM jobs
+				WHERE state IN `+finalStates+` AND finished_at < ? `+cond+` ORDER BY finished_at LIMIT ?)
+				RETURNING queue, kind, state`, append(args, lim)...)
 			if err != nil {
 				return fmt.Errorf("sqlite: prune: %w", err)
 			}
-			n, err := res.RowsAffected()
-			if err != nil {
+			defer rows.Close()
+			for rows.Next() {
+				var queue, kind, state string
+				if err := rows.Scan(&queue, &kind, &state); err != nil {
+					return fmt.Errorf("sqlite: prune: %w", err)
+				}
+				w.count(queue, kind, store.State(state), "")
+				total++
+			}
+			if err := rows.Err(); err != nil {
 				return fmt.Errorf("sqlite: prune: %w", err)
 			}
-			total += n
 			return nil
 		}
 		for _, k := range kinds {

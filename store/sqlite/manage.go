@@ -69,6 +69,7 @@ func (s *Store) Cancel(ctx context.Context, p store.CancelParams) (store.Transit
 		if err != nil {
 			return fmt.Errorf("sqlite: cancel job %d: %w", j.ID, err)
 		}
+		w.count(j.Queue, j.Kind, j.State, tr.Job.State)
 		return nil
 	})
 	if err != nil {
@@ -110,6 +111,7 @@ func (s *Store) Retry(ctx context.Context, id int64, now time.Time) (store.Trans
 			return fmt.Errorf("sqlite: retry job %d: %w", id, err)
 		}
 		w.noteState(store.StateQueued, tr.Job.Queue, tr.Job.RunAt)
+		w.count(j.Queue, j.Kind, j.State, store.StateQueued)
 		return nil
 	})
 	if err != nil {
@@ -142,6 +144,7 @@ func (s *Store) Release(ctx context.Context, id int64, now time.Time) (store.Tra
 			return fmt.Errorf("sqlite: release job %d: %w", id, err)
 		}
 		w.noteState(state, j.Queue, runAt)
+		w.count(j.Queue, j.Kind, j.State, state)
 		return nil
 	})
 	if err != nil {
@@ -157,6 +160,7 @@ func (s *Store) Delete(ctx context.Context, id int64) (*store.Job, error) {
 		j, err := scanJob(w.queryRow(`DELETE FROM jobs WHERE id = ? AND state <> 'running' RETURNING `+jobColumnsFull, id), true)
 		if err == nil {
 			deleted = j
+			w.count(j.Queue, j.Kind, j.State, "")
 			return nil
 		}
 		if !errors.Is(err, sql.ErrNoRows) {

@@ -239,6 +239,7 @@ func TestMultiProcess(t *testing.T) {
 	if total != len(inserted) {
 		t.Errorf("the file holds %d jobs, the helpers inserted %d", total, len(inserted))
 	}
+	checkCounts(t, s)
 	var check string
 	if err := s.rdb.QueryRowContext(t.Context(), `PRAGMA integrity_check`).Scan(&check); err != nil || check != "ok" {
 		t.Errorf("integrity_check = %q, %v", check, err)

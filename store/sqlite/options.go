@@ -30,6 +30,9 @@ const (
 	maxReadConns = 4
 	// subscriberBuffer is the capacity of each Subscribe channel.
 	subscriberBuffer = 64
+	// writerCacheKiB is the page cache of the write connection (the read
+	// connections keep SQLite's default of 2 MiB).
+	writerCacheKiB = 16 << 10
 	// maxCachedStmts bounds the writer's prepared statement cache.
 	maxCachedStmts = 256
 )

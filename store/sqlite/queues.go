@@ -59,8 +59,8 @@ func readQueues(ctx context.Context, tx *sql.Tx, name string) ([]store.Queue, er
 		return nil, err
 	}
 
-	rows, err = tx.QueryContext(ctx, `SELECT queue, state, count(*) FROM jobs
-		WHERE ?1 = '' OR queue = ?1 GROUP BY queue, state`, name)
+	rows, err = tx.QueryContext(ctx, `SELECT queue, state, sum(n) FROM job_counts
+		WHERE n > 0 AND (?1 = '' OR queue = ?1) GROUP BY queue, state`, name)
 	if err != nil {
 		return nil, err
 	}
@@ -82,23 +82,18 @@ func readQueues(ctx context.Context, tx *sql.Tx, name string) ([]store.Queue, er
 		return nil, err
 	}
 
-	rows, err = tx.QueryContext(ctx, `SELECT queue, min(run_at) FROM jobs
-		WHERE state = 'queued' AND (?1 = '' OR queue = ?1) GROUP BY queue`, name)
-	if err != nil {
-		return nil, err
-	}
-	for rows.Next() {
-		var n string
-		var oldest int64
-		if err := rows.Scan(&n, &oldest); err != nil {
-			rows.Close()
+	// The oldest queued job of each queue that has some: a range of the
+	// jobs_waiting index per queue.
+	for _, q := range byName {
+		if q.Counts[store.StateQueued] == 0 {
+			continue
+		}
+		var oldest sql.NullInt64
+		if err := tx.QueryRowContext(ctx, `SELECT min(run_at) FROM jobs
+			WHERE queue = ? AND state = 'queued' AND state IN `+waitingStates, q.Name).Scan(&oldest); err != nil {
 			return nil, err
 		}
-		get(n).OldestQueuedAt = fromMicros(oldest)
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return nil, err
+		q.OldestQueuedAt = fromNullMicros(oldest)
 	}
 
 	out := make([]store.Queue, 0, len(byName))

@@ -128,8 +128,8 @@ func (s *Store) List(ctx context.Context, p store.ListParams) (store.ListPage, e
 
 // Counts returns job counts grouped by queue, kind and state.
 func (s *Store) Counts(ctx context.Context) ([]store.Count, error) {
-	rows, err := s.rdb.QueryContext(ctx, `SELECT queue, kind, state, count(*) FROM jobs
-		GROUP BY queue, kind, state ORDER BY queue, kind, state`)
+	rows, err := s.rdb.QueryContext(ctx, `SELECT queue, kind, state, n FROM job_counts
+		WHERE n > 0 ORDER BY queue, kind, state`)
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: counts: %w", err)
 	}

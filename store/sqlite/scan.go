@@ -58,51 +58,97 @@ func utc(t time.Time) time.Time {
 	return fromMicros(t.UnixMicro())
 }
 
-// scanJob reads one row of jobColumns (or jobColumnsFull when full).
+// scanJob reads one row of jobColumns (or jobColumnsFull when full). It
+// scans into *any, database/sql's cheapest path, and converts the driver's
+// values (int64, string, nil) itself.
 func scanJob(sc scanner, full bool) (*store.Job, error) {
-	var (
-		j                        store.Job
-		args, result, attempts   []byte
-		metadata, state          string
-		runAt, created, updated  int64
-		lease, started, finished sql.NullInt64
-		timeout                  int64
-		cancel                   int64
-	)
-	dest := []any{&j.ID, &j.Kind, &j.Queue, &args, &j.Priority, &runAt, &state, &j.Key, &metadata, &j.Attempt,
-		&j.MaxAttempts, &timeout, &result, &j.LastError, &j.Node, &lease, &cancel, &created, &updated, &started, &finished}
+	var v [22]any
+	dest := make([]any, 21, 22)
+	for i := range dest {
+		dest[i] = &v[i]
+	}
 	if full {
-		dest = append(dest, &attempts)
+		dest = append(dest, &v[21])
 	}
 	if err := sc.Scan(dest...); err != nil {
 		return nil, err
 	}
-	if len(args) > 0 {
-		j.Args = args
+	j := &store.Job{
+		ID:              asInt(v[0]),
+		Kind:            asString(v[1]),
+		Queue:           asString(v[2]),
+		Args:            asJSON(v[3]),
+		Priority:        int(asInt(v[4])),
+		RunAt:           fromMicros(asInt(v[5])),
+		State:           store.State(asString(v[6])),
+		Key:             asString(v[7]),
+		Attempt:         int(asInt(v[9])),
+		MaxAttempts:     int(asInt(v[10])),
+		Timeout:         time.Duration(asInt(v[11])) * time.Microsecond,
+		Result:          asJSON(v[12]),
+		LastError:       asString(v[13]),
+		Node:            asString(v[14]),
+		LeaseUntil:      asTime(v[15]),
+		CancelRequested: asInt(v[16]) != 0,
+		CreatedAt:       fromMicros(asInt(v[17])),
+		UpdatedAt:       fromMicros(asInt(v[18])),
+		StartedAt:       asTime(v[19]),
+		FinishedAt:      asTime(v[20]),
 	}
-	if len(result) > 0 {
-		j.Result = result
-	}
-	j.State = store.State(state)
-	j.RunAt = fromMicros(runAt)
-	j.Timeout = time.Duration(timeout) * time.Microsecond
-	j.LeaseUntil = fromNullMicros(lease)
-	j.CancelRequested = cancel != 0
-	j.CreatedAt = fromMicros(created)
-	j.UpdatedAt = fromMicros(updated)
-	j.StartedAt = fromNullMicros(started)
-	j.FinishedAt = fromNullMicros(finished)
-	if metadata != "" && metadata != "{}" {
-		if err := json.Unmarshal([]byte(metadata), &j.Metadata); err != nil {
+	if md := asString(v[8]); md != "" && md != "{}" {
+		if err := json.Unmarshal([]byte(md), &j.Metadata); err != nil {
 			return nil, fmt.Errorf("job %d: metadata: %w", j.ID, err)
 		}
 	}
-	if full && len(attempts) > 2 {
-		if err := json.Unmarshal(attempts, &j.Attempts); err != nil {
-			return nil, fmt.Errorf("job %d: attempts: %w", j.ID, err)
+	if full {
+		if a := asString(v[21]); len(a) > 2 {
+			if err := json.Unmarshal([]byte(a), &j.Attempts); err != nil {
+				return nil, fmt.Errorf("job %d: attempts: %w", j.ID, err)
+			}
 		}
 	}
-	return &j, nil
+	return j, nil
+}
+
+// asInt converts an INTEGER column value.
+func asInt(v any) int64 {
+	n, _ := v.(int64)
+	return n
+}
+
+// asString converts a TEXT column value ("" for NULL).
+func asString(v any) string {
+	switch x := v.(type) {
+	case string:
+		return x
+	case []byte:
+		return string(x)
+	}
+	return ""
+}
+
+// asJSON converts a JSON text column value (nil for NULL or empty).
+func asJSON(v any) json.RawMessage {
+	switch x := v.(type) {
+	case string:
+		if x != "" {
+			return json.RawMessage(x)
+		}
+	case []byte:
+		if len(x) > 0 {
+			return json.RawMessage(x)
+		}
+	}
+	return nil
+}
+
+// asTime converts a nullable microseconds column value.
+func asTime(v any) time.Time {
+	n, ok := v.(int64)
+	if !ok {
+		return time.Time{}
+	}
+	return fromMicros(n)
 }
 
 // scanJobs reads all rows of rows and closes it.

@@ -85,9 +85,10 @@ func Open(path string, opts Options) (*Store, error) {
 		hub:        hub{subs: make(map[*subscriber]struct{})},
 	}
 	busy := strconv.FormatInt(opts.BusyTimeout.Milliseconds(), 10)
-	base := "file:" + (&url.URL{Path: path}).EscapedPath() + "?_pragma=busy_timeout(" + busy + ")&_pragma=foreign_keys(1)&_pragma=temp_store(MEMORY)&_pragma=cache_size(-65536)&_pragma=wal_autocheckpoint(10000)"
+	base := "file:" + (&url.URL{Path: path}).EscapedPath() + "?_pragma=busy_timeout(" + busy + ")&_pragma=foreign_keys(1)&_pragma=temp_store(MEMORY)"
 
-	s.wdb, err = sql.Open("sqlite", base+"&_pragma=journal_mode(WAL)&_pragma=synchronous("+opts.Synchronous+")")
+	s.wdb, err = sql.Open("sqlite", base+"&_pragma=journal_mode(WAL)&_pragma=synchronous("+opts.Synchronous+")"+
+		"&_pragma=cache_size(-"+strconv.Itoa(writerCacheKiB)+")")
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
 	}
@@ -173,7 +174,7 @@ func (s *Store) Close() error {
 
 	<-s.writerDone
 	s.hub.close()
-	return errors.Join(s.wdb.Close(), s.rdb.Close())
+	return errors.Join(s.rdb.Close(), s.wdb.Close())
 }
 
 // Migrate applies the migrations that are not applied yet, all in one

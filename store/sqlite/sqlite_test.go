@@ -2,6 +2,7 @@ package sqlite
 
 import (
 	"log/slog"
+	"maps"
 	"os"
 	"path/filepath"
 	"testing"
@@ -50,5 +51,37 @@ func openPath(t testing.TB, path string, opts Options) *Store {
 }
 
 func TestConformance(t *testing.T) {
-	storetest.Run(t, func(t *testing.T) store.Store { return openTest(t, Options{}) })
+	storetest.Run(t, func(t *testing.T) store.Store {
+		s := openTest(t, Options{})
+		// After each test, before the store closes: the kept counts match.
+		t.Cleanup(func() { checkCounts(t, s) })
+		return s
+	})
+}
+
+// checkCounts fails the test unless job_counts matches the jobs table.
+func checkCounts(t testing.TB, s *Store) {
+	t.Helper()
+	read := func(q string) map[string]int64 {
+		rows, err := s.rdb.Query(q)
+		if err != nil {
+			t.Fatalf("counts: %v", err)
+		}
+		defer rows.Close()
+		m := map[string]int64{}
+		for rows.Next() {
+			var queue, kind, state string
+			var n int64
+			if err := rows.Scan(&queue, &kind, &state, &n); err != nil {
+				t.Fatalf("counts: %v", err)
+			}
+			m[queue+"/"+kind+"/"+state] = n
+		}
+		return m
+	}
+	kept := read(`SELECT queue, kind, state, n FROM job_counts`)
+	real := read(`SELECT queue, kind, state, count(*) FROM jobs GROUP BY queue, kind, state`)
+	if !maps.Equal(kept, real) {
+		t.Errorf("job_counts %v, jobs table %v", kept, real)
+	}
 }

@@ -32,7 +32,8 @@ type op struct {
 	// bulk, when set, is an insert the writer may merge with others.
 	bulk  *bulkInsert
 	err   error
-	notes []store.Notice // published after the commit, if err is nil
+	notes  []store.Notice      // published after the commit, if err is nil
+	counts map[countKey]int64 // changes to job_counts, applied at the commit if err is nil
 	done  chan struct{}
 }
 
@@ -242,7 +243,7 @@ func (w *writer) runTx(ops []*op, safe bool) (*op, error) {
 	}
 	for i := 0; i < len(ops); i++ {
 		o := ops[i]
-		o.err, o.notes = nil, nil
+		o.err, o.notes, o.counts = nil, nil, nil
 		if err := o.ctx.Err(); err != nil { // ended while waiting for the lock
 			o.err = err
 			continue
@@ -280,8 +281,12 @@ func (w *writer) runTx(ops []*op, safe bool) (*op, error) {
 				w.rollback()
 				return o, err
 			}
-			o.err, o.notes = err, nil
+			o.err, o.notes, o.counts = err, nil, nil
 		}
+	}
+	if err := w.applyCounts(ops); err != nil {
+		w.rollback()
+		return nil, err
 	}
 	if _, err := w.exec(`COMMIT`); err != nil {
 		w.rollback()
@@ -324,7 +329,7 @@ func (w *writer) runSavepoint(o *op) error {
 	err := o.run(w)
 	w.cur = nil
 	if err != nil {
-		o.err, o.notes = err, nil
+		o.err, o.notes, o.counts = err, nil, nil
 		clear(w.queues)
 		if _, rerr := w.exec(`ROLLBACK TO op`); rerr != nil {
 			return fmt.Errorf("sqlite: rollback to savepoint: %w (after %w)", rerr, err)
@@ -404,6 +409,65 @@ func (w *writer) publish(batch []*op) {
 	if len(notes) > 0 {
 		w.s.hub.publish(notes)
 	}
+}
+
+// countKey names a row of job_counts.
+type countKey struct {
+	queue, kind string
+	state       store.State
+}
+
+// count records that a job of (queue, kind) went from one state to another
+// ("" for none: inserted or deleted).
+func (w *writer) count(queue, kind string, from, to store.State) {
+	if from == to {
+		return
+	}
+	o := w.cur
+	if o.counts == nil {
+		o.counts = make(map[countKey]int64)
+	}
+	if from != "" {
+		o.counts[countKey{queue, kind, from}]--
+	}
+	if to != "" {
+		o.counts[countKey{queue, kind, to}]++
+	}
+}
+
+// applyCounts adds the count changes of the ops that succeeded to job_counts.
+func (w *writer) applyCounts(ops []*op) error {
+	var total map[countKey]int64
+	for _, o := range ops {
+		if o.err != nil {
+			continue
+		}
+		for k, n := range o.counts {
+			if total == nil {
+				total = make(map[countKey]int64)
+			}
+			total[k] += n
+		}
+	}
+	for k, n := range total {
+		if n == 0 {
+			continue
+		}
+		var now int64
+		err := w.queryRow(`INSERT INTO job_counts (queue, kind, state, n) VALUES (?, ?, ?, ?)
+			ON CONFLICT (queue, kind, state) DO UPDATE SET n = n + excluded.n RETURNING n`,
+			k.queue, k.kind, string(k.state), n).Scan(&now)
+		if err != nil {
+			return fmt.Errorf("sqlite: job counts: %w", err)
+		}
+		if now == 0 {
+			if _, err := w.exec(`DELETE FROM job_counts WHERE queue = ? AND kind = ? AND state = ?`,
+				k.queue, k.kind, string(k.state)); err != nil {
+				return fmt.Errorf("sqlite: job counts: %w", err)
+			}
+		}
+	}
+	return nil
 }
 
 // note records a notice of the current op.

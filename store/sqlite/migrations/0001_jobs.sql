@@ -57,6 +57,17 @@ CREATE INDEX jobs_key_finished ON jobs (kind, key, finished_at)
 -- Prune.
 CREATE INDEX jobs_finished ON jobs (finished_at) WHERE state IN ('done', 'error', 'aborted');
 
+-- Job counts by queue, kind and state, kept by the writer: each
+-- transaction adds the changes of its operations, so Counts and Queues do
+-- not scan the jobs.
+CREATE TABLE job_counts (
+    queue TEXT    NOT NULL,
+    kind  TEXT    NOT NULL,
+    state TEXT    NOT NULL,
+    n     INTEGER NOT NULL,
+    PRIMARY KEY (queue, kind, state)
+) STRICT, WITHOUT ROWID;
+
 CREATE TABLE queues (
     name            TEXT    PRIMARY KEY,
     paused          INTEGER NOT NULL DEFAULT 0,
