@@ -81,6 +81,14 @@ func BenchmarkClaimFinish(b *testing.B) {
 	benchClaimFinish(b, 0)
 }
 
+// BenchmarkClaimFinishSynchronous is BenchmarkClaimFinish with the other
+// synchronous modes, to show what the fsyncs cost.
+func BenchmarkClaimFinishSynchronous(b *testing.B) {
+	for _, mode := range []string{"NORMAL", "OFF"} {
+		b.Run(mode, func(b *testing.B) { benchClaimFinishOpts(b, Options{Synchronous: mode}, 0) })
+	}
+}
+
 // BenchmarkClaimWithMillionFuture is BenchmarkClaimFinish with a million
 // future-scheduled jobs in the table: claiming must not get slower.
 func BenchmarkClaimWithMillionFuture(b *testing.B) {

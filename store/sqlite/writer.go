@@ -30,11 +30,11 @@ type op struct {
 	// WAL is written in order.
 	lazy bool
 	// bulk, when set, is an insert the writer may merge with others.
-	bulk  *bulkInsert
-	err   error
-	notes  []store.Notice      // published after the commit, if err is nil
+	bulk   *bulkInsert
+	err    error
+	notes  []store.Notice     // published after the commit, if err is nil
 	counts map[countKey]int64 // changes to job_counts, applied at the commit if err is nil
-	done  chan struct{}
+	done   chan struct{}
 }
 
 // do sends fn to the writer and waits for its transaction to end; multi
