@@ -6,10 +6,25 @@
 // Every write (Insert, Claim, Finish, ...) is an operation sent to a single
 // writer goroutine that owns the only write connection. The writer takes all
 // pending operations (up to a bound), runs them in one BEGIN IMMEDIATE
-// transaction, each inside its own SAVEPOINT so that a failing operation
-// (a full queue, a duplicate key) is rolled back alone, and commits once: one
-// fsync acknowledges many concurrent callers (group commit). Statements are
-// prepared once and cached on the write connection.
+// transaction and commits once: one fsync acknowledges many concurrent
+// callers (group commit). Statements are prepared once and cached on the
+// write connection.
+//
+// An operation that may issue several write statements (a batch insert, a
+// rescue) runs inside its own SAVEPOINT, so that when it fails (a full queue,
+// a duplicate key) it is rolled back alone. An operation that writes at most
+// once needs no savepoint: it fails, with a store error, only before
+// writing. If an operation fails in any other way, the writer rolls the
+// transaction back, answers that operation with its error and runs the
+// others again.
+//
+// Consecutive inserts without keys, from any callers, share multi-row INSERT
+// statements; a batch of finishes is one UPDATE ... FROM (VALUES ...).
+//
+// A transaction made only of operations whose loss in a crash is harmless (a
+// claim: the job would be queued again; a lease extension, a promotion or a
+// rescue: done again) commits without fsync when Synchronous is FULL; the WAL
+// is written in order, so the next durable commit makes it durable too.
 //
 // Reads (Get, List, Counts, Queues, ...) use a pool of read-only connections;
 // in WAL mode they never wait for the writer.
@@ -29,9 +44,11 @@
 // applied by Migrate in one immediate transaction.
 //
 // Partial indexes keep the hot paths independent of the number of
-// future-scheduled and finished jobs: the claim index holds only queued jobs,
-// the promote index only scheduled and retrying ones, the rescue index only
-// running ones.
+// future-scheduled and finished jobs: claims read the queued range of the
+// index of waiting jobs, promotions the index of scheduled and retrying jobs,
+// rescues the index of running jobs. Job counts by queue, kind and state are
+// kept in a table that each transaction updates, so Counts and Queues do not
+// scan the jobs; CountsByHour and List with filters other than the key do.
 //
 // # Notices
 //
