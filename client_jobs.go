@@ -212,7 +212,7 @@ func (c *Client) cancel(ctx context.Context, p store.CancelParams) (*Job, error)
 		return nil, fmt.Errorf("rota: abort: store returned no job: %w", ErrNotFound)
 	}
 	if tr.Job.State != tr.From {
-		c.events.transitions([]store.Transition{tr}, p.Now)
+		c.events.transitionsAfterFinishes([]store.Transition{tr}, p.Now)
 	}
 	if tr.Job.State == StateRunning && n != nil {
 		if ex := n.running.get(tr.Job.ID); ex != nil {
@@ -232,7 +232,7 @@ func (c *Client) Retry(ctx context.Context, id int64) (*Job, error) {
 	if err != nil {
 		return nil, fmt.Errorf("rota: retry job %d: %w", id, err)
 	}
-	c.events.transitions([]store.Transition{tr}, now)
+	c.events.transitionsAfterFinishes([]store.Transition{tr}, now)
 	return newJob(tr.Job), nil
 }
 

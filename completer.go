@@ -154,6 +154,8 @@ func (c *completer) flush() {
 	for _, ex := range batch {
 		c.params = append(c.params, ex.fin)
 	}
+	// On success write returns holding eventBus.finishes for reading, so
+	// these events go out before any of the jobs' next transitions.
 	applied, ok := c.write()
 	now := n.c.now()
 	publish := n.c.events.active()
@@ -186,6 +188,9 @@ func (c *completer) flush() {
 		n.c.events.publish(c.events...)
 		clear(c.events)
 	}
+	if ok {
+		n.c.events.finishes.RUnlock()
+	}
 	if !c.runAt.IsZero() {
 		n.maint.consider(c.runAt)
 	}
@@ -199,13 +204,17 @@ func (c *completer) flush() {
 }
 
 // write calls store.Finish until it succeeds (or the stop grace runs out).
+// On success it returns holding eventBus.finishes for reading; the caller
+// releases it once the finish events are published.
 func (c *completer) write() (applied []bool, ok bool) {
 	backoff := completerRetryMin
 	for {
+		c.n.c.events.finishes.RLock()
 		applied, err := c.n.store.Finish(context.WithoutCancel(c.n.jobBase), c.params)
 		if err == nil {
 			return applied, true
 		}
+		c.n.c.events.finishes.RUnlock()
 		c.n.log.Error("rota: finish jobs; retrying", "jobs", len(c.params), "err", err, "in", backoff)
 		t := time.NewTimer(backoff)
 		select {

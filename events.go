@@ -19,6 +19,13 @@ type eventBus struct {
 	// to publish claim events, so "queued → running" never comes before
 	// the event that made the job queued.
 	gate sync.RWMutex
+	// finishes orders an attempt's finish event before the events of what
+	// happens to the job next: the store may promote, retry or abort a job
+	// as soon as its finish commits, before the finisher has published.
+	// Finishers (the completer, FailJob) hold it for reading from before
+	// store.Finish until their events are published; promote, retry and
+	// abort take it for writing after their store call, to publish.
+	finishes sync.RWMutex
 
 	mu      sync.Mutex // held while numbering and offering, so every subscriber sees Seq in order
 	subs    []*Subscription
@@ -122,6 +129,19 @@ func (b *eventBus) transitions(ts []store.Transition, at time.Time) {
 		}
 	}
 	b.publish(es...)
+}
+
+// transitionsAfterFinishes publishes store transitions of jobs that a
+// finish may have just put where they were (scheduled, retrying, final),
+// after the events of the finishes in flight.
+func (b *eventBus) transitionsAfterFinishes(ts []store.Transition, at time.Time) {
+	if !b.active() {
+		b.skip(len(ts))
+		return
+	}
+	b.finishes.Lock()
+	b.transitions(ts, at)
+	b.finishes.Unlock()
 }
 
 // match builds the filter function of f; nil matches every event.

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -166,5 +168,86 @@ func TestSlowSubscriberDoesNotStall(t *testing.T) {
 	waitFor(t, "drops to be counted", func() bool { return slow.Dropped() >= 2990 })
 	if got := c.ClientStats().EventsDropped; got < slow.Dropped() {
 		t.Errorf("client EventsDropped = %d, want at least the subscription's %d", got, slow.Dropped())
+	}
+}
+
+// holdFinishStore holds the first Finish that sends a job to scheduled
+// between its commit and its return (so the completer has not published
+// its event yet) until the promoter has promoted that job and then either
+// the test saw the promotion's event or holdBound passed.
+type holdFinishStore struct {
+	store.Store
+	held       atomic.Bool
+	job        atomic.Int64
+	promoted   chan struct{} // closed when Promote returned the held job
+	seenQueued chan struct{} // closed by the test on the held job's scheduled→queued event
+	promOnce   sync.Once
+}
+
+// holdBound is how long the held Finish waits for an event that must not
+// come before it; it only bounds the test, the order is checked either way.
+const holdBound = 300 * time.Millisecond
+
+func (s *holdFinishStore) Finish(ctx context.Context, fs []store.FinishParams) ([]bool, error) {
+	applied, err := s.Store.Finish(ctx, fs)
+	for i, f := range fs {
+		if err == nil && applied[i] && f.State == rota.StateScheduled && s.held.CompareAndSwap(false, true) {
+			s.job.Store(f.ID)
+			select {
+			case <-s.promoted:
+			case <-time.After(waitTimeout):
+			}
+			select {
+			case <-s.seenQueued:
+			case <-time.After(holdBound):
+			}
+		}
+	}
+	return applied, err
+}
+
+func (s *holdFinishStore) Promote(ctx context.Context, now time.Time, limit int) ([]store.Transition, time.Time, error) {
+	ts, next, err := s.Store.Promote(ctx, now, limit)
+	for _, tr := range ts {
+		if id := s.job.Load(); id != 0 && tr.Job.ID == id {
+			s.promOnce.Do(func() { close(s.promoted) })
+		}
+	}
+	return ts, next, err
+}
+
+// TestFinishEventBeforePromotion: a job that asks to retry at once is
+// promoted as soon as its finish commits; the promotion's event must still
+// come after the finish's event.
+func TestFinishEventBeforePromotion(t *testing.T) {
+	t.Parallel()
+	st := &holdFinishStore{Store: openStore(t), promoted: make(chan struct{}), seenQueued: make(chan struct{})}
+	c := newClient(t, st, rota.Options{})
+	must(t, c.Register("test.again", rota.WorkFunc(calls(func(n int) error {
+		if n == 1 {
+			return rota.RetryAfter(0)
+		}
+		return nil
+	}))))
+	sub := c.Subscribe(100, rota.EventFilter{})
+	defer sub.Close()
+	start(t, c)
+
+	j := enqueue(t, c, "test.again", nil)
+	var got []string
+	var once sync.Once
+	waitEvent(t, sub, "job to be done", func(e rota.Event) bool {
+		if e.JobID != j.ID {
+			return false
+		}
+		got = append(got, string(e.From)+"→"+string(e.To))
+		if e.From == rota.StateScheduled && e.To == rota.StateQueued {
+			once.Do(func() { close(st.seenQueued) })
+		}
+		return e.To == rota.StateDone
+	})
+	want := "[→queued queued→running running→scheduled scheduled→queued queued→running running→done]"
+	if fmt.Sprint(got) != want {
+		t.Errorf("events = %s, want %s", fmt.Sprint(got), want)
 	}
 }

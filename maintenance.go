@@ -119,7 +119,7 @@ func (m *maintenance) promote(ctx context.Context) time.Time {
 		m.n.c.events.gate.RLock()
 		ts, next, err := m.n.store.Promote(ctx, now, promoteBatch)
 		if err == nil {
-			m.n.c.events.transitions(ts, now)
+			m.n.c.events.transitionsAfterFinishes(ts, now)
 		}
 		m.n.c.events.gate.RUnlock()
 		if err != nil {

@@ -82,6 +82,9 @@ func (c *Client) FailJob(ctx context.Context, job *Job, err error) error {
 	if f.State == StateDone {
 		f.Result = job.resultJSON()
 	}
+	// Held until the event is out; see eventBus.finishes.
+	c.events.finishes.RLock()
+	defer c.events.finishes.RUnlock()
 	applied, ferr := c.store.Finish(ctx, []store.FinishParams{f})
 	if ferr != nil {
 		return fmt.Errorf("rota: finish job %d: %w", job.ID, ferr)
