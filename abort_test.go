@@ -209,3 +209,97 @@ func TestAbortFromOtherProcess(t *testing.T) {
 		t.Errorf("attempt = %+v, want aborted on the runner", a)
 	}
 }
+
+// TestAbortDuringShutdown aborts a job whose context shutdown has already
+// cancelled: the abort must stand, not be undone by the interrupt that
+// puts the job back in its queue.
+func TestAbortDuringShutdown(t *testing.T) {
+	t.Parallel()
+	cancelled := make(chan error, 1)
+	release := make(chan struct{})
+	w := &recorder{work: func(ctx context.Context, job *rota.Job) error {
+		<-ctx.Done()
+		cancelled <- context.Cause(ctx)
+		<-release
+		return ctx.Err()
+	}}
+	started := make(chan struct{})
+	inner := w.work
+	w.work = func(ctx context.Context, job *rota.Job) error {
+		close(started)
+		return inner(ctx, job)
+	}
+	c := newClient(t, openStore(t), rota.Options{AbortGrace: waitTimeout})
+	must(t, c.Register("test.block", w))
+	must(t, c.Start(context.Background()))
+	j := enqueue(t, c, "test.block", nil)
+	<-started
+
+	stopCtx, cancel := context.WithCancel(context.Background())
+	cancel() // no time for running jobs: interrupt at once
+	stopped := make(chan error, 1)
+	go func() { stopped <- c.Stop(stopCtx) }()
+	if cause := <-cancelled; cause == nil {
+		t.Fatal("no cancellation cause")
+	}
+	got, err := c.Abort(context.Background(), j.ID, "abort during shutdown")
+	must(t, err)
+	if got.State != rota.StateRunning || !got.CancelRequested {
+		t.Fatalf("Abort returned %s cancel_requested=%v, want running with a cancel request", got.State, got.CancelRequested)
+	}
+	close(release)
+	must(t, <-stopped)
+
+	j, err = c.Get(context.Background(), j.ID)
+	must(t, err)
+	if j.State != rota.StateAborted || lastAttempt(t, j).Outcome != "aborted" || !strings.Contains(j.LastError, "abort during shutdown") {
+		t.Errorf("state %s outcome %s last error %q, want aborted with the reason", j.State, lastAttempt(t, j).Outcome, j.LastError)
+	}
+	if got := w.cleanupsOf(j.ID); len(got) != 1 || got[0] != "aborted" {
+		t.Errorf("CleanUp outcomes = %v, want [aborted]", got)
+	}
+}
+
+// slowCleanUp is a worker whose CleanUp waits for release.
+type slowCleanUp struct {
+	work      func(ctx context.Context, job *rota.Job) error
+	inCleanUp chan rota.Outcome
+	release   chan struct{}
+	cleaned   chan struct{}
+}
+
+func newSlowCleanUp(work func(ctx context.Context, job *rota.Job) error) *slowCleanUp {
+	return &slowCleanUp{work: work, inCleanUp: make(chan rota.Outcome, 1), release: make(chan struct{}), cleaned: make(chan struct{}, 1)}
+}
+
+func (s *slowCleanUp) Work(ctx context.Context, job *rota.Job) error { return s.work(ctx, job) }
+
+func (s *slowCleanUp) CleanUp(ctx context.Context, job *rota.Job, o rota.Outcome) {
+	s.inCleanUp <- o
+	<-s.release
+	s.cleaned <- struct{}{}
+}
+
+// TestAbortAfterWorkerReturned aborts a job whose worker has returned
+// RetryAfter but whose finish is not written yet (its CleanUp runs): the
+// job must end aborted, not be scheduled to run again.
+func TestAbortAfterWorkerReturned(t *testing.T) {
+	t.Parallel()
+	w := newSlowCleanUp(func(ctx context.Context, job *rota.Job) error { return rota.RetryAfter(time.Hour) })
+	c := setup(t, rota.Options{}, func(c *rota.Client) { must(t, c.Register("test.later", w)) })
+	j := enqueue(t, c, "test.later", nil)
+	if o := <-w.inCleanUp; o != "retry_later" {
+		t.Fatalf("CleanUp outcome %s, want retry_later", o)
+	}
+	got, err := c.Abort(context.Background(), j.ID, "not any more")
+	must(t, err)
+	if got.State != rota.StateRunning {
+		t.Fatalf("Abort returned %s, want running", got.State)
+	}
+	close(w.release)
+	<-w.cleaned
+	j = waitJob(t, c, j.ID, "job to leave running", func(j *rota.Job) bool { return j.State != rota.StateRunning })
+	if j.State != rota.StateAborted || !strings.Contains(j.LastError, "not any more") {
+		t.Errorf("state %s last error %q, want aborted with the reason", j.State, j.LastError)
+	}
+}

@@ -201,6 +201,11 @@ func (c *Client) cancel(ctx context.Context, p store.CancelParams) (*Job, error)
 		defer n.abortReasons.Delete(k)
 	}
 	p.Now = c.now()
+	// Held across the store's cancel and the local abort so that the
+	// completer either writes a finish that knows of the abort or wrote
+	// its finish before the store's cancel saw the job (see completer.write).
+	c.events.finishes.Lock()
+	defer c.events.finishes.Unlock()
 	tr, err := c.store.Cancel(ctx, p)
 	if err != nil {
 		if p.ID != 0 {
@@ -212,7 +217,7 @@ func (c *Client) cancel(ctx context.Context, p store.CancelParams) (*Job, error)
 		return nil, fmt.Errorf("rota: abort: store returned no job: %w", ErrNotFound)
 	}
 	if tr.Job.State != tr.From {
-		c.events.transitionsAfterFinishes([]store.Transition{tr}, p.Now)
+		c.events.transitions([]store.Transition{tr}, p.Now) // after the finishes: finishes is held
 	}
 	if tr.Job.State == StateRunning && n != nil {
 		if ex := n.running.get(tr.Job.ID); ex != nil {

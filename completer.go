@@ -150,13 +150,9 @@ func (c *completer) flush() {
 		return
 	}
 	n := c.n
-	c.params = c.params[:0]
-	for _, ex := range batch {
-		c.params = append(c.params, ex.fin)
-	}
 	// On success write returns holding eventBus.finishes for reading, so
 	// these events go out before any of the jobs' next transitions.
-	applied, ok := c.write()
+	applied, ok := c.write(batch)
 	now := n.c.now()
 	publish := n.c.events.active()
 	c.events = c.events[:0]
@@ -203,13 +199,22 @@ func (c *completer) flush() {
 	c.spare = batch[:0]
 }
 
-// write calls store.Finish until it succeeds (or the stop grace runs out).
-// On success it returns holding eventBus.finishes for reading; the caller
-// releases it once the finish events are published.
-func (c *completer) write() (applied []bool, ok bool) {
+// write fills c.params from batch and calls store.Finish until it succeeds
+// (or the stop grace runs out). On success it returns holding
+// eventBus.finishes for reading; the caller releases it once the finish
+// events are published. Client.cancel holds it for writing across the
+// store's cancel, so an abort of a running attempt either comes before the
+// finish is built (and turns it into an abort) or sees the finished job.
+func (c *completer) write(batch []*execution) (applied []bool, ok bool) {
 	backoff := completerRetryMin
 	for {
 		c.n.c.events.finishes.RLock()
+		c.params = c.params[:0]
+		for _, ex := range batch {
+			f := ex.fin
+			ex.lateAbort(&f)
+			c.params = append(c.params, f)
+		}
 		applied, err := c.n.store.Finish(context.WithoutCancel(c.n.jobBase), c.params)
 		if err == nil {
 			return applied, true

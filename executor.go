@@ -73,6 +73,10 @@ type execution struct {
 	abortArm atomic.Bool  // an abort grace timer was started
 	holds    atomic.Int32 // the goroutine and the finish each hold the slot
 	log      atomic.Pointer[slog.Logger]
+	// abort is set once the job is aborted, even if its context was
+	// already cancelled for another reason (shutdown) or the worker has
+	// returned: the attempt then ends aborted unless it ended final.
+	abort atomic.Pointer[abortCause]
 
 	// The attempt's end is settled once, by whoever comes first: the
 	// goroutine when the worker returns, a forced finish after a grace, or
@@ -183,7 +187,7 @@ func (n *node) execute(ex *execution) {
 	pan, werr := callWork(&ex.jctx, ex.kind.worker, &ex.job)
 
 	now := n.c.now()
-	cause := context.Cause(ex.ctx)
+	cause := ex.cause()
 	timedOut := cause == nil && errors.Is(context.Cause(tctx), errCauseTimeout)
 	tcancel()
 	ex.returned.Store(true)
@@ -206,6 +210,26 @@ func (n *node) execute(ex *execution) {
 	ex.release()
 }
 
+// cause is why the attempt's context was cancelled (nil if it was not); an
+// abort wins over a shutdown that cancelled the context first.
+func (ex *execution) cause() error {
+	if ac := ex.abort.Load(); ac != nil {
+		return ac
+	}
+	return context.Cause(ex.ctx)
+}
+
+// lateAbort turns f, the attempt's settled finish, into an abort if the job
+// was aborted after the worker returned (or after a shutdown interrupted
+// it) and f would have run the job again. A final f stands.
+func (ex *execution) lateAbort(f *store.FinishParams) {
+	ac := ex.abort.Load()
+	if ac == nil || f.State.Final() {
+		return
+	}
+	*f = finishFor(&ex.job.Job, f.Record.Node, f.Record.StartedAt, f.Now, ac, nil, ac, false, ex.kind.backoff())
+}
+
 // cleanUp calls the worker's CleanUp hook, if any, with its own context.
 func (n *node) cleanUp(ex *execution, o Outcome) {
 	cu, ok := ex.kind.worker.(CleanUper)
@@ -225,6 +249,9 @@ func (n *node) cleanUp(ex *execution, o Outcome) {
 // forceFinish ends an attempt whose worker did not return within the grace
 // after its context was cancelled. Its slot stays taken until it returns.
 func (n *node) forceFinish(ex *execution, cause error) {
+	if ac := ex.abort.Load(); ac != nil {
+		cause = ac
+	}
 	fin := finishFor(&ex.job.Job, n.id, ex.started, n.c.now(), cause, nil, cause, false, ex.kind.backoff())
 	if !ex.settle(fin) {
 		return
@@ -235,26 +262,34 @@ func (n *node) forceFinish(ex *execution, cause error) {
 }
 
 // abortLocal cancels a job running on this node; after AbortGrace it is
-// finished aborted even if its worker ignores the cancellation.
+// finished aborted even if its worker ignores the cancellation. The abort
+// is recorded even when the context was cancelled earlier (by shutdown, or
+// when the worker returned and its finish is not written yet), so that the
+// attempt still ends aborted instead of going back to a queue.
 func (n *node) abortLocal(ex *execution, reason string) {
 	if reason == "" {
 		reason = n.abortReason(ex)
 	}
-	ex.cancel(&abortCause{reason: reason})
-	cause := context.Cause(ex.ctx)
-	var ac *abortCause
-	if !errors.As(cause, &ac) {
-		return // cancelled earlier for another reason (finished, shutdown, lost)
+	ac := &abortCause{reason: reason}
+	if !ex.abort.CompareAndSwap(nil, ac) {
+		ac = ex.abort.Load()
+		if reason != "" {
+			ac.fill(reason)
+		}
 	}
-	if reason != "" {
-		ac.fill(reason)
+	ex.cancel(ac)
+	if context.Cause(ex.ctx) != error(ac) {
+		// Cancelled earlier for another reason: finished (the settled
+		// finish is turned into the abort when written), lost, or shutdown
+		// (whose forced finish after the grace ends it aborted).
+		return
 	}
 	if !ex.abortArm.CompareAndSwap(false, true) {
 		return
 	}
 	time.AfterFunc(n.c.opts.AbortGrace, func() {
 		if !ex.returned.Load() {
-			n.forceFinish(ex, cause)
+			n.forceFinish(ex, ac)
 		}
 	})
 }
