@@ -37,6 +37,10 @@ type completer struct {
 	runAt   time.Time
 	stopMu  sync.Mutex
 	stopped bool
+	// ended (under mu) is set when run has made its last flush; a later
+	// add flushes by itself, under lateMu.
+	ended  bool
+	lateMu sync.Mutex
 }
 
 func newCompleter(n *node) *completer {
@@ -56,8 +60,18 @@ func (c *completer) add(ex *execution) {
 	c.mu.Lock()
 	c.pending = append(c.pending, ex)
 	n := len(c.pending)
+	late := c.ended
 	c.mu.Unlock()
 	left := c.n.inflight.Add(-1)
+	if late {
+		// Added after the completer ended (a worker returned as the
+		// shutdown grace ran out, or an abort's grace fired late): write
+		// it here rather than leave the job running until its lease ends.
+		c.lateMu.Lock()
+		c.flush()
+		c.lateMu.Unlock()
+		return
+	}
 	if n == 1 || n >= completerMaxBatch || left <= 0 {
 		c.poke()
 	}
@@ -95,6 +109,12 @@ func (c *completer) run() {
 			for !c.empty() {
 				c.flush()
 			}
+			c.mu.Lock()
+			c.ended = true
+			c.mu.Unlock()
+			c.lateMu.Lock()
+			c.flush() // what was added before ended was set
+			c.lateMu.Unlock()
 			return
 		}
 		if c.empty() {
@@ -136,7 +156,11 @@ func (c *completer) stop(grace time.Duration) {
 	close(c.quit)
 	t := time.AfterFunc(grace, func() { close(c.giveUp) })
 	<-c.done
-	t.Stop()
+	if t.Stop() {
+		// Finishes added from now on are written once, not retried: the
+		// caller may close the store after Stop.
+		close(c.giveUp)
+	}
 }
 
 // flush writes the pending batch with one store.Finish, retrying on errors.

@@ -71,6 +71,7 @@ type execution struct {
 
 	returned atomic.Bool  // the worker's goroutine is done
 	abortArm atomic.Bool  // an abort grace timer was started
+	handed   atomic.Bool  // the settled finish was given to the completer
 	holds    atomic.Int32 // the goroutine and the finish each hold the slot
 	log      atomic.Pointer[slog.Logger]
 	// abort is set once the job is aborted, even if its context was
@@ -154,6 +155,21 @@ func (ex *execution) settle(fin store.FinishParams) bool {
 	return true
 }
 
+// finishPending reports whether the attempt has a settled finish to write
+// (not a lost lease, which writes nothing) that was not handed over yet.
+func (ex *execution) finishPending() bool {
+	ex.mu.Lock()
+	defer ex.mu.Unlock()
+	return ex.settled && ex.outcome != store.OutcomeLost && !ex.handed.Load()
+}
+
+// handOver gives the settled finish to the completer, once.
+func (n *node) handOver(ex *execution) {
+	if ex.handed.CompareAndSwap(false, true) {
+		n.completer.add(ex)
+	}
+}
+
 // settledOutcome is the outcome recorded by settle.
 func (ex *execution) settledOutcome() Outcome {
 	ex.mu.Lock()
@@ -200,8 +216,10 @@ func (n *node) execute(ex *execution) {
 		fin.Result = ex.job.resultJSON()
 	}
 	if ex.settle(fin) {
+		// CleanUp runs before the finish is written (a shutdown whose
+		// grace ends first writes it without waiting; see node.stop).
 		n.cleanUp(ex, fin.Record.Outcome)
-		n.completer.add(ex)
+		n.handOver(ex)
 	} else {
 		// A forced finish (abort grace, shutdown) or a lost lease came first.
 		n.cleanUp(ex, ex.settledOutcome())
@@ -258,7 +276,7 @@ func (n *node) forceFinish(ex *execution, cause error) {
 	}
 	ex.logger().Error("rota: worker did not return after cancellation; finishing the job without it",
 		"job_id", ex.job.ID, "outcome", fin.Record.Outcome, "grace", n.c.opts.AbortGrace)
-	n.completer.add(ex)
+	n.handOver(ex)
 }
 
 // abortLocal cancels a job running on this node; after AbortGrace it is

@@ -190,3 +190,32 @@ func TestPromoterRunsDelayedJobOnTime(t *testing.T) {
 	}
 	waitState(t, c, j.ID, rota.StateDone)
 }
+
+// TestShutdownWritesFinishOfJobInCleanUp stops a node whose job has
+// returned but whose CleanUp is still running when the shutdown grace
+// ends: the job's finish must still be written before Stop returns, not
+// left running in the store until its lease expires.
+func TestShutdownWritesFinishOfJobInCleanUp(t *testing.T) {
+	t.Parallel()
+	w := newSlowCleanUp(func(ctx context.Context, job *rota.Job) error {
+		return job.SetResult("ok")
+	})
+	c := newClient(t, openStore(t), rota.Options{AbortGrace: 20 * time.Millisecond})
+	must(t, c.Register("test.tidy", w))
+	must(t, c.Start(context.Background()))
+	j := enqueue(t, c, "test.tidy", nil)
+	if o := <-w.inCleanUp; o != "done" {
+		t.Fatalf("CleanUp outcome %s, want done", o)
+	}
+
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	must(t, c.Stop(ctx))
+	j, err := c.Get(context.Background(), j.ID)
+	must(t, err)
+	if j.State != rota.StateDone || string(j.Result) != `"ok"` {
+		t.Errorf("after Stop: state %s result %s, want done with its result", j.State, j.Result)
+	}
+	close(w.release)
+	<-w.cleaned
+}

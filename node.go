@@ -198,8 +198,13 @@ func (n *node) stop(ctx context.Context) {
 		case <-all:
 		case <-grace.C:
 			for _, ex := range n.running.list() {
-				if !ex.returned.Load() {
+				switch {
+				case !ex.returned.Load():
 					n.forceFinish(ex, errCauseShutdown)
+				case ex.finishPending():
+					// Returned, but its CleanUp still runs: write the
+					// finish now rather than after the completer stopped.
+					n.handOver(ex)
 				}
 			}
 		}
