@@ -315,10 +315,12 @@ func (n *node) abortLocal(ex *execution, reason string) {
 // lose gives up an attempt whose lease the node lost: its context is
 // cancelled and nothing is finished (another node owns the job now).
 func (n *node) lose(ex *execution) {
+	// Cancel first, whoever settles: a caller about to start another
+	// attempt of the job relies on this one being cancelled on return.
+	ex.cancel(errCauseLost)
 	if !ex.settle(store.FinishParams{Record: store.Attempt{Outcome: store.OutcomeLost}}) {
 		return
 	}
-	ex.cancel(errCauseLost)
 	ex.logger().Warn("rota: lease lost; the job's context is cancelled and its result dropped")
 	n.running.remove(ex)
 	n.inflight.Add(-1)

@@ -3,6 +3,7 @@ package rota_test
 import (
 	"context"
 	"errors"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -218,4 +219,82 @@ func TestShutdownWritesFinishOfJobInCleanUp(t *testing.T) {
 	}
 	close(w.release)
 	<-w.cleaned
+}
+
+// stallStore makes ExtendLeases fail while stall is set, as a store too
+// busy to renew leases in time would.
+type stallStore struct {
+	store.Store
+	stall atomic.Bool
+}
+
+func (s *stallStore) ExtendLeases(ctx context.Context, node string, refs []store.JobRef, until time.Time) (store.LeaseReport, error) {
+	if s.stall.Load() {
+		return store.LeaseReport{}, errors.New("stalled")
+	}
+	return s.Store.ExtendLeases(ctx, node, refs, until)
+}
+
+// TestOwnRescuedJobIsNotRunTwice: the rescuer takes back a job whose lease
+// ran out while this very node still runs it, and the producer claims it
+// again. The old attempt must be given up (its context cancelled) before
+// the new one starts, not go on unnoticed beside it.
+func TestOwnRescuedJobIsNotRunTwice(t *testing.T) {
+	t.Parallel()
+	st := &stallStore{Store: openStore(t)}
+	now := time.Now()
+	clock := &fakeClock{now: now}
+	release := make(chan struct{})
+	started := make(chan int, 4)
+	var mu sync.Mutex
+	ctxs := map[int]context.Context{}
+	overlap := make(chan int, 4) // attempts that started while an earlier one was not cancelled
+	c := newClient(t, st, rota.Options{Clock: clock, LeaseDuration: 100 * time.Millisecond})
+	must(t, c.Register("test.long", rota.WorkFunc(func(ctx context.Context, job *rota.Job) error {
+		a := rota.AttemptFrom(ctx)
+		mu.Lock()
+		for prev, pctx := range ctxs {
+			if pctx.Err() == nil {
+				overlap <- prev
+			}
+		}
+		ctxs[a] = ctx
+		mu.Unlock()
+		started <- a
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-release:
+			return nil
+		}
+	})))
+	start(t, c)
+	defer close(release)
+	j := enqueue(t, c, "test.long", nil, rota.MaxAttempts(3))
+	if a := <-started; a != 1 {
+		t.Fatalf("first attempt is %d", a)
+	}
+
+	// Heartbeats stall and the lease runs out: the rescuer puts the job
+	// back and this node claims it again.
+	st.stall.Store(true)
+	clock.set(now.Add(time.Hour))
+	select {
+	case a := <-started:
+		if a != 2 {
+			t.Fatalf("second start is attempt %d", a)
+		}
+	case <-time.After(waitTimeout):
+		t.Fatal("the rescued job did not run again")
+	}
+	st.stall.Store(false)
+	select {
+	case prev := <-overlap:
+		t.Errorf("attempt 2 started while attempt %d still ran with a live context", prev)
+	default:
+	}
+	j = waitJob(t, c, j.ID, "attempt 1 recorded lost", func(j *rota.Job) bool { return len(j.Attempts) >= 1 })
+	if a := j.Attempts[0]; a.Outcome != "lost" {
+		t.Errorf("attempt 1 outcome %s, want lost", a.Outcome)
+	}
 }

@@ -172,6 +172,12 @@ func (m *maintenance) rescue(ctx context.Context) {
 			m.n.log.Warn("rota: rescued jobs whose lease expired", "jobs", len(ts))
 		}
 		for _, t := range ts {
+			// An attempt this node still runs (its heartbeats did not
+			// renew the lease in time) is given up: another attempt may
+			// start now, here or elsewhere.
+			if ex := m.n.running.get(t.Job.ID); ex != nil && ex.job.Attempt == t.Job.Attempt {
+				m.n.lose(ex)
+			}
 			if p := m.n.producers[t.Job.Queue]; p != nil {
 				p.wakeup()
 			}

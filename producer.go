@@ -207,6 +207,13 @@ func (p *producer) launch(jobs []*store.Job, snap *regSnapshot, now time.Time) {
 	for _, j := range jobs {
 		ex := newExecution(n, p, snap.byKind[j.Kind], j, now)
 		p.batch = append(p.batch, ex)
+		if old := n.running.get(j.ID); old != nil {
+			// The store gave us the job again: an earlier attempt that
+			// still runs here lost its lease and was rescued. Give it up
+			// (cancel it) before the new attempt starts, or it would run
+			// on beside it, out of the heartbeats' sight.
+			n.lose(old)
+		}
 	}
 	n.running.addAll(p.batch)
 	n.active.Add(int64(len(p.batch)))
