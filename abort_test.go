@@ -187,6 +187,39 @@ func TestAbortIgnoredContext(t *testing.T) {
 	}
 }
 
+// TestTimeoutIgnoredContext: a worker that ignores its timeout is finished
+// as timed out after the grace, and keeps its slot until it returns.
+func TestTimeoutIgnoredContext(t *testing.T) {
+	t.Parallel()
+	var logs logBuffer
+	w := newBlocker(true)
+	c := setup(t, rota.Options{
+		AbortGrace: 50 * time.Millisecond,
+		Logger:     slog.New(slog.NewTextHandler(&logs, nil)),
+	}, func(c *rota.Client) {
+		must(t, c.Register("test.stubborn", w, rota.KindOptions{MaxWorkers: 1, Timeout: 20 * time.Millisecond}))
+	})
+	first, err := c.Enqueue(context.Background(), "test.stubborn", nil, rota.MaxAttempts(1))
+	must(t, err)
+	w.waitStarted(t, first.ID)
+	second := enqueue(t, c, "test.stubborn", nil)
+
+	waitState(t, c, first.ID, rota.StateError)
+	j, err := c.Get(context.Background(), first.ID)
+	must(t, err)
+	if n := len(j.Attempts); n != 1 || j.Attempts[0].Outcome != rota.Outcome("timeout") {
+		t.Errorf("attempts = %+v, want one timeout", j.Attempts)
+	}
+	if s := c.ClientStats(); s.Running != 1 {
+		t.Errorf("running = %d, want 1: the stuck worker keeps its slot", s.Running)
+	}
+	if out := logs.String(); !containsAll(out, "level=ERROR", "after its timeout", fmt.Sprintf("job_id=%d", first.ID)) {
+		t.Errorf("log does not name the stuck job:\n%s", out)
+	}
+	close(w.release)
+	waitState(t, c, second.ID, rota.StateDone)
+}
+
 // TestAbortFromOtherProcess aborts through a second client on the same
 // store, as another process would: the running node learns it through the
 // store's notices and heartbeats.

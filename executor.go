@@ -200,7 +200,21 @@ func (n *node) execute(ex *execution) {
 	tctx, tcancel := context.WithTimeoutCause(ex.ctx, ex.timeout(), errCauseTimeout)
 	ex.jctx = jobContext{Context: tctx, ex: ex}
 
+	// A worker that ignores its timeout is finished without it after
+	// AbortGrace, as an aborted one is (its slot stays taken until it returns).
+	stopGrace := context.AfterFunc(tctx, func() {
+		if !errors.Is(context.Cause(tctx), errCauseTimeout) {
+			return // abort and shutdown arm their own grace
+		}
+		time.AfterFunc(n.c.opts.AbortGrace, func() {
+			if !ex.returned.Load() && ex.cause() == nil {
+				fin := finishFor(&ex.job.Job, n.id, ex.started, n.c.now(), errCauseTimeout, nil, nil, true, ex.kind.backoff())
+				n.forceSettle(ex, fin, "rota: worker did not return after its timeout; finishing the job without it")
+			}
+		})
+	})
 	pan, werr := callWork(&ex.jctx, ex.kind.worker, &ex.job)
+	stopGrace()
 
 	now := n.c.now()
 	cause := ex.cause()
@@ -271,11 +285,16 @@ func (n *node) forceFinish(ex *execution, cause error) {
 		cause = ac
 	}
 	fin := finishFor(&ex.job.Job, n.id, ex.started, n.c.now(), cause, nil, cause, false, ex.kind.backoff())
+	n.forceSettle(ex, fin, "rota: worker did not return after cancellation; finishing the job without it")
+}
+
+// forceSettle settles the attempt as fin, unless it is settled already, and
+// hands the finish over, logging msg at error level.
+func (n *node) forceSettle(ex *execution, fin store.FinishParams, msg string) {
 	if !ex.settle(fin) {
 		return
 	}
-	ex.logger().Error("rota: worker did not return after cancellation; finishing the job without it",
-		"job_id", ex.job.ID, "outcome", fin.Record.Outcome, "grace", n.c.opts.AbortGrace)
+	ex.logger().Error(msg, "job_id", ex.job.ID, "outcome", fin.Record.Outcome, "grace", n.c.opts.AbortGrace)
 	n.handOver(ex)
 }
 
