@@ -87,7 +87,7 @@ func Open(path string, opts Options) (*Store, error) {
 	busy := strconv.FormatInt(opts.BusyTimeout.Milliseconds(), 10)
 	base := "file:" + (&url.URL{Path: path}).EscapedPath() + "?_pragma=busy_timeout(" + busy + ")&_pragma=foreign_keys(1)&_pragma=temp_store(MEMORY)"
 
-	s.wdb, err = sql.Open("sqlite", base+"&_pragma=journal_mode(WAL)&_pragma=synchronous("+opts.Synchronous+")"+
+	s.wdb, err = sql.Open("sqlite", base+"&_pragma=synchronous("+opts.Synchronous+")"+
 		"&_pragma=cache_size(-"+strconv.Itoa(writerCacheKiB)+")")
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/rotahq/rota/store"
+	sqlitedriver "modernc.org/sqlite"
 )
 
 // op is one write operation sent to the writer goroutine. run executes inside
@@ -104,20 +105,45 @@ type queueSettings struct {
 func newWriter(ctx context.Context, s *Store, conn *sql.Conn) (*writer, error) {
 	w := &writer{s: s, conn: conn, stmts: make(map[string]*sql.Stmt), queues: make(map[string]queueSettings),
 		insertSQLs: make(map[int]string), finishSQLs: make(map[int]string)}
+	// Switching a new file to WAL needs an exclusive lock, and SQLite does
+	// not wait for it with the busy handler: when several processes open a
+	// new file at once, retry until the busy timeout.
 	var mode string
-	if err := conn.QueryRowContext(ctx, `PRAGMA journal_mode`).Scan(&mode); err != nil {
-		return nil, err
+	err := retryBusy(s.opts.BusyTimeout, func() error {
+		return conn.QueryRowContext(ctx, `PRAGMA journal_mode = WAL`).Scan(&mode)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("journal_mode WAL: %w", err)
 	}
 	if mode != "wal" {
 		return nil, fmt.Errorf("journal_mode is %q, want wal", mode)
 	}
-	if err := conn.QueryRowContext(ctx, `PRAGMA data_version`).Scan(&w.dataVersion); err != nil {
+	err = retryBusy(s.opts.BusyTimeout, func() error {
+		return conn.QueryRowContext(ctx, `PRAGMA data_version`).Scan(&w.dataVersion)
+	})
+	if err != nil {
 		return nil, err
 	}
 	w.lastPoll = time.Now()
 	w.sync = s.opts.Synchronous
 	return w, nil
 }
+
+// retryBusy runs f until it does not fail with SQLITE_BUSY or timeout passed.
+func retryBusy(timeout time.Duration, f func() error) error {
+	deadline := time.Now().Add(timeout)
+	for delay := time.Millisecond; ; delay = min(2*delay, 50*time.Millisecond) {
+		err := f()
+		var se *sqlitedriver.Error
+		if err == nil || !errors.As(err, &se) || se.Code()&0xff != sqliteBusy || time.Now().After(deadline) {
+			return err
+		}
+		time.Sleep(delay) // waiting for another process's lock, as SQLite's busy handler does
+	}
+}
+
+// sqliteBusy is SQLite's primary result code SQLITE_BUSY.
+const sqliteBusy = 5
 
 // run is the writer goroutine: it takes the pending ops (up to maxBatchOps)
 // and runs them in one transaction, until the ops channel is closed. When
