@@ -1,0 +1,379 @@
+package postgres
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"maps"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/rotahq/rota/store"
+)
+
+// Claim moves up to p.Limit queued jobs of p.Queue to running, in one
+// statement per pass: a CTE picks the candidates in claim order with FOR
+// UPDATE SKIP LOCKED (so concurrent claimers never wait on each other or
+// take the same job) and an UPDATE ... RETURNING claims them. With per-kind
+// caps, the candidates of a pass are ranked per kind and cut at the caps;
+// when the caps cut some and slots remain, another pass reads on without
+// the kinds that are full. See store.Store.
+func (s *Store) Claim(ctx context.Context, p store.ClaimParams) ([]*store.Job, error) {
+	if p.Limit <= 0 || (p.Kinds != nil && len(p.Kinds) == 0) {
+		return nil, nil
+	}
+	var caps map[string]int
+	if p.Kinds != nil {
+		caps = make(map[string]int, len(p.Kinds))
+		for _, k := range p.Kinds {
+			if k.Max > 0 {
+				caps[k.Kind] += k.Max
+			}
+		}
+		if len(caps) == 0 {
+			return nil, nil
+		}
+	}
+	if s.isClosed() {
+		return nil, ErrClosed
+	}
+	now, lease := utc(p.Now), utc(p.LeaseUntil)
+	args := []any{p.Queue, p.Node, nullTime(lease), now, 0}
+	var filter strings.Builder
+	if len(p.Metadata) > 0 {
+		md, err := json.Marshal(p.Metadata)
+		if err != nil {
+			return nil, fmt.Errorf("postgres: claim: metadata filter: %w", err)
+		}
+		args = append(args, string(md))
+		filter.WriteString(` AND metadata @> $` + strconv.Itoa(len(args)) + `::jsonb`)
+	}
+	for _, k := range slices.Sorted(maps.Keys(p.Args)) {
+		v, err := json.Marshal(p.Args[k])
+		if err != nil {
+			return nil, fmt.Errorf("postgres: claim: args filter %q: %w", k, err)
+		}
+		args = append(args, k, string(v))
+		// jsonb equality: numbers by value, the rest by type and value; a
+		// missing field is NULL and never equal.
+		filter.WriteString(` AND args -> $` + strconv.Itoa(len(args)-1) + `::text = $` + strconv.Itoa(len(args)) + `::jsonb`)
+	}
+	var jobs []*store.Job
+	remain := p.Limit
+	for remain > 0 {
+		args[4] = remain
+		var q string
+		if caps == nil {
+			q = claimSQL(filter.String())
+		} else {
+			kinds := slices.Sorted(maps.Keys(caps))
+			if len(kinds) == 0 {
+				break
+			}
+			capList := make([]int32, len(kinds))
+			for i, k := range kinds {
+				capList[i] = int32(caps[k])
+			}
+			q = claimCappedSQL(filter.String(), len(args)+1)
+			args = append(args[:len(args):len(args)], kinds, capList)
+		}
+		rows, err := s.pool.Query(ctx, q, args...)
+		if caps != nil {
+			args = args[:len(args)-2]
+		}
+		if err != nil {
+			return nil, fmt.Errorf("postgres: claim: %w", err)
+		}
+		got, err := scanJobs(rows, false)
+		if err != nil {
+			return nil, fmt.Errorf("postgres: claim: %w", err)
+		}
+		jobs = append(jobs, got...)
+		remain -= len(got)
+		if caps == nil || len(got) == 0 {
+			break
+		}
+		full := false
+		for _, j := range got {
+			caps[j.Kind]--
+			if caps[j.Kind] <= 0 {
+				delete(caps, j.Kind)
+				full = true
+			}
+		}
+		if !full { // the caps cut nothing: the queue has no more candidates
+			break
+		}
+	}
+	// RETURNING has no defined order.
+	sort.Slice(jobs, func(i, j int) bool { return claimLess(jobs[i], jobs[j]) })
+	return jobs, nil
+}
+
+// claimSet is the UPDATE of a claim; $2 node, $3 lease_until, $4 now.
+const claimSet = `UPDATE jobs AS j SET state = 'running', node = $2, lease_until = $3, started_at = $4, updated_at = $4,
+		attempt = j.attempt + 1, cancel_requested = false
+	FROM chosen WHERE j.id = chosen.id
+	RETURNING ` + jobColumnsJ
+
+// claimPaused is true when the queue $1 is paused.
+const claimPaused = `EXISTS (SELECT 1 FROM queues WHERE name = $1 AND paused)`
+
+// claimSQL claims the first $5 queued jobs of queue $1 that pass filter.
+func claimSQL(filter string) string {
+	return `WITH chosen AS (
+		SELECT id FROM jobs
+		WHERE queue = $1 AND state = 'queued' AND NOT ` + claimPaused + filter + `
+		ORDER BY priority, run_at, id
+		LIMIT $5
+		FOR UPDATE SKIP LOCKED
+	) ` + claimSet
+}
+
+// claimCappedSQL claims like claimSQL, only kinds of the array $k, each up
+// to its cap in the array $k+1.
+func claimCappedSQL(filter string, k int) string {
+	kp, cp := "$"+strconv.Itoa(k), "$"+strconv.Itoa(k+1)
+	return `WITH locked AS (
+		SELECT id, kind, priority, run_at FROM jobs
+		WHERE queue = $1 AND state = 'queued' AND kind = ANY(` + kp + `::text[]) AND NOT ` + claimPaused + filter + `
+		ORDER BY priority, run_at, id
+		LIMIT $5
+		FOR UPDATE SKIP LOCKED
+	), ranked AS (
+		SELECT l.id, l.priority, l.run_at, c.cap,
+			row_number() OVER (PARTITION BY l.kind ORDER BY l.priority, l.run_at, l.id) AS n
+		FROM locked AS l JOIN unnest(` + kp + `::text[], ` + cp + `::int[]) AS c(kind, cap) ON c.kind = l.kind
+	), chosen AS (
+		SELECT id FROM ranked WHERE n <= cap
+	) ` + claimSet
+}
+
+// claimLess is the claim order: priority, run_at, id.
+func claimLess(a, b *store.Job) bool {
+	if a.Priority != b.Priority {
+		return a.Priority < b.Priority
+	}
+	if !a.RunAt.Equal(b.RunAt) {
+		return a.RunAt.Before(b.RunAt)
+	}
+	return a.ID < b.ID
+}
+
+// sqlFinish ends attempts given as parallel arrays, each only while its job
+// runs that attempt; the attempt record is appended to the history.
+const sqlFinish = `UPDATE jobs AS j SET state = f.state, run_at = coalesce(f.run_at, j.run_at),
+		attempt = j.attempt - f.uncount, result = coalesce(f.result::jsonb, j.result),
+		last_error = CASE WHEN f.error <> '' THEN f.error ELSE j.last_error END,
+		lease_until = NULL, cancel_requested = false, finished_at = f.finished_at, updated_at = f.now,
+		attempts = j.attempts || jsonb_build_array(f.record::jsonb)
+	FROM unnest($1::bigint[], $2::int[], $3::text[], $4::timestamptz[], $5::int[], $6::text[], $7::text[],
+		$8::timestamptz[], $9::timestamptz[], $10::text[])
+		AS f(id, attempt, state, run_at, uncount, result, error, finished_at, now, record)
+	WHERE j.id = f.id AND j.attempt = f.attempt AND j.state = 'running'
+	RETURNING j.id, j.queue`
+
+// finishRow is a FinishParams checked and encoded.
+type finishRow struct {
+	id         int64
+	attempt    int32
+	state      store.State
+	runAt      *time.Time
+	uncount    int32
+	result     *string
+	errText    string
+	finishedAt *time.Time
+	now        time.Time
+	record     string
+}
+
+// Finish ends attempts; applied[i] tells whether finishes[i] took effect.
+// The first finish of each job goes in one UPDATE ... FROM unnest(...)
+// statement; a later finish of the same job in the call runs after it, so
+// that it sees the first. See store.Store.
+func (s *Store) Finish(ctx context.Context, finishes []store.FinishParams) ([]bool, error) {
+	if len(finishes) == 0 {
+		return nil, nil
+	}
+	if s.isClosed() {
+		return nil, ErrClosed
+	}
+	rows := make([]finishRow, len(finishes))
+	// rounds[k] holds the indexes of the (k+1)-th finish of each job.
+	var rounds [][]int
+	seen := make(map[int64]int, len(finishes))
+	for i, f := range finishes {
+		r, err := prepareFinish(f)
+		if err != nil {
+			return nil, fmt.Errorf("postgres: finish %d (job %d): %w", i, f.ID, err)
+		}
+		rows[i] = r
+		k := seen[f.ID]
+		seen[f.ID] = k + 1
+		if k == len(rounds) {
+			rounds = append(rounds, nil)
+		}
+		rounds[k] = append(rounds[k], i)
+	}
+	applied := make([]bool, len(rows))
+	run := func(ctx context.Context, q interface {
+		Query(context.Context, string, ...any) (pgx.Rows, error)
+	}, n *notes) error {
+		clear(applied)
+		for _, idx := range rounds {
+			if err := s.finishRound(ctx, q, rows, idx, applied, n); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	var n notes
+	var err error
+	if len(rounds) == 1 {
+		err = run(ctx, s.pool, &n)
+	} else {
+		err = s.inTx(ctx, func(tx pgx.Tx) error {
+			n = notes{}
+			return run(ctx, tx, &n)
+		})
+	}
+	if err != nil {
+		return nil, err
+	}
+	if err := s.notify(ctx, nil, &n); err != nil {
+		return nil, err
+	}
+	return applied, nil
+}
+
+// finishRound runs one finish statement for rows idx (distinct jobs).
+func (s *Store) finishRound(ctx context.Context, q interface {
+	Query(context.Context, string, ...any) (pgx.Rows, error)
+}, rows []finishRow, idx []int, applied []bool, n *notes) error {
+	k := len(idx)
+	var (
+		ids                 = make([]int64, k)
+		attempts, uncounts  = make([]int32, k), make([]int32, k)
+		states, errs, recs  = make([]string, k), make([]string, k), make([]string, k)
+		runAts, finishedAts = make([]*time.Time, k), make([]*time.Time, k)
+		results             = make([]*string, k)
+		nows                = make([]time.Time, k)
+	)
+	byID := make(map[int64]int, k)
+	for x, i := range idx {
+		r := &rows[i]
+		ids[x], attempts[x], uncounts[x] = r.id, r.attempt, r.uncount
+		states[x], errs[x], recs[x] = string(r.state), r.errText, r.record
+		runAts[x], finishedAts[x], results[x], nows[x] = r.runAt, r.finishedAt, r.result, r.now
+		byID[r.id] = i
+	}
+	res, err := q.Query(ctx, sqlFinish, ids, attempts, states, runAts, uncounts, results, errs, finishedAts, nows, recs)
+	if err != nil {
+		return fmt.Errorf("postgres: finish: %w", err)
+	}
+	defer res.Close()
+	for res.Next() {
+		var id int64
+		var queue string
+		if err := res.Scan(&id, &queue); err != nil {
+			return fmt.Errorf("postgres: finish: %w", err)
+		}
+		i := byID[id]
+		applied[i] = true
+		r := &rows[i]
+		var runAt time.Time
+		if r.runAt != nil {
+			runAt = *r.runAt
+		}
+		n.state(r.state, queue, runAt)
+	}
+	if err := res.Err(); err != nil {
+		return fmt.Errorf("postgres: finish: %w", err)
+	}
+	return nil
+}
+
+func prepareFinish(f store.FinishParams) (finishRow, error) {
+	now := utc(f.Now)
+	r := finishRow{id: f.ID, attempt: int32(f.Attempt), state: f.State, now: now, errText: f.Error, result: nullJSON(f.Result)}
+	switch f.State {
+	case store.StateDone, store.StateError, store.StateAborted:
+		r.finishedAt = &now
+	case store.StateRetrying, store.StateScheduled:
+		runAt := utc(f.RunAt)
+		if runAt.IsZero() {
+			runAt = now
+		}
+		r.runAt = &runAt
+	case store.StateQueued:
+		r.runAt = &now
+	default:
+		return r, fmt.Errorf("cannot finish to state %q", f.State)
+	}
+	if f.Uncount {
+		r.uncount = 1
+	}
+	rec := f.Record
+	if rec.Number == 0 {
+		rec.Number = f.Attempt
+	}
+	if rec.FinishedAt.IsZero() {
+		rec.FinishedAt = now
+	}
+	var err error
+	if r.record, err = encodeAttempt(rec); err != nil {
+		return r, fmt.Errorf("attempt record: %w", err)
+	}
+	return r, nil
+}
+
+// ExtendLeases moves the lease of the node's running attempts, in one
+// statement. See store.Store.
+func (s *Store) ExtendLeases(ctx context.Context, node string, refs []store.JobRef, until time.Time) (store.LeaseReport, error) {
+	var rep store.LeaseReport
+	if len(refs) == 0 {
+		return rep, nil
+	}
+	if s.isClosed() {
+		return rep, ErrClosed
+	}
+	ids, attempts := make([]int64, len(refs)), make([]int32, len(refs))
+	for i, r := range refs {
+		ids[i], attempts[i] = r.ID, int32(r.Attempt)
+	}
+	rows, err := s.pool.Query(ctx, `UPDATE jobs AS j SET lease_until = $1
+		FROM unnest($2::bigint[], $3::int[]) AS r(id, attempt)
+		WHERE j.id = r.id AND j.attempt = r.attempt AND j.node = $4 AND j.state = 'running'
+		RETURNING j.id, j.attempt, j.cancel_requested`, nullTime(until), ids, attempts, node)
+	if err != nil {
+		return rep, fmt.Errorf("postgres: extend leases: %w", err)
+	}
+	defer rows.Close()
+	held := make(map[store.JobRef]bool, len(refs))
+	for rows.Next() {
+		var ref store.JobRef
+		var cancel bool
+		if err := rows.Scan(&ref.ID, &ref.Attempt, &cancel); err != nil {
+			return rep, fmt.Errorf("postgres: extend leases: %w", err)
+		}
+		held[ref] = cancel
+	}
+	if err := rows.Err(); err != nil {
+		return rep, fmt.Errorf("postgres: extend leases: %w", err)
+	}
+	for _, ref := range refs {
+		cancel, ok := held[ref]
+		switch {
+		case !ok:
+			rep.Lost = append(rep.Lost, ref)
+		case cancel:
+			rep.CancelRequested = append(rep.CancelRequested, ref)
+		}
+	}
+	return rep, nil
+}

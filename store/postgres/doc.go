@@ -1,0 +1,49 @@
+// Package postgres is rota's PostgreSQL store: a store.Store on one
+// PostgreSQL schema, through github.com/jackc/pgx/v5 (pgxpool), for
+// several nodes sharing the work.
+//
+// # Schema
+//
+// The tables live in a configurable schema (Options.Schema, "rota" by
+// default), so that several deployments share a database; the pool's
+// connections have it as their search_path. Migrations are SQL files
+// embedded in the binary and recorded in schema_migrations; Migrate
+// applies them in one transaction under pg_advisory_xact_lock, so that
+// nodes starting together apply each one once.
+//
+// Times are timestamptz (microseconds; times are truncated, not rounded,
+// before they are sent, and returned in UTC), durations bigint
+// microseconds, args, metadata and results jsonb. A job's attempt history is
+// a jsonb array on its row, appended by the statement that ends the attempt.
+// Partial indexes keep the hot paths independent of the number of scheduled
+// and finished jobs: the claim index holds only queued jobs, in claim order
+// (queue, priority, run_at, id); promotions read an index of scheduled and
+// retrying jobs by run_at, rescues one of running jobs by lease, pruning
+// one of final jobs by finished_at. A partial unique index on (kind, key)
+// of active jobs holds key uniqueness.
+//
+// # Hot paths
+//
+// A claim is one statement: a CTE selects the candidates in claim order
+// with FOR UPDATE SKIP LOCKED, and UPDATE ... RETURNING claims them; with
+// per-kind caps, the candidates are ranked per kind and cut at the caps,
+// and another pass runs when the caps cut some. Finishing any number of
+// attempts is one UPDATE ... FROM unnest(...) guarded by id, attempt and
+// state. Inserting jobs without keys is one INSERT ... SELECT FROM
+// unnest(...) per batch; a keyed job is one INSERT ... ON CONFLICT DO
+// NOTHING against the unique index, so concurrent inserts of one key make
+// one job. A batch is one transaction (all or none). Inserting into a queue
+// with a size cap locks the queue's settings row, so the cap holds under
+// concurrency. Transactions that hit a deadlock are retried.
+//
+// # Notices
+//
+// Writes announce themselves with one NOTIFY per operation on the channel
+// "<schema>.notify" (coalesced: each queue once, the earliest scheduled
+// time, the cancelled job ids). Subscribe starts a listener on a dedicated
+// connection (LISTEN) that fans notifications out to the subscribers of
+// the Store; since every Store on the schema notifies the same channel,
+// subscribers see the changes of all nodes. When the listener's
+// connection drops, it reconnects with backoff and sends a NoticeChanged,
+// since notifications may have been missed meanwhile.
+package postgres

@@ -1,0 +1,357 @@
+package postgres
+
+import (
+	"encoding/json"
+	"errors"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/rotahq/rota/store"
+)
+
+// waitTimeout bounds every wait on a condition in these tests.
+const waitTimeout = 10 * time.Second
+
+func TestOptionsValidation(t *testing.T) {
+	cases := []struct {
+		name  string
+		opts  Options
+		field string
+	}{
+		{"schema with a dot", Options{Schema: "a.b"}, "Schema"},
+		{"schema with upper case", Options{Schema: "Rota"}, "Schema"},
+		{"schema with a quote", Options{Schema: `x"; DROP TABLE y; --`}, "Schema"},
+		{"schema starting with a digit", Options{Schema: "1rota"}, "Schema"},
+		{"schema too long", Options{Schema: strings.Repeat("a", maxSchemaLen+1)}, "Schema"},
+		{"negative pool", Options{MaxConns: -1}, "MaxConns"},
+		{"negative reconnect delay", Options{ReconnectDelay: -time.Second}, "ReconnectDelay"},
+		{"negative listen timeout", Options{ListenTimeout: -time.Second}, "ListenTimeout"},
+	}
+	for _, c := range cases {
+		// Validation comes before any connection: the URL is never used.
+		_, err := Open(t.Context(), "postgres://nobody@127.0.0.1:1/none", c.opts)
+		if err == nil || !strings.Contains(err.Error(), "Options."+c.field) {
+			t.Errorf("%s: Open error %v; want one naming Options.%s", c.name, err, c.field)
+		}
+	}
+	o, err := Options{}.withDefaults()
+	if err != nil || o.Schema != DefaultSchema || o.MaxConns != DefaultMaxConns || o.Logger == nil ||
+		o.ReconnectDelay != DefaultReconnectDelay || o.ListenTimeout != DefaultListenTimeout {
+		t.Errorf("defaults: %+v, %v", o, err)
+	}
+}
+
+func TestMigrateRace(t *testing.T) {
+	url := testURL(t)
+	schema := freshSchema(t, url)
+	const n = 4
+	stores := make([]*Store, n)
+	for i := range stores {
+		stores[i] = openSchema(t, url, schema, Options{MaxConns: 2})
+	}
+	errs := make([]error, n)
+	start := make(chan struct{})
+	var wg sync.WaitGroup
+	for i, s := range stores {
+		wg.Go(func() {
+			<-start
+			errs[i] = s.Migrate(t.Context())
+		})
+	}
+	close(start)
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil {
+			t.Errorf("Migrate %d: %v", i, err)
+		}
+	}
+	for i, s := range stores {
+		applied, latest, err := s.SchemaVersion(t.Context())
+		if err != nil || applied != latest || latest < 1 {
+			t.Errorf("store %d: SchemaVersion = %d, %d, %v", i, applied, latest, err)
+		}
+	}
+	var migrations int
+	if err := stores[0].pool.QueryRow(t.Context(), `SELECT count(*) FROM schema_migrations`).Scan(&migrations); err != nil {
+		t.Fatal(err)
+	}
+	if migrations != len(stores[0].migrations) {
+		t.Errorf("schema_migrations has %d rows, want %d", migrations, len(stores[0].migrations))
+	}
+	// Each store works on the one schema.
+	j := insertOne(t, stores[1], store.InsertParams{Kind: "k", Queue: "q", Priority: 1, MaxAttempts: 1})
+	if _, err := stores[3].Get(t.Context(), j.ID); err != nil {
+		t.Errorf("Get from another store: %v", err)
+	}
+}
+
+func TestSchemasAreSeparate(t *testing.T) {
+	a, b := openTest(t, Options{}), openTest(t, Options{})
+	insertOne(t, a, store.InsertParams{Kind: "k", Queue: "q", Priority: 1, MaxAttempts: 1})
+	page, err := b.List(t.Context(), store.ListParams{})
+	if err != nil || len(page.Jobs) != 0 {
+		t.Fatalf("the other schema lists %d jobs (%v), want 0", len(page.Jobs), err)
+	}
+	// And their notices too: b's subscriber hears nothing of a's insert
+	// (b's own insert comes after, on the same connection, so it would
+	// come second).
+	ch := b.Subscribe(t.Context())
+	insertOne(t, a, store.InsertParams{Kind: "k", Queue: "from-a", Priority: 1, MaxAttempts: 1})
+	insertOne(t, b, store.InsertParams{Kind: "k", Queue: "from-b", Priority: 1, MaxAttempts: 1})
+	n := waitNotice(t, ch, func(n store.Notice) bool { return n.Type == store.NoticeQueued })
+	if n.Queue != "from-b" {
+		t.Errorf("b's subscriber got a notice for queue %q", n.Queue)
+	}
+}
+
+func insertOne(t *testing.T, s store.Store, p store.InsertParams) *store.Job {
+	t.Helper()
+	if p.Args == nil {
+		p.Args = json.RawMessage(`{}`)
+	}
+	res, err := s.Insert(t.Context(), time.Now(), []store.InsertParams{p})
+	if err != nil {
+		t.Fatalf("Insert: %v", err)
+	}
+	return res[0].Job
+}
+
+// waitNotice reads ch until a notice matches, failing after waitTimeout.
+func waitNotice(t *testing.T, ch <-chan store.Notice, match func(store.Notice) bool) store.Notice {
+	t.Helper()
+	deadline := time.NewTimer(waitTimeout)
+	defer deadline.Stop()
+	for {
+		select {
+		case n, ok := <-ch:
+			if !ok {
+				t.Fatal("notice channel closed")
+			}
+			if match(n) {
+				return n
+			}
+		case <-deadline.C:
+			t.Fatalf("no matching notice within %v", waitTimeout)
+		}
+	}
+}
+
+func TestNoticeFromAnotherStore(t *testing.T) {
+	url := testURL(t)
+	schema := freshSchema(t, url)
+	a := openSchema(t, url, schema, Options{})
+	if err := a.Migrate(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	b := openSchema(t, url, schema, Options{})
+	ch := a.Subscribe(t.Context())
+	insertOne(t, b, store.InsertParams{Kind: "k", Queue: "remote", Priority: 1, MaxAttempts: 1})
+	waitNotice(t, ch, func(n store.Notice) bool { return n.Type == store.NoticeQueued && n.Queue == "remote" })
+
+	// A cancel of a running job reaches the other store's subscriber with the job id.
+	j := insertOne(t, b, store.InsertParams{Kind: "k", Queue: "run", Priority: 1, MaxAttempts: 1})
+	now := time.Now()
+	if got, err := b.Claim(t.Context(), store.ClaimParams{Queue: "run", Node: "n", Limit: 1, Now: now, LeaseUntil: now.Add(time.Minute)}); err != nil || len(got) != 1 {
+		t.Fatalf("Claim = %v, %v", got, err)
+	}
+	if _, err := b.Cancel(t.Context(), store.CancelParams{ID: j.ID, Now: now}); err != nil {
+		t.Fatal(err)
+	}
+	waitNotice(t, ch, func(n store.Notice) bool {
+		return n.Type == store.NoticeCancel && len(n.JobIDs) == 1 && n.JobIDs[0] == j.ID
+	})
+}
+
+func TestNoticesCoalesced(t *testing.T) {
+	s := openTest(t, Options{})
+	ch := s.Subscribe(t.Context())
+	ps := make([]store.InsertParams, 100)
+	for i := range ps {
+		ps[i] = store.InsertParams{Kind: "k", Queue: []string{"a", "b"}[i%2], Args: json.RawMessage(`{}`), Priority: 1, MaxAttempts: 1}
+	}
+	if _, err := s.Insert(t.Context(), time.Now(), ps); err != nil {
+		t.Fatal(err)
+	}
+	// A marker after the batch: everything the batch sent came before it.
+	if _, err := s.UpdateQueue(t.Context(), store.QueueUpdate{Name: "marker", Paused: new(bool), Now: time.Now()}); err != nil {
+		t.Fatal(err)
+	}
+	counts := map[string]int{}
+	waitNotice(t, ch, func(n store.Notice) bool {
+		if n.Type == store.NoticeQueued {
+			counts[n.Queue]++
+		}
+		return n.Type == store.NoticeQueueChanged && n.Queue == "marker"
+	})
+	if counts["a"] != 1 || counts["b"] != 1 || len(counts) != 2 {
+		t.Errorf("a batch of 100 inserts into 2 queues sent queued notices %v; want one per queue", counts)
+	}
+}
+
+func TestListenerReconnect(t *testing.T) {
+	s := openTest(t, Options{ReconnectDelay: 10 * time.Millisecond})
+	ch := s.Subscribe(t.Context())
+	insertOne(t, s, store.InsertParams{Kind: "k", Queue: "before", Priority: 1, MaxAttempts: 1})
+	waitNotice(t, ch, func(n store.Notice) bool { return n.Type == store.NoticeQueued && n.Queue == "before" })
+
+	l := s.listener
+	pid := l.pid.Load()
+	if pid == 0 {
+		t.Fatal("the listener has no connection")
+	}
+	var ok bool
+	if err := s.pool.QueryRow(t.Context(), `SELECT pg_terminate_backend($1)`, int32(pid)).Scan(&ok); err != nil || !ok {
+		t.Fatalf("pg_terminate_backend(%d) = %v, %v", pid, ok, err)
+	}
+	// The reconnect is announced: something may have been missed.
+	waitNotice(t, ch, func(n store.Notice) bool { return n.Type == store.NoticeChanged })
+	if got := l.pid.Load(); got == pid || l.connects.Load() < 2 {
+		t.Errorf("after the reconnect: pid %d (was %d), %d connects", got, pid, l.connects.Load())
+	}
+	insertOne(t, s, store.InsertParams{Kind: "k", Queue: "after", Priority: 1, MaxAttempts: 1})
+	waitNotice(t, ch, func(n store.Notice) bool { return n.Type == store.NoticeQueued && n.Queue == "after" })
+}
+
+func TestCloseEndsSubscriptions(t *testing.T) {
+	url := testURL(t)
+	s := openSchema(t, url, freshSchema(t, url), Options{})
+	if err := s.Migrate(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	ch := s.Subscribe(t.Context())
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.NewTimer(waitTimeout)
+	defer deadline.Stop()
+	for open := true; open; {
+		select {
+		case _, open = <-ch:
+		case <-deadline.C:
+			t.Fatal("the channel is still open after Close")
+		}
+	}
+	if _, err := s.Insert(t.Context(), time.Now(), []store.InsertParams{{Kind: "k", Queue: "q", Priority: 1, MaxAttempts: 1}}); !errors.Is(err, ErrClosed) {
+		t.Errorf("Insert after Close: %v, want ErrClosed", err)
+	}
+}
+
+func TestQueueCapUnderConcurrency(t *testing.T) {
+	url := testURL(t)
+	schema := freshSchema(t, url)
+	a := openSchema(t, url, schema, Options{})
+	if err := a.Migrate(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	b := openSchema(t, url, schema, Options{})
+	const maxSize, inserters = 5, 16
+	if _, err := a.UpdateQueue(t.Context(), store.QueueUpdate{Name: "capped", MaxSize: new(int), Now: time.Now()}); err != nil {
+		t.Fatal(err)
+	}
+	size := maxSize
+	if _, err := a.UpdateQueue(t.Context(), store.QueueUpdate{Name: "capped", MaxSize: &size, Now: time.Now()}); err != nil {
+		t.Fatal(err)
+	}
+	errs := make([]error, inserters)
+	start := make(chan struct{})
+	var wg sync.WaitGroup
+	for i := range inserters {
+		s := []*Store{a, b}[i%2]
+		wg.Go(func() {
+			<-start
+			_, errs[i] = s.Insert(t.Context(), time.Now(), []store.InsertParams{
+				{Kind: "k", Queue: "capped", Args: json.RawMessage(`{}`), Priority: 100, MaxAttempts: 1}})
+		})
+	}
+	close(start)
+	wg.Wait()
+	ok := 0
+	for i, err := range errs {
+		switch {
+		case err == nil:
+			ok++
+		case !errors.Is(err, store.ErrQueueFull):
+			t.Errorf("insert %d: %v", i, err)
+		}
+	}
+	if ok != maxSize {
+		t.Errorf("%d inserts into a queue capped at %d succeeded", ok, maxSize)
+	}
+}
+
+func TestSameKeyAcrossStores(t *testing.T) {
+	url := testURL(t)
+	schema := freshSchema(t, url)
+	a := openSchema(t, url, schema, Options{})
+	if err := a.Migrate(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	b := openSchema(t, url, schema, Options{})
+	const n = 16
+	ids := make([]int64, n)
+	errs := make([]error, n)
+	start := make(chan struct{})
+	var wg sync.WaitGroup
+	for i := range n {
+		s := []*Store{a, b}[i%2]
+		wg.Go(func() {
+			<-start
+			// Two keys per batch, in opposite orders: the ordered key locks keep
+			// the batches from deadlocking.
+			keys := []string{"x", "y"}
+			if i%2 == 1 {
+				keys = []string{"y", "x"}
+			}
+			var ps []store.InsertParams
+			for _, k := range keys {
+				ps = append(ps, store.InsertParams{Kind: "k", Queue: "q", Args: json.RawMessage(`{}`), Priority: 1, MaxAttempts: 1,
+					Key: k, OnConflict: store.OnConflictUpdatePriority})
+			}
+			res, err := s.Insert(t.Context(), time.Now(), ps)
+			errs[i] = err
+			if err == nil {
+				ids[i] = res[0].Job.ID
+			}
+		})
+	}
+	close(start)
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil {
+			t.Fatalf("insert %d: %v", i, err)
+		}
+	}
+	page, err := a.List(t.Context(), store.ListParams{})
+	if err != nil || len(page.Jobs) != 2 {
+		t.Fatalf("%d jobs (%v), want 2", len(page.Jobs), err)
+	}
+}
+
+// TestClaimDoesNotReadWaitingJobs checks the plans of the hot paths: the
+// claim reads the claim index, not the table.
+func TestClaimPlan(t *testing.T) {
+	s := openTest(t, Options{})
+	var plan []string
+	err := pgx.BeginFunc(t.Context(), s.pool, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(t.Context(), `SET LOCAL enable_seqscan = off`); err != nil {
+			return err
+		}
+		rows, err := tx.Query(t.Context(), `EXPLAIN `+claimSQL(""), "q", "n", time.Now(), time.Now(), 10)
+		if err != nil {
+			return err
+		}
+		plan, err = pgx.CollectRows(rows, pgx.RowTo[string])
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(strings.Join(plan, "\n"), "jobs_claim") {
+		t.Errorf("the claim does not use jobs_claim:\n%s", strings.Join(plan, "\n"))
+	}
+}
+

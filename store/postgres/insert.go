@@ -1,0 +1,380 @@
+package postgres
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"maps"
+	"slices"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/rotahq/rota/store"
+)
+
+// insertRow is an InsertParams checked and encoded.
+type insertRow struct {
+	p        store.InsertParams
+	args     *string
+	metadata string
+	state    store.State
+	runAt    time.Time
+}
+
+const (
+	// sqlInsertMany inserts the rows of parallel arrays in array order, so
+	// that the ids (from one sequence, increasing within the statement)
+	// follow the input order.
+	sqlInsertMany = `INSERT INTO jobs (kind, queue, args, priority, run_at, state, key, metadata, max_attempts,
+			timeout, created_at, updated_at)
+		SELECT u.kind, u.queue, u.args::jsonb, u.priority, u.run_at, u.state, '', u.metadata::jsonb, u.max_attempts,
+			u.timeout, $9, $9
+		FROM unnest($1::text[], $2::text[], $3::text[], $4::int[], $5::timestamptz[], $6::text[], $7::text[], $8::int[],
+			$10::bigint[]) WITH ORDINALITY AS u(kind, queue, args, priority, run_at, state, metadata, max_attempts, timeout, ord)
+		ORDER BY u.ord
+		RETURNING id`
+	// sqlInsertKeyed inserts one keyed job unless an active job holds its
+	// key (then it returns nothing).
+	sqlInsertKeyed = `INSERT INTO jobs (kind, queue, args, priority, run_at, state, key, metadata, max_attempts,
+			timeout, created_at, updated_at)
+		VALUES ($1, $2, $3::jsonb, $4, $5, $6, $7, $8::jsonb, $9, $10, $11, $11)
+		ON CONFLICT (kind, key) WHERE key <> '' AND state NOT IN ` + finalStates + ` DO NOTHING
+		RETURNING ` + jobColumns
+	sqlActiveByKey = `SELECT ` + jobColumns + ` FROM jobs
+		WHERE kind = $1 AND key = $2 AND key <> '' AND state NOT IN ` + finalStates + ` FOR UPDATE`
+	sqlReplaceJob = `UPDATE jobs SET args = $1::jsonb, metadata = $2::jsonb, priority = $3, run_at = $4, state = $5,
+		max_attempts = $6, timeout = $7, updated_at = $8 WHERE id = $9 RETURNING ` + jobColumns
+	sqlUpdatePriority = `UPDATE jobs SET priority = $1, updated_at = $2 WHERE id = $3 RETURNING ` + jobColumns
+	// sqlCappedQueues locks the settings rows of the capped queues among
+	// $1, in name order (no deadlock between inserters), so that inserts
+	// into a capped queue see each other's jobs.
+	sqlCappedQueues = `SELECT name, max_size, urgent_priority FROM queues
+		WHERE name = ANY($1) AND max_size > 0 ORDER BY name FOR UPDATE`
+	// sqlWaitingCount counts a queue's waiting jobs, stopping at the cap.
+	sqlWaitingCount = `SELECT count(*) FROM (SELECT 1 FROM jobs
+		WHERE queue = $1 AND state IN ` + waitingStates + ` LIMIT $2) AS w`
+)
+
+// Insert inserts jobs, all or none, in one transaction. Rows without a key
+// are inserted by one statement per run of them; a keyed row is resolved
+// alone, in input order, with INSERT ... ON CONFLICT against the unique
+// index of active keys, so concurrent inserts of a key make one job. A
+// capped queue's settings row is locked, so its cap holds under
+// concurrency. See store.Store.
+func (s *Store) Insert(ctx context.Context, now time.Time, jobs []store.InsertParams) ([]store.InsertResult, error) {
+	if len(jobs) == 0 {
+		return nil, nil
+	}
+	now = utc(now)
+	rows := make([]insertRow, len(jobs))
+	queues := make(map[string]bool)
+	for i, p := range jobs {
+		if err := checkInsert(p); err != nil {
+			return nil, fmt.Errorf("postgres: insert job %d: %w", i, err)
+		}
+		md, err := encodeMetadata(p.Metadata)
+		if err != nil {
+			return nil, fmt.Errorf("postgres: insert job %d: metadata: %w", i, err)
+		}
+		state, runAt := initialState(p.Hold, p.RunAt, now)
+		rows[i] = insertRow{p: p, args: nullJSON(p.Args), metadata: md, state: state, runAt: runAt}
+		queues[p.Queue] = true
+	}
+	results := make([]store.InsertResult, len(rows))
+	err := s.inTx(ctx, func(tx pgx.Tx) error {
+		clear(results)
+		var n notes
+		if err := s.insertTx(ctx, tx, now, rows, slices.Sorted(maps.Keys(queues)), results, &n); err != nil {
+			return err
+		}
+		return s.notify(ctx, tx, &n)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return results, nil
+}
+
+// queueRoom tracks a capped queue's waiting jobs during one insert.
+type queueRoom struct {
+	maxSize, urgent, waiting int
+}
+
+// insertTx runs an insert in tx.
+func (s *Store) insertTx(ctx context.Context, tx pgx.Tx, now time.Time, rows []insertRow, queues []string,
+	results []store.InsertResult, n *notes) error {
+	if err := s.lockKeys(ctx, tx, rows); err != nil {
+		return err
+	}
+	rooms := make(map[string]*queueRoom)
+	qrows, err := tx.Query(ctx, sqlCappedQueues, queues)
+	if err != nil {
+		return fmt.Errorf("postgres: insert: queues: %w", err)
+	}
+	for qrows.Next() {
+		var name string
+		var r queueRoom
+		if err := qrows.Scan(&name, &r.maxSize, &r.urgent); err != nil {
+			qrows.Close()
+			return fmt.Errorf("postgres: insert: queues: %w", err)
+		}
+		rooms[name] = &r
+	}
+	qrows.Close()
+	if err := qrows.Err(); err != nil {
+		return fmt.Errorf("postgres: insert: queues: %w", err)
+	}
+	for name, r := range rooms {
+		if err := tx.QueryRow(ctx, sqlWaitingCount, name, r.maxSize).Scan(&r.waiting); err != nil {
+			return fmt.Errorf("postgres: insert: queue size of %q: %w", name, err)
+		}
+	}
+	// room takes a place in the row's queue or fails with ErrQueueFull.
+	room := func(i int, p *store.InsertParams) error {
+		r := rooms[p.Queue]
+		if r == nil {
+			return nil
+		}
+		if r.waiting >= r.maxSize && p.Priority > r.urgent {
+			return fmt.Errorf("postgres: insert job %d: queue %q has %d waiting jobs: %w", i, p.Queue, r.waiting, store.ErrQueueFull)
+		}
+		r.waiting++
+		return nil
+	}
+
+	var run []int // rows without key waiting for a multi-row insert
+	flush := func() error {
+		if len(run) == 0 {
+			return nil
+		}
+		err := s.insertMany(ctx, tx, now, rows, run, results, n)
+		run = run[:0]
+		return err
+	}
+	for i := range rows {
+		r := &rows[i]
+		if r.p.Key == "" {
+			if err := room(i, &r.p); err != nil {
+				return err
+			}
+			run = append(run, i)
+			continue
+		}
+		if err := flush(); err != nil {
+			return err
+		}
+		res, err := s.insertKeyed(ctx, tx, now, r, func() error { return room(i, &r.p) }, n)
+		if err != nil {
+			if errors.Is(err, store.ErrQueueFull) {
+				return err
+			}
+			return fmt.Errorf("postgres: insert job %d (kind %q, key %q): %w", i, r.p.Kind, r.p.Key, err)
+		}
+		results[i] = res
+	}
+	return flush()
+}
+
+// lockKeys takes transaction-level advisory locks on the keys of rows, in
+// one global order, when there are several: two batches that share keys
+// then run one after the other instead of deadlocking on each other's rows.
+// A batch with one key needs none (it waits on at most one other batch).
+func (s *Store) lockKeys(ctx context.Context, tx pgx.Tx, rows []insertRow) error {
+	var locks []int64
+	for i := range rows {
+		if p := &rows[i].p; p.Key != "" {
+			h := fnv.New64a()
+			h.Write([]byte(s.opts.Schema + "\x00" + p.Kind + "\x00" + p.Key))
+			locks = append(locks, int64(h.Sum64()))
+		}
+	}
+	slices.Sort(locks)
+	locks = slices.Compact(locks)
+	if len(locks) < 2 {
+		return nil
+	}
+	// unnest yields the array in order, so the locks are taken in order.
+	if _, err := tx.Exec(ctx, `SELECT count(pg_advisory_xact_lock(h)) FROM unnest($1::bigint[]) AS h`, locks); err != nil {
+		return fmt.Errorf("postgres: insert: lock keys: %w", err)
+	}
+	return nil
+}
+
+// insertMany inserts the rows idx (without keys) with one statement.
+func (s *Store) insertMany(ctx context.Context, tx pgx.Tx, now time.Time, rows []insertRow, idx []int,
+	results []store.InsertResult, n *notes) error {
+	k := len(idx)
+	var (
+		kinds, queues, states, mds = make([]string, k), make([]string, k), make([]string, k), make([]string, k)
+		args                       = make([]*string, k)
+		prios, maxes               = make([]int32, k), make([]int32, k)
+		runAts                     = make([]time.Time, k)
+		timeouts                   = make([]int64, k)
+	)
+	for x, i := range idx {
+		r := &rows[i]
+		kinds[x], queues[x], states[x], mds[x] = r.p.Kind, r.p.Queue, string(r.state), r.metadata
+		args[x], prios[x], maxes[x] = r.args, int32(r.p.Priority), int32(r.p.MaxAttempts)
+		runAts[x], timeouts[x] = r.runAt, r.p.Timeout.Microseconds()
+	}
+	res, err := tx.Query(ctx, sqlInsertMany, kinds, queues, args, prios, runAts, states, mds, maxes, now, timeouts)
+	if err != nil {
+		return fmt.Errorf("postgres: insert: %w", err)
+	}
+	ids, err := pgx.CollectRows(res, pgx.RowTo[int64])
+	if err != nil {
+		return fmt.Errorf("postgres: insert: %w", err)
+	}
+	if len(ids) != k {
+		return fmt.Errorf("postgres: insert: %d rows inserted of %d", len(ids), k)
+	}
+	slices.Sort(ids) // RETURNING has no defined order; ids follow the input order
+	for x, i := range idx {
+		r := &rows[i]
+		p := &r.p
+		results[i] = store.InsertResult{Job: &store.Job{
+			ID:          ids[x],
+			Kind:        p.Kind,
+			Queue:       p.Queue,
+			Args:        bytes.Clone(p.Args),
+			Priority:    p.Priority,
+			RunAt:       r.runAt,
+			State:       r.state,
+			Metadata:    cloneMetadata(p.Metadata),
+			MaxAttempts: p.MaxAttempts,
+			Timeout:     p.Timeout.Truncate(time.Microsecond),
+			CreatedAt:   now,
+			UpdatedAt:   now,
+		}}
+		n.state(r.state, p.Queue, r.runAt)
+	}
+	return nil
+}
+
+// insertKeyed inserts a keyed row or resolves its conflict with the active
+// job of its key. room is called before a new job is inserted. The loop
+// ends: an insert that finds a conflict waited for the conflicting
+// transaction to commit, and the next read sees its job (unless that job
+// already finished, and the key is free again).
+func (s *Store) insertKeyed(ctx context.Context, tx pgx.Tx, now time.Time, r *insertRow, room func() error,
+	n *notes) (store.InsertResult, error) {
+	p := &r.p
+	for {
+		existing, err := scanJob(tx.QueryRow(ctx, sqlActiveByKey, p.Kind, p.Key), false)
+		switch {
+		case err == nil:
+			return s.resolveConflict(ctx, tx, now, r, existing, n)
+		case !errors.Is(err, pgx.ErrNoRows):
+			return store.InsertResult{}, err
+		}
+		if err := room(); err != nil {
+			return store.InsertResult{}, err
+		}
+		j, err := scanJob(tx.QueryRow(ctx, sqlInsertKeyed, p.Kind, p.Queue, r.args, p.Priority, r.runAt, string(r.state),
+			p.Key, r.metadata, p.MaxAttempts, p.Timeout.Microseconds(), now), false)
+		if err == nil {
+			n.state(j.State, j.Queue, j.RunAt)
+			return store.InsertResult{Job: j}, nil
+		}
+		if !errors.Is(err, pgx.ErrNoRows) {
+			return store.InsertResult{}, err
+		}
+		// Another transaction inserted the key meanwhile: read it again.
+	}
+}
+
+// resolveConflict applies r's conflict policy to the active job existing
+// (locked by the caller's transaction).
+func (s *Store) resolveConflict(ctx context.Context, tx pgx.Tx, now time.Time, r *insertRow, existing *store.Job,
+	n *notes) (store.InsertResult, error) {
+	res := store.InsertResult{Job: existing, Duplicate: true}
+	p := &r.p
+	waiting := existing.State != store.StateRunning
+	switch p.OnConflict {
+	case store.OnConflictReject:
+		return res, fmt.Errorf("job %d has the key: %w", existing.ID, store.ErrDuplicate)
+	case store.OnConflictReplace:
+		if !waiting {
+			return res, nil
+		}
+		state, runAt := r.state, r.runAt
+		switch {
+		case existing.State == store.StateReady:
+			state = store.StateReady
+		case state == store.StateReady: // hold does not apply to a job that is not held
+			state = store.StateQueued
+			if runAt.After(now) {
+				state = store.StateScheduled
+			}
+		}
+		if state == store.StateScheduled && existing.State == store.StateRetrying {
+			state = store.StateRetrying
+		}
+		j, err := scanJob(tx.QueryRow(ctx, sqlReplaceJob, r.args, r.metadata, p.Priority, runAt, string(state),
+			p.MaxAttempts, p.Timeout.Microseconds(), now, existing.ID), false)
+		if err != nil {
+			return res, err
+		}
+		res.Job, res.Updated = j, true
+		n.state(state, j.Queue, runAt)
+	case store.OnConflictUpdatePriority:
+		if !waiting || existing.Priority == p.Priority {
+			return res, nil
+		}
+		j, err := scanJob(tx.QueryRow(ctx, sqlUpdatePriority, p.Priority, now, existing.ID), false)
+		if err != nil {
+			return res, err
+		}
+		res.Job, res.Updated = j, true
+		n.state(j.State, j.Queue, j.RunAt)
+	}
+	return res, nil
+}
+
+// checkInsert rejects params the caller should have validated.
+func checkInsert(p store.InsertParams) error {
+	switch {
+	case p.Kind == "":
+		return errors.New("empty kind")
+	case p.Queue == "":
+		return errors.New("empty queue")
+	case p.Priority < store.MinPriority || p.Priority > store.MaxPriority:
+		return fmt.Errorf("priority %d out of range", p.Priority)
+	case p.MaxAttempts < 1:
+		return fmt.Errorf("max attempts %d < 1", p.MaxAttempts)
+	case p.Timeout < 0:
+		return fmt.Errorf("negative timeout %v", p.Timeout)
+	case !p.OnConflict.Valid():
+		return fmt.Errorf("unknown conflict policy %q", p.OnConflict)
+	}
+	return nil
+}
+
+// initialState is the state and run_at of a new job: ready when held,
+// scheduled when runAt is after now, else queued to run at now.
+func initialState(hold bool, runAt, now time.Time) (store.State, time.Time) {
+	runAt = utc(runAt)
+	future := runAt.After(now)
+	if !future {
+		runAt = now
+	}
+	switch {
+	case hold:
+		return store.StateReady, runAt
+	case future:
+		return store.StateScheduled, runAt
+	default:
+		return store.StateQueued, now
+	}
+}
+
+// cloneMetadata copies m; an empty map becomes nil, as it reads back.
+func cloneMetadata(m map[string]string) map[string]string {
+	if len(m) == 0 {
+		return nil
+	}
+	return maps.Clone(m)
+}

@@ -1,0 +1,296 @@
+package postgres
+
+import (
+	"context"
+	"encoding/json"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/rotahq/rota/store"
+)
+
+// notes collects the notices of one operation, coalesced: each queue once,
+// the earliest scheduled run_at, the cancelled job ids. They leave as one
+// NOTIFY on the schema's channel.
+type notes struct {
+	queued       []string
+	runAt        time.Time
+	cancel       []int64
+	queueChanged []string
+}
+
+// payload is the JSON of a notification.
+type payload struct {
+	Queued       []string `json:"q,omitempty"`
+	RunAt        int64    `json:"s,omitempty"` // microseconds since the Unix epoch
+	Cancel       []int64  `json:"c,omitempty"`
+	QueueChanged []string `json:"u,omitempty"`
+	Changed      bool     `json:"x,omitempty"` // too much to tell: re-check everything
+}
+
+// state notes that a job entered state in queue, to run at runAt.
+func (n *notes) state(state store.State, queue string, runAt time.Time) {
+	switch state {
+	case store.StateQueued:
+		if !slices.Contains(n.queued, queue) {
+			n.queued = append(n.queued, queue)
+		}
+	case store.StateScheduled, store.StateRetrying:
+		if n.runAt.IsZero() || runAt.Before(n.runAt) {
+			n.runAt = runAt
+		}
+	}
+}
+
+func (n *notes) empty() bool {
+	return len(n.queued) == 0 && n.runAt.IsZero() && len(n.cancel) == 0 && len(n.queueChanged) == 0
+}
+
+// encode returns the notification payload of n.
+func (n *notes) encode() string {
+	p := payload{Queued: n.queued, Cancel: n.cancel, QueueChanged: n.queueChanged}
+	if !n.runAt.IsZero() {
+		p.RunAt = n.runAt.UnixMicro()
+	}
+	b, err := json.Marshal(p)
+	if err != nil || len(b) > maxPayload {
+		return `{"x":true}`
+	}
+	return string(b)
+}
+
+// notify sends n on the schema's channel through tx (delivered when tx
+// commits), or through the pool (at once) when tx is nil. Nothing is sent
+// when n is empty. A failure is logged, not returned: the write it
+// announces is committed (or will be) either way.
+func (s *Store) notify(ctx context.Context, tx pgx.Tx, n *notes) error {
+	if n.empty() {
+		return nil
+	}
+	var err error
+	if tx != nil {
+		_, err = tx.Exec(ctx, `SELECT pg_notify($1, $2)`, s.channel, n.encode())
+		return err
+	}
+	if _, err = s.pool.Exec(ctx, `SELECT pg_notify($1, $2)`, s.channel, n.encode()); err != nil {
+		s.log.Warn("notify failed", "error", err)
+	}
+	return nil
+}
+
+// decodeNotices turns a notification payload into notices.
+func decodeNotices(text string) []store.Notice {
+	var p payload
+	if err := json.Unmarshal([]byte(text), &p); err != nil || p.Changed {
+		return []store.Notice{{Type: store.NoticeChanged}}
+	}
+	var out []store.Notice
+	for _, q := range p.Queued {
+		out = append(out, store.Notice{Type: store.NoticeQueued, Queue: q})
+	}
+	if p.RunAt != 0 {
+		out = append(out, store.Notice{Type: store.NoticeScheduled, RunAt: time.UnixMicro(p.RunAt).UTC()})
+	}
+	if len(p.Cancel) > 0 {
+		out = append(out, store.Notice{Type: store.NoticeCancel, JobIDs: p.Cancel})
+	}
+	for _, q := range p.QueueChanged {
+		out = append(out, store.Notice{Type: store.NoticeQueueChanged, Queue: q})
+	}
+	return out
+}
+
+// Subscribe returns a channel of notices that is closed when ctx is done or
+// the store is closed. Notices come from LISTEN on the schema's channel, so
+// they include the changes of every Store on the schema, in any process.
+// Subscribe returns once the listener listens (or after
+// Options.ListenTimeout; a NoticeChanged follows when it connects). A
+// subscriber that does not keep up loses notices and receives a
+// NoticeChanged in their place.
+func (s *Store) Subscribe(ctx context.Context) <-chan store.Notice {
+	ch := s.hub.subscribe(ctx)
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return ch
+	}
+	if s.listener == nil {
+		s.listener = s.startListener()
+	}
+	l := s.listener
+	s.mu.Unlock()
+	t := time.NewTimer(s.opts.ListenTimeout)
+	defer t.Stop()
+	select {
+	case <-l.ready:
+	case <-ctx.Done():
+	case <-t.C:
+	}
+	return ch
+}
+
+// listener holds the LISTEN connection, reconnecting when it drops.
+type listener struct {
+	cancel context.CancelFunc
+	done   chan struct{}
+	ready  chan struct{} // closed once the first LISTEN succeeded
+	pid    atomic.Uint32 // backend pid of the current connection (0: none)
+	// connects counts the successful LISTENs.
+	connects atomic.Int64
+}
+
+// startListener starts the listener goroutine.
+func (s *Store) startListener() *listener {
+	ctx, cancel := context.WithCancel(context.Background())
+	l := &listener{cancel: cancel, done: make(chan struct{}), ready: make(chan struct{})}
+	go func() {
+		defer close(l.done)
+		s.listen(ctx, l)
+	}()
+	return l
+}
+
+// stop ends the listener and waits for it.
+func (l *listener) stop() {
+	l.cancel()
+	<-l.done
+}
+
+// listen runs the listener until ctx ends: connect, LISTEN, publish every
+// notification; on a drop, reconnect with backoff and publish a
+// NoticeChanged, since notifications may have been missed meanwhile.
+func (s *Store) listen(ctx context.Context, l *listener) {
+	delay := s.opts.ReconnectDelay
+	missed := false
+	for ctx.Err() == nil {
+		conn, err := pgx.ConnectConfig(ctx, s.connConfig)
+		if err == nil {
+			if _, err = conn.Exec(ctx, `LISTEN "`+s.channel+`"`); err != nil {
+				closeConn(conn)
+			}
+		}
+		if err != nil {
+			if ctx.Err() != nil {
+				return
+			}
+			s.log.Warn("listener: connect failed", "error", err, "retry_in", delay)
+			missed = true
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(delay):
+			}
+			delay = min(2*delay, MaxReconnectDelay)
+			continue
+		}
+		delay = s.opts.ReconnectDelay
+		l.pid.Store(conn.PgConn().PID())
+		if l.connects.Add(1) == 1 {
+			close(l.ready)
+		}
+		if missed {
+			s.hub.publish([]store.Notice{{Type: store.NoticeChanged}})
+			missed = false
+		}
+		for {
+			n, err := conn.WaitForNotification(ctx)
+			if err != nil {
+				if ctx.Err() == nil {
+					s.log.Warn("listener: connection lost", "error", err)
+				}
+				break
+			}
+			s.hub.publish(decodeNotices(n.Payload))
+		}
+		l.pid.Store(0)
+		closeConn(conn)
+		missed = true
+	}
+}
+
+// closeConn closes conn, waiting at most a second for a clean goodbye.
+func closeConn(conn *pgx.Conn) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	_ = conn.Close(ctx)
+}
+
+// hub fans notices out to subscribers without ever blocking the publisher: a
+// subscriber whose buffer is full loses the notice and is marked to receive
+// a NoticeChanged as soon as it has room.
+type hub struct {
+	mu     sync.Mutex
+	subs   map[*subscriber]struct{}
+	closed bool
+}
+
+type subscriber struct {
+	ch     chan store.Notice
+	missed bool // lost notices; owes a NoticeChanged
+}
+
+func (h *hub) subscribe(ctx context.Context) <-chan store.Notice {
+	sub := &subscriber{ch: make(chan store.Notice, subscriberBuffer)}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.closed {
+		close(sub.ch)
+		return sub.ch
+	}
+	h.subs[sub] = struct{}{}
+	context.AfterFunc(ctx, func() {
+		h.mu.Lock()
+		defer h.mu.Unlock()
+		if _, ok := h.subs[sub]; ok {
+			delete(h.subs, sub)
+			close(sub.ch)
+		}
+	})
+	return sub.ch
+}
+
+// publish sends notes to every subscriber that has room.
+func (h *hub) publish(notes []store.Notice) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for sub := range h.subs {
+		if sub.missed && !sub.send(store.Notice{Type: store.NoticeChanged}) {
+			continue
+		}
+		sub.missed = false
+		for _, n := range notes {
+			if n.JobIDs != nil {
+				n.JobIDs = slices.Clone(n.JobIDs) // each subscriber owns its notices
+			}
+			if !sub.send(n) {
+				sub.missed = true
+				break
+			}
+		}
+	}
+}
+
+// close closes every subscriber channel; later subscriptions get a closed channel.
+func (h *hub) close() {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.closed = true
+	for sub := range h.subs {
+		delete(h.subs, sub)
+		close(sub.ch)
+	}
+}
+
+// send is a non-blocking send.
+func (sub *subscriber) send(n store.Notice) bool {
+	select {
+	case sub.ch <- n:
+		return true
+	default:
+		return false
+	}
+}
