@@ -373,6 +373,10 @@ type Store interface {
 	// the per-kind caps, incrementing each job's Attempt.
 	Claim(ctx context.Context, p ClaimParams) ([]*Job, error)
 	// Finish ends attempts; applied[i] tells whether finishes[i] took effect.
+	// A finish to a state that would run the job again (retrying,
+	// scheduled, queued) ends it aborted instead when an abort was requested
+	// while it ran (CancelRequested), keeping the abort's reason as
+	// LastError: an abort is never lost to a concurrent retry.
 	Finish(ctx context.Context, finishes []FinishParams) (applied []bool, err error)
 	// ExtendLeases moves the lease deadline of the node's running attempts to until.
 	ExtendLeases(ctx context.Context, node string, refs []JobRef, until time.Time) (LeaseReport, error)

@@ -14,12 +14,18 @@ import (
 
 // sqlFinish ends one attempt; it applies only while the job runs that attempt.
 // Its parameters are those of finishRow.args.
-const sqlFinish = `UPDATE jobs SET state = ?3, run_at = coalesce(?4, run_at), attempt = attempt - ?5,
-	result = coalesce(?6, result), last_error = CASE WHEN ?7 <> '' THEN ?7 ELSE last_error END,
-	lease_until = NULL, cancel_requested = 0, finished_at = ?8, updated_at = ?9,
-	attempts = json_insert(attempts, '$[#]', json(?10))
+// A requested abort wins over a finish that would run the job again (the
+// SET expressions read the row as it was before the update).
+const sqlFinish = `UPDATE jobs SET
+	state = CASE WHEN cancel_requested = 1 AND ?3 IN ('retrying', 'scheduled', 'queued') THEN 'aborted' ELSE ?3 END,
+	run_at = coalesce(?4, run_at), attempt = attempt - ?5, result = coalesce(?6, result),
+	last_error = CASE WHEN cancel_requested = 1 AND ?3 IN ('retrying', 'scheduled', 'queued') THEN last_error
+		WHEN ?7 <> '' THEN ?7 ELSE last_error END,
+	lease_until = NULL, cancel_requested = 0,
+	finished_at = CASE WHEN cancel_requested = 1 AND ?3 IN ('retrying', 'scheduled', 'queued') THEN ?9 ELSE ?8 END,
+	updated_at = ?9, attempts = json_insert(attempts, '$[#]', json(?10))
 	WHERE id = ?1 AND attempt = ?2 AND state = 'running'
-	RETURNING queue, kind`
+	RETURNING queue, kind, state`
 
 // finishRows is the most finishes of one statement: a call with more, or
 // with the same job twice, runs several statements.
@@ -32,11 +38,15 @@ func (w *writer) finishSQL(n int) string {
 		return q
 	}
 	var b strings.Builder
-	b.WriteString(`UPDATE jobs SET state = f.column3, run_at = coalesce(f.column4, jobs.run_at),
+	b.WriteString(`UPDATE jobs SET
+	state = CASE WHEN jobs.cancel_requested = 1 AND f.column3 IN ('retrying', 'scheduled', 'queued') THEN 'aborted' ELSE f.column3 END,
+	run_at = coalesce(f.column4, jobs.run_at),
 	attempt = jobs.attempt - f.column5, result = coalesce(f.column6, jobs.result),
-	last_error = CASE WHEN f.column7 <> '' THEN f.column7 ELSE jobs.last_error END,
-	lease_until = NULL, cancel_requested = 0, finished_at = f.column8, updated_at = f.column9,
-	attempts = json_insert(jobs.attempts, '$[#]', json(f.column10))
+	last_error = CASE WHEN jobs.cancel_requested = 1 AND f.column3 IN ('retrying', 'scheduled', 'queued') THEN jobs.last_error
+		WHEN f.column7 <> '' THEN f.column7 ELSE jobs.last_error END,
+	lease_until = NULL, cancel_requested = 0,
+	finished_at = CASE WHEN jobs.cancel_requested = 1 AND f.column3 IN ('retrying', 'scheduled', 'queued') THEN f.column9 ELSE f.column8 END,
+	updated_at = f.column9, attempts = json_insert(jobs.attempts, '$[#]', json(f.column10))
 	FROM (VALUES `)
 	for i := range n {
 		if i > 0 {
@@ -46,7 +56,7 @@ func (w *writer) finishSQL(n int) string {
 	}
 	b.WriteString(`) AS f
 	WHERE jobs.id = f.column1 AND jobs.attempt = f.column2 AND jobs.state = 'running'
-	RETURNING jobs.id, jobs.queue, jobs.kind`)
+	RETURNING jobs.id, jobs.queue, jobs.kind, jobs.state`)
 	q := b.String()
 	w.finishSQLs[n] = q
 	return q
@@ -135,14 +145,15 @@ func (w *writer) finish(rows []finishRow, applied []bool) error {
 		for res.Next() {
 			var id int64
 			var queue, kind string
-			if err := res.Scan(&id, &queue, &kind); err != nil {
+			var state store.State
+			if err := res.Scan(&id, &queue, &kind, &state); err != nil {
 				res.Close()
 				return fmt.Errorf("sqlite: finish: %w", err)
 			}
 			i := byID[id]
 			applied[i] = true
-			w.noteState(rows[i].state, queue, rows[i].runAt)
-			w.count(queue, kind, store.StateRunning, rows[i].state)
+			w.noteState(state, queue, rows[i].runAt)
+			w.count(queue, kind, store.StateRunning, state)
 		}
 		res.Close()
 		if err := res.Err(); err != nil {
@@ -152,7 +163,8 @@ func (w *writer) finish(rows []finishRow, applied []bool) error {
 	for _, i := range repeats {
 		r := &rows[i]
 		var queue, kind string
-		err := w.queryRow(sqlFinish, r.args[:]...).Scan(&queue, &kind)
+		var state store.State
+		err := w.queryRow(sqlFinish, r.args[:]...).Scan(&queue, &kind, &state)
 		if errors.Is(err, sql.ErrNoRows) {
 			continue
 		}
@@ -160,8 +172,8 @@ func (w *writer) finish(rows []finishRow, applied []bool) error {
 			return fmt.Errorf("sqlite: finish job %d: %w", r.id, err)
 		}
 		applied[i] = true
-		w.noteState(r.state, queue, r.runAt)
-		w.count(queue, kind, store.StateRunning, r.state)
+		w.noteState(state, queue, r.runAt)
+		w.count(queue, kind, store.StateRunning, state)
 	}
 	return nil
 }

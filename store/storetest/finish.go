@@ -15,6 +15,7 @@ func finishTests() []test {
 		{"TargetStates", testFinishStates},
 		{"Guard", testFinishGuard},
 		{"AttemptHistory", testFinishHistory},
+		{"CancelRequestedWins", testFinishCancelRequested},
 		{"Uncount", func(t *testing.T, s store.Store) {
 			j := insertJob(t, s, base(), params("k", withMaxAttempts(1)))
 			c := claimOne(t, s, at(time.Second), j.ID)
@@ -279,4 +280,55 @@ func sameRefs(a, b []store.JobRef) bool {
 		y[i] = key(r)
 	}
 	return slices.Equal(sortedIDs(x), sortedIDs(y))
+}
+
+// testFinishCancelRequested: a finish that would run a job again (retrying,
+// scheduled, queued) ends it aborted if an abort was requested while it ran,
+// keeping the abort's reason; a final finish stands.
+func testFinishCancelRequested(t *testing.T, s store.Store) {
+	cases := []struct {
+		to, want store.State
+		uncount  bool
+	}{
+		{store.StateRetrying, store.StateAborted, false},
+		{store.StateScheduled, store.StateAborted, true},
+		{store.StateQueued, store.StateAborted, true},
+		{store.StateDone, store.StateDone, false},
+		{store.StateError, store.StateError, false},
+	}
+	for _, c := range cases {
+		q := "cr-" + string(c.to)
+		j := insertJob(t, s, base(), params("k", inQueue(q)))
+		cp := claimParams(at(time.Second), 1)
+		cp.Queue = q
+		if cl := claim(t, s, cp); len(cl) != 1 {
+			t.Fatalf("%s: claimed %d jobs", c.to, len(cl))
+		}
+		if _, err := s.Cancel(t.Context(), store.CancelParams{ID: j.ID, Reason: "stop it", Now: at(2 * time.Second)}); err != nil {
+			t.Fatalf("%s: Cancel: %v", c.to, err)
+		}
+		f := store.FinishParams{ID: j.ID, Attempt: 1, State: c.to, Uncount: c.uncount, RunAt: at(time.Hour),
+			Now: at(3 * time.Second), Record: store.Attempt{Outcome: store.OutcomeRetryLater}}
+		if c.to == store.StateError {
+			f.Error = "boom"
+		}
+		if !finish(t, s, f)[0] {
+			t.Fatalf("%s: finish not applied", c.to)
+		}
+		g := wantState(t, s, j.ID, c.want)
+		if g.CancelRequested {
+			t.Errorf("%s: CancelRequested still set", c.to)
+		}
+		if c.want == store.StateAborted {
+			if g.LastError != "stop it" {
+				t.Errorf("%s: LastError = %q, want the abort's reason", c.to, g.LastError)
+			}
+			if !g.FinishedAt.Equal(at(3 * time.Second)) {
+				t.Errorf("%s: FinishedAt = %v, want %v", c.to, g.FinishedAt, at(3*time.Second))
+			}
+		}
+		if len(g.Attempts) != 1 {
+			t.Errorf("%s: %d attempts recorded, want 1", c.to, len(g.Attempts))
+		}
+	}
 }
