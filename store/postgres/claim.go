@@ -166,17 +166,27 @@ func claimLess(a, b *store.Job) bool {
 }
 
 // sqlFinish ends attempts given as parallel arrays, each only while its job
-// runs that attempt; the attempt record is appended to the history.
-const sqlFinish = `UPDATE jobs AS j SET state = f.state, run_at = coalesce(f.run_at, j.run_at),
+// runs that attempt; the attempt record is appended to the history. A
+// requested abort wins over a finish that would run the job again: the job
+// is aborted, keeping the abort's reason (SET expressions read the row as
+// it was before the update).
+const sqlFinish = `UPDATE jobs AS j SET
+		state = CASE WHEN j.cancel_requested AND f.state IN ('retrying', 'scheduled', 'queued') THEN 'aborted'
+			ELSE f.state END,
+		run_at = coalesce(f.run_at, j.run_at),
 		attempt = j.attempt - f.uncount, result = coalesce(f.result::jsonb, j.result),
-		last_error = CASE WHEN f.error <> '' THEN f.error ELSE j.last_error END,
-		lease_until = NULL, cancel_requested = false, finished_at = f.finished_at, updated_at = f.now,
+		last_error = CASE WHEN j.cancel_requested AND f.state IN ('retrying', 'scheduled', 'queued') THEN j.last_error
+			WHEN f.error <> '' THEN f.error ELSE j.last_error END,
+		lease_until = NULL, cancel_requested = false,
+		finished_at = CASE WHEN j.cancel_requested AND f.state IN ('retrying', 'scheduled', 'queued') THEN f.now
+			ELSE f.finished_at END,
+		updated_at = f.now,
 		attempts = j.attempts || jsonb_build_array(f.record::jsonb)
 	FROM unnest($1::bigint[], $2::int[], $3::text[], $4::timestamptz[], $5::int[], $6::text[], $7::text[],
 		$8::timestamptz[], $9::timestamptz[], $10::text[])
 		AS f(id, attempt, state, run_at, uncount, result, error, finished_at, now, record)
 	WHERE j.id = f.id AND j.attempt = f.attempt AND j.state = 'running'
-	RETURNING j.id, j.queue`
+	RETURNING j.id, j.queue, j.state`
 
 // finishRow is a FinishParams checked and encoded.
 type finishRow struct {
@@ -279,8 +289,8 @@ func (s *Store) finishRound(ctx context.Context, q interface {
 	defer res.Close()
 	for res.Next() {
 		var id int64
-		var queue string
-		if err := res.Scan(&id, &queue); err != nil {
+		var queue, state string
+		if err := res.Scan(&id, &queue, &state); err != nil {
 			return fmt.Errorf("postgres: finish: %w", err)
 		}
 		i := byID[id]
@@ -290,7 +300,7 @@ func (s *Store) finishRound(ctx context.Context, q interface {
 		if r.runAt != nil {
 			runAt = *r.runAt
 		}
-		n.state(r.state, queue, runAt)
+		n.state(store.State(state), queue, runAt)
 	}
 	if err := res.Err(); err != nil {
 		return fmt.Errorf("postgres: finish: %w", err)

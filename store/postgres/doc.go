@@ -29,12 +29,24 @@
 // per-kind caps, the candidates are ranked per kind and cut at the caps,
 // and another pass runs when the caps cut some. Finishing any number of
 // attempts is one UPDATE ... FROM unnest(...) guarded by id, attempt and
-// state. Inserting jobs without keys is one INSERT ... SELECT FROM
-// unnest(...) per batch; a keyed job is one INSERT ... ON CONFLICT DO
-// NOTHING against the unique index, so concurrent inserts of one key make
-// one job. A batch is one transaction (all or none). Inserting into a queue
-// with a size cap locks the queue's settings row, so the cap holds under
-// concurrency. Transactions that hit a deadlock are retried.
+// state; a requested abort wins over a finish that would run the job
+// again.
+//
+// Inserts without keys are group-committed: concurrent Insert calls are
+// merged by a few committer goroutines into one statement that inserts all
+// their rows (INSERT ... SELECT FROM unnest(...)) and sends their coalesced
+// notice, one round trip and one commit for the group. When a queue of the
+// group has a size cap, the group runs in a transaction instead that locks
+// the capped queues' rows and admits the calls in order (a call that does
+// not fit fails alone with ErrQueueFull).
+//
+// An insert with keys is one transaction (all or none). A keyed job is one
+// INSERT ... ON CONFLICT DO NOTHING against the unique index, so concurrent
+// inserts of one key make one job; a batch with several keys first takes
+// advisory locks on them in one global order, so batches sharing keys do
+// not deadlock. Inserting into a queue with a size cap locks the queue's
+// settings row, so the cap holds under concurrency. Transactions that hit
+// a deadlock or a serialization failure are retried.
 //
 // # Notices
 //

@@ -354,4 +354,3 @@ func TestClaimPlan(t *testing.T) {
 		t.Errorf("the claim does not use jobs_claim:\n%s", strings.Join(plan, "\n"))
 	}
 }
-

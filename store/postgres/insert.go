@@ -25,17 +25,33 @@ type insertRow struct {
 }
 
 const (
-	// sqlInsertMany inserts the rows of parallel arrays in array order, so
-	// that the ids (from one sequence, increasing within the statement)
-	// follow the input order.
-	sqlInsertMany = `INSERT INTO jobs (kind, queue, args, priority, run_at, state, key, metadata, max_attempts,
+	// sqlInsertRows is the INSERT of the rows of parallel arrays ($1-$10),
+	// in array order, so that the ids (from one sequence, increasing within
+	// a statement) follow the input order.
+	sqlInsertRows = `INSERT INTO jobs (kind, queue, args, priority, run_at, state, key, metadata, max_attempts,
 			timeout, created_at, updated_at)
 		SELECT u.kind, u.queue, u.args::jsonb, u.priority, u.run_at, u.state, '', u.metadata::jsonb, u.max_attempts,
-			u.timeout, $9, $9
+			u.timeout, u.now, u.now
 		FROM unnest($1::text[], $2::text[], $3::text[], $4::int[], $5::timestamptz[], $6::text[], $7::text[], $8::int[],
-			$10::bigint[]) WITH ORDINALITY AS u(kind, queue, args, priority, run_at, state, metadata, max_attempts, timeout, ord)
-		ORDER BY u.ord
-		RETURNING id`
+			$9::timestamptz[], $10::bigint[])
+			WITH ORDINALITY AS u(kind, queue, args, priority, run_at, state, metadata, max_attempts, now, timeout, ord)`
+	sqlInsertMany = sqlInsertRows + ` ORDER BY u.ord RETURNING id`
+	// sqlInsertFast inserts rows without keys and notifies them in one
+	// statement, unless a queue of $11 has a size cap: then it does nothing
+	// and returns no row (the caller takes the transaction path). $12 is
+	// the channel, $13 the payload (NULL: no notice).
+	sqlInsertFast = `WITH capped AS MATERIALIZED (
+			SELECT EXISTS (SELECT 1 FROM queues WHERE name = ANY($11::text[]) AND max_size > 0) AS yes
+		), ins AS (` + sqlInsertRows + `
+			WHERE NOT (SELECT yes FROM capped)
+			ORDER BY u.ord
+			RETURNING id
+		), note AS (
+			SELECT pg_notify($12, $13) WHERE $13::text IS NOT NULL AND EXISTS (SELECT 1 FROM ins)
+		)
+		SELECT id FROM ins
+		UNION ALL
+		SELECT 0 FROM note`
 	// sqlInsertKeyed inserts one keyed job unless an active job holds its
 	// key (then it returns nothing).
 	sqlInsertKeyed = `INSERT INTO jobs (kind, queue, args, priority, run_at, state, key, metadata, max_attempts,
@@ -84,6 +100,17 @@ func (s *Store) Insert(ctx context.Context, now time.Time, jobs []store.InsertPa
 		queues[p.Queue] = true
 	}
 	results := make([]store.InsertResult, len(rows))
+	keyed := false
+	for _, p := range jobs {
+		keyed = keyed || p.Key != ""
+	}
+	if !keyed {
+		op := &insertOp{rows: rows, now: now, results: results}
+		if err := s.insertGroup(ctx, op); err != nil {
+			return nil, err
+		}
+		return op.results, nil
+	}
 	err := s.inTx(ctx, func(tx pgx.Tx) error {
 		clear(results)
 		var n notes
@@ -103,34 +130,44 @@ type queueRoom struct {
 	maxSize, urgent, waiting int
 }
 
+// lockRooms locks the settings rows of the capped queues among queues
+// (sorted) and counts their waiting jobs.
+func lockRooms(ctx context.Context, tx pgx.Tx, queues []string) (map[string]*queueRoom, error) {
+	rooms := make(map[string]*queueRoom)
+	rows, err := tx.Query(ctx, sqlCappedQueues, queues)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: insert: queues: %w", err)
+	}
+	for rows.Next() {
+		var name string
+		var r queueRoom
+		if err := rows.Scan(&name, &r.maxSize, &r.urgent); err != nil {
+			rows.Close()
+			return nil, fmt.Errorf("postgres: insert: queues: %w", err)
+		}
+		rooms[name] = &r
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("postgres: insert: queues: %w", err)
+	}
+	for name, r := range rooms {
+		if err := tx.QueryRow(ctx, sqlWaitingCount, name, r.maxSize).Scan(&r.waiting); err != nil {
+			return nil, fmt.Errorf("postgres: insert: queue size of %q: %w", name, err)
+		}
+	}
+	return rooms, nil
+}
+
 // insertTx runs an insert in tx.
 func (s *Store) insertTx(ctx context.Context, tx pgx.Tx, now time.Time, rows []insertRow, queues []string,
 	results []store.InsertResult, n *notes) error {
 	if err := s.lockKeys(ctx, tx, rows); err != nil {
 		return err
 	}
-	rooms := make(map[string]*queueRoom)
-	qrows, err := tx.Query(ctx, sqlCappedQueues, queues)
+	rooms, err := lockRooms(ctx, tx, queues)
 	if err != nil {
-		return fmt.Errorf("postgres: insert: queues: %w", err)
-	}
-	for qrows.Next() {
-		var name string
-		var r queueRoom
-		if err := qrows.Scan(&name, &r.maxSize, &r.urgent); err != nil {
-			qrows.Close()
-			return fmt.Errorf("postgres: insert: queues: %w", err)
-		}
-		rooms[name] = &r
-	}
-	qrows.Close()
-	if err := qrows.Err(); err != nil {
-		return fmt.Errorf("postgres: insert: queues: %w", err)
-	}
-	for name, r := range rooms {
-		if err := tx.QueryRow(ctx, sqlWaitingCount, name, r.maxSize).Scan(&r.waiting); err != nil {
-			return fmt.Errorf("postgres: insert: queue size of %q: %w", name, err)
-		}
+		return err
 	}
 	// room takes a place in the row's queue or fails with ErrQueueFull.
 	room := func(i int, p *store.InsertParams) error {
@@ -145,12 +182,12 @@ func (s *Store) insertTx(ctx context.Context, tx pgx.Tx, now time.Time, rows []i
 		return nil
 	}
 
-	var run []int // rows without key waiting for a multi-row insert
+	var run []target // rows without key waiting for a multi-row insert
 	flush := func() error {
 		if len(run) == 0 {
 			return nil
 		}
-		err := s.insertMany(ctx, tx, now, rows, run, results, n)
+		err := insertMany(ctx, tx, run, n)
 		run = run[:0]
 		return err
 	}
@@ -160,7 +197,7 @@ func (s *Store) insertTx(ctx context.Context, tx pgx.Tx, now time.Time, rows []i
 			if err := room(i, &r.p); err != nil {
 				return err
 			}
-			run = append(run, i)
+			run = append(run, target{r: r, now: now, res: &results[i]})
 			continue
 		}
 		if err := flush(); err != nil {
@@ -203,39 +240,43 @@ func (s *Store) lockKeys(ctx context.Context, tx pgx.Tx, rows []insertRow) error
 	return nil
 }
 
-// insertMany inserts the rows idx (without keys) with one statement.
-func (s *Store) insertMany(ctx context.Context, tx pgx.Tx, now time.Time, rows []insertRow, idx []int,
-	results []store.InsertResult, n *notes) error {
-	k := len(idx)
+// target is a row to insert, its insert time and where its result goes.
+type target struct {
+	r   *insertRow
+	now time.Time
+	res *store.InsertResult
+}
+
+// rowsArgs returns the parameters $1-$10 of sqlInsertRows for ts.
+func rowsArgs(ts []target) []any {
+	k := len(ts)
 	var (
 		kinds, queues, states, mds = make([]string, k), make([]string, k), make([]string, k), make([]string, k)
 		args                       = make([]*string, k)
 		prios, maxes               = make([]int32, k), make([]int32, k)
-		runAts                     = make([]time.Time, k)
+		runAts, nows               = make([]time.Time, k), make([]time.Time, k)
 		timeouts                   = make([]int64, k)
 	)
-	for x, i := range idx {
-		r := &rows[i]
+	for x, t := range ts {
+		r := t.r
 		kinds[x], queues[x], states[x], mds[x] = r.p.Kind, r.p.Queue, string(r.state), r.metadata
 		args[x], prios[x], maxes[x] = r.args, int32(r.p.Priority), int32(r.p.MaxAttempts)
-		runAts[x], timeouts[x] = r.runAt, r.p.Timeout.Microseconds()
+		runAts[x], nows[x], timeouts[x] = r.runAt, t.now, r.p.Timeout.Microseconds()
 	}
-	res, err := tx.Query(ctx, sqlInsertMany, kinds, queues, args, prios, runAts, states, mds, maxes, now, timeouts)
-	if err != nil {
-		return fmt.Errorf("postgres: insert: %w", err)
+	return []any{kinds, queues, args, prios, runAts, states, mds, maxes, nows, timeouts}
+}
+
+// fillResults sets the results of ts, given the ids the INSERT returned
+// (in any order: sorted, they follow the input order), and notes them.
+func fillResults(ts []target, ids []int64, n *notes) error {
+	if len(ids) != len(ts) {
+		return fmt.Errorf("postgres: insert: %d rows inserted of %d", len(ids), len(ts))
 	}
-	ids, err := pgx.CollectRows(res, pgx.RowTo[int64])
-	if err != nil {
-		return fmt.Errorf("postgres: insert: %w", err)
-	}
-	if len(ids) != k {
-		return fmt.Errorf("postgres: insert: %d rows inserted of %d", len(ids), k)
-	}
-	slices.Sort(ids) // RETURNING has no defined order; ids follow the input order
-	for x, i := range idx {
-		r := &rows[i]
+	slices.Sort(ids)
+	for x, t := range ts {
+		r := t.r
 		p := &r.p
-		results[i] = store.InsertResult{Job: &store.Job{
+		*t.res = store.InsertResult{Job: &store.Job{
 			ID:          ids[x],
 			Kind:        p.Kind,
 			Queue:       p.Queue,
@@ -246,12 +287,27 @@ func (s *Store) insertMany(ctx context.Context, tx pgx.Tx, now time.Time, rows [
 			Metadata:    cloneMetadata(p.Metadata),
 			MaxAttempts: p.MaxAttempts,
 			Timeout:     p.Timeout.Truncate(time.Microsecond),
-			CreatedAt:   now,
-			UpdatedAt:   now,
+			CreatedAt:   t.now,
+			UpdatedAt:   t.now,
 		}}
-		n.state(r.state, p.Queue, r.runAt)
+		if n != nil {
+			n.state(r.state, p.Queue, r.runAt)
+		}
 	}
 	return nil
+}
+
+// insertMany inserts the targets (rows without keys) with one statement.
+func insertMany(ctx context.Context, tx pgx.Tx, ts []target, n *notes) error {
+	rows, err := tx.Query(ctx, sqlInsertMany, rowsArgs(ts)...)
+	if err != nil {
+		return fmt.Errorf("postgres: insert: %w", err)
+	}
+	ids, err := pgx.CollectRows(rows, pgx.RowTo[int64])
+	if err != nil {
+		return fmt.Errorf("postgres: insert: %w", err)
+	}
+	return fillResults(ts, ids, n)
 }
 
 // insertKeyed inserts a keyed row or resolves its conflict with the active

@@ -44,9 +44,12 @@ type Store struct {
 
 	hub hub
 
-	mu       sync.Mutex // guards closed and listener start
+	mu       sync.RWMutex // guards closed (against sends on insertOps) and the listener's start
 	closed   bool
 	listener *listener
+
+	insertOps  chan *insertOp // inserts without keys, for group commit
+	committers sync.WaitGroup
 }
 
 // migration is one numbered SQL file under migrations/.
@@ -91,6 +94,10 @@ func Open(ctx context.Context, url string, opts Options) (*Store, error) {
 		connConfig: lc,
 		channel:    opts.Schema + ".notify",
 		hub:        hub{subs: make(map[*subscriber]struct{})},
+		insertOps:  make(chan *insertOp, insertQueueSize),
+	}
+	for range insertCommitters {
+		s.committers.Go(s.commitInserts)
 	}
 	return s, nil
 }
@@ -130,8 +137,8 @@ func (s *Store) Driver() string { return DriverName }
 // Schema returns the PostgreSQL schema of the store.
 func (s *Store) Schema() string { return s.opts.Schema }
 
-// Close stops the listener, closes the pool and the subscriber channels.
-// Close is idempotent.
+// Close waits for the pending inserts, stops the listener, closes the pool
+// and the subscriber channels. Close is idempotent.
 func (s *Store) Close() error {
 	s.mu.Lock()
 	if s.closed {
@@ -139,8 +146,10 @@ func (s *Store) Close() error {
 		return nil
 	}
 	s.closed = true
+	close(s.insertOps)
 	l := s.listener
 	s.mu.Unlock()
+	s.committers.Wait()
 	if l != nil {
 		l.stop()
 	}
@@ -231,8 +240,8 @@ func (s *Store) inTx(ctx context.Context, fn func(tx pgx.Tx) error) error {
 
 // isClosed reports whether Close was called.
 func (s *Store) isClosed() bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	s.mu.RLock()
+	defer s.mu.RUnlock()
 	return s.closed
 }
 
