@@ -13,7 +13,7 @@ import (
 // BenchmarkThroughput enqueues b.N no-op jobs in batches of 1,000, then
 // works them with 100 workers; it reports jobs/s.
 func BenchmarkThroughput(b *testing.B) {
-	for _, workers := range []int{100} {
+	for _, workers := range []int{100, 400} {
 		b.Run("workers="+itoa(workers), func(b *testing.B) {
 			st := &countingStore{Store: openStore(b)}
 			c := newClient(b, st, rota.Options{Queues: map[string]rota.QueueConfig{"default": {MaxWorkers: workers}}})
