@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"os"
 
 	"github.com/spf13/cobra"
 
@@ -123,13 +122,4 @@ func (a *app) client(ctx context.Context) (*rota.Client, store.Store, error) {
 		return nil, nil, err
 	}
 	return c, st, nil
-}
-
-// hostname is the default node id's fallback.
-func hostname() string {
-	h, err := os.Hostname()
-	if err != nil {
-		return "rota"
-	}
-	return h
 }
