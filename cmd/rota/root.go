@@ -72,13 +72,7 @@ func newRootCmd(getenv func(string) string, stdin io.Reader, stdout, stderr io.W
 }
 
 // logger builds the process logger from the configuration.
-func (a *app) logger() *slog.Logger {
-	opts := &slog.HandlerOptions{Level: a.cfg.LogLevel}
-	if a.cfg.LogFormat == "json" {
-		return slog.New(slog.NewJSONHandler(a.stderr, opts))
-	}
-	return slog.New(slog.NewTextHandler(a.stderr, opts))
-}
+func (a *app) logger() *slog.Logger { return a.cfg.NewLogger(a.stderr) }
 
 // benchLogger logs only warnings and errors, so a benchmark's output stays readable.
 func (a *app) benchLogger() *slog.Logger {
