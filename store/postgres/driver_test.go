@@ -3,6 +3,7 @@ package postgres
 import (
 	"encoding/json"
 	"errors"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -192,6 +193,35 @@ func TestNoticesCoalesced(t *testing.T) {
 	}
 }
 
+func TestSlowSubscriberGetsChanged(t *testing.T) {
+	s := openTest(t, Options{})
+	ch := s.Subscribe(t.Context())
+	// A subscriber that keeps up tells when all the notices arrived.
+	const n = subscriberBuffer + 8
+	last := "q" + strconv.Itoa(n-1)
+	reader, arrived := s.Subscribe(t.Context()), make(chan struct{})
+	go func() {
+		defer close(arrived)
+		for n := range reader {
+			if n.Type == store.NoticeQueued && n.Queue == last {
+				return
+			}
+		}
+	}()
+	// One notice per insert, more than the channel holds, none read.
+	for i := range n {
+		insertOne(t, s, store.InsertParams{Kind: "k", Queue: "q" + strconv.Itoa(i), Priority: 1, MaxAttempts: 1})
+	}
+	select {
+	case <-arrived:
+	case <-time.After(waitTimeout):
+		t.Fatalf("the notice of queue %s did not arrive within %v", last, waitTimeout)
+	}
+	// The last notices were dropped: the subscriber is owed a
+	// NoticeChanged, sent once it has room.
+	waitNotice(t, ch, func(n store.Notice) bool { return n.Type == store.NoticeChanged })
+}
+
 func TestListenerReconnect(t *testing.T) {
 	s := openTest(t, Options{ReconnectDelay: 10 * time.Millisecond})
 	ch := s.Subscribe(t.Context())
@@ -331,8 +361,7 @@ func TestSameKeyAcrossStores(t *testing.T) {
 	}
 }
 
-// TestClaimDoesNotReadWaitingJobs checks the plans of the hot paths: the
-// claim reads the claim index, not the table.
+// TestClaimPlan checks that the claim reads the claim index.
 func TestClaimPlan(t *testing.T) {
 	s := openTest(t, Options{})
 	var plan []string

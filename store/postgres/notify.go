@@ -149,7 +149,10 @@ func (s *Store) startListener() *listener {
 	l := &listener{cancel: cancel, done: make(chan struct{}), ready: make(chan struct{})}
 	go func() {
 		defer close(l.done)
+		var wg sync.WaitGroup
+		wg.Go(func() { s.flushMissed(ctx) })
 		s.listen(ctx, l)
+		wg.Wait()
 	}()
 	return l
 }
@@ -212,6 +215,21 @@ func (s *Store) listen(ctx context.Context, l *listener) {
 	}
 }
 
+// flushMissed sends the owed NoticeChanged to subscribers that lost
+// notices and have room again, every flushInterval until ctx ends.
+func (s *Store) flushMissed(ctx context.Context) {
+	t := time.NewTicker(flushInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			s.hub.flushMissed()
+		}
+	}
+}
+
 // closeConn closes conn, waiting at most a second for a clean goodbye.
 func closeConn(conn *pgx.Conn) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
@@ -270,6 +288,17 @@ func (h *hub) publish(notes []store.Notice) {
 				sub.missed = true
 				break
 			}
+		}
+	}
+}
+
+// flushMissed sends the owed NoticeChanged to subscribers that have room now.
+func (h *hub) flushMissed() {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for sub := range h.subs {
+		if sub.missed && sub.send(store.Notice{Type: store.NoticeChanged}) {
+			sub.missed = false
 		}
 	}
 }

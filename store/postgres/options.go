@@ -31,6 +31,9 @@ const (
 	maxSchemaLen = 48
 	// subscriberBuffer is the capacity of each Subscribe channel.
 	subscriberBuffer = 64
+	// flushInterval is how often a subscriber that lost notices is offered
+	// its NoticeChanged when no new notice comes.
+	flushInterval = 100 * time.Millisecond
 	// maxTxRetries bounds the retries of a transaction that hit a deadlock
 	// or a serialization failure.
 	maxTxRetries = 5
