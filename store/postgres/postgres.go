@@ -60,8 +60,8 @@ type migration struct {
 }
 
 // Open connects a pool to the database at url (any libpq URL or DSN) for
-// the schema opts.Schema. It does not migrate: call Migrate before using
-// the store.
+// the schema opts.Schema and checks that the server answers. It does not
+// migrate: call Migrate before using the store.
 func Open(ctx context.Context, url string, opts Options) (*Store, error) {
 	opts, err := opts.withDefaults()
 	if err != nil {
@@ -84,6 +84,10 @@ func Open(ctx context.Context, url string, opts Options) (*Store, error) {
 	lc.RuntimeParams["application_name"] = "rota listener " + opts.Schema
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
+		return nil, fmt.Errorf("postgres: connect: %w", err)
+	}
+	if err := pool.Ping(ctx); err != nil {
+		pool.Close()
 		return nil, fmt.Errorf("postgres: connect: %w", err)
 	}
 	s := &Store{
