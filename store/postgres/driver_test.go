@@ -1,6 +1,7 @@
 package postgres
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"strconv"
@@ -382,4 +383,36 @@ func TestClaimPlan(t *testing.T) {
 	if !strings.Contains(strings.Join(plan, "\n"), "jobs_claim") {
 		t.Errorf("the claim does not use jobs_claim:\n%s", strings.Join(plan, "\n"))
 	}
+}
+
+func TestInsertGivesUpWithItsCaller(t *testing.T) {
+	s := openTest(t, Options{})
+	// Another transaction holds the table: the group's insert waits.
+	tx, err := s.pool.Begin(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback(t.Context())
+	if _, err := tx.Exec(t.Context(), `LOCK TABLE jobs IN EXCLUSIVE MODE`); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), 200*time.Millisecond)
+	defer cancel()
+	returned := make(chan error, 1)
+	go func() {
+		_, err := s.Insert(ctx, time.Now(), []store.InsertParams{{Kind: "k", Queue: "q", Priority: 1, MaxAttempts: 1}})
+		returned <- err
+	}()
+	select {
+	case err := <-returned:
+		if err == nil {
+			t.Fatal("Insert succeeded while the table was locked")
+		}
+	case <-time.After(waitTimeout):
+		t.Fatal("Insert did not return after its context ended")
+	}
+	if err := tx.Rollback(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	insertOne(t, s, store.InsertParams{Kind: "k", Queue: "q", Priority: 1, MaxAttempts: 1})
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -35,9 +36,10 @@ type insertOp struct {
 }
 
 // insertGroup submits op to the committers and waits for it. Once accepted,
-// it is waited for even if ctx ends, so that a committed insert is never
+// it is waited for even if ctx ends, so that a committed insert is not
 // reported as failed; an op whose context ended before its group started is
-// skipped.
+// skipped, and a group's statement is interrupted only when the contexts
+// of all its ops ended (a server that does not answer holds no caller).
 func (s *Store) insertGroup(ctx context.Context, op *insertOp) error {
 	op.ctx, op.done = ctx, make(chan struct{})
 	s.mu.RLock()
@@ -103,7 +105,19 @@ func (s *Store) runGroup(group []*insertOp) {
 			close(op.done)
 		}
 	}()
-	ctx := context.Background()
+	// The group's statements end early only when every caller gave up.
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var waiting atomic.Int32
+	waiting.Store(int32(len(live)))
+	for _, op := range live {
+		stop := context.AfterFunc(op.ctx, func() {
+			if waiting.Add(-1) == 0 {
+				cancel()
+			}
+		})
+		defer stop()
+	}
 	var ts []target
 	var n notes
 	queues := make(map[string]bool)
