@@ -416,3 +416,62 @@ func TestInsertGivesUpWithItsCaller(t *testing.T) {
 	}
 	insertOne(t, s, store.InsertParams{Kind: "k", Queue: "q", Priority: 1, MaxAttempts: 1})
 }
+
+func TestClaimersAcrossStores(t *testing.T) {
+	url := testURL(t)
+	schema := freshSchema(t, url)
+	stores := make([]*Store, 3)
+	for i := range stores {
+		stores[i] = openSchema(t, url, schema, Options{})
+	}
+	if err := stores[0].Migrate(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	const jobs = 600
+	ps := make([]store.InsertParams, jobs)
+	for i := range ps {
+		ps[i] = store.InsertParams{Kind: []string{"a", "b"}[i%2], Queue: "q", Args: json.RawMessage(`{}`), Priority: i % 7, MaxAttempts: 1}
+	}
+	if _, err := stores[0].Insert(t.Context(), time.Now(), ps); err != nil {
+		t.Fatal(err)
+	}
+	var (
+		mu   sync.Mutex
+		seen = make(map[int64]int)
+		wg   sync.WaitGroup
+	)
+	for i := range 6 {
+		s := stores[i%len(stores)]
+		wg.Go(func() {
+			now := time.Now()
+			cp := store.ClaimParams{Queue: "q", Node: "node-" + strconv.Itoa(i), Limit: 7, Now: now, LeaseUntil: now.Add(time.Minute)}
+			if i%2 == 1 { // half of the claimers with kind caps
+				cp.Kinds = []store.KindLimit{{Kind: "a", Max: 3}, {Kind: "b", Max: 100}}
+			}
+			for {
+				got, err := s.Claim(t.Context(), cp)
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				if len(got) == 0 {
+					return
+				}
+				mu.Lock()
+				for _, j := range got {
+					seen[j.ID]++
+				}
+				mu.Unlock()
+			}
+		})
+	}
+	wg.Wait()
+	for id, n := range seen {
+		if n != 1 {
+			t.Errorf("job %d claimed %d times", id, n)
+		}
+	}
+	if len(seen) != jobs {
+		t.Errorf("claimed %d distinct jobs of %d", len(seen), jobs)
+	}
+}
