@@ -27,6 +27,7 @@ const (
 	EnvRetention         = "ROTA_RETENTION"
 	EnvSQLiteSynchronous = "ROTA_SQLITE_SYNCHRONOUS"
 	EnvListen            = "ROTA_LISTEN"
+	EnvPostgresSchema    = "ROTA_POSTGRES_SCHEMA"
 )
 
 // Log formats (Config.LogFormat).
@@ -59,6 +60,7 @@ const (
 	DefaultRetention         = 7 * 24 * time.Hour
 	DefaultSQLiteSynchronous = SynchronousFull
 	DefaultListen            = "127.0.0.1:7700"
+	DefaultPostgresSchema    = "rota"
 )
 
 // Config is the configuration of one rota node.
@@ -92,6 +94,9 @@ type Config struct {
 	SQLiteSynchronous string
 	// Listen is the address the HTTP server listens on (host:port).
 	Listen string
+	// PostgresSchema is the PostgreSQL schema of the store's tables, so
+	// several deployments can share one database.
+	PostgresSchema string
 }
 
 // Default returns the built-in configuration: every Default* constant, and
@@ -114,6 +119,7 @@ func Default() Config {
 		Retention:         DefaultRetention,
 		SQLiteSynchronous: DefaultSQLiteSynchronous,
 		Listen:            DefaultListen,
+		PostgresSchema:    DefaultPostgresSchema,
 	}
 }
 
@@ -224,6 +230,8 @@ func (c *Config) settings() []setting {
 			value: &stringValue{p: &c.SQLiteSynchronous, norm: normSynchronous}},
 		{env: EnvListen, flag: "listen", usage: "HTTP listen address (host:port)",
 			value: &stringValue{p: &c.Listen, norm: normListen}},
+		{env: EnvPostgresSchema, flag: "postgres-schema", usage: "PostgreSQL schema of rota's tables (postgres stores only)",
+			value: &stringValue{p: &c.PostgresSchema, norm: normSchema}},
 	}
 }
 
@@ -262,6 +270,20 @@ func normSynchronous(s string) (string, error) {
 		return u, nil
 	}
 	return "", errors.New("not a SQLite synchronous mode (FULL, NORMAL or OFF)")
+}
+
+// normSchema accepts a lower-case PostgreSQL identifier (the store checks it
+// again, with its own limits).
+func normSchema(s string) (string, error) {
+	if s == "" || len(s) > 48 || !(s[0] >= 'a' && s[0] <= 'z' || s[0] == '_') {
+		return "", errors.New("not a schema name (lower-case letters, digits and _, at most 48, not starting with a digit)")
+	}
+	for _, r := range s {
+		if !(r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '_') {
+			return "", errors.New("not a schema name (lower-case letters, digits and _, at most 48, not starting with a digit)")
+		}
+	}
+	return s, nil
 }
 
 func normListen(s string) (string, error) {

@@ -29,7 +29,7 @@ func TestDefault(t *testing.T) {
 		DatabaseURL: "rota.db", NodeID: "n", LogLevel: slog.LevelInfo, LogFormat: "text",
 		Queues: map[string]int{"default": 100}, LeaseDuration: 30 * time.Second,
 		ShutdownTimeout: 30 * time.Second, AbortGrace: 10 * time.Second, Retention: 7 * 24 * time.Hour,
-		SQLiteSynchronous: "FULL", Listen: "127.0.0.1:7700",
+		SQLiteSynchronous: "FULL", Listen: "127.0.0.1:7700", PostgresSchema: "rota",
 	}
 	if !reflect.DeepEqual(c, want) {
 		t.Errorf("Default() = %+v\nwant        %+v", c, want)
@@ -92,6 +92,10 @@ func TestFromEnv(t *testing.T) {
 		{EnvListen, "[::1]:7700", func(c *Config) { c.Listen = "[::1]:7700" }, ""},
 		{EnvListen, "localhost", nil, "not a listen address"},
 		{EnvListen, "localhost:99999", nil, "not a listen address"},
+		{EnvPostgresSchema, "rota_staging", func(c *Config) { c.PostgresSchema = "rota_staging" }, ""},
+		{EnvPostgresSchema, "Rota", nil, "not a schema name"},
+		{EnvPostgresSchema, "9lives", nil, "not a schema name"},
+		{EnvPostgresSchema, "a-b", nil, "not a schema name"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.env+"="+tt.value, func(t *testing.T) {
@@ -250,7 +254,7 @@ func TestBindFlagsDefaultsShown(t *testing.T) {
 		"database-url": "rota.db", "log-level": "warn", "log-format": "text", "workers-dir": "",
 		"queues": "default=100,mail=10", "lease-duration": "30s", "shutdown-timeout": "30s",
 		"abort-grace": "10s", "retention": "14d", "sqlite-synchronous": "FULL", "listen": "127.0.0.1:7700",
-		"node-id": c.NodeID,
+		"node-id": c.NodeID, "postgres-schema": "rota",
 	}
 	n := 0
 	fs.VisitAll(func(f *pflag.Flag) {

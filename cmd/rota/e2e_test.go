@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -12,6 +13,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/jackc/pgx/v5"
 
 	"github.com/rotahq/rota/store"
 )
@@ -180,9 +183,50 @@ func TestBadInputExitsTwoAndChangesNothing(t *testing.T) {
 	}
 }
 
+// postgresEnv returns the environment for a test on PostgreSQL: the URL from
+// ROTA_TEST_DATABASE_URL and a fresh schema, dropped when the test ends. It
+// skips the test without the URL, unless ROTA_TEST_REQUIRE_SERVICES=1.
+func postgresEnv(t *testing.T) []string {
+	t.Helper()
+	url := os.Getenv("ROTA_TEST_DATABASE_URL")
+	if url == "" {
+		if os.Getenv("ROTA_TEST_REQUIRE_SERVICES") == "1" {
+			t.Fatal("ROTA_TEST_DATABASE_URL is not set, and ROTA_TEST_REQUIRE_SERVICES=1 requires PostgreSQL")
+		}
+		t.Skip("set ROTA_TEST_DATABASE_URL (like postgres://postgres@127.0.0.1:5432/test?sslmode=disable) to run on PostgreSQL")
+	}
+	schema := fmt.Sprintf("rota_e2e_%d_%d", os.Getpid(), time.Now().UnixNano())
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		conn, err := pgx.Connect(ctx, url)
+		if err != nil {
+			t.Errorf("drop schema %s: %v", schema, err)
+			return
+		}
+		defer conn.Close(ctx)
+		if _, err := conn.Exec(ctx, "DROP SCHEMA IF EXISTS "+schema+" CASCADE"); err != nil {
+			t.Errorf("drop schema %s: %v", schema, err)
+		}
+	})
+	return []string{"ROTA_DATABASE_URL=" + url, "ROTA_POSTGRES_SCHEMA=" + schema}
+}
+
 func TestCLIRoundTrip(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t)
+	for _, driver := range []string{"sqlite", "postgres"} {
+		t.Run(driver, func(t *testing.T) {
+			t.Parallel()
+			var vars []string
+			if driver == "postgres" {
+				vars = postgresEnv(t)
+			}
+			testCLIRoundTrip(t, newEnv(t, vars...), driver)
+		})
+	}
+}
+
+func testCLIRoundTrip(t *testing.T, e *env, driver string) {
 	var job store.Job
 	e.jsonOut(&job, "enqueue", "report.build", `{"week":47}`, "--key", "w47", "--priority", "7",
 		"--metadata", "org=acme", "--hold", "--max-attempts", "3", "--timeout", "90s")
@@ -244,7 +288,7 @@ func TestCLIRoundTrip(t *testing.T) {
 	if c := e.counts(); c[store.StateQueued] != 2 || c[store.StateScheduled] != 1 {
 		t.Fatalf("counts %v", c)
 	}
-	if out := e.ok("migrate"); !strings.Contains(out, "sqlite schema at version") {
+	if out := e.ok("migrate"); !strings.Contains(out, driver+" schema at version") {
 		t.Errorf("migrate: %s", out)
 	}
 }
@@ -256,8 +300,20 @@ func TestCLIRoundTrip(t *testing.T) {
 // that no job's work completed twice.
 func TestServeSurvivesKillAndShutsDownGracefully(t *testing.T) {
 	t.Parallel()
+	for _, driver := range []string{"sqlite", "postgres"} {
+		t.Run(driver, func(t *testing.T) {
+			t.Parallel()
+			var vars []string
+			if driver == "postgres" {
+				vars = postgresEnv(t)
+			}
+			testServeSurvivesKill(t, newEnv(t, append(vars, "ROTA_LEASE_DURATION=1s", "ROTA_SHUTDOWN_TIMEOUT=50ms", "ROTA_ABORT_GRACE=2s")...))
+		})
+	}
+}
+
+func testServeSurvivesKill(t *testing.T, e *env) {
 	const jobs = 24
-	e := newEnv(t, "ROTA_LEASE_DURATION=1s", "ROTA_SHUTDOWN_TIMEOUT=50ms", "ROTA_ABORT_GRACE=2s")
 	workers := filepath.Join(e.dir, "workers")
 	if err := os.Mkdir(workers, 0o755); err != nil {
 		t.Fatal(err)

@@ -11,6 +11,7 @@ import (
 	"github.com/rotahq/rota"
 	"github.com/rotahq/rota/config"
 	"github.com/rotahq/rota/store"
+	"github.com/rotahq/rota/store/postgres"
 	"github.com/rotahq/rota/store/sqlite"
 )
 
@@ -93,8 +94,14 @@ func (a *app) openStore(ctx context.Context) (store.Store, error) {
 			return nil, fmt.Errorf("open %s: %w", target, err)
 		}
 		st = s
+	case "postgres":
+		s, err := postgres.Open(ctx, target, postgres.Options{Schema: a.cfg.PostgresSchema, Logger: a.logger()})
+		if err != nil {
+			return nil, fmt.Errorf("open postgres: %w", err)
+		}
+		st = s
 	default:
-		return nil, usagef("database url: the %s driver is not available in this build yet", driver)
+		return nil, usagef("database url: unknown driver %q", driver)
 	}
 	if err := st.Migrate(ctx); err != nil {
 		_ = st.Close()
