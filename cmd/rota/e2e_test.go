@@ -318,8 +318,12 @@ func testServeSurvivesKill(t *testing.T, e *env) {
 	if err := os.Mkdir(workers, 0o755); err != nil {
 		t.Fatal(err)
 	}
+	// Each job logs its start, waits until the gate file exists, then logs
+	// its end: the test decides when work can finish, so no step depends on
+	// how fast the machine is.
 	log := filepath.Join(e.dir, "work.log")
-	script := fmt.Sprintf(`echo "start $ROTA_JOB_ID $ROTA_ATTEMPT" >> %[1]s; sleep 0.4; echo "end $ROTA_JOB_ID $ROTA_ATTEMPT" >> %[1]s; echo '{"ok":true}'`, log)
+	gate := filepath.Join(e.dir, "gate")
+	script := fmt.Sprintf(`echo "start $ROTA_JOB_ID $ROTA_ATTEMPT" >> %[1]s; while [ ! -e %[2]s ]; do sleep 0.02; done; echo "end $ROTA_JOB_ID $ROTA_ATTEMPT" >> %[1]s; echo '{"ok":true}'`, log, gate)
 	cfg, _ := json.Marshal(map[string]any{"exec": script, "max_workers": 4, "max_attempts": 5})
 	if err := os.WriteFile(filepath.Join(workers, "e2e.sleep.json"), cfg, 0o644); err != nil {
 		t.Fatal(err)
@@ -349,40 +353,56 @@ func testServeSurvivesKill(t *testing.T, e *env) {
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
 		}
+		t.Cleanup(func() { // a failed test must not leave it running
+			if cmd.ProcessState == nil {
+				_ = cmd.Process.Kill()
+				_ = cmd.Wait()
+			}
+		})
 		return cmd
 	}
 
-	// Run 1: killed while jobs run.
+	// Run 1: killed while 4 jobs run.
 	s1 := serve()
-	waitFor(t, 30*time.Second, "6 starts", func() bool { return len(lines("start ")) >= 6 })
+	waitFor(t, 60*time.Second, "4 starts", func() bool { return len(lines("start ")) >= 4 })
 	if err := s1.Process.Signal(syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
 	_ = s1.Wait()
-	if c := e.counts(); c[store.StateRunning] == 0 {
-		t.Fatalf("no job left running by the killed node: %v", c)
+	if c := e.counts(); c[store.StateRunning] != 4 {
+		t.Fatalf("want the killed node's 4 jobs left running: %v", c)
 	}
 
-	// Run 2: takes the killed node's jobs back after the lease and works on.
+	// Run 2: starts 4 more jobs; a graceful stop puts them back, not counted.
+	run2 := time.Now()
 	s2 := serve()
-	done := func() int64 { return e.counts()[store.StateDone] }
-	waitFor(t, 60*time.Second, "a few more jobs done", func() bool { return done() >= 12 })
-	// Graceful stop while jobs run: they go back to queued, not counted.
-	startsBefore := len(lines("start "))
-	waitFor(t, 30*time.Second, "a new start", func() bool { return len(lines("start ")) > startsBefore })
+	waitFor(t, 60*time.Second, "4 more starts", func() bool { return len(lines("start ")) >= 8 })
 	if err := s2.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
 	if err := s2.Wait(); err != nil {
 		t.Fatalf("serve after SIGTERM: %v", err)
 	}
-	if c := e.counts(); c[store.StateRunning] != 0 {
-		t.Fatalf("graceful shutdown left running jobs: %v", c)
+	// Still running now: only jobs of the killed run whose lease run 2 did
+	// not yet take back; none that run 2 started.
+	var running struct {
+		Jobs []store.Job `json:"jobs"`
+	}
+	e.jsonOut(&running, "jobs", "ls", "--state", "running")
+	for _, j := range running.Jobs {
+		if !j.StartedAt.Before(run2) {
+			t.Errorf("job %d started by run 2 (%s) is still running after its graceful stop", j.ID, j.StartedAt)
+		}
 	}
 
-	// Run 3: finishes everything.
+	// Run 3: the gate opens; the killed node's jobs come back after their
+	// lease expires, and everything finishes.
+	if err := os.WriteFile(gate, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
 	s3 := serve()
-	waitFor(t, 60*time.Second, "all jobs done", func() bool { return done() == jobs })
+	done := func() int64 { return e.counts()[store.StateDone] }
+	waitFor(t, 120*time.Second, "all jobs done", func() bool { return done() == jobs })
 	if err := s3.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
