@@ -198,7 +198,7 @@ func TestSlowSubscriberGetsChanged(t *testing.T) {
 	s := openTest(t, Options{})
 	ch := s.Subscribe(t.Context())
 	// A subscriber that keeps up tells when all the notices arrived.
-	const n = subscriberBuffer + 8
+	const n = store.DefaultNoticeBuffer + 8
 	last := "q" + strconv.Itoa(n-1)
 	reader, arrived := s.Subscribe(t.Context()), make(chan struct{})
 	go func() {

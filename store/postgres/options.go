@@ -29,8 +29,6 @@ const (
 	// maxSchemaLen keeps the notification channel name ("<schema>.notify")
 	// within PostgreSQL's 63-byte identifiers.
 	maxSchemaLen = 48
-	// subscriberBuffer is the capacity of each Subscribe channel.
-	subscriberBuffer = 64
 	// flushInterval is how often a subscriber that lost notices is offered
 	// its NoticeChanged when no new notice comes.
 	flushInterval = 100 * time.Millisecond

@@ -42,7 +42,7 @@ type Store struct {
 	connConfig *pgx.ConnConfig // for the listener's own connection
 	channel    string          // the NOTIFY channel of the schema
 
-	hub hub
+	hub *store.NoticeHub
 
 	mu       sync.RWMutex // guards closed (against sends on insertOps) and the listener's start
 	closed   bool
@@ -97,7 +97,7 @@ func Open(ctx context.Context, url string, opts Options) (*Store, error) {
 		pool:       pool,
 		connConfig: lc,
 		channel:    opts.Schema + ".notify",
-		hub:        hub{subs: make(map[*subscriber]struct{})},
+		hub:        store.NewNoticeHub(store.DefaultNoticeBuffer),
 		insertOps:  make(chan *insertOp, insertQueueSize),
 	}
 	for range insertCommitters {
@@ -158,7 +158,7 @@ func (s *Store) Close() error {
 		l.stop()
 	}
 	s.pool.Close()
-	s.hub.close()
+	s.hub.Close()
 	return nil
 }
 

@@ -330,21 +330,21 @@ func TestSlowSubscriber(t *testing.T) {
 	s := openTest(t, Options{PollInterval: 5 * time.Millisecond})
 	ch := s.Subscribe(t.Context())
 	// More commits with notices than the channel holds; nobody reads.
-	for range subscriberBuffer + 10 {
+	for range store.DefaultNoticeBuffer + 10 {
 		if _, err := s.Insert(t.Context(), helperBase(), []store.InsertParams{testJob("q")}); err != nil {
 			t.Fatal(err)
 		}
 	}
 	// The channel holds the first notices; the rest were dropped, so the
 	// next notice is a NoticeChanged (sent once there is room again).
-	for i := range subscriberBuffer {
+	for i := range store.DefaultNoticeBuffer {
 		select {
 		case n := <-ch:
 			if n.Type != store.NoticeQueued {
 				t.Fatalf("notice %d: %+v, want NoticeQueued", i, n)
 			}
 		default:
-			t.Fatalf("%d notices buffered, want %d", i, subscriberBuffer)
+			t.Fatalf("%d notices buffered, want %d", i, store.DefaultNoticeBuffer)
 		}
 	}
 	deadline := time.NewTimer(waitTimeout)

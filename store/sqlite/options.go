@@ -28,8 +28,6 @@ const (
 	opQueueSize = 1024
 	// maxReadConns is the size of the read-only connection pool.
 	maxReadConns = 4
-	// subscriberBuffer is the capacity of each Subscribe channel.
-	subscriberBuffer = 64
 	// writerCacheKiB is the page cache of the write connection (the read
 	// connections keep SQLite's default of 2 MiB).
 	writerCacheKiB = 16 << 10

@@ -50,7 +50,7 @@ type Store struct {
 	ops        chan *op
 	writerDone chan struct{}
 
-	hub hub
+	hub *store.NoticeHub
 
 	commits atomic.Int64 // transactions committed by the writer
 }
@@ -82,7 +82,7 @@ func Open(path string, opts Options) (*Store, error) {
 		migrations: migs,
 		ops:        make(chan *op, opQueueSize),
 		writerDone: make(chan struct{}),
-		hub:        hub{subs: make(map[*subscriber]struct{})},
+		hub:        store.NewNoticeHub(store.DefaultNoticeBuffer),
 	}
 	busy := strconv.FormatInt(opts.BusyTimeout.Milliseconds(), 10)
 	base := "file:" + (&url.URL{Path: path}).EscapedPath() + "?_pragma=busy_timeout(" + busy + ")&_pragma=foreign_keys(1)&_pragma=temp_store(MEMORY)"
@@ -173,7 +173,7 @@ func (s *Store) Close() error {
 	s.mu.Unlock()
 
 	<-s.writerDone
-	s.hub.close()
+	s.hub.Close()
 	return errors.Join(s.rdb.Close(), s.wdb.Close())
 }
 
@@ -233,5 +233,5 @@ func (s *Store) SchemaVersion(ctx context.Context) (applied, latest int, err err
 // the store is closed. A subscriber that does not keep up loses notices and
 // receives a NoticeChanged in their place.
 func (s *Store) Subscribe(ctx context.Context) <-chan store.Notice {
-	return s.hub.subscribe(ctx)
+	return s.hub.Subscribe(ctx)
 }

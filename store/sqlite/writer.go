@@ -202,10 +202,10 @@ func (w *writer) poll() {
 	}
 	if v != w.dataVersion {
 		w.dataVersion = v
-		w.s.hub.publish([]store.Notice{{Type: store.NoticeChanged}})
+		w.s.hub.Publish([]store.Notice{{Type: store.NoticeChanged}})
 		return
 	}
-	w.s.hub.flushMissed()
+	w.s.hub.FlushMissed()
 }
 
 // runBatch runs ops in one transaction and commits once, then publishes
@@ -433,7 +433,7 @@ func (w *writer) publish(batch []*op) {
 		notes = append(notes, store.Notice{Type: store.NoticeCancel, JobIDs: cancels})
 	}
 	if len(notes) > 0 {
-		w.s.hub.publish(notes)
+		w.s.hub.Publish(notes)
 	}
 }
 
