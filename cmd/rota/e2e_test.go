@@ -48,6 +48,8 @@ func newEnv(t *testing.T, vars ...string) *env {
 func (e *env) command(args ...string) *exec.Cmd {
 	cmd := exec.Command(os.Args[0], args...)
 	cmd.Env = append(os.Environ(), e.vars...)
+	// A test binary that dies (killed, or a broken pipe) takes its servers with it.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	return cmd
 }
 
@@ -146,6 +148,7 @@ func TestBadInputExitsTwoAndChangesNothing(t *testing.T) {
 		{"bad duration flag", []string{"enqueue", "demo.kind", "{}", "--timeout", "soon"}, nil, "timeout"},
 		{"unknown flag", []string{"enqueue", "demo.kind", "{}", "--colour", "red"}, nil, "colour"},
 		{"missing kind", []string{"enqueue"}, nil, "enqueue takes"},
+		{"unknown command", []string{"frobnicate"}, nil, "unknown command"},
 		{"bad state", []string{"jobs", "ls", "--state", "finished"}, nil, "state"},
 		{"bad limit", []string{"jobs", "ls", "--limit", "-5"}, nil, "limit"},
 		{"bad id", []string{"jobs", "show", "abc"}, nil, "id"},
@@ -178,8 +181,10 @@ func TestBadInputExitsTwoAndChangesNothing(t *testing.T) {
 		t.Errorf("bad input changed the store: before %v, after %v", before, after)
 	}
 	// A missing job is an error, but not a usage error.
-	if _, errOut, code := e.cli("jobs", "show", "999"); code != exitError || !strings.Contains(errOut, "not found") {
-		t.Errorf("show missing job: exit %d, %s", code, errOut)
+	for _, args := range [][]string{{"jobs", "show", "999"}, {"jobs", "cancel", "999"}, {"jobs", "retry", "999"}} {
+		if _, errOut, code := e.cli(args...); code != exitError || strings.TrimSpace(errOut) != "rota: job 999 not found" {
+			t.Errorf("%v: exit %d, %q", args, code, errOut)
+		}
 	}
 }
 
@@ -488,4 +493,44 @@ func (w *testWriter) Write(p []byte) (int, error) {
 		w.t.Log(w.prefix + l)
 	}
 	return len(p), nil
+}
+
+// TestEnqueueUsesKindFile: with ROTA_WORKERS_DIR set, a CLI enqueue takes
+// the kind's queue, priority and attempts from its file (over the
+// defaults file), and flags still win.
+func TestEnqueueUsesKindFile(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	dir := filepath.Join(e.dir, "workers")
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	files := map[string]string{
+		"_defaults.json":   `{"max_attempts": 7}`,
+		"demo.tuned.json":  `{"queue": "analysis", "priority": 50}`,
+		"demo.broken.json": `{"priority": "high"`,
+	}
+	for name, body := range files {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	e.vars = append(e.vars, "ROTA_WORKERS_DIR="+dir)
+	var j store.Job
+	e.jsonOut(&j, "enqueue", "demo.tuned", "{}")
+	if j.Queue != "analysis" || j.Priority != 50 || j.MaxAttempts != 7 {
+		t.Errorf("from the kind's file: queue %s priority %d attempts %d, want analysis 50 7", j.Queue, j.Priority, j.MaxAttempts)
+	}
+	e.jsonOut(&j, "enqueue", "demo.tuned", "{}", "--queue", "urgent", "--priority", "3", "--max-attempts", "2")
+	if j.Queue != "urgent" || j.Priority != 3 || j.MaxAttempts != 2 {
+		t.Errorf("flags: queue %s priority %d attempts %d, want urgent 3 2", j.Queue, j.Priority, j.MaxAttempts)
+	}
+	// A kind whose file does not parse gets the defaults, with a warning naming the file.
+	out, errOut, code := e.cli("enqueue", "demo.broken", "{}", "--json")
+	if code != 0 || json.Unmarshal([]byte(out), &j) != nil {
+		t.Fatalf("enqueue demo.broken: exit %d %s %s", code, out, errOut)
+	}
+	if j.Priority != store.DefaultPriority || j.MaxAttempts != 7 || !strings.Contains(errOut, "demo.broken.json") {
+		t.Errorf("broken file: priority %d attempts %d, stderr %q", j.Priority, j.MaxAttempts, errOut)
+	}
 }

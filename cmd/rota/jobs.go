@@ -2,8 +2,10 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -51,7 +53,7 @@ func newJobsLsCmd(a *app) *cobra.Command {
 			for _, s := range states {
 				st := store.State(s)
 				if !st.Valid() {
-					return usagef("invalid state: %q is not one of %v", s, store.States())
+					return usagef("invalid state: %q is not one of %s", s, stateList())
 				}
 				p.States = append(p.States, st)
 			}
@@ -135,7 +137,7 @@ func newJobsShowCmd(a *app) *cobra.Command {
 			defer st.Close()
 			job, err := c.Get(cmd.Context(), id)
 			if err != nil {
-				return fmt.Errorf("job %d: %w", id, err)
+				return jobErr(cmd.Context(), c, id, "show", err)
 			}
 			if a.json {
 				return printJSON(a.stdout, job)
@@ -175,6 +177,12 @@ func newJobsCancelCmd(a *app) *cobra.Command {
 					return perr
 				}
 				job, err = c.Abort(cmd.Context(), id, reason)
+				if err != nil {
+					return jobErr(cmd.Context(), c, id, "cancel", err)
+				}
+			}
+			if errors.Is(err, rota.ErrNotFound) {
+				return fmt.Errorf("no active %s job with key %q", kind, key)
 			}
 			if err != nil {
 				return err
@@ -205,11 +213,25 @@ func newJobActionCmd(a *app, name, short string, act func(*rota.Client, context.
 			defer st.Close()
 			job, err := act(c, cmd.Context(), id)
 			if err != nil {
-				return fmt.Errorf("%s job %d: %w", name, id, err)
+				return jobErr(cmd.Context(), c, id, name, err)
 			}
 			return a.printAction(job, name)
 		},
 	}
+}
+
+// jobErr words a failed action on job id for a person: "job 7 not found",
+// "cannot retry job 7: it is running"; other errors are returned as they are.
+func jobErr(ctx context.Context, c *rota.Client, id int64, action string, err error) error {
+	switch {
+	case errors.Is(err, rota.ErrNotFound):
+		return fmt.Errorf("job %d not found", id)
+	case errors.Is(err, rota.ErrConflict):
+		if j, gerr := c.Get(ctx, id); gerr == nil {
+			return fmt.Errorf("cannot %s job %d: it is %s", action, id, j.State)
+		}
+	}
+	return err
 }
 
 func (a *app) printAction(job *rota.Job, action string) error {
@@ -222,4 +244,14 @@ func (a *app) printAction(job *rota.Job, action string) error {
 	}
 	fmt.Fprintf(a.stdout, "%s: job %d %s (%s)\n", action, job.ID, state, job.Kind)
 	return nil
+}
+
+// stateList is the states as "ready, scheduled, ... or aborted".
+func stateList() string {
+	states := store.States()
+	parts := make([]string, len(states))
+	for i, s := range states {
+		parts[i] = string(s)
+	}
+	return strings.Join(parts[:len(parts)-1], ", ") + " or " + parts[len(parts)-1]
 }

@@ -10,6 +10,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 
 	"github.com/rotahq/rota"
@@ -37,7 +38,8 @@ func run(args []string, getenv func(string) string, stdin io.Reader, stdout, std
 	if err == nil {
 		return exitOK
 	}
-	fmt.Fprintln(stderr, "rota:", err)
+	// Library errors already start with "rota: ".
+	fmt.Fprintln(stderr, "rota:", strings.TrimPrefix(err.Error(), "rota: "))
 	if isUsage(err) {
 		return exitUsage
 	}
@@ -56,5 +58,7 @@ func isUsage(err error) bool {
 	var ue usageError
 	var fe *rota.FieldError
 	var ce *config.FieldError
-	return errors.As(err, &ue) || errors.As(err, &fe) || errors.As(err, &ce)
+	// cobra has no error type for an unknown command; its message is stable.
+	return errors.As(err, &ue) || errors.As(err, &fe) || errors.As(err, &ce) ||
+		strings.HasPrefix(err.Error(), "unknown command ")
 }

@@ -103,9 +103,7 @@ func printJob(w io.Writer, j *rota.Job) error {
 	line("started", fmtTime(j.StartedAt))
 	line("finished", fmtTime(j.FinishedAt))
 	line("node", orDash(j.Node))
-	if len(j.Result) > 0 {
-		line("result", string(j.Result))
-	}
+	line("result", orDash(string(j.Result)))
 	if j.LastError != "" {
 		line("last error", j.LastError)
 	}
@@ -121,7 +119,7 @@ func printJob(w io.Writer, j *rota.Job) error {
 		rows[i] = []string{fmt.Sprint(at.Number), at.Node, fmtTime(at.StartedAt), at.FinishedAt.Sub(at.StartedAt).Round(time.Microsecond).String(),
 			string(at.Outcome), orDash(at.Error), orDash(at.Location)}
 	}
-	return table(w, []string{"  #", "NODE", "STARTED", "TOOK", "OUTCOME", "ERROR", "LOCATION"}, rows)
+	return table(w, []string{"#", "NODE", "STARTED", "TOOK", "OUTCOME", "ERROR", "LOCATION"}, rows)
 }
 
 // stateColumns is the state order of count tables.

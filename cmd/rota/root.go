@@ -59,6 +59,8 @@ func newRootCmd(getenv func(string) string, stdin io.Reader, stdout, stderr io.W
 	root.SetErr(stderr)
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
 	a.cfg.BindFlags(root.PersistentFlags())
+	// The HTTP server is not in this release; ROTA_LISTEN is read but unused.
+	_ = root.PersistentFlags().MarkHidden("listen")
 	root.PersistentFlags().BoolVar(&a.json, "json", false, "print JSON instead of tables")
 	root.AddCommand(
 		newServeCmd(a),
@@ -117,7 +119,15 @@ func (a *app) client(ctx context.Context) (*rota.Client, store.Store, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	c, err := rota.New(st, rota.Options{NodeID: a.cfg.NodeID, Logger: a.logger()})
+	opts := rota.Options{NodeID: a.cfg.NodeID, Logger: a.logger()}
+	if a.cfg.WorkersDir != "" {
+		ws, errs := config.LoadWorkerDir(a.cfg.WorkersDir)
+		for _, err := range errs {
+			opts.Logger.Warn("worker config", "err", err)
+		}
+		opts.WorkerConfig = staticWorkers{ws}
+	}
+	c, err := rota.New(st, opts)
 	if err != nil {
 		_ = st.Close()
 		return nil, nil, err

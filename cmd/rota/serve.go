@@ -50,7 +50,7 @@ func (a *app) serve(ctx context.Context) error {
 	}
 	var workers *workerDir
 	if a.cfg.WorkersDir != "" {
-		if workers, err = newWorkerDir(a.cfg.WorkersDir, logger); err != nil {
+		if workers, err = newWorkerDir(a.cfg.WorkersDir, logger, a.cfg.Queues); err != nil {
 			return err
 		}
 		opts.WorkerConfig = workers

@@ -20,19 +20,37 @@ type workerDir struct {
 	logger  *slog.Logger
 	changes chan struct{}
 	bound   map[string]config.Exec
+	served  map[string]int // the queues this node works
 }
 
-func newWorkerDir(dir string, logger *slog.Logger) (*workerDir, error) {
+func newWorkerDir(dir string, logger *slog.Logger, served map[string]int) (*workerDir, error) {
 	w, err := config.NewWatcher(dir, logger)
 	if err != nil {
 		return nil, fmt.Errorf("workers dir: %w", err)
 	}
-	return &workerDir{w: w, logger: logger, changes: make(chan struct{}, 1), bound: map[string]config.Exec{}}, nil
+	return &workerDir{w: w, logger: logger, changes: make(chan struct{}, 1), bound: map[string]config.Exec{}, served: served}, nil
 }
 
 // Kind implements rota.WorkerConfigSource: the kind's file merged over the defaults.
 func (d *workerDir) Kind(kind string) (rota.KindConfig, bool) {
-	wc := d.w.Current().Kind(kind)
+	return kindConfig(d.w.Current().Kind(kind)), true
+}
+
+// staticWorkers is one read of the workers directory, for commands that do
+// not run a node: an enqueue then takes the kind's queue, priority and
+// attempts from its file, as the server would.
+type staticWorkers struct{ ws config.Workers }
+
+// Kind implements rota.WorkerConfigSource.
+func (s staticWorkers) Kind(kind string) (rota.KindConfig, bool) {
+	return kindConfig(s.ws.Kind(kind)), true
+}
+
+// Changes implements rota.WorkerConfigSource; a one-time read never changes.
+func (staticWorkers) Changes() <-chan struct{} { return nil }
+
+// kindConfig converts a kind's file to the engine's configuration.
+func kindConfig(wc config.WorkerConfig) rota.KindConfig {
 	kc := rota.KindConfig{
 		LogLevel:    wc.LogLevel,
 		MaxWorkers:  wc.MaxWorkers,
@@ -46,7 +64,7 @@ func (d *workerDir) Kind(kind string) (rota.KindConfig, bool) {
 	if wc.Exec != nil {
 		kc.Exec, kc.Shell = wc.Exec.Argv, wc.Exec.Shell
 	}
-	return kc, true
+	return kc
 }
 
 // Changes implements rota.WorkerConfigSource.
@@ -107,7 +125,15 @@ func (d *workerDir) bind(client *rota.Client) {
 			continue
 		}
 		d.bound[kind] = ex
-		d.logger.Info("exec worker bound", "kind", kind)
+		queue := config.DefaultQueue
+		if q := ws.Kind(kind).Queue; q != nil {
+			queue = *q
+		}
+		d.logger.Info("exec worker bound", "kind", kind, "queue", queue)
+		if _, ok := d.served[queue]; !ok {
+			d.logger.Warn("exec worker's queue is not served by this node: its jobs wait until a node serves it (ROTA_QUEUES)",
+				"kind", kind, "queue", queue)
+		}
 	}
 }
 

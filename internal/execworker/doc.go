@@ -5,7 +5,7 @@
 //
 // The protocol, from the command's side:
 //
-//   - stdin is the job as JSON; ROTA_JOB_ID, ROTA_JOB_KIND, ROTA_JOB_QUEUE,
+//   - stdin is the job as JSON on one line (newline-terminated); ROTA_JOB_ID, ROTA_JOB_KIND, ROTA_JOB_QUEUE,
 //     ROTA_JOB_KEY and ROTA_ATTEMPT say which job and which attempt it is;
 //   - exit 0 is success; if the last non-empty line of stdout is JSON, it is
 //     the job's result;

@@ -206,7 +206,12 @@ func Run(ctx context.Context, cmd Command, in Input, opts Options) (Result, erro
 	readers.Go(func() { _, _ = io.Copy(stdout, p.stdoutR) })
 	readers.Go(func() { _, _ = io.Copy(stderr, p.stderrR) })
 	go func() {
+		// One line: newline-terminated, so `read line` in a shell gets it
+		// and a command that copies it to stdout still ends its own last line.
 		_, _ = p.stdinW.Write(in.Job) // EPIPE if the command does not read it: fine
+		if len(in.Job) > 0 && in.Job[len(in.Job)-1] != '\n' {
+			_, _ = p.stdinW.Write([]byte{'\n'})
+		}
 		_ = p.stdinW.Close()
 	}()
 

@@ -126,6 +126,15 @@ func TestRunOutcomes(t *testing.T) {
 			wantLast: `{"ignored":true}`,
 		},
 		{
+			// The job arrives as one newline-terminated line, so a command
+			// that copies it to stdout still ends with its own result line.
+			name:     "job echoed, then the result",
+			cmd:      func(t *testing.T) Command { return script(t, `cat; echo '{"ok":true}'`) },
+			in:       Input{Job: []byte(`{"args":{"n":1}}`)},
+			wantJSON: `{"ok":true}`,
+			wantLast: `{"ok":true}`,
+		},
+		{
 			name: "env vars and stdin visible to the command",
 			cmd: func(t *testing.T) Command {
 				c := script(t, `job=$(cat)
