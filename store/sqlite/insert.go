@@ -40,14 +40,14 @@ func (s *Store) Insert(ctx context.Context, now time.Time, jobs []store.InsertPa
 	now = utc(now)
 	rows := make([]insertRow, len(jobs))
 	for i, p := range jobs {
-		if err := checkInsert(p); err != nil {
+		if err := p.Check(); err != nil {
 			return nil, fmt.Errorf("sqlite: insert job %d: %w", i, err)
 		}
 		md, err := encodeMetadata(p.Metadata)
 		if err != nil {
 			return nil, fmt.Errorf("sqlite: insert job %d: metadata: %w", i, err)
 		}
-		state, runAt := initialState(p.Hold, p.RunAt, now)
+		state, runAt := store.InitialState(p.Hold, p.RunAt, now)
 		rows[i] = insertRow{p: p, now: now, args: nullJSON(p.Args), metadata: md, state: state, runAt: runAt}
 	}
 	results := make([]store.InsertResult, len(rows))
@@ -70,43 +70,6 @@ func (s *Store) Insert(ctx context.Context, now time.Time, jobs []store.InsertPa
 		return nil, err
 	}
 	return results, nil
-}
-
-// checkInsert rejects params the caller should have validated.
-func checkInsert(p store.InsertParams) error {
-	switch {
-	case p.Kind == "":
-		return errors.New("empty kind")
-	case p.Queue == "":
-		return errors.New("empty queue")
-	case p.Priority < store.MinPriority || p.Priority > store.MaxPriority:
-		return fmt.Errorf("priority %d out of range", p.Priority)
-	case p.MaxAttempts < 1:
-		return fmt.Errorf("max attempts %d < 1", p.MaxAttempts)
-	case p.Timeout < 0:
-		return fmt.Errorf("negative timeout %v", p.Timeout)
-	case !p.OnConflict.Valid():
-		return fmt.Errorf("unknown conflict policy %q", p.OnConflict)
-	}
-	return nil
-}
-
-// initialState is the state and run_at of a new job: ready when held,
-// scheduled when runAt is after now, else queued to run at now.
-func initialState(hold bool, runAt, now time.Time) (store.State, time.Time) {
-	runAt = utc(runAt)
-	future := runAt.After(now)
-	if !future {
-		runAt = now
-	}
-	switch {
-	case hold:
-		return store.StateReady, runAt
-	case future:
-		return store.StateScheduled, runAt
-	default:
-		return store.StateQueued, now
-	}
 }
 
 // queueRoom tracks a capped queue's waiting jobs during one insert.

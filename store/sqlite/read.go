@@ -42,13 +42,7 @@ func (s *Store) GetByKey(ctx context.Context, kind, key string) (*store.Job, err
 
 // List returns a page of jobs, without attempt history.
 func (s *Store) List(ctx context.Context, p store.ListParams) (store.ListPage, error) {
-	limit := p.Limit
-	switch {
-	case limit <= 0:
-		limit = store.DefaultListLimit
-	case limit > store.MaxListLimit:
-		limit = store.MaxListLimit
-	}
+	limit := p.PageLimit()
 	var (
 		where []string
 		args  []any
