@@ -475,3 +475,38 @@ func TestClaimersAcrossStores(t *testing.T) {
 		t.Errorf("claimed %d distinct jobs of %d", len(seen), jobs)
 	}
 }
+
+// An insert whose rows PostgreSQL rejects fails alone: the other inserts
+// committed in the same group are not failed with it.
+func TestInsertGroupFailureStaysWithItsOp(t *testing.T) {
+	s := openTest(t, Options{})
+	now := store.Micro(time.Now())
+	maxSize := 10
+	if _, err := s.UpdateQueue(t.Context(), store.QueueUpdate{Name: "capped", MaxSize: &maxSize, Now: now}); err != nil {
+		t.Fatal(err)
+	}
+	for _, queue := range []string{"q", "capped"} { // the one-statement path and the transaction path
+		op := func(args string) *insertOp {
+			p := store.InsertParams{Kind: "k", Queue: queue, Args: json.RawMessage(args), Priority: 1, MaxAttempts: 1}
+			state, runAt := store.InitialState(false, time.Time{}, now)
+			return &insertOp{ctx: t.Context(), done: make(chan struct{}), now: now,
+				rows:    []insertRow{{p: p, args: nullJSON(p.Args), metadata: "{}", state: state, runAt: runAt}},
+				results: make([]store.InsertResult, 1)}
+		}
+		// jsonb has no place for a NUL character: PostgreSQL rejects these args.
+		good1, bad, good2 := op(`{"n":1}`), op(`{"s":"\u0000"}`), op(`{"n":2}`)
+		s.runGroup([]*insertOp{good1, bad, good2})
+		if bad.err == nil {
+			t.Fatalf("%s: the insert of args with \\u0000 succeeded", queue)
+		}
+		for i, o := range []*insertOp{good1, good2} {
+			if o.err != nil {
+				t.Errorf("%s: insert %d failed with another insert of its group: %v", queue, i, o.err)
+				continue
+			}
+			if j, err := s.Get(t.Context(), o.results[0].Job.ID); err != nil || j.Queue != queue {
+				t.Errorf("%s: insert %d: %+v, %v", queue, i, j, err)
+			}
+		}
+	}
+}

@@ -105,6 +105,29 @@ func (s *Store) runGroup(group []*insertOp) {
 			close(op.done)
 		}
 	}()
+	s.insertLive(live)
+	if len(live) < 2 {
+		return
+	}
+	// A failure of the group may be the fault of one op (rows PostgreSQL
+	// rejects): when the server reported an error, nothing of the group
+	// was written, so each op that failed so runs again alone and keeps
+	// its own outcome. (An error without the server's word, a lost
+	// connection, may hide a commit: such an op is not run again.)
+	for _, op := range live {
+		if pgCode(op.err) != "" && op.ctx.Err() == nil {
+			s.insertLive([]*insertOp{op})
+		}
+	}
+}
+
+// insertLive inserts the rows of the ops (whose contexts had not ended),
+// setting their results or errors.
+func (s *Store) insertLive(live []*insertOp) {
+	for _, op := range live {
+		op.err = nil
+		clear(op.results)
+	}
 	// The group's statements end early only when every caller gave up.
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
