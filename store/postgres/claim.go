@@ -310,7 +310,10 @@ func (s *Store) finishRound(ctx context.Context, q interface {
 
 func prepareFinish(f store.FinishParams) (finishRow, error) {
 	now := utc(f.Now)
-	r := finishRow{id: f.ID, attempt: int32(f.Attempt), state: f.State, now: now, errText: f.Error, result: nullJSON(f.Result)}
+	// Text and JSON that PostgreSQL would refuse (a NUL, invalid UTF-8)
+	// must not fail the finish, nor the others of its batch.
+	r := finishRow{id: f.ID, attempt: int32(f.Attempt), state: f.State, now: now, errText: store.CleanText(f.Error),
+		result: nullJSON(store.CleanJSON(f.Result))}
 	switch f.State {
 	case store.StateDone, store.StateError, store.StateAborted:
 		r.finishedAt = &now
@@ -329,6 +332,7 @@ func prepareFinish(f store.FinishParams) (finishRow, error) {
 		r.uncount = 1
 	}
 	rec := f.Record
+	rec.Node, rec.Error, rec.Location = store.CleanText(rec.Node), store.CleanText(rec.Error), store.CleanText(rec.Location)
 	if rec.Number == 0 {
 		rec.Number = f.Attempt
 	}

@@ -198,6 +198,8 @@ func prepareFinish(f store.FinishParams) (finishRow, error) {
 		return r, fmt.Errorf("cannot finish to state %q", f.State)
 	}
 	rec := f.Record
+	// Stored as the PostgreSQL driver stores them: no NUL, valid UTF-8.
+	rec.Node, rec.Error, rec.Location = store.CleanText(rec.Node), store.CleanText(rec.Error), store.CleanText(rec.Location)
 	if rec.Number == 0 {
 		rec.Number = f.Attempt
 	}
@@ -212,7 +214,8 @@ func prepareFinish(f store.FinishParams) (finishRow, error) {
 	if f.Uncount {
 		uncount = 1
 	}
-	r.args = [10]any{f.ID, f.Attempt, string(f.State), runAt, uncount, nullJSON(f.Result), f.Error, finishedAt,
+	r.args = [10]any{f.ID, f.Attempt, string(f.State), runAt, uncount, nullJSON(store.CleanJSON(f.Result)),
+		store.CleanText(f.Error), finishedAt,
 		micros(now), recJSON}
 	return r, nil
 }

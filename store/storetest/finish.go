@@ -16,6 +16,7 @@ func finishTests() []test {
 		{"Guard", testFinishGuard},
 		{"AttemptHistory", testFinishHistory},
 		{"CancelRequestedWins", testFinishCancelRequested},
+		{"AnyErrorText", testFinishAnyText},
 		{"Uncount", func(t *testing.T, s store.Store) {
 			j := insertJob(t, s, base(), params("k", withMaxAttempts(1)))
 			c := claimOne(t, s, at(time.Second), j.ID)
@@ -330,5 +331,38 @@ func testFinishCancelRequested(t *testing.T, s store.Store) {
 		if len(g.Attempts) != 1 {
 			t.Errorf("%s: %d attempts recorded, want 1", c.to, len(g.Attempts))
 		}
+	}
+}
+
+// testFinishAnyText: a worker's error text and result may hold any bytes (a
+// NUL, invalid UTF-8, a \u0000 escape). Every driver stores the finish,
+// with NUL and invalid bytes as U+FFFD, rather than fail the whole batch
+// (the node would retry it for ever while its jobs stay running).
+func testFinishAnyText(t *testing.T, s store.Store) {
+	jobs := insertN(t, s, base(), 2, func(int) store.InsertParams { return params("k") })
+	got := claim(t, s, claimParams(at(time.Second), 2))
+	if len(got) != 2 {
+		t.Fatalf("claimed %d jobs, want 2", len(got))
+	}
+	const errText, wantText = "exit 1: a\x00b \xff\xfe end", "exit 1: a\ufffdb \ufffd\ufffd end"
+	now := at(2 * time.Second)
+	applied := finish(t, s,
+		store.FinishParams{ID: jobs[0].ID, Attempt: 1, State: store.StateError, Error: errText, Now: now,
+			Record: store.Attempt{Outcome: store.OutcomeError, Error: errText, Location: "f.go:1\x00"}},
+		store.FinishParams{ID: jobs[1].ID, Attempt: 1, State: store.StateDone, Now: now,
+			Result: json.RawMessage(`{"s": "a\u0000b", "t": "\\u0000"}`), Record: store.Attempt{Outcome: store.OutcomeDone}})
+	if !applied[0] || !applied[1] {
+		t.Fatalf("applied = %v, want both", applied)
+	}
+	g := wantState(t, s, jobs[0].ID, store.StateError)
+	if g.LastError != wantText {
+		t.Errorf("LastError = %q, want %q", g.LastError, wantText)
+	}
+	if len(g.Attempts) != 1 || g.Attempts[0].Error != wantText || g.Attempts[0].Location != "f.go:1\ufffd" {
+		t.Errorf("Attempts = %+v, want one with Error %q", g.Attempts, wantText)
+	}
+	g = wantState(t, s, jobs[1].ID, store.StateDone)
+	if want := `{"s": "a\ufffdb", "t": "\\u0000"}`; !jsonEqual(g.Result, []byte(want)) {
+		t.Errorf("Result = %s, want %s", g.Result, want)
 	}
 }
