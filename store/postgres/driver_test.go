@@ -510,3 +510,61 @@ func TestInsertGroupFailureStaysWithItsOp(t *testing.T) {
 		}
 	}
 }
+
+// A cancel that commits while a rescue runs is not lost: a job whose abort
+// was requested is rescued to aborted, never put back to queued. (The
+// rescue used to decide the new state from the statement's snapshot,
+// older than the row it locked.)
+func TestRescueKeepsConcurrentCancel(t *testing.T) {
+	s := openTest(t, Options{})
+	const n = 400
+	base := store.Micro(time.Now())
+	for round := range 5 {
+		ps := make([]store.InsertParams, n)
+		for i := range ps {
+			ps[i] = store.InsertParams{Kind: "k", Queue: "q", Priority: 1, MaxAttempts: 5}
+		}
+		if _, err := s.Insert(t.Context(), base, ps); err != nil {
+			t.Fatal(err)
+		}
+		jobs, err := s.Claim(t.Context(), store.ClaimParams{Queue: "q", Node: "n", Limit: n, Now: base,
+			LeaseUntil: base.Add(time.Second)})
+		if err != nil || len(jobs) != n {
+			t.Fatalf("claimed %d jobs, %v", len(jobs), err)
+		}
+		now := base.Add(time.Minute)
+		var wg sync.WaitGroup
+		cancelled := make([]bool, n)
+		wg.Go(func() {
+			for i := n - 1; i >= 0; i-- { // against the rescue's order
+				tr, err := s.Cancel(t.Context(), store.CancelParams{ID: jobs[i].ID, Reason: "stop", Now: now})
+				if err == nil && tr.From == store.StateRunning {
+					cancelled[i] = true
+				}
+			}
+		})
+		wg.Go(func() {
+			for range 3 {
+				if _, err := s.Rescue(t.Context(), now, 0); err != nil {
+					t.Error(err)
+				}
+			}
+		})
+		wg.Wait()
+		if _, err := s.Rescue(t.Context(), now, 0); err != nil {
+			t.Fatal(err)
+		}
+		for i, j := range jobs {
+			if !cancelled[i] {
+				continue
+			}
+			g, err := s.Get(t.Context(), j.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if g.State != store.StateAborted {
+				t.Errorf("round %d: job %d: abort requested while running, then rescued to %s", round, j.ID, g.State)
+			}
+		}
+	}
+}

@@ -75,6 +75,11 @@ func (s *Store) Promote(ctx context.Context, now time.Time, limit int) ([]store.
 	return promoted, fromNull(next), nil
 }
 
+// rescueState is the state a rescued job j goes to (SET expressions read
+// the row as it was before the update).
+const rescueState = `(CASE WHEN j.cancel_requested THEN 'aborted'
+	WHEN j.attempt >= j.max_attempts THEN 'error' ELSE 'queued' END)`
+
 // Rescue takes back running jobs whose lease expired before now, in one
 // statement: to queued when attempts remain, to error when none do, and to
 // aborted when a cancel was requested; the lost attempt is appended to the
@@ -85,23 +90,22 @@ func (s *Store) Rescue(ctx context.Context, now time.Time, limit int) ([]store.T
 	}
 	now = utc(now)
 	finished := now.Format(time.RFC3339Nano)
+	// The new state is computed from the row the UPDATE sees, the version
+	// locked by lost (not from a read of the statement's snapshot, which
+	// misses a cancel committed after the statement began).
 	rows, err := s.pool.Query(ctx, `WITH lost AS (
 			SELECT id FROM jobs WHERE state = 'running' AND lease_until < $1
 			ORDER BY lease_until, id LIMIT $2 FOR UPDATE SKIP LOCKED
-		), next AS (
-			SELECT j.id, CASE WHEN j.cancel_requested THEN 'aborted'
-				WHEN j.attempt >= j.max_attempts THEN 'error' ELSE 'queued' END AS state
-			FROM jobs AS j JOIN lost ON lost.id = j.id
 		)
-		UPDATE jobs AS j SET state = next.state,
-			run_at = CASE WHEN next.state = 'queued' THEN $1 ELSE j.run_at END,
+		UPDATE jobs AS j SET state = `+rescueState+`,
+			run_at = CASE WHEN `+rescueState+` = 'queued' THEN $1 ELSE j.run_at END,
 			lease_until = NULL, cancel_requested = false, last_error = $3,
-			finished_at = CASE WHEN next.state = 'queued' THEN NULL ELSE $1 END, updated_at = $1,
+			finished_at = CASE WHEN `+rescueState+` = 'queued' THEN NULL ELSE $1 END, updated_at = $1,
 			attempts = j.attempts || jsonb_build_array(jsonb_strip_nulls(jsonb_build_object(
 				'number', j.attempt, 'node', j.node,
 				'started_at', to_char(j.started_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'),
 				'finished_at', $4::text, 'outcome', 'lost', 'error', $3::text)))
-		FROM next WHERE j.id = next.id
+		FROM lost WHERE j.id = lost.id
 		RETURNING `+jobColumnsJ, now, limitArg(limit), rescueError, finished)
 	if err != nil {
 		return nil, fmt.Errorf("postgres: rescue: %w", err)
