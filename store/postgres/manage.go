@@ -63,12 +63,12 @@ func (s *Store) Cancel(ctx context.Context, p store.CancelParams) (store.Transit
 		case j.State == store.StateRunning:
 			tr.Job, err = scanJob(tx.QueryRow(ctx, `UPDATE jobs SET cancel_requested = true, updated_at = $1,
 				last_error = CASE WHEN $2 <> '' THEN $2 ELSE last_error END
-				WHERE id = $3 RETURNING `+jobColumns, now, p.Reason, j.ID), false)
+				WHERE id = $3 RETURNING `+jobColumns, now, store.CleanText(p.Reason), j.ID), false)
 			n.cancel = []int64{j.ID}
 		default:
 			tr.Job, err = scanJob(tx.QueryRow(ctx, `UPDATE jobs SET state = 'aborted', finished_at = $1, updated_at = $1,
 				last_error = CASE WHEN $2 <> '' THEN $2 ELSE last_error END
-				WHERE id = $3 RETURNING `+jobColumns, now, p.Reason, j.ID), false)
+				WHERE id = $3 RETURNING `+jobColumns, now, store.CleanText(p.Reason), j.ID), false)
 		}
 		if err != nil {
 			return fmt.Errorf("postgres: cancel job %d: %w", j.ID, err)

@@ -243,6 +243,22 @@ func cancelTests() []test {
 				t.Error("CancelRequested still set on the aborted job")
 			}
 		}},
+		{"ReasonAnyText", func(t *testing.T, s store.Store) {
+			// A reason may hold any bytes; it is stored as store.CleanText
+			// makes it, by every driver, for a waiting and a running job.
+			const reason, want = "stop\x00 \xff", "stop\ufffd \ufffd"
+			waiting := insertJob(t, s, base(), params("k", withRunAt(at(time.Hour))))
+			running := insertJob(t, s, base(), params("k"))
+			claimOne(t, s, base(), running.ID)
+			for _, j := range []*store.Job{waiting, running} {
+				if _, err := s.Cancel(t.Context(), store.CancelParams{ID: j.ID, Reason: reason, Now: at(time.Second)}); err != nil {
+					t.Fatalf("cancel job %d: %v", j.ID, err)
+				}
+				if g := get(t, s, j.ID); g.LastError != want {
+					t.Errorf("job %d: LastError = %q, want %q", j.ID, g.LastError, want)
+				}
+			}
+		}},
 		{"ByKey", func(t *testing.T, s store.Store) {
 			old := finalJob(t, s, store.StateDone, withKey("key", ""))
 			j := insertJob(t, s, base(), params("k", withKey("key", "")))
