@@ -165,12 +165,22 @@ func claimLess(a, b *store.Job) bool {
 	return a.ID < b.ID
 }
 
+// sqlLockRunning locks the running jobs among the ids of the array $n in
+// id order: statements that change several jobs (finishes, lease
+// extensions of one node, running at once) take their row locks in one
+// order, whatever the join order of their plans, so they do not deadlock.
+func sqlLockRunning(n int) string {
+	return `locked AS (SELECT id FROM jobs WHERE id = ANY($` + strconv.Itoa(n) + `::bigint[]) AND state = 'running'
+		ORDER BY id FOR UPDATE)`
+}
+
 // sqlFinish ends attempts given as parallel arrays, each only while its job
 // runs that attempt; the attempt record is appended to the history. A
 // requested abort wins over a finish that would run the job again: the job
 // is aborted, keeping the abort's reason (SET expressions read the row as
 // it was before the update).
-const sqlFinish = `UPDATE jobs AS j SET
+var sqlFinish = `WITH ` + sqlLockRunning(1) + `
+	UPDATE jobs AS j SET
 		state = CASE WHEN j.cancel_requested AND f.state IN ('retrying', 'scheduled', 'queued') THEN 'aborted'
 			ELSE f.state END,
 		run_at = coalesce(f.run_at, j.run_at),
@@ -184,8 +194,8 @@ const sqlFinish = `UPDATE jobs AS j SET
 		attempts = j.attempts || jsonb_build_array(f.record::jsonb)
 	FROM unnest($1::bigint[], $2::int[], $3::text[], $4::timestamptz[], $5::int[], $6::text[], $7::text[],
 		$8::timestamptz[], $9::timestamptz[], $10::text[])
-		AS f(id, attempt, state, run_at, uncount, result, error, finished_at, now, record)
-	WHERE j.id = f.id AND j.attempt = f.attempt AND j.state = 'running'
+		AS f(id, attempt, state, run_at, uncount, result, error, finished_at, now, record), locked
+	WHERE j.id = f.id AND j.id = locked.id AND j.attempt = f.attempt AND j.state = 'running'
 	RETURNING j.id, j.queue, j.state`
 
 // finishRow is a FinishParams checked and encoded.
@@ -360,9 +370,10 @@ func (s *Store) ExtendLeases(ctx context.Context, node string, refs []store.JobR
 	for i, r := range refs {
 		ids[i], attempts[i] = r.ID, int32(r.Attempt)
 	}
-	rows, err := s.pool.Query(ctx, `UPDATE jobs AS j SET lease_until = $1
-		FROM unnest($2::bigint[], $3::int[]) AS r(id, attempt)
-		WHERE j.id = r.id AND j.attempt = r.attempt AND j.node = $4 AND j.state = 'running'
+	rows, err := s.pool.Query(ctx, `WITH `+sqlLockRunning(2)+`
+		UPDATE jobs AS j SET lease_until = $1
+		FROM unnest($2::bigint[], $3::int[]) AS r(id, attempt), locked
+		WHERE j.id = r.id AND j.id = locked.id AND j.attempt = r.attempt AND j.node = $4 AND j.state = 'running'
 		RETURNING j.id, j.attempt, j.cancel_requested`, nullTime(until), ids, attempts, node)
 	if err != nil {
 		return rep, fmt.Errorf("postgres: extend leases: %w", err)

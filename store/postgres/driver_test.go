@@ -568,3 +568,48 @@ func TestRescueKeepsConcurrentCancel(t *testing.T) {
 		}
 	}
 }
+
+// A node's lease extension and its finishes run at once on the same jobs,
+// each listing them in its own order: they must not deadlock (PostgreSQL
+// would fail one of them).
+func TestExtendAndFinishDoNotDeadlock(t *testing.T) {
+	s := openTest(t, Options{})
+	const n = 200
+	now := store.Micro(time.Now())
+	for round := range 10 {
+		ps := make([]store.InsertParams, n)
+		for i := range ps {
+			ps[i] = store.InsertParams{Kind: "k", Queue: "q", Priority: 1, MaxAttempts: 5}
+		}
+		if _, err := s.Insert(t.Context(), now, ps); err != nil {
+			t.Fatal(err)
+		}
+		jobs, err := s.Claim(t.Context(), store.ClaimParams{Queue: "q", Node: "n", Limit: n, Now: now,
+			LeaseUntil: now.Add(time.Minute)})
+		if err != nil || len(jobs) != n {
+			t.Fatalf("claimed %d jobs, %v", len(jobs), err)
+		}
+		refs := make([]store.JobRef, n)
+		fs := make([]store.FinishParams, n)
+		for i, j := range jobs {
+			refs[i] = store.JobRef{ID: j.ID, Attempt: j.Attempt}
+			k := jobs[n-1-i] // the other order
+			fs[i] = store.FinishParams{ID: k.ID, Attempt: k.Attempt, State: store.StateDone, Now: now,
+				Record: store.Attempt{Outcome: store.OutcomeDone}}
+		}
+		var wg sync.WaitGroup
+		wg.Go(func() {
+			for range 5 {
+				if _, err := s.ExtendLeases(t.Context(), "n", refs, now.Add(2*time.Minute)); err != nil {
+					t.Errorf("round %d: ExtendLeases: %v", round, err)
+				}
+			}
+		})
+		wg.Go(func() {
+			if _, err := s.Finish(t.Context(), fs); err != nil {
+				t.Errorf("round %d: Finish: %v", round, err)
+			}
+		})
+		wg.Wait()
+	}
+}
