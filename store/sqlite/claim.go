@@ -1,11 +1,14 @@
 package sqlite
 
 import (
+	"bytes"
 	"context"
+	"database/sql"
 	"encoding/json"
 	"fmt"
 	"maps"
 	"math"
+	"math/big"
 	"reflect"
 	"slices"
 	"sort"
@@ -31,6 +34,77 @@ const (
 type claimFilter struct {
 	sql  string
 	args []any
+	// deep holds the args fields whose filter value is an object or an
+	// array: SQLite cannot compare them as JSON values (keys in any order,
+	// numbers by value), so the SQL only checks their type and the
+	// candidates are checked here.
+	deep map[string]any
+}
+
+// match reports whether the args of a candidate pass the deep filters.
+func (f claimFilter) match(args sql.NullString) bool {
+	if len(f.deep) == 0 {
+		return true
+	}
+	var fields map[string]any
+	if !args.Valid || decodeJSON([]byte(args.String), &fields) != nil {
+		return false
+	}
+	for k, want := range f.deep {
+		got, ok := fields[k]
+		if !ok || !jsonValueEqual(got, want) {
+			return false
+		}
+	}
+	return true
+}
+
+// decodeJSON decodes data into v, numbers as json.Number.
+func decodeJSON(data []byte, v any) error {
+	d := json.NewDecoder(bytes.NewReader(data))
+	d.UseNumber()
+	return d.Decode(v)
+}
+
+// jsonValueEqual compares two decoded JSON values as PostgreSQL's jsonb
+// does: objects by their keys in any order, arrays element by element,
+// numbers by value.
+func jsonValueEqual(a, b any) bool {
+	switch x := a.(type) {
+	case map[string]any:
+		y, ok := b.(map[string]any)
+		if !ok || len(x) != len(y) {
+			return false
+		}
+		for k, v := range x {
+			w, ok := y[k]
+			if !ok || !jsonValueEqual(v, w) {
+				return false
+			}
+		}
+		return true
+	case []any:
+		y, ok := b.([]any)
+		if !ok || len(x) != len(y) {
+			return false
+		}
+		for i := range x {
+			if !jsonValueEqual(x[i], y[i]) {
+				return false
+			}
+		}
+		return true
+	case json.Number:
+		y, ok := b.(json.Number)
+		if !ok {
+			return false
+		}
+		p, ok1 := new(big.Rat).SetString(string(x))
+		q, ok2 := new(big.Rat).SetString(string(y))
+		return ok1 && ok2 && p.Cmp(q) == 0
+	default: // string, bool, nil
+		return a == b
+	}
 }
 
 // Claim moves up to p.Limit queued jobs of p.Queue to running. See store.Store.
@@ -83,7 +157,7 @@ func (w *writer) claim(p store.ClaimParams, caps map[string]int, filter claimFil
 			return nil, fmt.Errorf("sqlite: claim: %w", err)
 		}
 	} else {
-		ids, err := w.claimCandidates(p, caps, filter)
+		ids, err := w.claimCandidates(p, caps, &filter)
 		if err != nil || len(ids) == 0 {
 			return nil, err
 		}
@@ -118,7 +192,7 @@ func claimLess(a, b *store.Job) bool {
 // claimCandidates picks the ids to claim in claim order, honouring the
 // per-kind caps: when the caps pass over candidates and slots remain, it
 // reads on from the last candidate, without the kinds that are full.
-func (w *writer) claimCandidates(p store.ClaimParams, caps map[string]int, filter claimFilter) ([]int64, error) {
+func (w *writer) claimCandidates(p store.ClaimParams, caps map[string]int, filter *claimFilter) ([]int64, error) {
 	var (
 		ids    []int64
 		after  []any // keyset cursor: priority, run_at, id of the last candidate
@@ -127,7 +201,7 @@ func (w *writer) claimCandidates(p store.ClaimParams, caps map[string]int, filte
 	for remain > 0 {
 		var q strings.Builder
 		args := []any{p.Queue}
-		q.WriteString(`SELECT id, kind, priority, run_at FROM jobs WHERE queue = ? AND state = 'queued' AND state IN ` + waitingStates)
+		q.WriteString(`SELECT id, kind, priority, run_at, args FROM jobs WHERE queue = ? AND state = 'queued' AND state IN ` + waitingStates)
 		if caps != nil {
 			open := make([]string, 0, len(caps))
 			for k, n := range caps {
@@ -150,7 +224,11 @@ func (w *writer) claimCandidates(p store.ClaimParams, caps map[string]int, filte
 			args = append(args, after...)
 		}
 		q.WriteString(` ORDER BY priority, run_at, id LIMIT ?`)
-		args = append(args, remain)
+		lim := remain
+		if len(filter.deep) > 0 { // some candidates may fail the deep filters: read ahead
+			lim = max(remain, deepReadAhead)
+		}
+		args = append(args, lim)
 
 		rows, err := w.query(q.String(), args...)
 		if err != nil {
@@ -162,13 +240,17 @@ func (w *writer) claimCandidates(p store.ClaimParams, caps map[string]int, filte
 				id, runAt int64
 				prio      int
 				kind      string
+				args      sql.NullString
 			)
-			if err := rows.Scan(&id, &kind, &prio, &runAt); err != nil {
+			if err := rows.Scan(&id, &kind, &prio, &runAt, &args); err != nil {
 				rows.Close()
 				return nil, fmt.Errorf("sqlite: claim: %w", err)
 			}
 			n++
 			after = []any{prio, runAt, id}
+			if !filter.match(args) {
+				continue
+			}
 			if caps != nil {
 				if caps[kind] <= 0 {
 					continue
@@ -176,12 +258,15 @@ func (w *writer) claimCandidates(p store.ClaimParams, caps map[string]int, filte
 				caps[kind]--
 			}
 			ids = append(ids, id)
+			if len(ids) == p.Limit {
+				break
+			}
 		}
 		rows.Close()
 		if err := rows.Err(); err != nil {
 			return nil, fmt.Errorf("sqlite: claim: %w", err)
 		}
-		if n < remain { // no more candidates
+		if n < lim || len(ids) >= p.Limit { // no more candidates, or enough
 			break
 		}
 		remain = p.Limit - len(ids)
@@ -191,8 +276,9 @@ func (w *writer) claimCandidates(p store.ClaimParams, caps map[string]int, filte
 
 // buildClaimFilter turns the metadata and args filters into SQL. Metadata
 // values are compared as strings; args fields as JSON values: numbers by
-// value, strings, booleans and null by type and value, objects and arrays
-// by their minified JSON text.
+// value, strings, booleans and null by type and value; objects and arrays
+// as PostgreSQL's jsonb compares them (keys in any order), in Go (see
+// claimFilter.deep).
 func buildClaimFilter(md map[string]string, args map[string]any) (claimFilter, error) {
 	var f claimFilter
 	var b strings.Builder
@@ -204,6 +290,28 @@ func buildClaimFilter(md map[string]string, args map[string]any) (claimFilter, e
 		cond, val, err := jsonValueCond(args[k])
 		if err != nil {
 			return f, fmt.Errorf("args filter %q: %w", k, err)
+		}
+		if cond == condDeep {
+			var want any
+			if err := decodeJSON([]byte(val.(string)), &want); err != nil {
+				return f, fmt.Errorf("args filter %q: %w", k, err)
+			}
+			switch want.(type) {
+			case map[string]any:
+				if f.deep == nil {
+					f.deep = make(map[string]any)
+				}
+				f.deep[k], cond, val = want, `a.type = 'object'`, nil
+			case []any:
+				if f.deep == nil {
+					f.deep = make(map[string]any)
+				}
+				f.deep[k], cond, val = want, `a.type = 'array'`, nil
+			default: // a type of its own that marshals to a scalar
+				if cond, val, err = jsonValueCond(want); err != nil {
+					return f, fmt.Errorf("args filter %q: %w", k, err)
+				}
+			}
 		}
 		b.WriteString(` AND EXISTS (SELECT 1 FROM json_each(jobs.args) AS a WHERE a.key = ? AND ` + cond + `)`)
 		f.args = append(f.args, k)
@@ -259,5 +367,13 @@ func jsonValueCond(v any) (cond string, val any, err error) {
 	if err != nil {
 		return "", nil, err
 	}
-	return `a.type IN ('object', 'array') AND json(a.value) = json(?)`, string(b), nil
+	return condDeep, string(b), nil
 }
+
+// deepReadAhead is the fewest candidates a claim with deep filters reads
+// at once.
+const deepReadAhead = 64
+
+// condDeep is what jsonValueCond returns for an object or an array, with
+// its JSON text: compared by claimFilter.match.
+const condDeep = "deep"

@@ -1,7 +1,9 @@
 package storetest
 
 import (
+	"encoding/json"
 	"slices"
+	"strconv"
 	"testing"
 	"time"
 
@@ -58,6 +60,24 @@ func claimTests() []test {
 		{"KindCaps", testClaimKindCaps},
 		{"MetadataFilter", testClaimMetadataFilter},
 		{"ArgsFilter", testClaimArgsFilter},
+		{"ArgsFilterObjectAmongMany", func(t *testing.T, s store.Store) {
+			jobs := insertN(t, s, base(), 100, func(i int) store.InsertParams {
+				return params("k", withArgs(`{"o": {"a": `+strconv.Itoa(i%10)+`, "b": "x"}}`))
+			})
+			cp := claimParams(at(time.Second), 3)
+			cp.Args = map[string]any{"o": map[string]any{"b": "x", "a": 7}}
+			if got, want := ids(claim(t, s, cp)), []int64{jobs[7].ID, jobs[17].ID, jobs[27].ID}; !slices.Equal(got, want) {
+				t.Errorf("claimed %v, want %v", got, want)
+			}
+			cp.Limit = 100
+			var want []int64
+			for i := 37; i < 100; i += 10 {
+				want = append(want, jobs[i].ID)
+			}
+			if got := ids(claim(t, s, cp)); !slices.Equal(got, want) {
+				t.Errorf("claimed %v, want %v", got, want)
+			}
+		}},
 		{"OnlyQueuedJobs", func(t *testing.T, s store.Store) {
 			insert(t, s, base(),
 				params("scheduled", withRunAt(at(time.Hour))),
@@ -229,7 +249,7 @@ func testClaimMetadataFilter(t *testing.T, s store.Store) {
 }
 
 func testClaimArgsFilter(t *testing.T, s store.Store) {
-	const args = `{"n": 1, "f": 2.5, "s": "x", "b": true, "z": null, "o": {"k": [1, 2]}}`
+	const args = `{"n": 1, "f": 2.5, "s": "x", "b": true, "z": null, "o": {"k": [1, 2]}, "p": {"b": [1.0, "x"], "a": {"c": 1, "d": 2}}}`
 	cases := []struct {
 		name   string
 		filter map[string]any
@@ -243,6 +263,13 @@ func testClaimArgsFilter(t *testing.T, s store.Store) {
 		{"null", map[string]any{"z": nil}, true},
 		{"object", map[string]any{"o": map[string]any{"k": []any{1, 2}}}, true},
 		{"two fields", map[string]any{"n": 1, "s": "x"}, true},
+		// Objects and arrays compare as JSON values: keys in any order,
+		// numbers by value, array elements in order.
+		{"object keys in another order", map[string]any{"p": map[string]any{"a": map[string]any{"d": 2, "c": 1}, "b": []any{1, "x"}}}, true},
+		{"object as JSON text", map[string]any{"p": json.RawMessage(`{"a": {"d": 2.0, "c": 1}, "b": [1, "x"]}`)}, true},
+		{"part of an object", map[string]any{"p": map[string]any{"b": []any{1, "x"}}}, false},
+		{"array in another order", map[string]any{"o": map[string]any{"k": []any{2, 1}}}, false},
+		{"object with another value", map[string]any{"p": map[string]any{"a": map[string]any{"c": 1, "d": 3}, "b": []any{1, "x"}}}, false},
 		{"other int", map[string]any{"n": 2}, false},
 		{"number as string", map[string]any{"n": "1"}, false},
 		{"other string", map[string]any{"s": "y"}, false},
