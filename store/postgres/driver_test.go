@@ -613,3 +613,17 @@ func TestExtendAndFinishDoNotDeadlock(t *testing.T) {
 		wg.Wait()
 	}
 }
+
+// Subscribe returns after ListenTimeout when the listener is not listening
+// yet: notifications sent before it listens are missed, so a NoticeChanged
+// follows once it listens (as Subscribe's doc says).
+func TestSubscribeBeforeListeningGetsChanged(t *testing.T) {
+	s := openTest(t, Options{ListenTimeout: time.Nanosecond})
+	ch := s.Subscribe(t.Context())
+	select {
+	case <-s.listener.ready:
+		t.Skip("the listener listened within a nanosecond")
+	default:
+	}
+	waitNotice(t, ch, func(n store.Notice) bool { return n.Type == store.NoticeChanged })
+}

@@ -128,9 +128,24 @@ func (s *Store) Subscribe(ctx context.Context) <-chan store.Notice {
 	select {
 	case <-l.ready:
 	case <-ctx.Done():
+		l.late(s)
 	case <-t.C:
+		l.late(s)
 	}
 	return ch
+}
+
+// late records that a subscriber stopped waiting before the listener
+// first listened: notifications sent until then are not received, so the
+// listener sends a NoticeChanged when it listens. If it listened meanwhile
+// (and may have checked before), the NoticeChanged is sent here.
+func (l *listener) late(s *Store) {
+	l.lateSubs.Store(true)
+	select {
+	case <-l.ready:
+		s.hub.Publish([]store.Notice{{Type: store.NoticeChanged}})
+	default:
+	}
 }
 
 // listener holds the LISTEN connection, reconnecting when it drops.
@@ -138,7 +153,9 @@ type listener struct {
 	cancel context.CancelFunc
 	done   chan struct{}
 	ready  chan struct{} // closed once the first LISTEN succeeded
-	pid    atomic.Uint32 // backend pid of the current connection (0: none)
+	// lateSubs: a subscriber returned before the first LISTEN succeeded.
+	lateSubs atomic.Bool
+	pid      atomic.Uint32 // backend pid of the current connection (0: none)
 	// connects counts the successful LISTENs.
 	connects atomic.Int64
 }
@@ -194,6 +211,7 @@ func (s *Store) listen(ctx context.Context, l *listener) {
 		l.pid.Store(conn.PgConn().PID())
 		if l.connects.Add(1) == 1 {
 			close(l.ready)
+			missed = missed || l.lateSubs.Load()
 		}
 		if missed {
 			s.hub.Publish([]store.Notice{{Type: store.NoticeChanged}})
