@@ -25,6 +25,12 @@ const (
 	// sqlClaimNext claims the first jobs of a queue in one statement.
 	sqlClaimNext = sqlClaimSet + `WHERE id IN (SELECT id FROM jobs WHERE queue = ? AND state = 'queued'
 		AND state IN ` + waitingStates + ` ORDER BY priority, run_at, id LIMIT ?) RETURNING ` + jobColumns
+	// sqlClaimNextKind and sqlClaimNextKinds are sqlClaimNext for one kind,
+	// and for the kinds in a JSON array.
+	sqlClaimNextKind = sqlClaimSet + `WHERE id IN (SELECT id FROM jobs WHERE queue = ? AND state = 'queued'
+		AND state IN ` + waitingStates + ` AND kind = ? ORDER BY priority, run_at, id LIMIT ?) RETURNING ` + jobColumns
+	sqlClaimNextKinds = sqlClaimSet + `WHERE id IN (SELECT id FROM jobs WHERE queue = ? AND state = 'queued'
+		AND state IN ` + waitingStates + ` AND kind IN (SELECT value FROM json_each(?)) ORDER BY priority, run_at, id LIMIT ?) RETURNING ` + jobColumns
 	// sqlClaimIDs claims the jobs whose ids are in a JSON array.
 	sqlClaimIDs = sqlClaimSet + `WHERE id IN (SELECT value FROM json_each(?)) AND state = 'queued'
 		RETURNING ` + jobColumns
@@ -148,8 +154,8 @@ func (w *writer) claim(p store.ClaimParams, caps map[string]int, filter claimFil
 	}
 	set := []any{p.Node, nullMicros(p.LeaseUntil), micros(p.Now), micros(p.Now)}
 	var jobs []*store.Job
-	if caps == nil && filter.sql == "" {
-		rows, err := w.query(sqlClaimNext, append(set, p.Queue, p.Limit)...)
+	if q, args, ok := claimDirect(p, caps, filter); ok {
+		rows, err := w.query(q, append(set, args...)...)
 		if err != nil {
 			return nil, fmt.Errorf("sqlite: claim: %w", err)
 		}
@@ -176,6 +182,31 @@ func (w *writer) claim(p store.ClaimParams, caps map[string]int, filter claimFil
 	// RETURNING has no defined order.
 	sort.Slice(jobs, func(i, j int) bool { return claimLess(jobs[i], jobs[j]) })
 	return jobs, nil
+}
+
+// claimDirect returns the single statement that claims the jobs when the
+// per-kind caps cannot bind (each allows the whole Limit) and there are no
+// filters to check in Go: the engine's usual claim, with caps of its free
+// slots for kinds that have no maximum of their own.
+func claimDirect(p store.ClaimParams, caps map[string]int, filter claimFilter) (string, []any, bool) {
+	if filter.sql != "" || len(filter.deep) > 0 {
+		return "", nil, false
+	}
+	if caps == nil {
+		return sqlClaimNext, []any{p.Queue, p.Limit}, true
+	}
+	for _, n := range caps {
+		if n < p.Limit {
+			return "", nil, false
+		}
+	}
+	if len(caps) == 1 {
+		for k := range caps {
+			return sqlClaimNextKind, []any{p.Queue, k, p.Limit}, true
+		}
+	}
+	list, _ := json.Marshal(slices.Sorted(maps.Keys(caps)))
+	return sqlClaimNextKinds, []any{p.Queue, string(list), p.Limit}, true
 }
 
 // claimLess is the claim order: priority, run_at, id.
