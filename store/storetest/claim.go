@@ -221,6 +221,19 @@ func testClaimKindCaps(t *testing.T, s store.Store) {
 			t.Errorf("claimed job %d: %s %s", j.ID, j.Kind, j.State)
 		}
 	}
+	// Caps that cannot bind (each at least the limit, the engine's usual
+	// claim): still only the named kinds, in order.
+	cp.Limit = 2
+	cp.Kinds = []store.KindLimit{{Kind: "c", Max: 5}}
+	got = claim(t, s, cp)
+	if want := []int64{cs[2], cs[3]}; !slices.Equal(ids(got), want) {
+		t.Fatalf("cap c:5, limit 2: claimed %v, want %v", ids(got), want)
+	}
+	cp.Kinds = []store.KindLimit{{Kind: "c", Max: 2}, {Kind: "a", Max: 2}}
+	got = claim(t, s, cp)
+	if want := []int64{as[4], cs[4]}; !slices.Equal(ids(got), want) {
+		t.Fatalf("caps a:2 c:2, limit 2: claimed %v, want %v", ids(got), want)
+	}
 }
 
 func testClaimMetadataFilter(t *testing.T, s store.Store) {
