@@ -20,7 +20,9 @@ const (
 )
 
 // completer writes finished attempts to the store in batches, one
-// store.Finish per batch, and then frees their slots.
+// store.Finish per batch. It frees their slots as it takes a batch to write,
+// so the next claim overlaps the write (one batch is written at a time, which
+// bounds the jobs finished but not yet written to one batch).
 type completer struct {
 	n *node
 
@@ -174,6 +176,9 @@ func (c *completer) flush() {
 		return
 	}
 	n := c.n
+	for _, ex := range batch {
+		ex.release() // the worker has returned: its slot may run another job
+	}
 	// On success write returns holding eventBus.finishes for reading, so
 	// these events go out before any of the jobs' next transitions.
 	applied, ok := c.write(batch)
@@ -215,9 +220,6 @@ func (c *completer) flush() {
 		n.maint.consider(c.runAt)
 	}
 	n.running.removeAll(batch)
-	for _, ex := range batch {
-		ex.release()
-	}
 	clear(c.params)
 	clear(batch)
 	c.spare = batch[:0]

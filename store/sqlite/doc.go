@@ -21,10 +21,14 @@
 // Consecutive inserts without keys, from any callers, share multi-row INSERT
 // statements; a batch of finishes is one UPDATE ... FROM (VALUES ...).
 //
-// A transaction made only of operations whose loss in a crash is harmless (a
-// claim: the job would be queued again; a lease extension, a promotion or a
-// rescue: done again) commits without fsync when Synchronous is FULL; the WAL
-// is written in order, so the next durable commit makes it durable too.
+// With Synchronous FULL (the default) the write connection runs
+// synchronous=NORMAL and the store fsyncs the WAL itself, outside the write
+// lock: after a commit, the writer hands the durable operations to a syncer
+// goroutine and goes on with the next transaction; the syncer fsyncs the WAL
+// once for all the transactions handed to it, then answers them. Operations
+// whose loss in a crash is harmless (a claim: the job would be queued again;
+// a lease extension, a promotion or a rescue: done again) are answered right
+// after the commit. See docs/decisions/0006-wal-sync-outside-the-lock.md.
 //
 // Reads (Get, List, Counts, Queues, ...) use a pool of read-only connections;
 // in WAL mode they never wait for the writer.

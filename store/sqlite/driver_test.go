@@ -3,6 +3,7 @@ package sqlite
 import (
 	"context"
 	"errors"
+	"os"
 	"path/filepath"
 	"runtime"
 	"strings"
@@ -62,10 +63,32 @@ func TestOptions(t *testing.T) {
 		t.Error("Open with an empty path succeeded")
 	}
 
-	s := openTest(t, Options{})
-	if got := pragma(t, s, false, "synchronous"); got != "2" {
-		t.Errorf("default synchronous = %s, want 2 (FULL)", got)
+	// FULL: the connection runs NORMAL and the store fsyncs the WAL itself
+	// (see walSyncer); NORMAL and OFF are SQLite's own.
+	for _, c := range []struct {
+		sync        string
+		want        string
+		syncsItself bool
+	}{
+		{"", "1", true},
+		{"full", "1", true},
+		{"normal", "1", false},
+		{"OFF", "0", false},
+	} {
+		s := openTest(t, Options{Synchronous: c.sync, BusyTimeout: 1500 * time.Millisecond})
+		for _, lazy := range []bool{false, true} {
+			if got := pragma(t, s, lazy, "synchronous"); got != c.want {
+				t.Errorf("Synchronous %q (lazy op %v): connection synchronous = %s, want %s", c.sync, lazy, got, c.want)
+			}
+		}
+		if (s.syncer != nil) != c.syncsItself {
+			t.Errorf("Synchronous %q: store syncs the WAL itself = %v, want %v", c.sync, s.syncer != nil, c.syncsItself)
+		}
+		if got := pragma(t, s, false, "busy_timeout"); got != "1500" {
+			t.Errorf("busy_timeout = %s, want 1500", got)
+		}
 	}
+	s := openTest(t, Options{})
 	if got := pragma(t, s, false, "busy_timeout"); got != "10000" {
 		t.Errorf("default busy_timeout = %s, want 10000", got)
 	}
@@ -79,30 +102,94 @@ func TestOptions(t *testing.T) {
 	if _, err := s.rdb.ExecContext(t.Context(), `DELETE FROM queues`); err == nil {
 		t.Error("a read connection could write")
 	}
-
-	n := openTest(t, Options{Synchronous: "normal", BusyTimeout: 1500 * time.Millisecond})
-	if got := pragma(t, n, false, "synchronous"); got != "1" {
-		t.Errorf("synchronous NORMAL = %s, want 1", got)
-	}
-	if got := pragma(t, n, false, "busy_timeout"); got != "1500" {
-		t.Errorf("busy_timeout = %s, want 1500", got)
-	}
 }
 
-func TestLazyCommitsSkipFsync(t *testing.T) {
+// TestWALSync checks the contract of Synchronous FULL: a durable op is
+// answered only after an fsync of the WAL that came after its commit; a
+// lazy op does not wait for it; a failed fsync is reported to the op.
+func TestWALSync(t *testing.T) {
 	t.Parallel()
-	s := openTest(t, Options{})
-	for range 2 {
-		if got := pragma(t, s, true, "synchronous"); got != "1" {
-			t.Errorf("a transaction of lazy ops runs with synchronous %s, want 1 (NORMAL)", got)
-		}
-		if got := pragma(t, s, false, "synchronous"); got != "2" {
-			t.Errorf("a durable transaction runs with synchronous %s, want 2 (FULL)", got)
+	type call struct {
+		name string
+		done chan error
+	}
+	calls := make(chan call, 16)
+	s, err := Open(filepath.Join(t.TempDir(), "rota.db"), Options{Logger: testLogger(), datasync: func(f *os.File) error {
+		c := call{name: f.Name(), done: make(chan error)}
+		calls <- c
+		return <-c.done
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = s.Close() })
+	// answer lets the next fsync finish with err.
+	answer := func(err error) string {
+		t.Helper()
+		select {
+		case c := <-calls:
+			c.done <- err
+			return c.name
+		case <-time.After(waitTimeout):
+			t.Fatal("no fsync of the WAL")
+			return ""
 		}
 	}
-	off := openTest(t, Options{Synchronous: "OFF"})
-	if got := pragma(t, off, false, "synchronous"); got != "0" {
-		t.Errorf("synchronous OFF = %s, want 0", got)
+	migrated := make(chan error, 1)
+	go func() { migrated <- s.Migrate(context.Background()) }()
+	if name := answer(nil); !strings.HasSuffix(name, "rota.db-wal") {
+		t.Errorf("fsync of %s, want the WAL file", name)
+	}
+	if err := <-migrated; err != nil {
+		t.Fatal(err)
+	}
+
+	now := time.Now()
+	inserted := make(chan error, 1)
+	go func() {
+		_, err := s.Insert(context.Background(), now, []store.InsertParams{{Kind: "k", Queue: "q", Args: []byte(`{}`), MaxAttempts: 1}})
+		inserted <- err
+	}()
+	var pending call
+	select {
+	case pending = <-calls: // committed, fsync in progress
+	case <-time.After(waitTimeout):
+		t.Fatal("the insert did not reach the fsync")
+	}
+	select {
+	case err := <-inserted:
+		t.Fatalf("the insert was answered (%v) before its fsync ended", err)
+	default:
+	}
+	// The writer is not held by the fsync: a claim (lazy) commits and is
+	// answered meanwhile, and sees the committed job.
+	jobs, err := s.Claim(context.Background(), store.ClaimParams{Queue: "q", Node: "n", Limit: 1, Now: now, LeaseUntil: now.Add(time.Minute)})
+	if err != nil || len(jobs) != 1 {
+		t.Fatalf("claim during the fsync: %d jobs, %v", len(jobs), err)
+	}
+	pending.done <- nil
+	if err := <-inserted; err != nil {
+		t.Fatalf("insert: %v", err)
+	}
+
+	// A failed fsync fails the op with an error that says so.
+	finished := make(chan error, 1)
+	go func() {
+		_, err := s.Finish(context.Background(), []store.FinishParams{{ID: jobs[0].ID, Attempt: 1, State: store.StateDone, Now: now}})
+		finished <- err
+	}()
+	answer(errors.New("disk on fire"))
+	if err := <-finished; err == nil || !strings.Contains(err.Error(), "fsync of the WAL failed") || !strings.Contains(err.Error(), "disk on fire") {
+		t.Fatalf("finish with a failing fsync: %v", err)
+	}
+	// The next durable op syncs again (the file is reopened).
+	go func() {
+		_, err := s.UpdateQueue(context.Background(), store.QueueUpdate{Name: "q", Now: now})
+		finished <- err
+	}()
+	answer(nil)
+	if err := <-finished; err != nil {
+		t.Fatalf("update queue: %v", err)
 	}
 }
 

@@ -3,6 +3,7 @@ package sqlite
 import (
 	"fmt"
 	"log/slog"
+	"os"
 	"strings"
 	"time"
 )
@@ -49,6 +50,9 @@ type Options struct {
 	PollInterval time.Duration
 	// Logger receives the driver's diagnostics (slog.Default() when nil).
 	Logger *slog.Logger
+
+	// datasync replaces the fsync of the WAL in tests.
+	datasync func(*os.File) error
 }
 
 // withDefaults validates o and fills in the defaults.

@@ -51,6 +51,9 @@ type Store struct {
 	writerDone chan struct{}
 
 	hub *store.NoticeHub
+	// syncer fsyncs the WAL after durable commits when Synchronous is FULL
+	// (nil otherwise).
+	syncer *walSyncer
 
 	commits atomic.Int64 // transactions committed by the writer
 }
@@ -87,7 +90,14 @@ func Open(path string, opts Options) (*Store, error) {
 	busy := strconv.FormatInt(opts.BusyTimeout.Milliseconds(), 10)
 	base := "file:" + (&url.URL{Path: path}).EscapedPath() + "?_pragma=busy_timeout(" + busy + ")&_pragma=foreign_keys(1)&_pragma=temp_store(MEMORY)"
 
-	s.wdb, err = sql.Open("sqlite", base+"&_pragma=synchronous("+opts.Synchronous+")"+
+	// FULL is NORMAL plus an fsync of the WAL at each commit, which the
+	// syncer does outside the write lock (see walSyncer).
+	connSync := opts.Synchronous
+	if connSync == "FULL" {
+		connSync = "NORMAL"
+		s.syncer = newWALSyncer(s, path)
+	}
+	s.wdb, err = sql.Open("sqlite", base+"&_pragma=synchronous("+connSync+")"+
 		"&_pragma=cache_size(-"+strconv.Itoa(writerCacheKiB)+")")
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
@@ -120,10 +130,17 @@ func Open(path string, opts Options) (*Store, error) {
 	s.rdb.SetMaxOpenConns(maxReadConns)
 	s.rdb.SetMaxIdleConns(maxReadConns)
 
+	if s.syncer != nil {
+		go s.syncer.run()
+	}
 	go func() {
 		defer close(s.writerDone)
 		defer conn.Close()
 		w.run()
+		if s.syncer != nil {
+			close(s.syncer.in)
+			<-s.syncer.done
+		}
 	}()
 	return s, nil
 }

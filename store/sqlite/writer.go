@@ -90,7 +90,6 @@ type writer struct {
 	// transaction holds the write lock, so nobody else can change them).
 	queues map[string]queueSettings
 
-	sync        string // the connection's synchronous mode
 	dataVersion int64
 	lastPoll    time.Time
 }
@@ -125,7 +124,6 @@ func newWriter(ctx context.Context, s *Store, conn *sql.Conn) (*writer, error) {
 		return nil, err
 	}
 	w.lastPoll = time.Now()
-	w.sync = s.opts.Synchronous
 	return w, nil
 }
 
@@ -172,8 +170,11 @@ func (w *writer) run() {
 					break drain
 				}
 			}
-			w.runBatch(batch)
-			clear(batch)
+			if w.runBatch(batch) {
+				batch = make([]*op, 0, maxBatchOps) // the syncer has it
+			} else {
+				clear(batch)
+			}
 			if time.Since(w.lastPoll) >= w.s.opts.PollInterval {
 				w.poll()
 			}
@@ -216,8 +217,16 @@ func (w *writer) poll() {
 // savepoint, single ones wrote nothing. An op that fails otherwise may have
 // left the transaction unusable: the writer rolls back, answers that op with
 // its error and runs the others again, each in a savepoint.
-func (w *writer) runBatch(batch []*op) {
+//
+// When the store syncs the WAL itself (Synchronous FULL) and the transaction
+// holds a durable op, the durable ops are handed to the syncer, which
+// answers them after the fsync (the lazy ones are answered at once);
+// runBatch then returns true and the caller must not reuse batch.
+func (w *writer) runBatch(batch []*op) (handed bool) {
 	defer func() {
+		if handed {
+			return
+		}
 		for _, o := range batch {
 			close(o.done)
 		}
@@ -237,8 +246,26 @@ func (w *writer) runBatch(batch []*op) {
 		bad, err := w.runTx(pending, safe)
 		if err == nil {
 			w.s.commits.Add(1)
-			w.publish(pending)
-			return
+			if w.s.syncer == nil || !slices.ContainsFunc(pending, func(o *op) bool { return !o.lazy }) {
+				w.s.publish(pending)
+				return false
+			}
+			// Lazy ops need no fsync: answer them now, the others after it.
+			durable := batch[:0]
+			var lazy []*op
+			for _, o := range batch {
+				if o.lazy {
+					lazy = append(lazy, o)
+				} else {
+					durable = append(durable, o)
+				}
+			}
+			w.s.publish(lazy)
+			for _, o := range lazy {
+				close(o.done)
+			}
+			w.s.syncer.in <- durable
+			return true
 		}
 		if bad == nil && errors.Is(err, errRetrySafe) && !safe {
 			continue // again, each op in its savepoint
@@ -249,11 +276,12 @@ func (w *writer) runBatch(batch []*op) {
 					o.err = err
 				}
 			}
-			return
+			return false
 		}
 		bad.err = err
 		pending = slices.DeleteFunc(pending, func(o *op) bool { return o == bad })
 	}
+	return false
 }
 
 // runTx runs ops in one transaction (each in a savepoint when safe) and
@@ -261,9 +289,6 @@ func (w *writer) runBatch(batch []*op) {
 // the transaction itself failed) and the error.
 func (w *writer) runTx(ops []*op, safe bool) (*op, error) {
 	clear(w.queues)
-	if err := w.setSync(ops); err != nil {
-		return nil, err
-	}
 	if _, err := w.exec(`BEGIN IMMEDIATE`); err != nil {
 		return nil, fmt.Errorf("sqlite: begin: %w", err)
 	}
@@ -321,29 +346,6 @@ func (w *writer) runTx(ops []*op, safe bool) (*op, error) {
 	return nil, nil
 }
 
-// setSync lowers synchronous from FULL to NORMAL for a transaction of lazy
-// ops only, and raises it back for the others.
-func (w *writer) setSync(ops []*op) error {
-	if w.s.opts.Synchronous != "FULL" {
-		return nil
-	}
-	want := "NORMAL"
-	for _, o := range ops {
-		if !o.lazy {
-			want = "FULL"
-			break
-		}
-	}
-	if want == w.sync {
-		return nil
-	}
-	if _, err := w.exec(`PRAGMA synchronous = ` + want); err != nil {
-		return fmt.Errorf("sqlite: synchronous %s: %w", want, err)
-	}
-	w.sync = want
-	return nil
-}
-
 // runSavepoint runs o inside a savepoint. A failing o is rolled back to the
 // savepoint and keeps its error; runSavepoint's own error means the
 // transaction may be unusable.
@@ -385,7 +387,7 @@ func (w *writer) rollback() {
 }
 
 // publish merges the notices of the committed ops and sends them.
-func (w *writer) publish(batch []*op) {
+func (s *Store) publish(batch []*op) {
 	var (
 		notes     []store.Notice
 		queued    map[string]bool
@@ -433,7 +435,7 @@ func (w *writer) publish(batch []*op) {
 		notes = append(notes, store.Notice{Type: store.NoticeCancel, JobIDs: cancels})
 	}
 	if len(notes) > 0 {
-		w.s.hub.Publish(notes)
+		s.hub.Publish(notes)
 	}
 }
 
