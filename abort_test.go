@@ -243,6 +243,54 @@ func TestAbortFromOtherProcess(t *testing.T) {
 	}
 }
 
+// TestAbortFromOtherProcessWinsOverRetry: another process aborts a running
+// job and the worker then fails (a retry); the job ends aborted, and the
+// event the runner publishes says so, not retrying.
+func TestAbortFromOtherProcessWinsOverRetry(t *testing.T) {
+	t.Parallel()
+	path := filepath.Join(t.TempDir(), "rota.db")
+	started, fail := make(chan int64, 1), make(chan struct{})
+	runner := newClient(t, openStoreAt(t, path), rota.Options{NodeID: "runner"})
+	must(t, runner.Register("test.fail", rota.WorkFunc(func(ctx context.Context, job *rota.Job) error {
+		started <- job.ID
+		<-fail
+		return errors.New("transient")
+	})))
+	sub := runner.Subscribe(64, rota.EventFilter{})
+	defer sub.Close()
+	start(t, runner)
+	other := newClient(t, openStoreAt(t, path), rota.Options{NodeID: "api"})
+
+	j := enqueue(t, other, "test.fail", nil, rota.MaxAttempts(3))
+	if id := <-started; id != j.ID {
+		t.Fatalf("started job %d, want %d", id, j.ID)
+	}
+	if _, err := other.Abort(context.Background(), j.ID, "from the API"); err != nil {
+		t.Fatal(err)
+	}
+	close(fail) // most likely before the runner hears of the abort
+	j = waitState(t, runner, j.ID, rota.StateAborted)
+	if j.LastError != "from the API" {
+		t.Errorf("last error %q, want the abort's reason", j.LastError)
+	}
+	timer := time.NewTimer(waitTimeout)
+	defer timer.Stop()
+	for {
+		select {
+		case e := <-sub.C:
+			if e.JobID != j.ID || e.From != rota.StateRunning {
+				continue
+			}
+			if e.To != rota.StateAborted {
+				t.Fatalf("event running -> %s, want aborted", e.To)
+			}
+			return
+		case <-timer.C:
+			t.Fatal("no event for the end of the attempt")
+		}
+	}
+}
+
 // TestAbortDuringShutdown aborts a job whose context shutdown has already
 // cancelled: the abort must stand, not be undone by the interrupt that
 // puts the job back in its queue.

@@ -191,17 +191,19 @@ func (c *completer) flush() {
 		if !ok {
 			break
 		}
-		if i < len(applied) && applied[i] {
+		if i < len(applied) && applied[i] != "" {
 			if publish {
 				j := &ex.job.Job
+				// The state the store made: an abort requested from
+				// another process wins over a retry.
 				c.events = append(c.events, Event{
 					JobID: j.ID, Kind: j.Kind, Queue: j.Queue, Key: j.Key, Metadata: j.Metadata,
-					From: StateRunning, To: f.State, Attempt: j.Attempt, Error: f.Error, At: now,
+					From: StateRunning, To: applied[i], Attempt: j.Attempt, Error: f.Error, At: now,
 				})
 			} else {
 				n.c.events.skip(1)
 			}
-			if !f.RunAt.IsZero() && (c.runAt.IsZero() || f.RunAt.Before(c.runAt)) {
+			if !f.RunAt.IsZero() && !applied[i].Final() && (c.runAt.IsZero() || f.RunAt.Before(c.runAt)) {
 				c.runAt = f.RunAt
 			}
 		} else {
@@ -231,7 +233,7 @@ func (c *completer) flush() {
 // events are published. Client.cancel holds it for writing across the
 // store's cancel, so an abort of a running attempt either comes before the
 // finish is built (and turns it into an abort) or sees the finished job.
-func (c *completer) write(batch []*execution) (applied []bool, ok bool) {
+func (c *completer) write(batch []*execution) (applied []store.State, ok bool) {
 	backoff := completerRetryMin
 	for {
 		c.n.c.events.finishes.RLock()

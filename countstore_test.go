@@ -21,7 +21,7 @@ func (s *countingStore) Claim(ctx context.Context, p store.ClaimParams) ([]*stor
 	return jobs, err
 }
 
-func (s *countingStore) Finish(ctx context.Context, fs []store.FinishParams) ([]bool, error) {
+func (s *countingStore) Finish(ctx context.Context, fs []store.FinishParams) ([]store.State, error) {
 	s.finishes.Add(1)
 	s.finished.Add(int64(len(fs)))
 	return s.Store.Finish(ctx, fs)

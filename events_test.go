@@ -188,10 +188,10 @@ type holdFinishStore struct {
 // come before it; it only bounds the test, the order is checked either way.
 const holdBound = 300 * time.Millisecond
 
-func (s *holdFinishStore) Finish(ctx context.Context, fs []store.FinishParams) ([]bool, error) {
+func (s *holdFinishStore) Finish(ctx context.Context, fs []store.FinishParams) ([]store.State, error) {
 	applied, err := s.Store.Finish(ctx, fs)
 	for i, f := range fs {
-		if err == nil && applied[i] && f.State == rota.StateScheduled && s.held.CompareAndSwap(false, true) {
+		if err == nil && applied[i] != "" && f.State == rota.StateScheduled && s.held.CompareAndSwap(false, true) {
 			s.job.Store(f.ID)
 			select {
 			case <-s.promoted:

@@ -85,21 +85,21 @@ func (c *Client) FailJob(ctx context.Context, job *Job, err error) error {
 	// Held until the event is out; see eventBus.finishes.
 	c.events.finishes.RLock()
 	defer c.events.finishes.RUnlock()
-	applied, ferr := c.store.Finish(ctx, []store.FinishParams{f})
+	states, ferr := c.store.Finish(ctx, []store.FinishParams{f})
 	if ferr != nil {
 		return fmt.Errorf("rota: finish job %d: %w", job.ID, ferr)
 	}
-	if len(applied) != 1 || !applied[0] {
+	if len(states) != 1 || states[0] == "" {
 		return fmt.Errorf("rota: finish job %d attempt %d: not running: %w", job.ID, job.Attempt, ErrConflict)
 	}
 	j := job.Job
-	j.State = f.State
+	j.State = states[0] // aborted if an abort won over a retry
 	if c.events.active() {
 		c.events.publish(jobEvent(&j, StateRunning, f.Error, now))
 	} else {
 		c.events.skip(1)
 	}
-	if !f.RunAt.IsZero() {
+	if !f.RunAt.IsZero() && !j.State.Final() {
 		if n := c.runningNode(); n != nil {
 			n.maint.consider(f.RunAt)
 		}

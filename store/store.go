@@ -372,12 +372,14 @@ type Store interface {
 	// in priority order (priority, run_at, id), honouring a paused queue and
 	// the per-kind caps, incrementing each job's Attempt.
 	Claim(ctx context.Context, p ClaimParams) ([]*Job, error)
-	// Finish ends attempts; applied[i] tells whether finishes[i] took effect.
+	// Finish ends attempts. states[i] is the job's state after finishes[i]
+	// ("" when it did not apply: the job no longer ran that attempt); it
+	// differs from finishes[i].State when an abort won (below).
 	// A finish to a state that would run the job again (retrying,
 	// scheduled, queued) ends it aborted instead when an abort was requested
 	// while it ran (CancelRequested), keeping the abort's reason as
 	// LastError: an abort is never lost to a concurrent retry.
-	Finish(ctx context.Context, finishes []FinishParams) (applied []bool, err error)
+	Finish(ctx context.Context, finishes []FinishParams) (states []State, err error)
 	// ExtendLeases moves the lease deadline of the node's running attempts to until.
 	ExtendLeases(ctx context.Context, node string, refs []JobRef, until time.Time) (LeaseReport, error)
 	// Promote moves up to limit scheduled and retrying jobs whose run_at <= now

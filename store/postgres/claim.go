@@ -212,11 +212,12 @@ type finishRow struct {
 	record     string
 }
 
-// Finish ends attempts; applied[i] tells whether finishes[i] took effect.
+// Finish ends attempts; states[i] is the job's state after finishes[i] (""
+// if it did not apply).
 // The first finish of each job goes in one UPDATE ... FROM unnest(...)
 // statement; a later finish of the same job in the call runs after it, so
 // that it sees the first. See store.Store.
-func (s *Store) Finish(ctx context.Context, finishes []store.FinishParams) ([]bool, error) {
+func (s *Store) Finish(ctx context.Context, finishes []store.FinishParams) ([]store.State, error) {
 	if len(finishes) == 0 {
 		return nil, nil
 	}
@@ -240,7 +241,7 @@ func (s *Store) Finish(ctx context.Context, finishes []store.FinishParams) ([]bo
 		}
 		rounds[k] = append(rounds[k], i)
 	}
-	applied := make([]bool, len(rows))
+	applied := make([]store.State, len(rows))
 	run := func(ctx context.Context, q interface {
 		Query(context.Context, string, ...any) (pgx.Rows, error)
 	}, n *notes) error {
@@ -274,7 +275,7 @@ func (s *Store) Finish(ctx context.Context, finishes []store.FinishParams) ([]bo
 // finishRound runs one finish statement for rows idx (distinct jobs).
 func (s *Store) finishRound(ctx context.Context, q interface {
 	Query(context.Context, string, ...any) (pgx.Rows, error)
-}, rows []finishRow, idx []int, applied []bool, n *notes) error {
+}, rows []finishRow, idx []int, applied []store.State, n *notes) error {
 	k := len(idx)
 	var (
 		ids                 = make([]int64, k)
@@ -304,7 +305,7 @@ func (s *Store) finishRound(ctx context.Context, q interface {
 			return fmt.Errorf("postgres: finish: %w", err)
 		}
 		i := byID[id]
-		applied[i] = true
+		applied[i] = store.State(state)
 		r := &rows[i]
 		var runAt time.Time
 		if r.runAt != nil {

@@ -168,8 +168,8 @@ func benchClaimFinishOpts(b *testing.B, opts Options, future int) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		for _, ok := range applied {
-			if !ok {
+		for _, st := range applied {
+			if st == "" {
 				b.Fatal("finish not applied")
 			}
 		}

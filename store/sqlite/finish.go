@@ -86,9 +86,9 @@ func finishMulti(rows []finishRow) bool {
 	return false
 }
 
-// Finish ends attempts; applied[i] tells whether finishes[i] took effect.
-// See store.Store.
-func (s *Store) Finish(ctx context.Context, finishes []store.FinishParams) ([]bool, error) {
+// Finish ends attempts; states[i] is the job's state after finishes[i] (""
+// if it did not apply). See store.Store.
+func (s *Store) Finish(ctx context.Context, finishes []store.FinishParams) ([]store.State, error) {
 	if len(finishes) == 0 {
 		return nil, nil
 	}
@@ -103,20 +103,20 @@ func (s *Store) Finish(ctx context.Context, finishes []store.FinishParams) ([]bo
 		seen[f.ID] = true
 		rows[i] = r
 	}
-	applied := make([]bool, len(rows))
+	states := make([]store.State, len(rows))
 	err := s.do(ctx, finishMulti(rows), func(w *writer) error {
-		clear(applied)
-		return w.finish(rows, applied)
+		clear(states)
+		return w.finish(rows, states)
 	})
 	if err != nil {
 		return nil, err
 	}
-	return applied, nil
+	return states, nil
 }
 
 // finish runs in the writer: the first finish of each job in statements of
 // up to finishRows rows, then the repeats one by one, in order.
-func (w *writer) finish(rows []finishRow, applied []bool) error {
+func (w *writer) finish(rows []finishRow, states []store.State) error {
 	var first, repeats []int
 	for i := range rows {
 		if rows[i].repeat {
@@ -151,7 +151,7 @@ func (w *writer) finish(rows []finishRow, applied []bool) error {
 				return fmt.Errorf("sqlite: finish: %w", err)
 			}
 			i := byID[id]
-			applied[i] = true
+			states[i] = state
 			w.noteState(state, queue, rows[i].runAt)
 			w.count(queue, kind, store.StateRunning, state)
 		}
@@ -171,7 +171,7 @@ func (w *writer) finish(rows []finishRow, applied []bool) error {
 		if err != nil {
 			return fmt.Errorf("sqlite: finish job %d: %w", r.id, err)
 		}
-		applied[i] = true
+		states[i] = state
 		w.noteState(state, queue, r.runAt)
 		w.count(queue, kind, store.StateRunning, state)
 	}

@@ -81,8 +81,8 @@ func helperMain(path, node string, stdout *os.File) error {
 		if err != nil {
 			return 0, fmt.Errorf("finish: %w", err)
 		}
-		for i, ok := range applied {
-			if !ok {
+		for i, st := range applied {
+			if st == "" {
 				return 0, fmt.Errorf("finish of job %d not applied", fs[i].ID)
 			}
 		}

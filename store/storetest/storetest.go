@@ -188,17 +188,44 @@ func claimOne(t *testing.T, s store.Store, now time.Time, wantID int64) *store.J
 	return jobs[0]
 }
 
-// finish finishes and fails the test on error.
+// finish finishes and fails the test on error; it reports which finishes
+// applied, after checking that each applied one reports the state the job
+// now has.
 func finish(t *testing.T, s store.Store, fs ...store.FinishParams) []bool {
 	t.Helper()
-	applied, err := s.Finish(t.Context(), fs)
+	states := finishStates(t, s, fs...)
+	applied := make([]bool, len(states))
+	for i, st := range states {
+		applied[i] = st != ""
+	}
+	return applied
+}
+
+// finishStates finishes and returns the states Finish reported, checking
+// each applied one against the job as stored when its job is finished
+// only once in the call.
+func finishStates(t *testing.T, s store.Store, fs ...store.FinishParams) []store.State {
+	t.Helper()
+	states, err := s.Finish(t.Context(), fs)
 	if err != nil {
 		t.Fatalf("Finish: %v", err)
 	}
-	if len(applied) != len(fs) {
-		t.Fatalf("Finish returned %d results for %d finishes", len(applied), len(fs))
+	if len(states) != len(fs) {
+		t.Fatalf("Finish returned %d results for %d finishes", len(states), len(fs))
 	}
-	return applied
+	times := make(map[int64]int)
+	for _, f := range fs {
+		times[f.ID]++
+	}
+	for i, st := range states {
+		if st == "" || times[fs[i].ID] > 1 {
+			continue
+		}
+		if j := get(t, s, fs[i].ID); j.State != st {
+			t.Errorf("Finish of job %d reported state %q; the job is %q", fs[i].ID, st, j.State)
+		}
+	}
+	return states
 }
 
 // finishDone finishes a running job's attempt as done at now.
