@@ -64,3 +64,46 @@ func (p ListParams) PageLimit() int {
 	}
 	return p.Limit
 }
+
+// Check rejects a lease request without a name or a candidate, or whose
+// Until is not after Now; drivers call it before writing anything.
+func (p LeadParams) Check() error {
+	switch {
+	case p.Name == "":
+		return errors.New("empty leader name")
+	case p.Node == "":
+		return errors.New("empty node")
+	case !p.Until.After(p.Now):
+		return fmt.Errorf("until %v is not after now %v", p.Until, p.Now)
+	}
+	return nil
+}
+
+// Check rejects a node without an ID, an instance or a start time, or with
+// a negative heartbeat interval.
+func (n Node) Check() error {
+	switch {
+	case n.ID == "":
+		return errors.New("empty node id")
+	case n.Instance == "":
+		return errors.New("empty node instance")
+	case n.StartedAt.IsZero():
+		return errors.New("zero started_at")
+	case n.HeartbeatInterval < 0:
+		return fmt.Errorf("negative heartbeat_interval %v", n.HeartbeatInterval)
+	}
+	return nil
+}
+
+// Check rejects a heartbeat without a node ID, an instance or a time.
+func (h NodeHeartbeat) Check() error {
+	switch {
+	case h.ID == "":
+		return errors.New("empty node id")
+	case h.Instance == "":
+		return errors.New("empty node instance")
+	case h.Now.IsZero():
+		return errors.New("zero now")
+	}
+	return nil
+}

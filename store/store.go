@@ -341,6 +341,9 @@ const (
 	NoticeChanged
 	// NoticeQueueChanged: a queue was paused, resumed or re-capped.
 	NoticeQueueChanged
+	// NoticeLeaderFreed: the leader of the lease Name resigned; candidates
+	// may take it now instead of at their next campaign.
+	NoticeLeaderFreed
 )
 
 // Notice is a wake-up sent by the store after a commit.
@@ -349,6 +352,75 @@ type Notice struct {
 	Queue  string
 	RunAt  time.Time
 	JobIDs []int64
+	// Name is the leader lease of a NoticeLeaderFreed.
+	Name string
+}
+
+// Leader is a named leader lease as stored (see Store.Lead). The lease is
+// held while now < Until by the node (and process instance) it names.
+type Leader struct {
+	Name string `json:"name"`
+	// Node and Instance name the holder; Node is "" when the lease was never
+	// taken or its holder resigned.
+	Node     string `json:"node,omitempty"`
+	Instance string `json:"instance,omitempty"`
+	// Term counts the holders: it grows by one each time the lease passes to
+	// another holder (or is taken again after a resignation) and stays the
+	// same while one holder renews it. 0: never taken.
+	Term  int64     `json:"term"`
+	Until time.Time `json:"until"`
+}
+
+// HeldAt reports whether someone holds the lease at now.
+func (l Leader) HeldAt(now time.Time) bool { return l.Node != "" && now.Before(l.Until) }
+
+// HeldBy reports whether node's process instance holds the lease at now.
+func (l Leader) HeldBy(node, instance string, now time.Time) bool {
+	return l.HeldAt(now) && l.Node == node && l.Instance == instance
+}
+
+// LeadParams asks for the leader lease Name for one candidate.
+type LeadParams struct {
+	Name string
+	Node string
+	// Instance tells apart processes that use the same Node id (a
+	// misconfiguration, or a restart): the lease is the candidate's own
+	// only when both Node and Instance match.
+	Instance string
+	Now      time.Time
+	// Until is the lease deadline to set; it must be after Now.
+	Until time.Time
+}
+
+// Node is one registered rota process (see Store.RegisterNode).
+type Node struct {
+	ID string `json:"id"`
+	// Instance is unique per process start: it tells apart two processes
+	// that use the same ID.
+	Instance string   `json:"instance"`
+	Host     string   `json:"host,omitempty"`
+	PID      int      `json:"pid,omitempty"`
+	Version  string   `json:"version,omitempty"`
+	Queues   []string `json:"queues"`
+	Kinds    []string `json:"kinds"`
+	// HeartbeatInterval is how often the node heartbeats, so that a reader
+	// can tell a silent node from a live one.
+	HeartbeatInterval time.Duration `json:"heartbeat_interval"`
+	StartedAt         time.Time     `json:"started_at"`
+	HeartbeatAt       time.Time     `json:"heartbeat_at"`
+	// StoppedAt is when the node stopped gracefully; zero while it runs (or
+	// if it died).
+	StoppedAt time.Time `json:"stopped_at,omitzero"`
+}
+
+// NodeHeartbeat tells the store that a registered node is alive.
+type NodeHeartbeat struct {
+	ID       string
+	Instance string
+	// Kinds are the kinds the node serves now (registrations change while
+	// it runs).
+	Kinds []string
+	Now   time.Time
 }
 
 // Store is the driver contract. Every method is safe for concurrent use.
@@ -423,6 +495,42 @@ type Store interface {
 	Queues(ctx context.Context) ([]Queue, error)
 	// UpdateQueue creates or changes a queue's settings.
 	UpdateQueue(ctx context.Context, u QueueUpdate) (Queue, error)
+
+	// Lead takes or renews the leader lease p.Name for the candidate
+	// (p.Node, p.Instance) until p.Until, in one atomic step, when the lease
+	// is free (never taken, or resigned), expired (Until <= p.Now) or
+	// already the candidate's; otherwise it changes nothing. It returns the
+	// lease as it is after the call: the candidate leads when the returned
+	// Node and Instance are its own. Of candidates racing for a free lease,
+	// exactly one wins.
+	Lead(ctx context.Context, p LeadParams) (Leader, error)
+	// Resign frees the lease name if (node, instance) holds it (expired or
+	// not) and reports whether it did; a freed lease is announced with a
+	// NoticeLeaderFreed.
+	Resign(ctx context.Context, name, node, instance string) (bool, error)
+	// GetLeader returns the lease name as stored; Node is "" when nobody
+	// holds it and Term 0 when it was never taken. Whether it has expired
+	// is for the caller's clock to judge (Leader.HeldAt).
+	GetLeader(ctx context.Context, name string) (Leader, error)
+
+	// RegisterNode records a starting node process: it inserts n, or
+	// replaces the row of n.ID, with HeartbeatAt = n.StartedAt and no
+	// StoppedAt. It returns the row it replaced (nil if none), so that the
+	// caller can tell whether another live process uses the same ID.
+	RegisterNode(ctx context.Context, n Node) (prev *Node, err error)
+	// HeartbeatNode records that the node is alive at h.Now and serves
+	// h.Kinds. It applies only to the row of h.ID registered by h.Instance:
+	// ErrNotFound when there is no row (it was pruned), ErrConflict when
+	// another instance registered the ID since.
+	HeartbeatNode(ctx context.Context, h NodeHeartbeat) error
+	// StopNode marks the node stopped at now (StoppedAt and HeartbeatAt),
+	// with the guard and the errors of HeartbeatNode.
+	StopNode(ctx context.Context, id, instance string, now time.Time) error
+	// Nodes lists the registered nodes by ID.
+	Nodes(ctx context.Context) ([]Node, error)
+	// PruneNodes deletes the nodes whose HeartbeatAt is before before and
+	// returns how many.
+	PruneNodes(ctx context.Context, before time.Time) (int64, error)
 
 	// Subscribe returns a channel of notices until ctx is done. The channel is
 	// buffered; when it is full, notices are merged or dropped, never blocking

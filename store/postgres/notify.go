@@ -21,6 +21,7 @@ type notes struct {
 	runAt        time.Time
 	cancel       []int64
 	queueChanged []string
+	leaderFreed  []string
 }
 
 // payload is the JSON of a notification.
@@ -29,6 +30,7 @@ type payload struct {
 	RunAt        int64    `json:"s,omitempty"` // microseconds since the Unix epoch
 	Cancel       []int64  `json:"c,omitempty"`
 	QueueChanged []string `json:"u,omitempty"`
+	LeaderFreed  []string `json:"l,omitempty"`
 	Changed      bool     `json:"x,omitempty"` // too much to tell: re-check everything
 }
 
@@ -47,12 +49,13 @@ func (n *notes) state(state store.State, queue string, runAt time.Time) {
 }
 
 func (n *notes) empty() bool {
-	return len(n.queued) == 0 && n.runAt.IsZero() && len(n.cancel) == 0 && len(n.queueChanged) == 0
+	return len(n.queued) == 0 && n.runAt.IsZero() && len(n.cancel) == 0 && len(n.queueChanged) == 0 &&
+		len(n.leaderFreed) == 0
 }
 
 // encode returns the notification payload of n.
 func (n *notes) encode() string {
-	p := payload{Queued: n.queued, Cancel: n.cancel, QueueChanged: n.queueChanged}
+	p := payload{Queued: n.queued, Cancel: n.cancel, QueueChanged: n.queueChanged, LeaderFreed: n.leaderFreed}
 	if !n.runAt.IsZero() {
 		p.RunAt = n.runAt.UnixMicro()
 	}
@@ -100,6 +103,9 @@ func decodeNotices(text string) []store.Notice {
 	}
 	for _, q := range p.QueueChanged {
 		out = append(out, store.Notice{Type: store.NoticeQueueChanged, Queue: q})
+	}
+	for _, name := range p.LeaderFreed {
+		out = append(out, store.Notice{Type: store.NoticeLeaderFreed, Name: name})
 	}
 	return out
 }

@@ -106,3 +106,15 @@ func TestConformance(t *testing.T) {
 		return openTest(t, Options{})
 	})
 }
+
+func TestConformanceShared(t *testing.T) {
+	url := testURL(t)
+	storetest.RunShared(t, func(t *testing.T) (store.Store, store.Store) {
+		schema := freshSchema(t, url)
+		a, b := openSchema(t, url, schema, Options{}), openSchema(t, url, schema, Options{})
+		if err := a.Migrate(context.Background()); err != nil {
+			t.Fatalf("Migrate: %v", err)
+		}
+		return a, b
+	})
+}

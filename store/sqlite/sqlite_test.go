@@ -85,3 +85,10 @@ func checkCounts(t testing.TB, s *Store) {
 		t.Errorf("job_counts %v, jobs table %v", kept, real)
 	}
 }
+
+func TestConformanceShared(t *testing.T) {
+	storetest.RunShared(t, func(t *testing.T) (store.Store, store.Store) {
+		path := filepath.Join(t.TempDir(), "rota.db")
+		return openPath(t, path, Options{}), openPath(t, path, Options{})
+	})
+}

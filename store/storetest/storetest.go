@@ -46,6 +46,8 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"Queues", queueTests()},
 		{"Notices", noticeTests()},
 		{"Concurrency", concurrencyTests()},
+		{"Leader", leaderTests()},
+		{"Nodes", nodeTests()},
 	}
 	for _, g := range groups {
 		t.Run(g.name, func(t *testing.T) {
