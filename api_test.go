@@ -119,6 +119,8 @@ func TestValidation(t *testing.T) {
 			{rota.Options{Queues: map[string]rota.QueueConfig{"q": {MaxWorkers: -1}}}, "queues.q.max_workers"},
 			{rota.Options{LeaseDuration: -time.Second}, "lease_duration"},
 			{rota.Options{LeaseDuration: time.Millisecond}, "lease_duration"},
+			{rota.Options{LeaderLease: -time.Second}, "leader_lease"},
+			{rota.Options{LeaderLease: time.Millisecond}, "leader_lease"},
 			{rota.Options{AbortGrace: -1}, "abort_grace"},
 			{rota.Options{Retention: -1}, "retention"},
 			{rota.Options{PollInterval: -1}, "poll_interval"},

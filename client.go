@@ -117,6 +117,14 @@ func (o Options) withDefaults() (Options, error) {
 		return o, fieldErr("lease_duration", "%s is under the minimum %s", o.LeaseDuration, MinLeaseDuration)
 	}
 	switch {
+	case o.LeaderLease < 0:
+		return o, fieldErr("leader_lease", "%s is negative", o.LeaderLease)
+	case o.LeaderLease == 0:
+		o.LeaderLease = DefaultLeaderLease
+	case o.LeaderLease < MinLeaseDuration:
+		return o, fieldErr("leader_lease", "%s is under the minimum %s", o.LeaderLease, MinLeaseDuration)
+	}
+	switch {
 	case o.AbortGrace < 0:
 		return o, fieldErr("abort_grace", "%s is negative", o.AbortGrace)
 	case o.AbortGrace == 0:
@@ -153,7 +161,9 @@ func (c *Client) Store() store.Store { return c.store }
 func (c *Client) NodeID() string { return c.opts.NodeID }
 
 // Start starts the node: one producer per configured queue, the completer,
-// lease heartbeats and maintenance (promoter, rescuer, pruner). When ctx is
+// lease heartbeats, the promoter, the campaign for the leader lease (whose
+// holder runs the rescuer and the pruner) and the node's row in the node
+// registry. When ctx is
 // done the client stops gracefully, giving running jobs
 // DefaultShutdownTimeout to finish; call Stop to choose the time yourself.
 func (c *Client) Start(ctx context.Context) error {
@@ -190,7 +200,9 @@ func (c *Client) Start(ctx context.Context) error {
 // finish until ctx is done, then calls the workers' Abort hooks, cancels the
 // jobs still running and, after at most AbortGrace, puts them back in their
 // queue without counting the attempt (OutcomeInterrupted). It then flushes
-// the finishes and stops heartbeats and maintenance. Stop is idempotent; the
+// the finishes and stops heartbeats and maintenance; a leader resigns, so
+// that another node takes over at once, and the node marks itself stopped
+// in the node registry. Stop is idempotent; the
 // client still enqueues and queries afterwards, and the store stays open.
 func (c *Client) Stop(ctx context.Context) error {
 	c.mu.Lock()
@@ -232,6 +244,7 @@ func (c *Client) ClientStats() ClientStats {
 	c.mu.Unlock()
 	if n != nil {
 		s.Running = int(n.active.Load())
+		s.Leader = n.lead.leading()
 	}
 	return s
 }

@@ -44,8 +44,14 @@ type Options struct {
 	// Logger for the client; default slog.Default().
 	Logger *slog.Logger
 	// LeaseDuration is how long a running job's lease lasts without renewal;
-	// a job whose node dies is retried after it expires.
+	// a job whose node dies is retried after it expires. The node also
+	// heartbeats into the node registry every LeaseDuration/3.
 	LeaseDuration time.Duration
+	// LeaderLease is how long the leader lease lasts without renewal
+	// (DefaultLeaderLease when zero): of the nodes on one store, the one that
+	// holds it runs the rescuer and the pruner; nodes campaign for it every
+	// LeaderLease/3, and a leader that dies is replaced within it.
+	LeaderLease time.Duration
 	// AbortGrace is how long an aborted job's worker has to return after its
 	// context is cancelled before the job is marked aborted anyway.
 	AbortGrace time.Duration
@@ -137,6 +143,8 @@ type ClientStats struct {
 	EventsDropped uint64
 	// Running is the number of jobs this node runs now.
 	Running int
+	// Leader: this node leads (see Client.IsLeader).
+	Leader bool
 }
 
 // Compile-time check of the Client's surface (implemented in client.go).
@@ -171,6 +179,8 @@ var _ interface {
 	FailJob(ctx context.Context, job *Job, err error) error
 	Subscribe(buffer int, f EventFilter) *Subscription
 	ClientStats() ClientStats
+	Nodes(ctx context.Context) ([]NodeInfo, error)
+	IsLeader() bool
 	Prune(ctx context.Context) (int64, error)
 	Store() store.Store
 } = (*Client)(nil)

@@ -81,7 +81,9 @@ func TestEventsForEachTransition(t *testing.T) {
 		Kinds: []store.KindLimit{{Kind: "test.unregistered", Max: 1}}, Now: now, LeaseUntil: now.Add(-time.Second)})
 	must(t, err)
 	must(t, c.Register("test.unregistered", rota.WorkFunc(func(context.Context, *rota.Job) error { return nil })))
-	// The rescuer runs every LeaseDuration/2; a new client runs it at start.
+	// The rescuer runs on the leader, every LeaseDuration/2 and when it
+	// starts leading: c leads and resigns when it stops, so c2 takes over.
+	must(t, c.Stop(context.Background()))
 	c2 := newClient(t, st, rota.Options{NodeID: "rescuer"})
 	sub2 := c2.Subscribe(100, rota.EventFilter{})
 	defer sub2.Close()

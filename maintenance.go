@@ -19,9 +19,17 @@ const (
 
 // maintenance runs the node's housekeeping: the promoter (scheduled and
 // retrying jobs whose time came → queued), the rescuer (running jobs whose
-// lease expired → queued or error) and the pruner (old final jobs →
-// deleted). It is kept in one place so that a leader election can gate it
-// when several nodes share a database.
+// lease expired → queued or error) and the pruner (old final jobs and
+// silent nodes → deleted).
+//
+// When several nodes share a store, only the leader (see leadership) runs
+// the rescuer and the pruner: they scan the whole store, and one node doing
+// it is enough. The promoter runs on every node: a promotion is guarded by
+// the store (a job is promoted only while it is scheduled or retrying and
+// due; PostgreSQL skips rows another promoter has locked, SQLite has one
+// writer), so two promoters never promote a job twice, and every node
+// keeps its own timer for the run_at it heard of, so that a delayed job
+// starts on time without depending on the leader being alive.
 type maintenance struct {
 	n *node
 
@@ -35,15 +43,17 @@ func newMaintenance(n *node) *maintenance {
 	return &maintenance{n: n, kick: make(chan struct{}, 1), retime: make(chan struct{}, 1)}
 }
 
-// start launches the maintenance loops.
+// start launches the maintenance loops every node runs: the promoter.
 func (m *maintenance) start(ctx context.Context, wg *sync.WaitGroup) {
-	for _, f := range []func(context.Context){m.promoteLoop, m.rescueLoop, m.pruneLoop} {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			f(ctx)
-		}()
-	}
+	wg.Go(func() { m.promoteLoop(ctx) })
+}
+
+// leaderLoops are the loops only the leader runs, each under a context
+// that ends when the node stops leading: the rescuer and the pruner. The
+// schedule firing loop belongs here too when schedules arrive: a schedule
+// must fire once per fire time across the cluster.
+func (m *maintenance) leaderLoops() []func(context.Context) {
+	return []func(context.Context){m.rescueLoop, m.pruneLoop}
 }
 
 // consider tells the promoter a job waits until t; it wakes earlier if needed.
@@ -188,13 +198,21 @@ func (m *maintenance) rescue(ctx context.Context) {
 	}
 }
 
-// pruneLoop prunes at start and every pruneInterval.
+// pruneLoop prunes old final jobs and the registry rows of nodes silent
+// for NodeRetention, at start and every pruneInterval.
 func (m *maintenance) pruneLoop(ctx context.Context) {
 	t := time.NewTicker(pruneInterval)
 	defer t.Stop()
 	for {
 		if _, err := m.n.c.prune(ctx); err != nil && ctx.Err() == nil {
 			m.n.log.Error("rota: prune", "err", err)
+		}
+		if n, err := m.n.store.PruneNodes(ctx, m.n.c.now().Add(-NodeRetention)); err != nil {
+			if ctx.Err() == nil {
+				m.n.log.Error("rota: prune nodes", "err", err)
+			}
+		} else if n > 0 {
+			m.n.log.Info("rota: pruned silent nodes from the registry", "nodes", n, "silent_for", NodeRetention)
 		}
 		select {
 		case <-ctx.Done():
@@ -204,8 +222,8 @@ func (m *maintenance) pruneLoop(ctx context.Context) {
 	}
 }
 
-// Prune deletes final jobs older than their retention now (the node also
-// does this at start and hourly). It returns how many jobs were deleted.
+// Prune deletes final jobs older than their retention now (the leader
+// also does this when it starts leading, and hourly). It returns how many jobs were deleted.
 func (c *Client) Prune(ctx context.Context) (int64, error) { return c.prune(ctx) }
 
 func (c *Client) prune(ctx context.Context) (int64, error) {

@@ -13,13 +13,16 @@ import (
 )
 
 // node is a started client's engine: producers, executions, the completer,
-// heartbeats and maintenance.
+// heartbeats, maintenance, leader election and the node's registry row.
 type node struct {
 	c     *Client
 	store store.Store
 	log   *slog.Logger
 	id    string
-	lease time.Duration
+	// instance tells this start of the node apart from other processes
+	// (or earlier starts) with the same id.
+	instance string
+	lease    time.Duration
 
 	// jobBase is the parent of every job context: the values of Start's
 	// context without its cancellation.
@@ -37,6 +40,8 @@ type node struct {
 	completer *completer
 	running   runningSet
 	maint     *maintenance
+	lead      *leadership
+	presence  *presence
 	hbNow     chan struct{}
 	stopping  atomic.Bool
 	active    atomic.Int64 // slots taken: jobs whose goroutine or finish is pending
@@ -56,6 +61,7 @@ func newNode(c *Client, startCtx context.Context) *node {
 		store:     c.store,
 		log:       c.log,
 		id:        c.opts.NodeID,
+		instance:  newInstance(),
 		lease:     c.opts.LeaseDuration,
 		jobBase:   context.WithoutCancel(startCtx),
 		producers: make(map[string]*producer, len(c.opts.Queues)),
@@ -72,6 +78,8 @@ func newNode(c *Client, startCtx context.Context) *node {
 	}
 	n.completer = newCompleter(n)
 	n.maint = newMaintenance(n)
+	n.lead = newLeadership(n)
+	n.presence = newPresence(n)
 	return n
 }
 
@@ -89,6 +97,8 @@ func (n *node) start() {
 	n.goBg(n.heartbeatLoop)
 	n.goBg(n.c.reg.watch)
 	n.maint.start(n.bg, &n.bgWG)
+	n.goBg(n.lead.run)
+	n.goBg(n.presence.run)
 	n.goBg(n.dispatch)
 	for _, p := range n.prodList {
 		n.loopWG.Add(1)
@@ -155,6 +165,10 @@ func (n *node) dispatch(ctx context.Context) {
 			} else {
 				n.wakeAll()
 			}
+		case store.NoticeLeaderFreed:
+			if nt.Name == maintenanceLease {
+				n.lead.campaignSoon()
+			}
 		case store.NoticeChanged:
 			n.wakeAll()
 			n.maint.promoteSoon()
@@ -211,7 +225,8 @@ func (n *node) stop(ctx context.Context) {
 		grace.Stop()
 	}
 
-	// 4. Flush the finishes, then stop heartbeats and maintenance.
+	// 4. Flush the finishes, then stop heartbeats and maintenance: the
+	// leader resigns and the node marks itself stopped as their loops end.
 	n.completer.stop(n.c.opts.AbortGrace)
 	n.stopBg()
 	n.bgWG.Wait()

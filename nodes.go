@@ -1,0 +1,268 @@
+package rota
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"maps"
+	"os"
+	"runtime/debug"
+	"slices"
+	"syscall"
+	"time"
+
+	"github.com/rotahq/rota/store"
+)
+
+// NodeRetention is how long the leader keeps the row of a node that went
+// silent (stopped or died) in the node registry before pruning it.
+const NodeRetention = time.Hour
+
+// NodeStaleBeats is how many heartbeat intervals a node may miss before it
+// is shown as stale.
+const NodeStaleBeats = 3
+
+// modulePath is rota's module, to find its version in the build info.
+const modulePath = "github.com/rotahq/rota"
+
+// NodeState tells whether a registered node runs.
+type NodeState string
+
+// Node states, judged from the node's row in the registry.
+const (
+	// NodeAlive: it heartbeated within NodeStaleBeats heartbeat intervals.
+	NodeAlive NodeState = "alive"
+	// NodeStale: silent for longer; it died, hangs, or cannot reach the store.
+	NodeStale NodeState = "stale"
+	// NodeStopped: it stopped gracefully.
+	NodeStopped NodeState = "stopped"
+)
+
+// NodeInfo is a registered node as Client.Nodes shows it.
+type NodeInfo struct {
+	store.Node
+	State NodeState `json:"state"`
+	// Leader: this node (this very process instance) holds the leader
+	// lease now, so it runs the rescuer and the pruner.
+	Leader bool `json:"leader"`
+}
+
+// NodeStateAt judges n's state at now.
+func NodeStateAt(n store.Node, now time.Time) NodeState {
+	if !n.StoppedAt.IsZero() {
+		return NodeStopped
+	}
+	interval := n.HeartbeatInterval
+	if interval <= 0 {
+		interval = DefaultLeaseDuration / 3
+	}
+	if now.Sub(n.HeartbeatAt) > NodeStaleBeats*interval {
+		return NodeStale
+	}
+	return NodeAlive
+}
+
+// Nodes lists the nodes in the store's node registry, by id, with their
+// state judged by this client's clock and the leader marked. Nodes silent
+// for NodeRetention are pruned by the leader.
+func (c *Client) Nodes(ctx context.Context) ([]NodeInfo, error) {
+	ns, err := c.store.Nodes(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("rota: nodes: %w", err)
+	}
+	lead, err := c.store.GetLeader(ctx, maintenanceLease)
+	if err != nil {
+		return nil, fmt.Errorf("rota: nodes: %w", err)
+	}
+	now := c.now()
+	out := make([]NodeInfo, len(ns))
+	for i, n := range ns {
+		out[i] = NodeInfo{Node: n, State: NodeStateAt(n, now), Leader: lead.HeldBy(n.ID, n.Instance, now)}
+	}
+	return out, nil
+}
+
+// IsLeader reports whether this client's node leads now: it holds the
+// leader lease and runs the leader-only maintenance (rescuer, pruner).
+func (c *Client) IsLeader() bool {
+	n := c.runningNode()
+	return n != nil && n.lead.leading()
+}
+
+// newInstance returns a random id for one start of a node.
+func newInstance() string {
+	b := make([]byte, 8)
+	_, _ = rand.Read(b) // crypto/rand.Read never fails
+	return hex.EncodeToString(b)
+}
+
+// buildVersion is rota's version from the build info: the module version
+// when rota is a dependency or a tagged build, else the VCS revision ("" if
+// unknown).
+func buildVersion() string {
+	bi, ok := debug.ReadBuildInfo()
+	if !ok {
+		return ""
+	}
+	if bi.Main.Path != modulePath {
+		for _, d := range bi.Deps {
+			if d.Path == modulePath {
+				return d.Version
+			}
+		}
+		return ""
+	}
+	if v := bi.Main.Version; v != "" && v != "(devel)" {
+		return v
+	}
+	var rev, dirty string
+	for _, s := range bi.Settings {
+		switch s.Key {
+		case "vcs.revision":
+			rev = s.Value
+		case "vcs.modified":
+			if s.Value == "true" {
+				dirty = "-dirty"
+			}
+		}
+	}
+	if rev == "" {
+		return ""
+	}
+	return rev[:min(len(rev), 12)] + dirty
+}
+
+// processAlive reports whether a process with pid runs on this host (or
+// may: when it cannot tell, it says yes).
+func processAlive(pid int) bool {
+	if pid <= 0 {
+		return false
+	}
+	p, err := os.FindProcess(pid)
+	if err != nil {
+		return false
+	}
+	err = p.Signal(syscall.Signal(0))
+	return err == nil || errors.Is(err, syscall.EPERM)
+}
+
+// presence keeps this node's row in the node registry: it registers at
+// start, heartbeats every LeaseDuration/3 with the kinds it serves, and
+// marks the node stopped when it stops gracefully.
+type presence struct {
+	n        *node
+	interval time.Duration
+	host     string
+	pid      int
+	version  string
+
+	registered bool
+	// rival is the instance of another process that took this node's id,
+	// already reported.
+	rival string
+}
+
+func newPresence(n *node) *presence {
+	host, _ := os.Hostname()
+	return &presence{n: n, interval: n.lease / 3, host: host, pid: os.Getpid(), version: buildVersion()}
+}
+
+// run registers the node, heartbeats until ctx ends, then marks it stopped.
+func (p *presence) run(ctx context.Context) {
+	p.register(ctx)
+	t := time.NewTicker(p.interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			p.stop(ctx)
+			return
+		case <-t.C:
+		}
+		if !p.registered {
+			p.register(ctx)
+			continue
+		}
+		p.heartbeat(ctx)
+	}
+}
+
+// register writes the node's row. If the row it replaces belongs to
+// another live process (another host, or a pid of this host that runs), two
+// processes share the node id: that is logged as an error.
+func (p *presence) register(ctx context.Context) {
+	now := p.n.c.now()
+	prev, err := p.n.store.RegisterNode(ctx, store.Node{
+		ID: p.n.id, Instance: p.n.instance, Host: p.host, PID: p.pid, Version: p.version,
+		Queues: slices.Sorted(maps.Keys(p.n.c.opts.Queues)), Kinds: p.n.c.reg.kinds(),
+		HeartbeatInterval: p.interval, StartedAt: now,
+	})
+	if err != nil {
+		if ctx.Err() == nil {
+			p.n.log.Error("rota: register node", "err", err)
+		}
+		return
+	}
+	p.registered = true
+	if prev == nil || prev.Instance == p.n.instance || NodeStateAt(*prev, now) != NodeAlive {
+		return
+	}
+	if prev.Host == p.host && (prev.PID == p.pid || !processAlive(prev.PID)) {
+		return // this process again, or a restart after a crash on this host
+	}
+	p.n.log.Error("rota: another process uses this node id; give each node its own (ROTA_NODE_ID, Options.NodeID)",
+		"node", p.n.id, "other_host", prev.Host, "other_pid", prev.PID, "other_started_at", prev.StartedAt,
+		"other_heartbeat_at", prev.HeartbeatAt)
+}
+
+// heartbeat refreshes the node's row. A row pruned meanwhile is written
+// again; a row another process registered since is left to it, and
+// reported once.
+func (p *presence) heartbeat(ctx context.Context) {
+	err := p.n.store.HeartbeatNode(ctx, store.NodeHeartbeat{
+		ID: p.n.id, Instance: p.n.instance, Kinds: p.n.c.reg.kinds(), Now: p.n.c.now(),
+	})
+	switch {
+	case err == nil:
+	case ctx.Err() != nil:
+	case errors.Is(err, store.ErrNotFound):
+		p.n.log.Warn("rota: this node's registry row was pruned; registering again", "node", p.n.id)
+		p.register(ctx)
+	case errors.Is(err, store.ErrConflict):
+		p.reportRival(ctx)
+	default:
+		p.n.log.Error("rota: node heartbeat", "err", err)
+	}
+}
+
+// reportRival logs, once per rival, that another process registered this
+// node's id.
+func (p *presence) reportRival(ctx context.Context) {
+	ns, err := p.n.store.Nodes(ctx)
+	if err != nil {
+		return
+	}
+	for _, o := range ns {
+		if o.ID != p.n.id || o.Instance == p.rival {
+			continue
+		}
+		p.rival = o.Instance
+		p.n.log.Error("rota: another process registered this node id; give each node its own (ROTA_NODE_ID, Options.NodeID)",
+			"node", p.n.id, "other_host", o.Host, "other_pid", o.PID, "other_started_at", o.StartedAt)
+	}
+}
+
+// stop marks the node stopped, unless another process holds its row.
+func (p *presence) stop(ctx context.Context) {
+	if !p.registered {
+		return
+	}
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), stopWriteTimeout)
+	defer cancel()
+	err := p.n.store.StopNode(sctx, p.n.id, p.n.instance, p.n.c.now())
+	if err != nil && !errors.Is(err, store.ErrConflict) && !errors.Is(err, store.ErrNotFound) {
+		p.n.log.Error("rota: mark node stopped", "err", err)
+	}
+}
