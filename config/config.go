@@ -22,6 +22,7 @@ const (
 	EnvWorkersDir        = "ROTA_WORKERS_DIR"
 	EnvQueues            = "ROTA_QUEUES"
 	EnvLeaseDuration     = "ROTA_LEASE_DURATION"
+	EnvLeaderLease       = "ROTA_LEADER_LEASE"
 	EnvShutdownTimeout   = "ROTA_SHUTDOWN_TIMEOUT"
 	EnvAbortGrace        = "ROTA_ABORT_GRACE"
 	EnvRetention         = "ROTA_RETENTION"
@@ -55,6 +56,7 @@ const (
 	DefaultQueueWorkers      = 100
 	DefaultQueues            = "default=100" // DefaultQueue=DefaultQueueWorkers, in ROTA_QUEUES syntax
 	DefaultLeaseDuration     = 30 * time.Second
+	DefaultLeaderLease       = 5 * time.Second
 	DefaultShutdownTimeout   = 30 * time.Second
 	DefaultAbortGrace        = 10 * time.Second
 	DefaultRetention         = 7 * 24 * time.Hour
@@ -82,6 +84,10 @@ type Config struct {
 	// LeaseDuration is how long a claim on a running job lasts without a
 	// heartbeat before other nodes take the job back.
 	LeaseDuration time.Duration
+	// LeaderLease is how long the leader lease lasts without renewal: of
+	// the nodes on one store, its holder runs the rescuer and the pruner,
+	// and a leader that dies is replaced within it.
+	LeaderLease time.Duration
 	// ShutdownTimeout is how long running jobs get to finish on shutdown
 	// before they are interrupted and put back in their queue.
 	ShutdownTimeout time.Duration
@@ -114,6 +120,7 @@ func Default() Config {
 		WorkersDir:        DefaultWorkersDir,
 		Queues:            map[string]int{DefaultQueue: DefaultQueueWorkers},
 		LeaseDuration:     DefaultLeaseDuration,
+		LeaderLease:       DefaultLeaderLease,
 		ShutdownTimeout:   DefaultShutdownTimeout,
 		AbortGrace:        DefaultAbortGrace,
 		Retention:         DefaultRetention,
@@ -220,6 +227,8 @@ func (c *Config) settings() []setting {
 			value: &queuesValue{p: &c.Queues}},
 		{env: EnvLeaseDuration, flag: "lease-duration", usage: "how long a job's lease lasts without a heartbeat",
 			value: &durationValue{p: &c.LeaseDuration, positive: true}},
+		{env: EnvLeaderLease, flag: "leader-lease", usage: "how long the leader lease lasts without renewal (a dead leader is replaced within it)",
+			value: &durationValue{p: &c.LeaderLease, positive: true}},
 		{env: EnvShutdownTimeout, flag: "shutdown-timeout", usage: "how long running jobs get to finish on shutdown",
 			value: &durationValue{p: &c.ShutdownTimeout}},
 		{env: EnvAbortGrace, flag: "abort-grace", usage: "time between SIGTERM and SIGKILL for an aborted process",

@@ -27,7 +27,7 @@ func TestDefault(t *testing.T) {
 	c.NodeID = "n"
 	want := Config{
 		DatabaseURL: "rota.db", NodeID: "n", LogLevel: slog.LevelInfo, LogFormat: "text",
-		Queues: map[string]int{"default": 100}, LeaseDuration: 30 * time.Second,
+		Queues: map[string]int{"default": 100}, LeaseDuration: 30 * time.Second, LeaderLease: 5 * time.Second,
 		ShutdownTimeout: 30 * time.Second, AbortGrace: 10 * time.Second, Retention: 7 * 24 * time.Hour,
 		SQLiteSynchronous: "FULL", Listen: "127.0.0.1:7700", PostgresSchema: "rota",
 	}
@@ -76,6 +76,8 @@ func TestFromEnv(t *testing.T) {
 		{EnvLeaseDuration, "abc", nil, "not a duration (like 30s)"},
 		{EnvLeaseDuration, "0s", nil, "zero; want more than 0"},
 		{EnvLeaseDuration, "-5s", nil, "negative; want 0 or more"},
+		{EnvLeaderLease, "2s", func(c *Config) { c.LeaderLease = 2 * time.Second }, ""},
+		{EnvLeaderLease, "0s", nil, "zero; want more than 0"},
 		{EnvShutdownTimeout, "2m", func(c *Config) { c.ShutdownTimeout = 2 * time.Minute }, ""},
 		{EnvShutdownTimeout, "0", func(c *Config) { c.ShutdownTimeout = 0 }, ""},
 		{EnvShutdownTimeout, "30", nil, "not a duration (like 30s)"},
@@ -252,7 +254,7 @@ func TestBindFlagsDefaultsShown(t *testing.T) {
 	c.BindFlags(fs)
 	want := map[string]string{
 		"database-url": "rota.db", "log-level": "warn", "log-format": "text", "workers-dir": "",
-		"queues": "default=100,mail=10", "lease-duration": "30s", "shutdown-timeout": "30s",
+		"queues": "default=100,mail=10", "lease-duration": "30s", "leader-lease": "5s", "shutdown-timeout": "30s",
 		"abort-grace": "10s", "retention": "14d", "sqlite-synchronous": "FULL", "listen": "127.0.0.1:7700",
 		"node-id": c.NodeID, "postgres-schema": "rota",
 	}

@@ -159,6 +159,8 @@ func TestBadInputExitsTwoAndChangesNothing(t *testing.T) {
 		{"queue set nothing", []string{"queues", "set", "default"}, nil, "nothing to set"},
 		{"bad env duration", []string{"jobs", "ls"}, []string{"ROTA_LEASE_DURATION=abc"}, "ROTA_LEASE_DURATION"},
 		{"bad env level", []string{"jobs", "ls"}, []string{"ROTA_LOG_LEVEL=loud"}, "ROTA_LOG_LEVEL"},
+		{"bad leader lease", []string{"nodes", "ls"}, []string{"ROTA_LEADER_LEASE=0s"}, "ROTA_LEADER_LEASE"},
+		{"nodes ls with an argument", []string{"nodes", "ls", "node-a"}, nil, "ls takes"},
 		{"bad database url", []string{"jobs", "ls"}, []string{"ROTA_DATABASE_URL=mysql://x/y"}, "mysql"},
 		{"bad bench size", []string{"bench", "throughput", "-n", "-5"}, nil, "jobs"},
 	}
@@ -532,5 +534,151 @@ func TestEnqueueUsesKindFile(t *testing.T) {
 	}
 	if j.Priority != store.DefaultPriority || j.MaxAttempts != 7 || !strings.Contains(errOut, "demo.broken.json") {
 		t.Errorf("broken file: priority %d attempts %d, stderr %q", j.Priority, j.MaxAttempts, errOut)
+	}
+}
+
+// nodeRow is a row of `rota nodes ls --json`.
+type nodeRow struct {
+	store.Node
+	State  string `json:"state"`
+	Leader bool   `json:"leader"`
+}
+
+// TestNodesLs runs two `rota serve` processes on one store and checks what
+// `rota nodes ls` shows: both alive with their host, pid, queues and kinds,
+// one leader; after SIGKILL of the leader, the other leads within about the
+// leader lease and the killed one turns stale; after SIGTERM, stopped.
+func TestNodesLs(t *testing.T) {
+	t.Parallel()
+	for _, driver := range []string{"sqlite", "postgres"} {
+		t.Run(driver, func(t *testing.T) {
+			t.Parallel()
+			var vars []string
+			if driver == "postgres" {
+				vars = postgresEnv(t)
+			}
+			testNodesLs(t, newEnv(t, append(vars, "ROTA_LEASE_DURATION=600ms", "ROTA_LEADER_LEASE=1s",
+				"ROTA_QUEUES=default=2,mail=1", "ROTA_SHUTDOWN_TIMEOUT=1s")...))
+		})
+	}
+}
+
+func testNodesLs(t *testing.T, e *env) {
+	const leaderLease = time.Second
+	var rows []nodeRow
+	e.jsonOut(&rows, "nodes", "ls")
+	if rows == nil || len(rows) != 0 {
+		t.Fatalf("nodes ls on a new store: %#v, want []", rows)
+	}
+	if out := e.ok("nodes", "ls"); !strings.HasPrefix(out, "NODE") || strings.Count(out, "\n") != 1 {
+		t.Errorf("table on a new store: %q, want only the header", out)
+	}
+
+	workers := filepath.Join(e.dir, "workers")
+	if err := os.Mkdir(workers, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(workers, "e2e.echo.json"), []byte(`{"exec": "cat"}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	e.vars = append(e.vars, "ROTA_WORKERS_DIR="+workers)
+	serve := func(node string) *exec.Cmd {
+		cmd := e.command("serve", "--node-id", node)
+		cmd.Stderr = &testWriter{t: t, prefix: node + ": "}
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() {
+			if cmd.ProcessState == nil {
+				_ = cmd.Process.Kill()
+				_ = cmd.Wait()
+			}
+		})
+		return cmd
+	}
+	procs := map[string]*exec.Cmd{"node-a": serve("node-a"), "node-b": serve("node-b")}
+	byID := func() map[string]nodeRow {
+		e.jsonOut(&rows, "nodes", "ls")
+		m := make(map[string]nodeRow, len(rows))
+		for _, r := range rows {
+			m[r.ID] = r
+		}
+		return m
+	}
+	leaderOf := func(m map[string]nodeRow) (string, int) {
+		var id string
+		n := 0
+		for _, r := range m {
+			if r.Leader {
+				id, n = r.ID, n+1
+			}
+		}
+		return id, n
+	}
+
+	var m map[string]nodeRow
+	waitFor(t, 60*time.Second, "both nodes alive, one leading", func() bool {
+		m = byID()
+		_, n := leaderOf(m)
+		return len(m) == 2 && m["node-a"].State == "alive" && m["node-b"].State == "alive" && n == 1
+	})
+	host, _ := os.Hostname()
+	for id, cmd := range procs {
+		r := m[id]
+		if r.Host != host || r.PID != cmd.Process.Pid || fmt.Sprint(r.Queues) != "[default mail]" ||
+			fmt.Sprint(r.Kinds) != "[e2e.echo]" || r.HeartbeatInterval != 200*time.Millisecond || r.StartedAt.IsZero() {
+			t.Errorf("%s: %+v", id, r)
+		}
+	}
+	leader, _ := leaderOf(m)
+	other := map[string]string{"node-a": "node-b", "node-b": "node-a"}[leader]
+	table := e.ok("nodes", "ls")
+	for _, want := range []string{"NODE", "LEADER", "STATE", "LAST HEARTBEAT", "QUEUES", "KINDS"} {
+		if !strings.Contains(table, want) {
+			t.Errorf("table header lacks %s:\n%s", want, table)
+		}
+	}
+	for _, line := range strings.Split(strings.TrimSpace(table), "\n")[1:] {
+		f := strings.Fields(line)
+		wantLeader := fmt.Sprint(f[0] == leader)
+		if len(f) < 5 || f[3] != wantLeader || f[4] != "alive" || !strings.Contains(line, "default,mail") || !strings.Contains(line, "e2e.echo") {
+			t.Errorf("table row %q: want leader %s, alive, its queues and kinds", line, wantLeader)
+		}
+	}
+
+	// The leader dies: the other node leads within about the lease, and
+	// the dead one turns stale.
+	if err := procs[leader].Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	_ = procs[leader].Wait()
+	killed := time.Now()
+	var tookOver time.Duration
+	waitFor(t, 60*time.Second, other+" leading and "+leader+" stale", func() bool {
+		m = byID()
+		if tookOver == 0 && m[other].Leader {
+			tookOver = time.Since(killed)
+		}
+		return m[other].Leader && !m[leader].Leader && m[leader].State == "stale" && m[other].State == "alive"
+	})
+	t.Logf("%s led %s after %s was killed (leader lease %s)", other, tookOver, leader, leaderLease)
+	// The polls themselves start a process each: allow for them.
+	if tookOver > 3*leaderLease {
+		t.Errorf("%s led %s after the leader died; want about the leader lease %s", other, tookOver, leaderLease)
+	}
+
+	// A graceful stop: stopped, and no leader left.
+	if err := procs[other].Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	if err := procs[other].Wait(); err != nil {
+		t.Fatalf("serve after SIGTERM: %v", err)
+	}
+	m = byID()
+	if r := m[other]; r.State != "stopped" || r.Leader || r.StoppedAt.IsZero() {
+		t.Errorf("after SIGTERM: %+v", r)
+	}
+	if _, n := leaderOf(m); n != 0 {
+		t.Errorf("%d leaders after every node stopped", n)
 	}
 }

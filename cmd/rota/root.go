@@ -67,6 +67,7 @@ func newRootCmd(getenv func(string) string, stdin io.Reader, stdout, stderr io.W
 		newEnqueueCmd(a),
 		newJobsCmd(a),
 		newQueuesCmd(a),
+		newNodesCmd(a),
 		newStatsCmd(a),
 		newMigrateCmd(a),
 		newBenchCmd(a),

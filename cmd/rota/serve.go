@@ -45,6 +45,7 @@ func (a *app) serve(ctx context.Context) error {
 		Queues:        queues,
 		Logger:        logger,
 		LeaseDuration: a.cfg.LeaseDuration,
+		LeaderLease:   a.cfg.LeaderLease,
 		AbortGrace:    a.cfg.AbortGrace,
 		Retention:     a.cfg.Retention,
 	}
