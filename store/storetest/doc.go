@@ -20,4 +20,9 @@
 // must be listening when it returns.
 //
 // Subtests run in parallel; open must be safe to call concurrently.
+//
+// RunShared runs the cases that need two processes on one database (a
+// leader race across stores, a takeover, a resignation seen by the other
+// store, node rows written by one and read by the other); its open returns
+// two stores on one fresh database.
 package storetest
