@@ -473,11 +473,14 @@ func TestDuplicateNodeID(t *testing.T) {
 				must(t, st.StopNode(context.Background(), "dup", "earlier", prev.StoppedAt))
 			}
 			var logs logBuffer
-			c := newClient(t, st, rota.Options{NodeID: "dup", Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+			c := newClient(t, st, rota.Options{NodeID: "dup", LeaseDuration: 150 * time.Millisecond,
+				Logger: slog.New(slog.NewTextHandler(&logs, nil))})
 			start(t, c)
-			waitFor(t, "the node registered", func() bool {
+			// The node's first heartbeat comes after its registration and
+			// the report, from the same goroutine.
+			waitFor(t, "the node registered and heartbeating", func() bool {
 				n := nodeInfo(t, c, "dup")
-				return n != nil && n.Instance != "earlier"
+				return n != nil && n.Instance != "earlier" && n.HeartbeatAt.After(n.StartedAt)
 			})
 			if got := strings.Contains(logs.String(), diag); got != tc.report {
 				t.Errorf("reported %v, want %v; log:\n%s", got, tc.report, logs.String())
