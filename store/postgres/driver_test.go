@@ -385,6 +385,75 @@ func TestClaimPlan(t *testing.T) {
 	}
 }
 
+// TestClaimAfterBurst: a claim right after a burst of inserts into a new
+// queue, when the table's statistics predate it, walks the claim index to
+// its LIMIT instead of reading and sorting the whole queue, and no
+// statement is JIT-compiled.
+func TestClaimAfterBurst(t *testing.T) {
+	s := openTest(t, Options{})
+	const n, limit = 20000, 100
+	now := time.Now()
+	insert := func(queue string, count int) {
+		t.Helper()
+		for i := 0; i < count; i += 1000 {
+			batch := make([]store.InsertParams, min(1000, count-i))
+			for k := range batch {
+				batch[k] = store.InsertParams{Kind: "k", Queue: queue, Args: []byte(`{}`), Priority: store.DefaultPriority, MaxAttempts: 1}
+			}
+			if _, err := s.Insert(t.Context(), now, batch); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	// Statistics taken before the burst: they know only the old queue.
+	insert("old", 2000)
+	if _, err := s.pool.Exec(t.Context(), `ANALYZE jobs`); err != nil {
+		t.Fatal(err)
+	}
+	insert("burst", n)
+	var jit string
+	if err := s.pool.QueryRow(t.Context(), `SHOW jit`).Scan(&jit); err != nil || jit != "off" {
+		t.Errorf("jit = %q, %v; want off", jit, err)
+	}
+	for _, c := range []struct {
+		name string
+		sql  string
+		args []any
+	}{
+		{"uncapped", claimSQL(""), []any{"burst", "n", now, now, limit}},
+		{"capped", claimCappedSQL("", 6), []any{"burst", "n", now, now, limit, []string{"k"}, []int32{limit}}},
+	} {
+		var plan []string
+		err := pgx.BeginFunc(t.Context(), s.pool, func(tx pgx.Tx) error {
+			for _, set := range claimSettings {
+				if _, err := tx.Exec(t.Context(), set); err != nil {
+					return err
+				}
+			}
+			rows, err := tx.Query(t.Context(), `EXPLAIN (ANALYZE, TIMING OFF) `+c.sql, c.args...)
+			if err != nil {
+				return err
+			}
+			plan, err = pgx.CollectRows(rows, pgx.RowTo[string])
+			if err != nil {
+				return err
+			}
+			return errRollback
+		})
+		if err != nil && !errors.Is(err, errRollback) {
+			t.Fatalf("%s: %v", c.name, err)
+		}
+		text := strings.Join(plan, "\n")
+		if !strings.Contains(text, "Index Scan using jobs_claim") || strings.Contains(text, "rows="+strconv.Itoa(n)+" ") ||
+			strings.Contains(text, "JIT") {
+			t.Errorf("%s: the claim reads the whole queue, or is JIT-compiled:\n%s", c.name, text)
+		}
+	}
+}
+
+// errRollback ends a transaction a test only looked into.
+var errRollback = errors.New("rollback")
+
 func TestInsertGivesUpWithItsCaller(t *testing.T) {
 	s := openTest(t, Options{})
 	// Another transaction holds the table: the group's insert waits.

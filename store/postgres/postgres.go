@@ -80,6 +80,10 @@ func Open(ctx context.Context, url string, opts Options) (*Store, error) {
 	// keeps built-in names from being shadowed.
 	cfg.ConnConfig.RuntimeParams["search_path"] = opts.Schema
 	cfg.ConnConfig.RuntimeParams["timezone"] = "UTC"
+	// rota's statements are short and indexed; JIT compilation, which the
+	// server starts by estimated cost, only adds tens to hundreds of
+	// milliseconds to them (decision 0008).
+	cfg.ConnConfig.RuntimeParams["jit"] = "off"
 	lc := cfg.ConnConfig.Copy()
 	lc.RuntimeParams["application_name"] = "rota listener " + opts.Schema
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
