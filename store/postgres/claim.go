@@ -224,7 +224,10 @@ func sqlLockRunning(n int) string {
 // requested abort wins over a finish that would run the job again: the job
 // is aborted, keeping the abort's reason (SET expressions read the row as
 // it was before the update).
-var sqlFinish = `WITH ` + sqlLockRunning(1) + `
+var sqlFinish = `WITH ` + sqlLockRunning(1) + `, f AS MATERIALIZED (
+		SELECT * FROM unnest($1::bigint[], $2::int[], $3::text[], $4::timestamptz[], $5::int[], $6::text[], $7::text[],
+			$8::timestamptz[], $9::timestamptz[], $10::text[])
+			AS f(id, attempt, state, run_at, uncount, result, error, finished_at, now, record))
 	UPDATE jobs AS j SET
 		state = CASE WHEN j.cancel_requested AND f.state IN ('retrying', 'scheduled', 'queued') THEN 'aborted'
 			ELSE f.state END,
@@ -237,9 +240,7 @@ var sqlFinish = `WITH ` + sqlLockRunning(1) + `
 			ELSE f.finished_at END,
 		updated_at = f.now,
 		attempts = j.attempts || jsonb_build_array(f.record::jsonb)
-	FROM unnest($1::bigint[], $2::int[], $3::text[], $4::timestamptz[], $5::int[], $6::text[], $7::text[],
-		$8::timestamptz[], $9::timestamptz[], $10::text[])
-		AS f(id, attempt, state, run_at, uncount, result, error, finished_at, now, record), locked
+	FROM f, locked
 	WHERE j.id = f.id AND j.id = locked.id AND j.attempt = f.attempt AND j.state = 'running'
 	RETURNING j.id, j.queue, j.state`
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -448,6 +449,70 @@ func TestClaimAfterBurst(t *testing.T) {
 			strings.Contains(text, "JIT") {
 			t.Errorf("%s: the claim reads the whole queue, or is JIT-compiled:\n%s", c.name, text)
 		}
+	}
+}
+
+// TestFinishPlan: a finish names its jobs by id, so it looks each up by
+// primary key even when the statistics were taken with no job running, and
+// it unpacks its arrays once, not once per job.
+func TestFinishPlan(t *testing.T) {
+	s := openTest(t, Options{})
+	const n, total = 100, 20000
+	now := time.Now()
+	for i := 0; i < total; i += 1000 {
+		batch := make([]store.InsertParams, 1000)
+		for k := range batch {
+			batch[k] = store.InsertParams{Kind: "k", Queue: "q", Args: []byte(`{}`), Priority: store.DefaultPriority, MaxAttempts: 1}
+		}
+		if _, err := s.Insert(t.Context(), now, batch); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := s.pool.Exec(t.Context(), `ANALYZE jobs`); err != nil { // nothing running yet
+		t.Fatal(err)
+	}
+	jobs, err := s.Claim(t.Context(), store.ClaimParams{Queue: "q", Node: "n", Limit: n, Now: now, LeaseUntil: now.Add(time.Minute)})
+	if err != nil || len(jobs) != n {
+		t.Fatalf("claimed %d, %v", len(jobs), err)
+	}
+	var (
+		ids                []int64
+		attempts, uncounts []int32
+		states, errs, recs []string
+		runAts, finished   []*time.Time
+		results            []*string
+		nows               []time.Time
+	)
+	for _, j := range jobs {
+		ids, attempts, uncounts = append(ids, j.ID), append(attempts, int32(j.Attempt)), append(uncounts, 0)
+		states, errs, recs = append(states, "done"), append(errs, ""), append(recs, `{}`)
+		runAts, finished, results, nows = append(runAts, nil), append(finished, &now), append(results, nil), append(nows, now)
+	}
+	var plan []string
+	err = pgx.BeginFunc(t.Context(), s.pool, func(tx pgx.Tx) error {
+		rows, err := tx.Query(t.Context(), `EXPLAIN (ANALYZE, TIMING OFF) `+sqlFinish,
+			ids, attempts, states, runAts, uncounts, results, errs, finished, nows, recs)
+		if err != nil {
+			return err
+		}
+		plan, err = pgx.CollectRows(rows, pgx.RowTo[string])
+		if err != nil {
+			return err
+		}
+		return errRollback
+	})
+	if err != nil && !errors.Is(err, errRollback) {
+		t.Fatal(err)
+	}
+	text := strings.Join(plan, "\n")
+	perJob := slices.ContainsFunc(plan, func(line string) bool {
+		return strings.Contains(line, "Function Scan") && !strings.Contains(line, "loops=1)")
+	})
+	if strings.Contains(text, "jobs_lease") || perJob {
+		t.Errorf("the finish walks the lease index or unpacks its arrays per job:\n%s", text)
+	}
+	if !strings.Contains(text, "rows="+strconv.Itoa(n)+" loops=1") {
+		t.Errorf("the finish did not update %d jobs:\n%s", n, text)
 	}
 }
 
