@@ -24,7 +24,7 @@ import (
 // processes without a separate build.
 func TestMain(m *testing.M) {
 	if os.Getenv("ROTA_E2E_CLI") == "1" {
-		os.Exit(run(os.Args[1:], os.Getenv, os.Stdin, os.Stdout, os.Stderr))
+		os.Exit(runWith(os.Args[1:], os.Getenv, os.Stdin, os.Stdout, os.Stderr, e2eRegister(os.Getenv)))
 	}
 	os.Exit(m.Run())
 }

@@ -30,9 +30,16 @@ func main() {
 
 // run executes the CLI and returns the process exit code.
 func run(args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) int {
+	return runWith(args, getenv, stdin, stdout, stderr, nil)
+}
+
+// runWith is run with register, when not nil, called on the client of
+// `rota serve` before it starts: the end-to-end tests add Go workers this way.
+func runWith(args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer,
+	register func(*rota.Client) error) int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	root := newRootCmd(getenv, stdin, stdout, stderr)
+	root := newRootCmd(getenv, stdin, stdout, stderr, register)
 	root.SetArgs(args)
 	err := root.ExecuteContext(ctx)
 	if err == nil {

@@ -25,10 +25,13 @@ type app struct {
 	stdin     io.Reader
 	stdout    io.Writer
 	stderr    io.Writer
+	// register, when set, adds workers to the client of serve (tests).
+	register func(*rota.Client) error
 }
 
-func newRootCmd(getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) *cobra.Command {
-	a := &app{stdin: stdin, stdout: stdout, stderr: stderr}
+func newRootCmd(getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer,
+	register func(*rota.Client) error) *cobra.Command {
+	a := &app{stdin: stdin, stdout: stdout, stderr: stderr, register: register}
 	cfg, err := config.FromEnv(getenv)
 	if err != nil {
 		cfg = config.Default()

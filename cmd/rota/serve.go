@@ -60,6 +60,11 @@ func (a *app) serve(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	if a.register != nil {
+		if err := a.register(client); err != nil {
+			return err
+		}
+	}
 	// The node runs until Stop, not until the signal: the signal starts a
 	// graceful shutdown below, with its own deadline.
 	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
