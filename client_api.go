@@ -79,6 +79,9 @@ type KindConfig struct {
 	Queue       *string
 	Priority    *int
 	Retention   *time.Duration
+	// GlobalMaxWorkers and RateLimit are KindOptions' cluster-wide limits.
+	GlobalMaxWorkers *int
+	RateLimit        *RateLimit
 	// Exec, when set, binds the kind to an external command (argv, or
 	// Shell run with /bin/sh -c) if no Go worker is registered for it.
 	Exec  []string

@@ -157,8 +157,8 @@ func TestNoticeFromAnotherStore(t *testing.T) {
 	// A cancel of a running job reaches the other store's subscriber with the job id.
 	j := insertOne(t, b, store.InsertParams{Kind: "k", Queue: "run", Priority: 1, MaxAttempts: 1})
 	now := time.Now()
-	if got, err := b.Claim(t.Context(), store.ClaimParams{Queue: "run", Node: "n", Limit: 1, Now: now, LeaseUntil: now.Add(time.Minute)}); err != nil || len(got) != 1 {
-		t.Fatalf("Claim = %v, %v", got, err)
+	if res, err := b.Claim(t.Context(), store.ClaimParams{Queue: "run", Node: "n", Limit: 1, Now: now, LeaseUntil: now.Add(time.Minute)}); err != nil || len(res.Jobs) != 1 {
+		t.Fatalf("Claim = %v, %v", res.Jobs, err)
 	}
 	if _, err := b.Cancel(t.Context(), store.CancelParams{ID: j.ID, Now: now}); err != nil {
 		t.Fatal(err)
@@ -449,7 +449,8 @@ func TestClaimersAcrossStores(t *testing.T) {
 				cp.Kinds = []store.KindLimit{{Kind: "a", Max: 3}, {Kind: "b", Max: 100}}
 			}
 			for {
-				got, err := s.Claim(t.Context(), cp)
+				claimRes, err := s.Claim(t.Context(), cp)
+				got := claimRes.Jobs
 				if err != nil {
 					t.Error(err)
 					return
@@ -527,8 +528,9 @@ func TestRescueKeepsConcurrentCancel(t *testing.T) {
 		if _, err := s.Insert(t.Context(), base, ps); err != nil {
 			t.Fatal(err)
 		}
-		jobs, err := s.Claim(t.Context(), store.ClaimParams{Queue: "q", Node: "n", Limit: n, Now: base,
+		claimRes, err := s.Claim(t.Context(), store.ClaimParams{Queue: "q", Node: "n", Limit: n, Now: base,
 			LeaseUntil: base.Add(time.Second)})
+		jobs := claimRes.Jobs
 		if err != nil || len(jobs) != n {
 			t.Fatalf("claimed %d jobs, %v", len(jobs), err)
 		}
@@ -584,8 +586,9 @@ func TestExtendAndFinishDoNotDeadlock(t *testing.T) {
 		if _, err := s.Insert(t.Context(), now, ps); err != nil {
 			t.Fatal(err)
 		}
-		jobs, err := s.Claim(t.Context(), store.ClaimParams{Queue: "q", Node: "n", Limit: n, Now: now,
+		claimRes, err := s.Claim(t.Context(), store.ClaimParams{Queue: "q", Node: "n", Limit: n, Now: now,
 			LeaseUntil: now.Add(time.Minute)})
+		jobs := claimRes.Jobs
 		if err != nil || len(jobs) != n {
 			t.Fatalf("claimed %d jobs, %v", len(jobs), err)
 		}

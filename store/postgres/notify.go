@@ -21,6 +21,7 @@ type notes struct {
 	runAt        time.Time
 	cancel       []int64
 	queueChanged []string
+	freedKinds   []string
 }
 
 // payload is the JSON of a notification.
@@ -29,6 +30,7 @@ type payload struct {
 	RunAt        int64    `json:"s,omitempty"` // microseconds since the Unix epoch
 	Cancel       []int64  `json:"c,omitempty"`
 	QueueChanged []string `json:"u,omitempty"`
+	Freed        []string `json:"f,omitempty"`
 	Changed      bool     `json:"x,omitempty"` // too much to tell: re-check everything
 }
 
@@ -46,13 +48,21 @@ func (n *notes) state(state store.State, queue string, runAt time.Time) {
 	}
 }
 
+// freed notes that a job of a kind with a cluster-wide maximum stopped running.
+func (n *notes) freed(kind string) {
+	if !slices.Contains(n.freedKinds, kind) {
+		n.freedKinds = append(n.freedKinds, kind)
+	}
+}
+
 func (n *notes) empty() bool {
-	return len(n.queued) == 0 && n.runAt.IsZero() && len(n.cancel) == 0 && len(n.queueChanged) == 0
+	return len(n.queued) == 0 && n.runAt.IsZero() && len(n.cancel) == 0 && len(n.queueChanged) == 0 &&
+		len(n.freedKinds) == 0
 }
 
 // encode returns the notification payload of n.
 func (n *notes) encode() string {
-	p := payload{Queued: n.queued, Cancel: n.cancel, QueueChanged: n.queueChanged}
+	p := payload{Queued: n.queued, Cancel: n.cancel, QueueChanged: n.queueChanged, Freed: n.freedKinds}
 	if !n.runAt.IsZero() {
 		p.RunAt = n.runAt.UnixMicro()
 	}
@@ -100,6 +110,9 @@ func decodeNotices(text string) []store.Notice {
 	}
 	for _, q := range p.QueueChanged {
 		out = append(out, store.Notice{Type: store.NoticeQueueChanged, Queue: q})
+	}
+	for _, k := range p.Freed {
+		out = append(out, store.Notice{Type: store.NoticeFreed, Kind: k})
 	}
 	return out
 }

@@ -163,7 +163,8 @@ func TestWALSync(t *testing.T) {
 	}
 	// The writer is not held by the fsync: a claim (lazy) commits and is
 	// answered meanwhile, and sees the committed job.
-	jobs, err := s.Claim(context.Background(), store.ClaimParams{Queue: "q", Node: "n", Limit: 1, Now: now, LeaseUntil: now.Add(time.Minute)})
+	claimRes, err := s.Claim(context.Background(), store.ClaimParams{Queue: "q", Node: "n", Limit: 1, Now: now, LeaseUntil: now.Add(time.Minute)})
+	jobs := claimRes.Jobs
 	if err != nil || len(jobs) != 1 {
 		t.Fatalf("claim during the fsync: %d jobs, %v", len(jobs), err)
 	}

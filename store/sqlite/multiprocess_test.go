@@ -63,8 +63,9 @@ func helperMain(path, node string, stdout *os.File) error {
 			Priority: store.DefaultPriority, MaxAttempts: 1}
 	}
 	claimAndFinish := func() (int, error) {
-		jobs, err := s.Claim(ctx, store.ClaimParams{Queue: store.DefaultQueue, Node: node, Limit: helperClaim,
+		claimRes, err := s.Claim(ctx, store.ClaimParams{Queue: store.DefaultQueue, Node: node, Limit: helperClaim,
 			Now: now, LeaseUntil: now.Add(time.Hour)})
+		jobs := claimRes.Jobs
 		if err != nil {
 			return 0, fmt.Errorf("claim: %w", err)
 		}
@@ -191,8 +192,9 @@ func TestMultiProcess(t *testing.T) {
 	s := openPath(t, path, Options{})
 	// A helper that finished early left jobs of the others: claim them here.
 	for {
-		jobs, err := s.Claim(t.Context(), store.ClaimParams{Queue: store.DefaultQueue, Node: "parent", Limit: 100,
+		claimRes, err := s.Claim(t.Context(), store.ClaimParams{Queue: store.DefaultQueue, Node: "parent", Limit: 100,
 			Now: helperBase(), LeaseUntil: helperBase().Add(time.Hour)})
+		jobs := claimRes.Jobs
 		if err != nil {
 			t.Fatal(err)
 		}
