@@ -385,6 +385,30 @@ func TestClaimPlan(t *testing.T) {
 	}
 }
 
+// TestRunningByKindPlan checks that a claim of a kind with a global
+// maximum counts the kind's running jobs through the index of running jobs.
+func TestRunningByKindPlan(t *testing.T) {
+	s := openTest(t, Options{})
+	var plan []string
+	err := pgx.BeginFunc(t.Context(), s.pool, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(t.Context(), `SET LOCAL enable_seqscan = off`); err != nil {
+			return err
+		}
+		rows, err := tx.Query(t.Context(), `EXPLAIN `+sqlRunningByKind, []string{"k"})
+		if err != nil {
+			return err
+		}
+		plan, err = pgx.CollectRows(rows, pgx.RowTo[string])
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(strings.Join(plan, "\n"), "jobs_lease") {
+		t.Errorf("the count of running jobs does not use jobs_lease:\n%s", strings.Join(plan, "\n"))
+	}
+}
+
 func TestInsertGivesUpWithItsCaller(t *testing.T) {
 	s := openTest(t, Options{})
 	// Another transaction holds the table: the group's insert waits.
