@@ -395,6 +395,18 @@ type Notice struct {
 	JobIDs []int64
 }
 
+// TxInserter is implemented by drivers that can insert jobs inside a
+// transaction of the caller's own, on the store's database (store/postgres
+// takes a pgx.Tx): the jobs exist if and only if that transaction commits.
+type TxInserter interface {
+	// InsertTx is Insert inside tx, with Insert's rules (all or none, key
+	// conflicts, queue caps). The jobs' notices go out in tx, so they are
+	// delivered when it commits. On error nothing of the call remains in
+	// tx; the driver documents whether tx is still usable. A tx of the
+	// wrong type is an error.
+	InsertTx(ctx context.Context, tx any, now time.Time, jobs []InsertParams) ([]InsertResult, error)
+}
+
 // Store is the driver contract. Every method is safe for concurrent use.
 // Methods that take a Now use it as the current time so tests can move the
 // clock; drivers must not read the wall clock for job semantics.
