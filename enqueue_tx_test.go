@@ -318,7 +318,10 @@ func TestEnqueueTxUnsupportedOnSQLite(t *testing.T) {
 	c := newClient(t, openStore(t), rota.Options{})
 	for _, call := range []func() error{
 		func() error { _, err := c.EnqueueTx(t.Context(), struct{}{}, "k", nil); return err },
-		func() error { _, err := c.EnqueueManyTx(t.Context(), struct{}{}, []rota.EnqueueParams{{Kind: "k"}}); return err },
+		func() error {
+			_, err := c.EnqueueManyTx(t.Context(), struct{}{}, []rota.EnqueueParams{{Kind: "k"}})
+			return err
+		},
 		func() error {
 			_, err := c.BatchTx(t.Context(), struct{}{}, func(b *rota.Batch) error { b.Enqueue("k", nil); return nil })
 			return err
