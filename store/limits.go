@@ -15,25 +15,34 @@ const MaxRateLogEntries = 128
 // negative caps, a rate limit with only one of N and Per, or a kind listed
 // twice with different cluster-wide limits. The error names the field.
 func (p ClaimParams) Check() error {
-	seen := make(map[string]KindLimit, len(p.Kinds))
+	limited := false
 	for i, k := range p.Kinds {
-		field := fmt.Sprintf("kinds[%d] (%q)", i, k.Kind)
+		bad := func(format string, args ...any) error {
+			return fmt.Errorf("kinds[%d] (%q): %s", i, k.Kind, fmt.Sprintf(format, args...))
+		}
 		switch {
 		case k.Max < 0:
-			return fmt.Errorf("%s: max %d is negative", field, k.Max)
+			return bad("max %d is negative", k.Max)
 		case k.GlobalMax < 0:
-			return fmt.Errorf("%s: global max %d is negative", field, k.GlobalMax)
+			return bad("global max %d is negative", k.GlobalMax)
 		case k.Rate.N < 0:
-			return fmt.Errorf("%s: rate n %d is negative", field, k.Rate.N)
+			return bad("rate n %d is negative", k.Rate.N)
 		case k.Rate.Per < 0:
-			return fmt.Errorf("%s: rate per %s is negative", field, k.Rate.Per)
+			return bad("rate per %s is negative", k.Rate.Per)
 		case k.Rate.N > 0 && k.Rate.Per == 0:
-			return fmt.Errorf("%s: rate of %d starts has no period (per)", field, k.Rate.N)
+			return bad("rate of %d starts has no period (per)", k.Rate.N)
 		case k.Rate.N == 0 && k.Rate.Per > 0:
-			return fmt.Errorf("%s: rate per %s has no number of starts (n)", field, k.Rate.Per)
+			return bad("rate per %s has no number of starts (n)", k.Rate.Per)
 		}
+		limited = limited || k.Limited()
+	}
+	if !limited { // the usual claim: nothing more to check, nothing allocated
+		return nil
+	}
+	seen := make(map[string]KindLimit, len(p.Kinds))
+	for i, k := range p.Kinds {
 		if prev, ok := seen[k.Kind]; ok && (prev.GlobalMax != k.GlobalMax || prev.Rate != k.Rate) {
-			return fmt.Errorf("%s: listed twice with different cluster-wide limits", field)
+			return fmt.Errorf("kinds[%d] (%q): listed twice with different cluster-wide limits", i, k.Kind)
 		}
 		seen[k.Kind] = k
 	}

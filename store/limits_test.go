@@ -146,3 +146,21 @@ func TestDecodeRateLog(t *testing.T) {
 		t.Errorf("Encode = %s", got)
 	}
 }
+
+// TestUnlimitedClaimChecksAllocateNothing guards the usual claim: checking
+// a claim without cluster-wide limits and finding it has none costs no
+// allocation.
+func TestUnlimitedClaimChecksAllocateNothing(t *testing.T) {
+	p := store.ClaimParams{Limit: 10, Kinds: []store.KindLimit{{Kind: "a", Max: 10}, {Kind: "b", Max: 3}}}
+	allocs := testing.AllocsPerRun(100, func() {
+		if err := p.Check(); err != nil {
+			t.Fatal(err)
+		}
+		if l := p.Limits(); l != nil {
+			t.Fatalf("Limits = %v", l)
+		}
+	})
+	if allocs != 0 {
+		t.Errorf("Check and Limits of an unlimited claim: %v allocations, want 0", allocs)
+	}
+}
