@@ -11,7 +11,10 @@ import (
 // pop with filters), leased for LeaseDuration. The caller runs it and ends
 // it with Complete or FailJob; a job not ended before its lease expires is
 // rescued by a running node. Pop works without Start. It returns
-// ErrNotFound when no job matches (or the queue is paused).
+// ErrNotFound when no job matches (or the queue is paused). The
+// cluster-wide limits of the kinds named in f.Kinds, as this client knows
+// them (registration and worker configuration), hold for Pop too; a Pop
+// that names no kinds takes any kind and ignores cluster-wide limits.
 func (c *Client) Pop(ctx context.Context, queue string, f PopFilter) (*Job, error) {
 	if queue == "" {
 		queue = store.DefaultQueue
