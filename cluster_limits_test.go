@@ -220,3 +220,26 @@ func TestKindLimitOptionsValidation(t *testing.T) {
 		t.Errorf("Register with valid limits: %v", err)
 	}
 }
+
+// TestPopHonoursGlobalMax checks that Pop, naming a kind registered with a
+// global maximum, takes no more than the maximum.
+func TestPopHonoursGlobalMax(t *testing.T) {
+	t.Parallel()
+	c := newClient(t, openStore(t), rota.Options{})
+	must(t, c.Register("scan", rota.WorkFunc(func(context.Context, *rota.Job) error { return nil }),
+		rota.KindOptions{GlobalMaxWorkers: 1}))
+	for range 2 {
+		enqueue(t, c, "scan", nil)
+	}
+	ctx := context.Background()
+	f := rota.PopFilter{Kinds: []string{"scan"}}
+	first, err := c.Pop(ctx, "default", f)
+	must(t, err)
+	if _, err := c.Pop(ctx, "default", f); !errors.Is(err, rota.ErrNotFound) {
+		t.Fatalf("second Pop at the maximum: %v, want ErrNotFound", err)
+	}
+	must(t, c.Complete(ctx, first, nil))
+	if _, err := c.Pop(ctx, "default", f); err != nil {
+		t.Fatalf("Pop after the first completed: %v", err)
+	}
+}
