@@ -1,6 +1,7 @@
 package store
 
 import (
+	"cmp"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -76,15 +77,7 @@ func (p ClaimParams) Limits() []KindLimit {
 		}
 		out = append(out, k)
 	}
-	slices.SortFunc(out, func(a, b KindLimit) int {
-		switch {
-		case a.Kind < b.Kind:
-			return -1
-		case a.Kind > b.Kind:
-			return 1
-		}
-		return 0
-	})
+	slices.SortFunc(out, func(a, b KindLimit) int { return cmp.Compare(a.Kind, b.Kind) })
 	return out
 }
 
