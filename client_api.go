@@ -85,6 +85,9 @@ type KindConfig struct {
 	Queue       *string
 	Priority    *int
 	Retention   *time.Duration
+	// GlobalMaxWorkers and RateLimit are KindOptions' cluster-wide limits.
+	GlobalMaxWorkers *int
+	RateLimit        *RateLimit
 	// Exec, when set, binds the kind to an external command (argv, or
 	// Shell run with /bin/sh -c) if no Go worker is registered for it.
 	Exec  []string
@@ -160,6 +163,9 @@ var _ interface {
 	EnqueueParams(ctx context.Context, p EnqueueParams) (*Job, error)
 	EnqueueMany(ctx context.Context, ps []EnqueueParams) ([]*Job, error)
 	Batch(ctx context.Context, fn func(b *Batch) error) ([]*Job, error)
+	EnqueueTx(ctx context.Context, tx any, kind string, args any, opts ...EnqueueOption) (*Job, error)
+	EnqueueManyTx(ctx context.Context, tx any, ps []EnqueueParams) ([]*Job, error)
+	BatchTx(ctx context.Context, tx any, fn func(b *Batch) error) ([]*Job, error)
 	Get(ctx context.Context, id int64) (*Job, error)
 	GetByKey(ctx context.Context, kind, key string) (*Job, error)
 	List(ctx context.Context, p ListParams) (ListPage, error)

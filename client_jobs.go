@@ -45,44 +45,89 @@ func (c *Client) Batch(ctx context.Context, fn func(b *Batch) error) ([]*Job, er
 	return c.insert(ctx, b.params, true)
 }
 
+// EnqueueTx is Enqueue inside tx, a transaction of the caller's own on the
+// client's database, so that the job exists if and only if tx commits
+// (River's InsertTx). For the PostgreSQL store tx is a pgx.Tx, begun on
+// any pool or connection to the store's database:
+//
+//	tx, err := pool.Begin(ctx)
+//	...
+//	if _, err := client.EnqueueTx(ctx, tx, "email.send", args); err != nil { ... }
+//	return tx.Commit(ctx) // nodes are woken when it commits
+//
+// The options, defaults, validation, key conflict policies and queue caps
+// are Enqueue's. Nodes are notified in tx, so they hear of the job when it
+// commits. No event is published for the new job (the client cannot know
+// whether tx commits); its later transitions are published as usual. When
+// EnqueueTx fails, nothing it did remains in tx; whether tx is still usable
+// is up to the store (the PostgreSQL store keeps it usable unless the
+// failure broke the transaction itself, and says so). A store that cannot
+// write in the caller's transaction (SQLite) fails with an error that
+// matches ErrUnsupported and names the driver.
+func (c *Client) EnqueueTx(ctx context.Context, tx any, kind string, args any, opts ...EnqueueOption) (*Job, error) {
+	p := EnqueueParams{Kind: kind, Args: args}
+	for _, o := range opts {
+		o(&p)
+	}
+	jobs, err := c.insertTx(ctx, tx, []EnqueueParams{p}, false)
+	if err != nil {
+		return nil, err
+	}
+	return jobs[0], nil
+}
+
+// EnqueueManyTx is EnqueueMany inside tx (see EnqueueTx): all of ps or
+// none, and only if tx commits.
+func (c *Client) EnqueueManyTx(ctx context.Context, tx any, ps []EnqueueParams) ([]*Job, error) {
+	return c.insertTx(ctx, tx, ps, true)
+}
+
+// BatchTx is Batch inside tx (see EnqueueTx): the jobs fn adds exist all
+// together, and only if tx commits.
+func (c *Client) BatchTx(ctx context.Context, tx any, fn func(b *Batch) error) ([]*Job, error) {
+	var b Batch
+	if err := fn(&b); err != nil {
+		return nil, err
+	}
+	return c.insertTx(ctx, tx, b.params, true)
+}
+
+// insertTx validates, ranks and inserts ps in the caller's transaction tx.
+func (c *Client) insertTx(ctx context.Context, tx any, ps []EnqueueParams, many bool) ([]*Job, error) {
+	if tx == nil {
+		return nil, fieldErr("tx", "nil transaction")
+	}
+	ti, ok := c.store.(store.TxInserter)
+	if !ok {
+		return nil, fmt.Errorf("rota: enqueue in a transaction: the %s store cannot write in the caller's transaction: %w",
+			c.store.Driver(), ErrUnsupported)
+	}
+	if len(ps) == 0 {
+		return nil, nil
+	}
+	now, ips, err := c.prepare(ctx, ps, many)
+	if err != nil {
+		return nil, err
+	}
+	res, err := ti.InsertTx(ctx, tx, now, ips)
+	if err != nil {
+		return nil, fmt.Errorf("rota: enqueue in a transaction: %w", err)
+	}
+	jobs := make([]*Job, len(res))
+	for i, r := range res {
+		jobs[i] = newJob(r.Job)
+	}
+	return jobs, nil
+}
+
 // insert validates, ranks and inserts ps, and publishes their events.
 func (c *Client) insert(ctx context.Context, ps []EnqueueParams, many bool) ([]*Job, error) {
 	if len(ps) == 0 {
 		return nil, nil
 	}
-	name := func(i int, err error) error {
-		if many {
-			return indexErr(i, err)
-		}
-		return err
-	}
-	now := c.now()
-	ips := make([]store.InsertParams, len(ps))
-	var lastKind string
-	var ko KindOptions
-	for i := range ps {
-		p := &ps[i]
-		if i == 0 || p.Kind != lastKind {
-			ko, lastKind = c.reg.options(p.Kind), p.Kind
-		}
-		ip, rank, err := p.validate(now, ko)
-		if err != nil {
-			return nil, name(i, err)
-		}
-		if rank {
-			pr, err := ko.Ranker.Rank(ctx, RankInput{
-				Kind: ip.Kind, Key: ip.Key, Queue: ip.Queue, Args: ip.Args, Metadata: ip.Metadata,
-				UserRequested: p.UserRequested, Now: now, History: c.store,
-			})
-			if err != nil {
-				return nil, name(i, fmt.Errorf("rota: rank %s: %w", ip.Kind, err))
-			}
-			if pr < store.MinPriority || pr > store.MaxPriority {
-				return nil, name(i, fieldErr("priority", "ranker gave %d, out of range %d..%d", pr, store.MinPriority, store.MaxPriority))
-			}
-			ip.Priority = pr
-		}
-		ips[i] = ip
+	now, ips, err := c.prepare(ctx, ps, many)
+	if err != nil {
+		return nil, err
 	}
 	c.events.gate.RLock()
 	defer c.events.gate.RUnlock()
@@ -106,6 +151,46 @@ func (c *Client) insert(ctx context.Context, ps []EnqueueParams, many bool) ([]*
 	}
 	c.events.publish(es...)
 	return jobs, nil
+}
+
+// prepare validates and ranks ps at the client's now; an error of a
+// many-job enqueue names the index of the job.
+func (c *Client) prepare(ctx context.Context, ps []EnqueueParams, many bool) (time.Time, []store.InsertParams, error) {
+	name := func(i int, err error) error {
+		if many {
+			return indexErr(i, err)
+		}
+		return err
+	}
+	now := c.now()
+	ips := make([]store.InsertParams, len(ps))
+	var lastKind string
+	var ko KindOptions
+	for i := range ps {
+		p := &ps[i]
+		if i == 0 || p.Kind != lastKind {
+			ko, lastKind = c.reg.options(p.Kind), p.Kind
+		}
+		ip, rank, err := p.validate(now, ko)
+		if err != nil {
+			return now, nil, name(i, err)
+		}
+		if rank {
+			pr, err := ko.Ranker.Rank(ctx, RankInput{
+				Kind: ip.Kind, Key: ip.Key, Queue: ip.Queue, Args: ip.Args, Metadata: ip.Metadata,
+				UserRequested: p.UserRequested, Now: now, History: c.store,
+			})
+			if err != nil {
+				return now, nil, name(i, fmt.Errorf("rota: rank %s: %w", ip.Kind, err))
+			}
+			if pr < store.MinPriority || pr > store.MaxPriority {
+				return now, nil, name(i, fieldErr("priority", "ranker gave %d, out of range %d..%d", pr, store.MinPriority, store.MaxPriority))
+			}
+			ip.Priority = pr
+		}
+		ips[i] = ip
+	}
+	return now, ips, nil
 }
 
 // Get returns a job with its attempt history.

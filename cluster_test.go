@@ -307,8 +307,9 @@ func TestOnlyLeaderRescues(t *testing.T) {
 			for round := range 6 {
 				// A node claims it and dies: its lease has run out already.
 				now := time.Now()
-				claimed, err := stores[0].Claim(context.Background(), store.ClaimParams{Queue: "default", Node: "dead",
+				res, err := stores[0].Claim(context.Background(), store.ClaimParams{Queue: "default", Node: "dead",
 					Limit: 1, Kinds: []store.KindLimit{{Kind: "test.orphan", Max: 1}}, Now: now, LeaseUntil: now.Add(-time.Second)})
+				claimed := res.Jobs
 				if err != nil || len(claimed) != 1 || claimed[0].ID != j.ID {
 					t.Fatalf("claim as the dead node: %v %v", ids(claimed), err)
 				}

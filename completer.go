@@ -241,6 +241,7 @@ func (c *completer) write(batch []*execution) (applied []store.State, ok bool) {
 		for _, ex := range batch {
 			f := ex.fin
 			ex.lateAbort(&f)
+			f.Limited = ex.kind.opts.GlobalMaxWorkers > 0
 			c.params = append(c.params, f)
 		}
 		applied, err := c.n.store.Finish(context.WithoutCancel(c.n.jobBase), c.params)

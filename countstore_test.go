@@ -14,11 +14,11 @@ type countingStore struct {
 	claims, claimed, finishes, finished atomic.Int64
 }
 
-func (s *countingStore) Claim(ctx context.Context, p store.ClaimParams) ([]*store.Job, error) {
-	jobs, err := s.Store.Claim(ctx, p)
+func (s *countingStore) Claim(ctx context.Context, p store.ClaimParams) (store.ClaimResult, error) {
+	res, err := s.Store.Claim(ctx, p)
 	s.claims.Add(1)
-	s.claimed.Add(int64(len(jobs)))
-	return jobs, err
+	s.claimed.Add(int64(len(res.Jobs)))
+	return res, err
 }
 
 func (s *countingStore) Finish(ctx context.Context, fs []store.FinishParams) ([]store.State, error) {

@@ -20,6 +20,9 @@ var (
 	ErrStopped = errors.New("rota: client stopped")
 	// ErrUnknownKind: no worker is registered for the kind.
 	ErrUnknownKind = errors.New("rota: unknown kind")
+	// ErrUnsupported: the client's store cannot do what was asked (EnqueueTx
+	// on SQLite). It is errors.ErrUnsupported.
+	ErrUnsupported = errors.ErrUnsupported
 )
 
 // FieldError is an invalid option or argument; Field names it as the API and

@@ -7,9 +7,14 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"sync/atomic"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
 	"github.com/rotahq/rota"
+	"github.com/rotahq/rota/store/postgres"
 	"github.com/rotahq/rota/store/sqlite"
 )
 
@@ -185,4 +190,80 @@ func ExampleShellCommand() {
 	fmt.Println(job.State, job.Result != nil)
 	// Output:
 	// done true
+}
+
+// EnqueueTx enqueues inside the application's own transaction: the job
+// exists if and only if the order does. PostgreSQL only; this example
+// needs a database (DATABASE_URL), so it is compiled but not run.
+func ExampleClient_EnqueueTx() {
+	ctx := context.Background()
+	url := os.Getenv("DATABASE_URL") // postgres://...
+	st, err := postgres.Open(ctx, url, postgres.Options{})
+	if err != nil {
+		panic(err)
+	}
+	defer st.Close()
+	if err := st.Migrate(ctx); err != nil {
+		panic(err)
+	}
+	client, err := rota.New(st, rota.Options{})
+	if err != nil {
+		panic(err)
+	}
+
+	// The application's own pool and transaction.
+	pool, err := pgxpool.New(ctx, url)
+	if err != nil {
+		panic(err)
+	}
+	defer pool.Close()
+	err = pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `INSERT INTO orders (id) VALUES ($1)`, 42); err != nil {
+			return err
+		}
+		// Nodes are woken when the transaction commits; if it rolls back,
+		// there is no job.
+		_, err := client.EnqueueTx(ctx, tx, "order.confirm", map[string]int{"order": 42},
+			rota.Key("order-42", rota.OnConflictReturn))
+		return err
+	})
+	if err != nil {
+		panic(err)
+	}
+}
+
+// A kind's cluster-wide limits hold across every node that shares the
+// store: here at most 2 jobs of the kind run at once, and at most 100 start
+// per second.
+func Example_kindLimits() {
+	client, cleanup := exampleClient()
+	defer cleanup()
+	ctx := context.Background()
+
+	var running, peak atomic.Int64
+	_ = client.Register("api.call", rota.WorkFunc(func(ctx context.Context, job *rota.Job) error {
+		n := running.Add(1)
+		defer running.Add(-1)
+		for p := peak.Load(); n > p && !peak.CompareAndSwap(p, n); p = peak.Load() {
+		}
+		time.Sleep(5 * time.Millisecond) // the call
+		return nil
+	}), rota.KindOptions{
+		GlobalMaxWorkers: 2,
+		RateLimit:        rota.RateLimit{N: 100, Per: time.Second},
+	})
+	sub := client.Subscribe(0, rota.EventFilter{})
+	_ = client.Start(ctx)
+
+	for range 6 {
+		_, _ = client.Enqueue(ctx, "api.call", nil)
+	}
+	for done := 0; done < 6; {
+		if e := <-sub.C; e.To == rota.StateDone {
+			done++
+		}
+	}
+	fmt.Println("at most 2 at once:", peak.Load() <= 2)
+	// Output:
+	// at most 2 at once: true
 }

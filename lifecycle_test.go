@@ -145,9 +145,10 @@ func TestRescueDeadNode(t *testing.T) {
 
 	// A node that died: it claimed the job and its lease has expired.
 	now := time.Now()
-	claimed, err := st.Claim(context.Background(), store.ClaimParams{
+	claimRes, err := st.Claim(context.Background(), store.ClaimParams{
 		Queue: "default", Node: "dead", Limit: 1, Now: now, LeaseUntil: now.Add(-time.Second),
 	})
+	claimed := claimRes.Jobs
 	if err != nil || len(claimed) != 1 || claimed[0].ID != j.ID {
 		t.Fatalf("claim as the dead node: %v %v", claimed, err)
 	}

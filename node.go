@@ -169,7 +169,19 @@ func (n *node) dispatch(ctx context.Context) {
 			if nt.Name == maintenanceLease {
 				n.lead.campaignSoon()
 			}
+		case store.NoticeFreed:
+			if k := n.c.reg.snapshot().byKind[nt.Kind]; k != nil && k.opts.GlobalMaxWorkers > 0 {
+				k.slots.freed.Add(1)
+				// Any queue may hold the kind's jobs.
+				n.wakeAll()
+			}
 		case store.NoticeChanged:
+			// Something changed unseen: jobs may have stopped running too.
+			for _, k := range n.c.reg.snapshot().list {
+				if k.opts.GlobalMaxWorkers > 0 {
+					k.slots.freed.Add(1)
+				}
+			}
 			n.wakeAll()
 			n.maint.promoteSoon()
 			select {

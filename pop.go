@@ -11,7 +11,10 @@ import (
 // pop with filters), leased for LeaseDuration. The caller runs it and ends
 // it with Complete or FailJob; a job not ended before its lease expires is
 // rescued by a running node. Pop works without Start. It returns
-// ErrNotFound when no job matches (or the queue is paused).
+// ErrNotFound when no job matches (or the queue is paused). The
+// cluster-wide limits of the kinds named in f.Kinds, as this client knows
+// them (registration and worker configuration), hold for Pop too; a Pop
+// that names no kinds takes any kind and ignores cluster-wide limits.
 func (c *Client) Pop(ctx context.Context, queue string, f PopFilter) (*Job, error) {
 	if queue == "" {
 		queue = store.DefaultQueue
@@ -29,12 +32,14 @@ func (c *Client) Pop(ctx context.Context, queue string, f PopFilter) (*Job, erro
 	if len(f.Kinds) > 0 {
 		p.Kinds = make([]store.KindLimit, len(f.Kinds))
 		for i, k := range f.Kinds {
-			p.Kinds[i] = store.KindLimit{Kind: k, Max: 1}
+			o := c.reg.options(k)
+			p.Kinds[i] = store.KindLimit{Kind: k, Max: 1, GlobalMax: o.GlobalMaxWorkers, Rate: o.RateLimit}
 		}
 	}
 	p.Now = c.now()
 	p.LeaseUntil = p.Now.Add(c.opts.LeaseDuration)
-	jobs, err := c.store.Claim(ctx, p)
+	claimRes, err := c.store.Claim(ctx, p)
+	jobs := claimRes.Jobs
 	if err != nil {
 		return nil, fmt.Errorf("rota: pop %s: %w", queue, err)
 	}
@@ -73,7 +78,8 @@ func (c *Client) FailJob(ctx context.Context, job *Job, err error) error {
 		return fieldErr("job", "nil")
 	}
 	now := c.now()
-	bo := backoffOr(c.reg.options(job.Kind).Backoff)
+	ko := c.reg.options(job.Kind)
+	bo := backoffOr(ko.Backoff)
 	started := job.StartedAt
 	if started.IsZero() {
 		started = now
@@ -82,6 +88,7 @@ func (c *Client) FailJob(ctx context.Context, job *Job, err error) error {
 	if f.State == StateDone {
 		f.Result = job.resultJSON()
 	}
+	f.Limited = ko.GlobalMaxWorkers > 0
 	// Held until the event is out; see eventBus.finishes.
 	c.events.finishes.RLock()
 	defer c.events.finishes.RUnlock()

@@ -34,9 +34,15 @@ type producer struct {
 
 	// Reused between claims (only the producer's goroutine touches them).
 	limits   []store.KindLimit
-	reserved []int64 // per kind index of the snapshot: slots reserved
-	counts   []int64 // per kind index: jobs claimed
+	reserved []int64  // per kind index of the snapshot: slots reserved
+	counts   []int64  // per kind index: jobs claimed
+	freedGen []uint64 // per kind index: kindSlots.freed before the claim
 	batch    []*execution
+
+	// nextStart is the earliest time a kind that its rate limit held back
+	// may start again, found by the last fill (zero: none); the producer
+	// sleeps until then at most.
+	nextStart time.Time
 }
 
 func newProducer(n *node, queue string, idx, maxWorkers int) *producer {
@@ -54,20 +60,38 @@ func (p *producer) wakeup() {
 func (p *producer) run(ctx context.Context) {
 	tick := time.NewTicker(p.n.c.opts.PollInterval)
 	defer tick.Stop()
-	p.fill(ctx)
+	// rate fires when a kind that its rate limit held back may start again.
+	rate := time.NewTimer(time.Hour)
+	rate.Stop()
+	defer rate.Stop()
 	for {
+		p.fill(ctx)
+		if !p.nextStart.IsZero() {
+			rate.Reset(max(p.nextStart.Sub(p.n.c.now()), 0))
+		} else {
+			rate.Stop()
+		}
 		select {
 		case <-ctx.Done():
 			return
 		case <-p.wake:
+		case <-rate.C:
 		case <-tick.C:
+			// The fallback poll also claims the kinds that were at their
+			// cluster-wide maximum, in case a slot was freed unannounced
+			// (a job rescued from a dead node, a node without the limit).
+			for _, k := range p.n.c.reg.snapshot().list {
+				if k.opts.GlobalMaxWorkers > 0 {
+					k.slots.freed.Add(1)
+				}
+			}
 		}
-		p.fill(ctx)
 	}
 }
 
 // fill claims until the queue's slots are full or there is nothing more.
 func (p *producer) fill(ctx context.Context) {
+	p.nextStart = time.Time{}
 	for ctx.Err() == nil {
 		again, err := p.claimOnce(ctx)
 		if err != nil {
@@ -111,7 +135,16 @@ func (p *producer) claimOnce(ctx context.Context) (again bool, err error) {
 	p.limits = p.limits[:0]
 	p.reserved = grow(p.reserved, nk)
 	p.counts = grow(p.counts, nk)
+	if cap(p.freedGen) < nk {
+		p.freedGen = make([]uint64, nk)
+	}
+	p.freedGen = p.freedGen[:nk]
+	now := p.n.c.now()
 	for i, k := range snap.list {
+		if p.held(k, now) {
+			continue
+		}
+		p.freedGen[i] = k.slots.freed.Load()
 		m := free
 		if c := int64(k.opts.MaxWorkers); c > 0 {
 			m = k.slots.reserve(c, free)
@@ -125,16 +158,16 @@ func (p *producer) claimOnce(ctx context.Context) (again bool, err error) {
 				continue
 			}
 		}
-		p.limits = append(p.limits, store.KindLimit{Kind: k.kind, Max: int(m)})
+		p.limits = append(p.limits, store.KindLimit{Kind: k.kind, Max: int(m),
+			GlobalMax: k.opts.GlobalMaxWorkers, Rate: k.opts.RateLimit})
 	}
 	if len(p.limits) == 0 {
 		return again, nil
 	}
 	p.used.Add(free)
-	now := p.n.c.now()
 	// The claim is not cancelled by shutdown: jobs it takes must not be
 	// left running in the store without anyone holding them.
-	jobs, err := p.n.store.Claim(context.WithoutCancel(ctx), store.ClaimParams{
+	res, err := p.n.store.Claim(context.WithoutCancel(ctx), store.ClaimParams{
 		Queue:      p.queue,
 		Node:       p.n.id,
 		Limit:      int(free),
@@ -142,7 +175,9 @@ func (p *producer) claimOnce(ctx context.Context) (again bool, err error) {
 		Now:        now,
 		LeaseUntil: now.Add(p.n.lease),
 	})
+	jobs := res.Jobs
 	got := int64(len(jobs))
+	p.noteHeld(res, snap)
 	for _, j := range jobs {
 		if k := snap.byKind[j.Kind]; k != nil {
 			p.counts[k.idx]++
@@ -185,6 +220,49 @@ func (p *producer) claimOnce(ctx context.Context) (again bool, err error) {
 	}
 	p.launch(jobs, snap, now)
 	return again, nil
+}
+
+// held reports whether kind k is left out of the claim: the store said it
+// is at its cluster-wide maximum and no job of it stopped running since
+// (NoticeFreed), or its rate limit allows no start before a later time
+// (which the producer then sleeps until at most).
+func (p *producer) held(k *kindRT, now time.Time) bool {
+	if k.opts.GlobalMaxWorkers > 0 {
+		if full := k.slots.full.Load(); full != 0 && full == k.slots.freed.Load()+1 {
+			return true
+		}
+	}
+	if k.opts.RateLimit.N > 0 {
+		if until := k.slots.rateUntil.Load(); until != 0 && now.UnixNano() < until {
+			p.waitStart(time.Unix(0, until))
+			return true
+		}
+	}
+	return false
+}
+
+// noteHeld records the kinds the claim's cluster-wide limits held back.
+// A kind at its maximum is marked with the freed count read before the
+// claim, so a NoticeFreed that came meanwhile is not lost.
+func (p *producer) noteHeld(res store.ClaimResult, snap *regSnapshot) {
+	for _, kind := range res.AtMax {
+		if k := snap.byKind[kind]; k != nil {
+			k.slots.full.Store(p.freedGen[k.idx] + 1)
+		}
+	}
+	for kind, t := range res.NextStart {
+		if k := snap.byKind[kind]; k != nil {
+			k.slots.rateUntil.Store(t.UnixNano())
+		}
+		p.waitStart(t)
+	}
+}
+
+// waitStart makes the producer claim again at t at the latest.
+func (p *producer) waitStart(t time.Time) {
+	if p.nextStart.IsZero() || t.Before(p.nextStart) {
+		p.nextStart = t
+	}
 }
 
 // grow returns s resized to n zeroed elements.

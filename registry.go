@@ -58,6 +58,17 @@ type kindSlots struct {
 	// waiters has the bit of every producer that the kind's cap held back:
 	// a freed slot of the kind wakes them.
 	waiters atomic.Uint64
+
+	// Cluster-wide limits, as the store last reported them. freed counts
+	// the announcements that a job of the kind stopped running somewhere
+	// (NoticeFreed; also NoticeChanged and the poll); full is freed+1 as
+	// it was before a claim that found the kind at its GlobalMaxWorkers:
+	// while no announcement came since, producers leave the kind out.
+	freed atomic.Uint64
+	full  atomic.Uint64
+	// rateUntil (Unix nanoseconds) is when the kind's rate limit allows
+	// its next start, after a claim that it held back.
+	rateUntil atomic.Int64
 }
 
 // reserve takes up to want free slots of a kind capped at limit.
@@ -156,7 +167,28 @@ func mergeConfig(o KindOptions, kc KindConfig) KindOptions {
 		l := *kc.LogLevel
 		o.LogLevel = &l
 	}
+	if kc.GlobalMaxWorkers != nil && *kc.GlobalMaxWorkers >= 0 {
+		o.GlobalMaxWorkers = *kc.GlobalMaxWorkers
+	}
+	if kc.RateLimit != nil && checkRateLimit(*kc.RateLimit) == nil {
+		o.RateLimit = *kc.RateLimit
+	}
 	return o
+}
+
+// checkRateLimit checks a kind's rate limit: both N and Per, or neither.
+func checkRateLimit(r RateLimit) error {
+	switch {
+	case r.N < 0:
+		return fieldErr("rate_limit.n", "%d is negative", r.N)
+	case r.Per < 0:
+		return fieldErr("rate_limit.per", "%s is negative", r.Per)
+	case r.N > 0 && r.Per == 0:
+		return fieldErr("rate_limit.per", "required with rate_limit.n (%d starts per what?)", r.N)
+	case r.N == 0 && r.Per > 0:
+		return fieldErr("rate_limit.n", "required with rate_limit.per (how many starts per %s?)", r.Per)
+	}
+	return nil
 }
 
 // validateRegistration checks a kind, its worker and options.
@@ -183,8 +215,10 @@ func validateRegistration(kind string, w Worker, o KindOptions) error {
 		return fieldErr("queue", "%q must be 1-%d letters, digits or . _ - : /", o.Queue, MaxNameLength)
 	case o.Priority != nil && (*o.Priority < store.MinPriority || *o.Priority > store.MaxPriority):
 		return fieldErr("priority", "%d is out of range %d..%d", *o.Priority, store.MinPriority, store.MaxPriority)
+	case o.GlobalMaxWorkers < 0:
+		return fieldErr("global_max_workers", "%d is negative", o.GlobalMaxWorkers)
 	}
-	return nil
+	return checkRateLimit(o.RateLimit)
 }
 
 // add registers regs (already validated) for bundle b (nil: directly). A

@@ -8,6 +8,8 @@ import (
 	"math/rand/v2"
 	"sync"
 	"time"
+
+	"github.com/rotahq/rota/store"
 )
 
 // Worker runs jobs of one kind. What Work returns decides the outcome (see
@@ -114,7 +116,20 @@ type KindOptions struct {
 	Retention time.Duration
 	// LogLevel of the logger in the job's context; nil means the client's.
 	LogLevel *slog.Level
+	// GlobalMaxWorkers caps this kind's running jobs across every node
+	// that shares the store (4CAT max_workers, cluster-wide): the store
+	// counts the kind's running jobs inside the claim, so the cap holds
+	// at every moment. 0 means no such cap. Give every node that runs the
+	// kind the same value.
+	GlobalMaxWorkers int
+	// RateLimit caps how often jobs of this kind start, across every node
+	// that shares the store: at most N starts in any interval of length
+	// Per. The zero value means no limit. Give every node the same value.
+	RateLimit RateLimit
 }
+
+// RateLimit is at most N starts per Per (see KindOptions.RateLimit).
+type RateLimit = store.RateLimit
 
 // Defaults for jobs and kinds.
 const (

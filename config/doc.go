@@ -16,8 +16,9 @@
 // merged key by key over _defaults.json: a key in the kind's file replaces the
 // same key of the defaults, and a key set to null removes it. Known keys
 // (log_level, max_workers, timeout, max_attempts, queue, priority, exec,
-// interval, retention) are typed in WorkerConfig; every other key is kept raw
-// in WorkerConfig.Custom for the worker to decode. LoadWorkerDir reads the
-// directory once; a Watcher keeps it current, and when a file breaks it keeps
-// the last good version of that file and reports the problem.
+// interval, retention, global_max_workers, rate_limit) are typed in
+// WorkerConfig; every other key is kept raw in WorkerConfig.Custom for the
+// worker to decode. LoadWorkerDir reads the directory once; a Watcher keeps
+// it current, and when a file breaks it keeps the last good version of that
+// file and reports the problem.
 package config

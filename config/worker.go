@@ -26,6 +26,10 @@ const (
 	KeyExec        = "exec"
 	KeyInterval    = "interval"
 	KeyRetention   = "retention"
+	// KeyGlobalMaxWorkers and KeyRateLimit are the kind's cluster-wide
+	// limits, held by the store across every node that shares it.
+	KeyGlobalMaxWorkers = "global_max_workers"
+	KeyRateLimit        = "rate_limit"
 )
 
 // Priority bounds of the priority key (lower runs first).
@@ -50,6 +54,12 @@ type WorkerConfig struct {
 	Exec        *Exec          // exec: run each job as an external command
 	Interval    *string        // interval: schedule phrase, kept verbatim (makes the kind periodic)
 	Retention   *time.Duration // retention: how long finished jobs are kept, > 0
+	// global_max_workers: jobs of this kind running at once across every
+	// node sharing the store, ≥ 0 (0: no such cap).
+	GlobalMaxWorkers *int
+	// rate_limit: {"n": 10, "per": "1s"}: at most n starts of this kind
+	// in any interval of length per, across every node sharing the store.
+	RateLimit *RateLimit
 
 	// Custom holds every other key, as compact JSON, for the worker to
 	// decode (see Get).
@@ -58,6 +68,14 @@ type WorkerConfig struct {
 	// raw is every key as read (after merging), compact; nil when the value
 	// was not made by parsing.
 	raw map[string]json.RawMessage
+}
+
+// RateLimit is the value of the rate_limit key: at most N starts per Per.
+// Both are required: N ≥ 1, Per > 0 (a duration string or a number of
+// seconds).
+type RateLimit struct {
+	N   int
+	Per time.Duration
 }
 
 // Exec is the command of the exec key: a string is run with /bin/sh -c
@@ -151,7 +169,7 @@ func (w WorkerConfig) MarshalJSON() ([]byte, error) {
 }
 
 func (w WorkerConfig) toMap() (map[string]json.RawMessage, error) {
-	m := make(map[string]json.RawMessage, len(w.Custom)+9)
+	m := make(map[string]json.RawMessage, len(w.Custom)+11)
 	for k, v := range w.Custom {
 		m[k] = v
 	}
@@ -194,6 +212,12 @@ func (w WorkerConfig) toMap() (map[string]json.RawMessage, error) {
 	}
 	if w.Retention != nil {
 		put(KeyRetention, FormatDuration(*w.Retention))
+	}
+	if w.GlobalMaxWorkers != nil {
+		put(KeyGlobalMaxWorkers, *w.GlobalMaxWorkers)
+	}
+	if w.RateLimit != nil {
+		put(KeyRateLimit, map[string]any{rateKeyN: w.RateLimit.N, rateKeyPer: FormatDuration(w.RateLimit.Per)})
 	}
 	return m, errors.Join(errs...)
 }
@@ -301,13 +325,21 @@ func build(raw map[string]json.RawMessage) (WorkerConfig, error) {
 			w.Interval, err = decodeInterval(v)
 		case KeyRetention:
 			w.Retention, err = decodeDuration(v, true)
+		case KeyGlobalMaxWorkers:
+			w.GlobalMaxWorkers, err = decodeInt(v, 0, math.MaxInt, "a whole number ≥ 0")
+		case KeyRateLimit:
+			w.RateLimit, err = decodeRateLimit(v)
 		default:
 			if w.Custom == nil {
 				w.Custom = make(map[string]json.RawMessage)
 			}
 			w.Custom[k] = v
 		}
-		if err != nil {
+		var ke *KeyError
+		switch {
+		case errors.As(err, &ke): // names a key inside the value
+			errs = append(errs, err)
+		case err != nil:
 			errs = append(errs, &KeyError{Key: k, Want: err.Error(), Got: shorten(v)})
 		}
 	}
@@ -432,4 +464,54 @@ func decodeExec(v json.RawMessage) (*Exec, error) {
 		argv[i] = s
 	}
 	return &Exec{Argv: argv}, nil
+}
+
+// The keys of a rate_limit object.
+const (
+	rateKeyN   = "n"
+	rateKeyPer = "per"
+)
+
+// decodeRateLimit reads {"n": 10, "per": "1s"}. A value that is not an
+// object fails as a whole; a bad or missing n or per, or another key,
+// fails as a *KeyError naming rate_limit.<key> (joined when several).
+func decodeRateLimit(v json.RawMessage) (*RateLimit, error) {
+	var m map[string]json.RawMessage
+	if len(v) == 0 || v[0] != '{' || json.Unmarshal(v, &m) != nil {
+		return nil, fmt.Errorf(`an object like {"%s": 10, "%s": "1s"}`, rateKeyN, rateKeyPer)
+	}
+	var r RateLimit
+	var errs []error
+	bad := func(key, want string, got []byte) {
+		g := "nothing"
+		if got != nil {
+			g = shorten(canonical(got))
+		}
+		errs = append(errs, &KeyError{Key: KeyRateLimit + "." + key, Want: want, Got: g})
+	}
+	const wantN = "a whole number ≥ 1"
+	if n, ok := m[rateKeyN]; !ok || isNull(n) {
+		bad(rateKeyN, wantN, nil)
+	} else if p, err := decodeInt(n, 1, math.MaxInt, wantN); err != nil {
+		bad(rateKeyN, err.Error(), n)
+	} else {
+		r.N = *p
+	}
+	const wantPer = `a duration like "30s" or a number of seconds, > 0`
+	if per, ok := m[rateKeyPer]; !ok || isNull(per) {
+		bad(rateKeyPer, wantPer, nil)
+	} else if d, err := decodeDuration(per, true); err != nil {
+		bad(rateKeyPer, err.Error(), per)
+	} else {
+		r.Per = *d
+	}
+	for _, k := range slices.Sorted(maps.Keys(m)) {
+		if k != rateKeyN && k != rateKeyPer {
+			bad(k, "no such key (rate_limit takes n and per)", m[k])
+		}
+	}
+	if len(errs) > 0 {
+		return nil, errors.Join(errs...)
+	}
+	return &r, nil
 }

@@ -76,6 +76,24 @@ func TestParseWorkerConfig(t *testing.T) {
 		{name: "interval number", in: `{"interval": 60}`, wantErr: `interval: want an interval phrase`},
 		{name: "retention", in: `{"retention": "30d"}`, want: WorkerConfig{Retention: ptr(30 * 24 * time.Hour)}},
 		{name: "retention zero", in: `{"retention": 0}`, wantErr: `retention: want a duration like "30s" or a number of seconds, > 0, got 0`},
+		{name: "global max workers", in: `{"global_max_workers": 3}`, want: WorkerConfig{GlobalMaxWorkers: ptr(3)}},
+		{name: "global max workers zero", in: `{"global_max_workers": 0}`, want: WorkerConfig{GlobalMaxWorkers: ptr(0)}},
+		{name: "global max workers negative", in: `{"global_max_workers": -3}`, wantErr: `global_max_workers: want a whole number ≥ 0, got -3`},
+		{name: "global max workers string", in: `{"global_max_workers": "3"}`, wantErr: `global_max_workers: want a whole number ≥ 0, got "3"`},
+		{name: "rate limit", in: `{"rate_limit": {"n": 10, "per": "1s"}}`, want: WorkerConfig{RateLimit: &RateLimit{N: 10, Per: time.Second}}},
+		{name: "rate limit per seconds", in: `{"rate_limit": {"per": 0.5, "n": 1}}`, want: WorkerConfig{RateLimit: &RateLimit{N: 1, Per: 500 * time.Millisecond}}},
+		{name: "rate limit per day", in: `{"rate_limit": {"n": 1000, "per": "1d"}}`, want: WorkerConfig{RateLimit: &RateLimit{N: 1000, Per: 24 * time.Hour}}},
+		{name: "rate limit not an object", in: `{"rate_limit": 10}`, wantErr: `rate_limit: want an object like {"n": 10, "per": "1s"}, got 10`},
+		{name: "rate limit array", in: `{"rate_limit": [10, "1s"]}`, wantErr: `rate_limit: want an object like`},
+		{name: "rate limit without n", in: `{"rate_limit": {"per": "1s"}}`, wantErr: `rate_limit.n: want a whole number ≥ 1, got nothing`},
+		{name: "rate limit n null", in: `{"rate_limit": {"n": null, "per": "1s"}}`, wantErr: `rate_limit.n: want a whole number ≥ 1, got nothing`},
+		{name: "rate limit n zero", in: `{"rate_limit": {"n": 0, "per": "1s"}}`, wantErr: `rate_limit.n: want a whole number ≥ 1, got 0`},
+		{name: "rate limit without per", in: `{"rate_limit": {"n": 5}}`, wantErr: `rate_limit.per: want a duration like "30s" or a number of seconds, > 0, got nothing`},
+		{name: "rate limit per zero", in: `{"rate_limit": {"n": 5, "per": "0s"}}`, wantErr: `rate_limit.per: want a duration like "30s" or a number of seconds, > 0, got "0s"`},
+		{name: "rate limit per bad", in: `{"rate_limit": {"n": 5, "per": "soon"}}`, wantErr: `rate_limit.per: want a duration`},
+		{name: "rate limit other key", in: `{"rate_limit": {"n": 5, "per": "1s", "burst": 2}}`, wantErr: `rate_limit.burst: want no such key (rate_limit takes n and per), got 2`},
+		{name: "rate limit two bad keys", in: `{"rate_limit": {"n": "5", "per": -1}}`, wantErr: "rate_limit.n: want a whole number ≥ 1, got \"5\"\nrate_limit.per: want"},
+		{name: "rate limit null", in: `{"rate_limit": null}`, want: WorkerConfig{}},
 		{
 			name: "custom keys kept compact",
 			in:   "{\"new_value\": \"I'm a new configuration!\", \"nested\": {\"a\": [1, 2]}, \"html\": \"<b>\"}",
@@ -127,6 +145,11 @@ func TestKeyErrorIsTyped(t *testing.T) {
 	_, err = ParseWorkerConfig([]byte(long))
 	if !errors.As(err, &ke) || len(ke.Got) > 70 || !strings.HasSuffix(ke.Got, "…") {
 		t.Errorf("Got = %q, want it shortened", ke.Got)
+	}
+	// A bad key inside rate_limit is named with its path.
+	_, err = ParseWorkerConfig([]byte(`{"rate_limit": {"n": 2, "per": "never"}}`))
+	if !errors.As(err, &ke) || ke.Key != "rate_limit.per" || ke.Got != `"never"` {
+		t.Fatalf("err = %#v, want a *KeyError for rate_limit.per", err)
 	}
 }
 
@@ -181,7 +204,8 @@ func TestWorkerConfigGetAndRaw(t *testing.T) {
 func TestWorkerConfigMarshal(t *testing.T) {
 	t.Parallel()
 	in := `{"log_level":"WARNING","max_workers":2,"timeout":90,"max_attempts":3,"queue":"q","priority":7,` +
-		`"exec":["python3","worker.py"],"interval":"every 10 minutes","retention":"7d","custom":{"k":[true,null]}}`
+		`"exec":["python3","worker.py"],"interval":"every 10 minutes","retention":"7d","custom":{"k":[true,null]},` +
+		`"global_max_workers":3,"rate_limit":{"per":60,"n":100}}`
 	w, err := ParseWorkerConfig([]byte(in))
 	if err != nil {
 		t.Fatal(err)
@@ -190,8 +214,9 @@ func TestWorkerConfigMarshal(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := `{"custom":{"k":[true,null]},"exec":["python3","worker.py"],"interval":"every 10 minutes","log_level":"warn",` +
-		`"max_attempts":3,"max_workers":2,"priority":7,"queue":"q","retention":"7d","timeout":"1m30s"}`
+	want := `{"custom":{"k":[true,null]},"exec":["python3","worker.py"],"global_max_workers":3,"interval":"every 10 minutes",` +
+		`"log_level":"warn","max_attempts":3,"max_workers":2,"priority":7,"queue":"q",` +
+		`"rate_limit":{"n":100,"per":"1m0s"},"retention":"7d","timeout":"1m30s"}`
 	if string(b) != want {
 		t.Errorf("Marshal =\n%s\nwant\n%s", b, want)
 	}

@@ -76,6 +76,8 @@ func (w WorkerConfig) clone() WorkerConfig {
 	c.Priority = clonePtr(w.Priority)
 	c.Interval = clonePtr(w.Interval)
 	c.Retention = clonePtr(w.Retention)
+	c.GlobalMaxWorkers = clonePtr(w.GlobalMaxWorkers)
+	c.RateLimit = clonePtr(w.RateLimit)
 	if w.Exec != nil {
 		c.Exec = &Exec{Shell: w.Exec.Shell, Argv: slices.Clone(w.Exec.Argv)}
 	}

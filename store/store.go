@@ -175,10 +175,28 @@ type InsertResult struct {
 	Updated bool
 }
 
-// KindLimit allows claiming up to Max jobs of Kind.
+// KindLimit allows claiming up to Max jobs of Kind, within the kind's
+// cluster-wide limits when it has any.
 type KindLimit struct {
 	Kind string
 	Max  int
+	// GlobalMax, when positive, caps the jobs of Kind running in the whole
+	// store (every node, every queue) at once: the claim takes at most
+	// GlobalMax minus the kind's jobs in state running, counted under a
+	// lock that serializes the claims of the kind. 0: no such cap.
+	GlobalMax int
+	// Rate, when set, caps the starts of Kind in the whole store: at most
+	// Rate.N claims of the kind in any interval of length Rate.Per.
+	Rate RateLimit
+}
+
+// Limited reports whether k has a cluster-wide limit (GlobalMax or Rate).
+func (k KindLimit) Limited() bool { return k.GlobalMax > 0 || k.Rate.N > 0 }
+
+// RateLimit is at most N starts per Per. The zero value is no limit.
+type RateLimit struct {
+	N   int
+	Per time.Duration
 }
 
 // ClaimParams asks for up to Limit runnable jobs of one queue.
@@ -186,8 +204,9 @@ type ClaimParams struct {
 	Queue string
 	Node  string
 	Limit int
-	// Kinds restricts the claim to these kinds, each with its own cap. Nil
-	// means any kind (used by Pop). An empty non-nil slice claims nothing.
+	// Kinds restricts the claim to these kinds, each with its own cap and
+	// cluster-wide limits. Nil means any kind, without cluster-wide limits
+	// (used by Pop). An empty non-nil slice claims nothing.
 	Kinds []KindLimit
 	// Metadata and Args filter on exact equality of metadata values and of
 	// top-level args fields (compared as JSON values). Used by Pop.
@@ -196,6 +215,21 @@ type ClaimParams struct {
 	Now      time.Time
 	// LeaseUntil is the lease deadline given to every claimed job.
 	LeaseUntil time.Time
+}
+
+// ClaimResult is the answer to Claim.
+type ClaimResult struct {
+	// Jobs are the claimed jobs, in claim order.
+	Jobs []*Job
+	// AtMax lists, sorted, the kinds of the claim whose GlobalMax has no
+	// room left after it: claiming them again is useless until one of
+	// their jobs stops running (NoticeFreed).
+	AtMax []string
+	// NextStart holds, for each kind that its rate limit held back (the
+	// rate allowed fewer starts than the claim could take, and the claim
+	// took them all), the earliest time the rate allows its next start.
+	// Nil when no rate limit held the claim back.
+	NextStart map[string]time.Time
 }
 
 // FinishParams ends the attempt Attempt of job ID. It applies only if the job
@@ -215,6 +249,11 @@ type FinishParams struct {
 	Error   string          // becomes LastError when non-empty
 	Record  Attempt         // appended to the attempt history
 	Now     time.Time
+	// Limited says that the job's kind has a cluster-wide maximum of
+	// running jobs: when the finish applies, the store sends NoticeFreed
+	// for the kind, so that the nodes whose claims the maximum held back
+	// claim again.
+	Limited bool
 }
 
 // JobRef names one attempt of a job.
@@ -344,12 +383,17 @@ const (
 	// NoticeLeaderFreed: the leader of the lease Name resigned; candidates
 	// may take it now instead of at their next campaign.
 	NoticeLeaderFreed
+	// NoticeFreed: a job of Kind, a kind with a cluster-wide maximum of
+	// running jobs, stopped running (a finish with Limited): a claim of
+	// the kind that the maximum held back may take more now.
+	NoticeFreed
 )
 
 // Notice is a wake-up sent by the store after a commit.
 type Notice struct {
 	Type   NoticeType
 	Queue  string
+	Kind   string // NoticeFreed
 	RunAt  time.Time
 	JobIDs []int64
 	// Name is the leader lease of a NoticeLeaderFreed.
@@ -423,6 +467,18 @@ type NodeHeartbeat struct {
 	Now   time.Time
 }
 
+// TxInserter is implemented by drivers that can insert jobs inside a
+// transaction of the caller's own, on the store's database (store/postgres
+// takes a pgx.Tx): the jobs exist if and only if that transaction commits.
+type TxInserter interface {
+	// InsertTx is Insert inside tx, with Insert's rules (all or none, key
+	// conflicts, queue caps). The jobs' notices go out in tx, so they are
+	// delivered when it commits. On error nothing of the call remains in
+	// tx; the driver documents whether tx is still usable. A tx of the
+	// wrong type is an error.
+	InsertTx(ctx context.Context, tx any, now time.Time, jobs []InsertParams) ([]InsertResult, error)
+}
+
 // Store is the driver contract. Every method is safe for concurrent use.
 // Methods that take a Now use it as the current time so tests can move the
 // clock; drivers must not read the wall clock for job semantics.
@@ -441,9 +497,12 @@ type Store interface {
 	// ErrDuplicate), nothing is inserted and the error names the index.
 	Insert(ctx context.Context, now time.Time, jobs []InsertParams) ([]InsertResult, error)
 	// Claim moves up to p.Limit queued jobs of p.Queue to running for p.Node,
-	// in priority order (priority, run_at, id), honouring a paused queue and
-	// the per-kind caps, incrementing each job's Attempt.
-	Claim(ctx context.Context, p ClaimParams) ([]*Job, error)
+	// in priority order (priority, run_at, id), honouring a paused queue,
+	// the per-kind caps and the kinds' cluster-wide limits (GlobalMax,
+	// Rate), incrementing each job's Attempt. A claim whose kinds have no
+	// cluster-wide limit costs what it did before they existed. The result
+	// also tells which kinds the cluster-wide limits held back.
+	Claim(ctx context.Context, p ClaimParams) (ClaimResult, error)
 	// Finish ends attempts. states[i] is the job's state after finishes[i]
 	// ("" when it did not apply: the job no longer ran that attempt); it
 	// differs from finishes[i].State when an abort won (below).

@@ -60,6 +60,11 @@ func kindConfig(wc config.WorkerConfig) rota.KindConfig {
 		Priority:    wc.Priority,
 		Retention:   wc.Retention,
 		Custom:      customConfig{wc},
+
+		GlobalMaxWorkers: wc.GlobalMaxWorkers,
+	}
+	if wc.RateLimit != nil {
+		kc.RateLimit = &rota.RateLimit{N: wc.RateLimit.N, Per: wc.RateLimit.Per}
 	}
 	if wc.Exec != nil {
 		kc.Exec, kc.Shell = wc.Exec.Argv, wc.Exec.Shell

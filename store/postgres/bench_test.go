@@ -37,8 +37,9 @@ func BenchmarkClaimFinish(b *testing.B) {
 			node := "node-" + string(rune('a'+w))
 			for {
 				now := time.Now()
-				jobs, err := s.Claim(ctx, store.ClaimParams{Queue: store.DefaultQueue, Node: node, Limit: 100,
+				claimRes, err := s.Claim(ctx, store.ClaimParams{Queue: store.DefaultQueue, Node: node, Limit: 100,
 					Kinds: []store.KindLimit{{Kind: "noop", Max: 1000}}, Now: now, LeaseUntil: now.Add(time.Minute)})
+				jobs := claimRes.Jobs
 				if err != nil {
 					b.Error(err)
 					return

@@ -16,6 +16,11 @@ import (
 	"github.com/rotahq/rota/store"
 )
 
+// querier runs a query on the pool or in a transaction.
+type querier interface {
+	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
+}
+
 // Claim moves up to p.Limit queued jobs of p.Queue to running, in one
 // statement per pass: a CTE picks the candidates in claim order with FOR
 // UPDATE SKIP LOCKED (so concurrent claimers never wait on each other or
@@ -23,24 +28,27 @@ import (
 // caps, the candidates of a pass are ranked per kind and cut at the caps;
 // when the caps cut some and slots remain, another pass reads on without
 // the kinds that are full. See store.Store.
-func (s *Store) Claim(ctx context.Context, p store.ClaimParams) ([]*store.Job, error) {
+//
+// A claim of kinds with cluster-wide limits runs in a transaction that
+// first locks the kinds' rows of kind_limits (in kind order, FOR UPDATE),
+// so the claims of a limited kind are serialized across every node; then,
+// in later statements (which see every claim committed before the lock was
+// granted), it counts the kinds' running jobs, admits what the limits
+// allow (store.Limiter), claims, and writes the rate logs back. A claim
+// without such kinds runs no extra statement.
+func (s *Store) Claim(ctx context.Context, p store.ClaimParams) (store.ClaimResult, error) {
 	if p.Limit <= 0 || (p.Kinds != nil && len(p.Kinds) == 0) {
-		return nil, nil
+		return store.ClaimResult{}, nil
 	}
-	var caps map[string]int
-	if p.Kinds != nil {
-		caps = make(map[string]int, len(p.Kinds))
-		for _, k := range p.Kinds {
-			if k.Max > 0 {
-				caps[k.Kind] += k.Max
-			}
-		}
-		if len(caps) == 0 {
-			return nil, nil
-		}
+	if err := p.Check(); err != nil {
+		return store.ClaimResult{}, fmt.Errorf("postgres: claim: %w", err)
+	}
+	caps := p.Caps()
+	if caps != nil && len(caps) == 0 {
+		return store.ClaimResult{}, nil
 	}
 	if s.isClosed() {
-		return nil, ErrClosed
+		return store.ClaimResult{}, ErrClosed
 	}
 	now, lease := utc(p.Now), utc(p.LeaseUntil)
 	args := []any{p.Queue, p.Node, nullTime(lease), now, 0}
@@ -48,7 +56,7 @@ func (s *Store) Claim(ctx context.Context, p store.ClaimParams) ([]*store.Job, e
 	if len(p.Metadata) > 0 {
 		md, err := json.Marshal(p.Metadata)
 		if err != nil {
-			return nil, fmt.Errorf("postgres: claim: metadata filter: %w", err)
+			return store.ClaimResult{}, fmt.Errorf("postgres: claim: metadata filter: %w", err)
 		}
 		args = append(args, string(md))
 		filter.WriteString(` AND metadata @> $` + strconv.Itoa(len(args)) + `::jsonb`)
@@ -56,20 +64,166 @@ func (s *Store) Claim(ctx context.Context, p store.ClaimParams) ([]*store.Job, e
 	for _, k := range slices.Sorted(maps.Keys(p.Args)) {
 		v, err := json.Marshal(p.Args[k])
 		if err != nil {
-			return nil, fmt.Errorf("postgres: claim: args filter %q: %w", k, err)
+			return store.ClaimResult{}, fmt.Errorf("postgres: claim: args filter %q: %w", k, err)
 		}
 		args = append(args, k, string(v))
 		// jsonb equality: numbers by value, the rest by type and value; a
 		// missing field is NULL and never equal.
 		filter.WriteString(` AND args -> $` + strconv.Itoa(len(args)-1) + `::text = $` + strconv.Itoa(len(args)) + `::jsonb`)
 	}
+	if len(p.Limits()) == 0 {
+		jobs, err := claimPasses(p.Limit, caps, args, filter.String(), func(sql string, args []any) ([]*store.Job, error) {
+			return s.claimQuery(ctx, sql, args)
+		})
+		return store.ClaimResult{Jobs: jobs}, err
+	}
+	p.Now = now
+	var res store.ClaimResult
+	err := s.inTx(ctx, func(tx pgx.Tx) error {
+		res = store.ClaimResult{}
+		lim := store.NewLimiter(p)
+		caps := maps.Clone(caps)
+		states, err := lockLimits(ctx, tx, lim)
+		if err != nil {
+			return err
+		}
+		lim.Admit(caps, states)
+		if len(caps) > 0 {
+			// Sorts priced out for the claim statements, as in claimQuery;
+			// this transaction commits durably (it holds the rate logs).
+			if _, err := tx.Exec(ctx, sqlNoSort); err != nil {
+				return err
+			}
+			res.Jobs, err = claimPasses(p.Limit, caps, args, filter.String(), func(sql string, args []any) ([]*store.Job, error) {
+				rows, err := tx.Query(ctx, sql, args...)
+				if err != nil {
+					return nil, err
+				}
+				return scanJobs(rows, false)
+			})
+			if err != nil {
+				return err
+			}
+		}
+		return writeRateLogs(ctx, tx, lim.Started(&res))
+	})
+	if err != nil {
+		return store.ClaimResult{}, err
+	}
+	return res, nil
+}
+
+const (
+	// sqlLockLimits locks the rows of the kinds in $1 in kind order (one
+	// order for every claimer: no deadlock) and reads their rate logs.
+	sqlLockLimits = `SELECT kind, starts::text FROM kind_limits WHERE kind = ANY($1::text[]) ORDER BY kind FOR UPDATE`
+	// sqlAddLimits makes the missing rows of the kinds in $1.
+	sqlAddLimits = `INSERT INTO kind_limits (kind) SELECT k FROM unnest($1::text[]) AS k ORDER BY k ON CONFLICT DO NOTHING`
+	// sqlRunningByKind counts the running jobs of the kinds in $1 through
+	// the index of running jobs (jobs_lease, whose predicate is
+	// lease_until IS NOT NULL: every running job has a lease), whose size is
+	// bounded by the workers of the nodes, not by the jobs stored.
+	sqlRunningByKind = `SELECT kind, count(*)::int FROM jobs WHERE state = 'running' AND lease_until IS NOT NULL
+		AND kind = ANY($1::text[]) GROUP BY kind`
+	// sqlWriteRateLogs replaces the rate logs of the kinds in $1 by $2.
+	sqlWriteRateLogs = `UPDATE kind_limits AS l SET starts = u.starts::jsonb
+		FROM unnest($1::text[], $2::text[]) AS u(kind, starts) WHERE l.kind = u.kind`
+)
+
+// lockLimits locks the rows of lim's kinds, creating the missing ones, and
+// reads their states: the rate logs, and the running jobs of the kinds
+// with a global maximum. The count is a statement of its own, after the
+// lock: under READ COMMITTED its snapshot holds every claim committed by
+// the transactions that held the lock before.
+func lockLimits(ctx context.Context, tx pgx.Tx, lim *store.Limiter) (map[string]store.LimitState, error) {
+	kinds := lim.Kinds()
+	states := make(map[string]store.LimitState, len(kinds))
+	for try := 0; ; try++ {
+		clear(states)
+		rows, err := tx.Query(ctx, sqlLockLimits, kinds)
+		if err != nil {
+			return nil, fmt.Errorf("postgres: claim: lock kind limits: %w", err)
+		}
+		for rows.Next() {
+			var kind, starts string
+			if err := rows.Scan(&kind, &starts); err != nil {
+				rows.Close()
+				return nil, fmt.Errorf("postgres: claim: lock kind limits: %w", err)
+			}
+			log, err := store.DecodeRateLog([]byte(starts))
+			if err != nil {
+				rows.Close()
+				return nil, fmt.Errorf("postgres: claim: kind %q: %w", kind, err)
+			}
+			states[kind] = store.LimitState{Log: log}
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return nil, fmt.Errorf("postgres: claim: lock kind limits: %w", err)
+		}
+		if len(states) == len(kinds) {
+			break
+		}
+		if try > 0 {
+			return nil, fmt.Errorf("postgres: claim: kind limits: %d of %d rows after adding them", len(states), len(kinds))
+		}
+		if _, err := tx.Exec(ctx, sqlAddLimits, kinds); err != nil {
+			return nil, fmt.Errorf("postgres: claim: add kind limits: %w", err)
+		}
+	}
+	if global := lim.GlobalKinds(); len(global) > 0 {
+		rows, err := tx.Query(ctx, sqlRunningByKind, global)
+		if err != nil {
+			return nil, fmt.Errorf("postgres: claim: running jobs: %w", err)
+		}
+		for rows.Next() {
+			var kind string
+			var n int
+			if err := rows.Scan(&kind, &n); err != nil {
+				rows.Close()
+				return nil, fmt.Errorf("postgres: claim: running jobs: %w", err)
+			}
+			st := states[kind]
+			st.Running = n
+			states[kind] = st
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return nil, fmt.Errorf("postgres: claim: running jobs: %w", err)
+		}
+	}
+	return states, nil
+}
+
+// writeRateLogs writes the rate logs that changed, in one statement.
+func writeRateLogs(ctx context.Context, tx pgx.Tx, logs map[string]store.RateLog) error {
+	if len(logs) == 0 {
+		return nil
+	}
+	kinds := slices.Sorted(maps.Keys(logs))
+	starts := make([]string, len(kinds))
+	for i, k := range kinds {
+		starts[i] = string(logs[k].Encode())
+	}
+	if _, err := tx.Exec(ctx, sqlWriteRateLogs, kinds, starts); err != nil {
+		return fmt.Errorf("postgres: claim: write rate logs: %w", err)
+	}
+	return nil
+}
+
+// claimPasses claims up to limit jobs with caps (nil: any kind); args are
+// the claim's parameters $1-$5 and those of filter. caps is used up. run
+// runs one claim statement and returns the jobs it claimed.
+func claimPasses(limit int, caps map[string]int, args []any, filter string,
+	run func(sql string, args []any) ([]*store.Job, error)) ([]*store.Job, error) {
+	args = slices.Clone(args)
 	var jobs []*store.Job
-	remain := p.Limit
+	remain := limit
 	for remain > 0 {
 		args[4] = remain
-		var q string
+		var sql string
 		if caps == nil {
-			q = claimSQL(filter.String())
+			sql = claimSQL(filter)
 		} else {
 			kinds := slices.Sorted(maps.Keys(caps))
 			if len(kinds) == 0 {
@@ -79,10 +233,10 @@ func (s *Store) Claim(ctx context.Context, p store.ClaimParams) ([]*store.Job, e
 			for i, k := range kinds {
 				capList[i] = int32(caps[k])
 			}
-			q = claimCappedSQL(filter.String(), len(args)+1)
+			sql = claimCappedSQL(filter, len(args)+1)
 			args = append(args[:len(args):len(args)], kinds, capList)
 		}
-		got, err := s.claimQuery(ctx, q, args)
+		got, err := run(sql, args)
 		if caps != nil {
 			args = args[:len(args)-2]
 		}
@@ -115,7 +269,10 @@ func (s *Store) Claim(ctx context.Context, p store.ClaimParams) ([]*store.Job, e
 // (see claimQuery), and no wait for the WAL flush at commit: a claim lost
 // in a crash only leaves its jobs queued, to be claimed again, as on SQLite
 // (decision 0005).
-var claimSettings = []string{`SET LOCAL enable_sort = off`, `SET LOCAL synchronous_commit = off`}
+var claimSettings = []string{sqlNoSort, `SET LOCAL synchronous_commit = off`}
+
+// sqlNoSort prices sorts out of the plans of the rest of the transaction.
+const sqlNoSort = `SET LOCAL enable_sort = off`
 
 // claimQuery runs the claim statement q and scans the claimed jobs. It
 // runs in a transaction of its own with sorts disabled, sent in one round
@@ -242,7 +399,7 @@ var sqlFinish = `WITH ` + sqlLockRunning(1) + `, f AS MATERIALIZED (
 		attempts = j.attempts || jsonb_build_array(f.record::jsonb)
 	FROM f, locked
 	WHERE j.id = f.id AND j.id = locked.id AND j.attempt = f.attempt AND j.state = 'running'
-	RETURNING j.id, j.queue, j.state`
+	RETURNING j.id, j.queue, j.kind, j.state`
 
 // finishRow is a FinishParams checked and encoded.
 type finishRow struct {
@@ -256,6 +413,7 @@ type finishRow struct {
 	finishedAt *time.Time
 	now        time.Time
 	record     string
+	limited    bool // announce the freed slot of the job's kind
 }
 
 // Finish ends attempts; states[i] is the job's state after finishes[i] (""
@@ -288,9 +446,7 @@ func (s *Store) Finish(ctx context.Context, finishes []store.FinishParams) ([]st
 		rounds[k] = append(rounds[k], i)
 	}
 	applied := make([]store.State, len(rows))
-	run := func(ctx context.Context, q interface {
-		Query(context.Context, string, ...any) (pgx.Rows, error)
-	}, n *notes) error {
+	run := func(ctx context.Context, q querier, n *notes) error {
 		clear(applied)
 		for _, idx := range rounds {
 			if err := s.finishRound(ctx, q, rows, idx, applied, n); err != nil {
@@ -319,9 +475,7 @@ func (s *Store) Finish(ctx context.Context, finishes []store.FinishParams) ([]st
 }
 
 // finishRound runs one finish statement for rows idx (distinct jobs).
-func (s *Store) finishRound(ctx context.Context, q interface {
-	Query(context.Context, string, ...any) (pgx.Rows, error)
-}, rows []finishRow, idx []int, applied []store.State, n *notes) error {
+func (s *Store) finishRound(ctx context.Context, q querier, rows []finishRow, idx []int, applied []store.State, n *notes) error {
 	k := len(idx)
 	var (
 		ids                 = make([]int64, k)
@@ -346,8 +500,8 @@ func (s *Store) finishRound(ctx context.Context, q interface {
 	defer res.Close()
 	for res.Next() {
 		var id int64
-		var queue, state string
-		if err := res.Scan(&id, &queue, &state); err != nil {
+		var queue, kind, state string
+		if err := res.Scan(&id, &queue, &kind, &state); err != nil {
 			return fmt.Errorf("postgres: finish: %w", err)
 		}
 		i := byID[id]
@@ -358,6 +512,9 @@ func (s *Store) finishRound(ctx context.Context, q interface {
 			runAt = *r.runAt
 		}
 		n.state(store.State(state), queue, runAt)
+		if r.limited {
+			n.freed(kind)
+		}
 	}
 	if err := res.Err(); err != nil {
 		return fmt.Errorf("postgres: finish: %w", err)
@@ -370,7 +527,7 @@ func prepareFinish(f store.FinishParams) (finishRow, error) {
 	// Text and JSON that PostgreSQL would refuse (a NUL, invalid UTF-8)
 	// must not fail the finish, nor the others of its batch.
 	r := finishRow{id: f.ID, attempt: int32(f.Attempt), state: f.State, now: now, errText: store.CleanText(f.Error),
-		result: nullJSON(store.CleanJSON(f.Result))}
+		result: nullJSON(store.CleanJSON(f.Result)), limited: f.Limited}
 	switch f.State {
 	case store.StateDone, store.StateError, store.StateAborted:
 		r.finishedAt = &now

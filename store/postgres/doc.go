@@ -48,6 +48,27 @@
 // settings row, so the cap holds under concurrency. Transactions that hit
 // a deadlock or a serialization failure are retried.
 //
+// # Cluster-wide kind limits
+//
+// A claim of kinds with a global maximum or a rate limit (store.KindLimit)
+// is a transaction: it locks the kinds' rows of kind_limits (FOR UPDATE, in
+// kind order), then in later statements, whose snapshots see every claim
+// committed before the lock was granted, counts the kinds' running jobs
+// (through the index of running jobs), lowers the caps (store.Limiter),
+// claims, and writes the kinds' rate logs back. The claims of a limited kind
+// are thus serialized across every node; a claim without such kinds is the
+// one statement above. A finish whose kind has a global maximum
+// (FinishParams.Limited) adds the kind to its notification, so that nodes
+// held back by the maximum claim again.
+//
+// # Enqueue in the caller's transaction
+//
+// InsertTx (store.TxInserter) inserts inside a pgx.Tx of the caller's, in a
+// savepoint with the store's schema as search_path (restored after), and
+// sends the notification in that transaction, so nodes hear of the jobs
+// when it commits. A failed call rolls back to the savepoint: nothing of it
+// remains and the caller's transaction stays usable.
+//
 // # Notices
 //
 // Writes announce themselves with one NOTIFY per operation on the channel

@@ -158,8 +158,8 @@ func TestNoticeFromAnotherStore(t *testing.T) {
 	// A cancel of a running job reaches the other store's subscriber with the job id.
 	j := insertOne(t, b, store.InsertParams{Kind: "k", Queue: "run", Priority: 1, MaxAttempts: 1})
 	now := time.Now()
-	if got, err := b.Claim(t.Context(), store.ClaimParams{Queue: "run", Node: "n", Limit: 1, Now: now, LeaseUntil: now.Add(time.Minute)}); err != nil || len(got) != 1 {
-		t.Fatalf("Claim = %v, %v", got, err)
+	if res, err := b.Claim(t.Context(), store.ClaimParams{Queue: "run", Node: "n", Limit: 1, Now: now, LeaseUntil: now.Add(time.Minute)}); err != nil || len(res.Jobs) != 1 {
+		t.Fatalf("Claim = %v, %v", res.Jobs, err)
 	}
 	if _, err := b.Cancel(t.Context(), store.CancelParams{ID: j.ID, Now: now}); err != nil {
 		t.Fatal(err)
@@ -471,7 +471,8 @@ func TestFinishPlan(t *testing.T) {
 	if _, err := s.pool.Exec(t.Context(), `ANALYZE jobs`); err != nil { // nothing running yet
 		t.Fatal(err)
 	}
-	jobs, err := s.Claim(t.Context(), store.ClaimParams{Queue: "q", Node: "n", Limit: n, Now: now, LeaseUntil: now.Add(time.Minute)})
+	res, err := s.Claim(t.Context(), store.ClaimParams{Queue: "q", Node: "n", Limit: n, Now: now, LeaseUntil: now.Add(time.Minute)})
+	jobs := res.Jobs
 	if err != nil || len(jobs) != n {
 		t.Fatalf("claimed %d, %v", len(jobs), err)
 	}
@@ -518,6 +519,30 @@ func TestFinishPlan(t *testing.T) {
 
 // errRollback ends a transaction a test only looked into.
 var errRollback = errors.New("rollback")
+
+// TestRunningByKindPlan checks that a claim of a kind with a global
+// maximum counts the kind's running jobs through the index of running jobs.
+func TestRunningByKindPlan(t *testing.T) {
+	s := openTest(t, Options{})
+	var plan []string
+	err := pgx.BeginFunc(t.Context(), s.pool, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(t.Context(), `SET LOCAL enable_seqscan = off`); err != nil {
+			return err
+		}
+		rows, err := tx.Query(t.Context(), `EXPLAIN `+sqlRunningByKind, []string{"k"})
+		if err != nil {
+			return err
+		}
+		plan, err = pgx.CollectRows(rows, pgx.RowTo[string])
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(strings.Join(plan, "\n"), "jobs_lease") {
+		t.Errorf("the count of running jobs does not use jobs_lease:\n%s", strings.Join(plan, "\n"))
+	}
+}
 
 func TestInsertGivesUpWithItsCaller(t *testing.T) {
 	s := openTest(t, Options{})
@@ -583,7 +608,8 @@ func TestClaimersAcrossStores(t *testing.T) {
 				cp.Kinds = []store.KindLimit{{Kind: "a", Max: 3}, {Kind: "b", Max: 100}}
 			}
 			for {
-				got, err := s.Claim(t.Context(), cp)
+				claimRes, err := s.Claim(t.Context(), cp)
+				got := claimRes.Jobs
 				if err != nil {
 					t.Error(err)
 					return
@@ -661,8 +687,9 @@ func TestRescueKeepsConcurrentCancel(t *testing.T) {
 		if _, err := s.Insert(t.Context(), base, ps); err != nil {
 			t.Fatal(err)
 		}
-		jobs, err := s.Claim(t.Context(), store.ClaimParams{Queue: "q", Node: "n", Limit: n, Now: base,
+		claimRes, err := s.Claim(t.Context(), store.ClaimParams{Queue: "q", Node: "n", Limit: n, Now: base,
 			LeaseUntil: base.Add(time.Second)})
+		jobs := claimRes.Jobs
 		if err != nil || len(jobs) != n {
 			t.Fatalf("claimed %d jobs, %v", len(jobs), err)
 		}
@@ -718,8 +745,9 @@ func TestExtendAndFinishDoNotDeadlock(t *testing.T) {
 		if _, err := s.Insert(t.Context(), now, ps); err != nil {
 			t.Fatal(err)
 		}
-		jobs, err := s.Claim(t.Context(), store.ClaimParams{Queue: "q", Node: "n", Limit: n, Now: now,
+		claimRes, err := s.Claim(t.Context(), store.ClaimParams{Queue: "q", Node: "n", Limit: n, Now: now,
 			LeaseUntil: now.Add(time.Minute)})
+		jobs := claimRes.Jobs
 		if err != nil || len(jobs) != n {
 			t.Fatalf("claimed %d jobs, %v", len(jobs), err)
 		}

@@ -85,19 +85,9 @@ func (s *Store) Insert(ctx context.Context, now time.Time, jobs []store.InsertPa
 		return nil, nil
 	}
 	now = utc(now)
-	rows := make([]insertRow, len(jobs))
-	queues := make(map[string]bool)
-	for i, p := range jobs {
-		if err := p.Check(); err != nil {
-			return nil, fmt.Errorf("postgres: insert job %d: %w", i, err)
-		}
-		md, err := encodeMetadata(p.Metadata)
-		if err != nil {
-			return nil, fmt.Errorf("postgres: insert job %d: metadata: %w", i, err)
-		}
-		state, runAt := store.InitialState(p.Hold, p.RunAt, now)
-		rows[i] = insertRow{p: p, args: nullJSON(p.Args), metadata: md, state: state, runAt: runAt}
-		queues[p.Queue] = true
+	rows, queues, err := prepareInsert(now, jobs)
+	if err != nil {
+		return nil, err
 	}
 	results := make([]store.InsertResult, len(rows))
 	keyed := false
@@ -111,10 +101,10 @@ func (s *Store) Insert(ctx context.Context, now time.Time, jobs []store.InsertPa
 		}
 		return op.results, nil
 	}
-	err := s.inTx(ctx, func(tx pgx.Tx) error {
+	err = s.inTx(ctx, func(tx pgx.Tx) error {
 		clear(results)
 		var n notes
-		if err := s.insertTx(ctx, tx, now, rows, slices.Sorted(maps.Keys(queues)), results, &n); err != nil {
+		if err := s.insertTx(ctx, tx, now, rows, queues, results, &n); err != nil {
 			return err
 		}
 		return s.notify(ctx, tx, &n)
@@ -123,6 +113,108 @@ func (s *Store) Insert(ctx context.Context, now time.Time, jobs []store.InsertPa
 		return nil, err
 	}
 	return results, nil
+}
+
+// prepareInsert checks and encodes jobs inserted at now; it returns their
+// rows and their queues, sorted.
+func prepareInsert(now time.Time, jobs []store.InsertParams) ([]insertRow, []string, error) {
+	rows := make([]insertRow, len(jobs))
+	queues := make(map[string]bool)
+	for i, p := range jobs {
+		if err := p.Check(); err != nil {
+			return nil, nil, fmt.Errorf("postgres: insert job %d: %w", i, err)
+		}
+		md, err := encodeMetadata(p.Metadata)
+		if err != nil {
+			return nil, nil, fmt.Errorf("postgres: insert job %d: metadata: %w", i, err)
+		}
+		state, runAt := store.InitialState(p.Hold, p.RunAt, now)
+		rows[i] = insertRow{p: p, args: nullJSON(p.Args), metadata: md, state: state, runAt: runAt}
+		queues[p.Queue] = true
+	}
+	return rows, slices.Sorted(maps.Keys(queues)), nil
+}
+
+var _ store.TxInserter = (*Store)(nil)
+
+// InsertTx is Insert inside tx, which must be a pgx.Tx on the store's
+// database (begun on any pool or connection of the caller's): the jobs
+// exist if and only if tx commits, and their notice is sent in tx, so
+// nodes are woken when it commits. The rules are Insert's (all or none,
+// key conflicts, queue caps); locks that they take (a capped queue's
+// settings row, a key) are held until tx ends, so other inserts into that
+// queue or of that key wait for it.
+//
+// The call runs in a savepoint of tx with the store's schema as its
+// search_path, restored afterwards. When it fails, tx is rolled back to the
+// savepoint: nothing of the call remains and tx stays usable, unless the
+// failure broke tx itself (its connection was lost, ctx ended during a
+// statement), in which case the error says so and tx can only be rolled
+// back. On a duplicate key with OnConflictReject, a full queue or invalid
+// parameters, tx stays usable.
+//
+// Under REPEATABLE READ or SERIALIZABLE, a key conflict with a job
+// committed after tx's snapshot fails with a serialization error: retry
+// the whole transaction, as PostgreSQL asks for any such error.
+func (s *Store) InsertTx(ctx context.Context, tx any, now time.Time, jobs []store.InsertParams) ([]store.InsertResult, error) {
+	ptx, ok := tx.(pgx.Tx)
+	if !ok || ptx == nil {
+		return nil, fmt.Errorf("postgres: insert in a transaction: want a pgx.Tx, got %T", tx)
+	}
+	if len(jobs) == 0 {
+		return nil, nil
+	}
+	if s.isClosed() {
+		return nil, ErrClosed
+	}
+	now = utc(now)
+	rows, queues, err := prepareInsert(now, jobs)
+	if err != nil {
+		return nil, err
+	}
+	sp, err := ptx.Begin(ctx) // SAVEPOINT
+	if err != nil {
+		return nil, fmt.Errorf("postgres: insert in a transaction: savepoint: %w", err)
+	}
+	results := make([]store.InsertResult, len(rows))
+	if err := s.insertInSavepoint(ctx, sp, now, rows, queues, results); err != nil {
+		// Not cancelled with ctx: a transaction whose statement failed is
+		// usable again only after this.
+		if rerr := sp.Rollback(context.WithoutCancel(ctx)); rerr != nil {
+			return nil, fmt.Errorf("%w; the transaction is unusable: rollback to the savepoint: %w", err, rerr)
+		}
+		return nil, err
+	}
+	if err := sp.Commit(ctx); err != nil { // RELEASE SAVEPOINT
+		return nil, fmt.Errorf("postgres: insert in a transaction: release savepoint: %w", err)
+	}
+	return results, nil
+}
+
+// insertInSavepoint runs an insert in sp, a savepoint of the caller's
+// transaction, under the store's search_path, and sends its notice in sp.
+func (s *Store) insertInSavepoint(ctx context.Context, sp pgx.Tx, now time.Time, rows []insertRow, queues []string,
+	results []store.InsertResult) error {
+	var oldPath string
+	b := &pgx.Batch{}
+	b.Queue(`SELECT current_setting('search_path')`).QueryRow(func(row pgx.Row) error { return row.Scan(&oldPath) })
+	b.Queue(`SELECT set_config('search_path', $1, true)`, s.opts.Schema)
+	if err := sp.SendBatch(ctx, b).Close(); err != nil {
+		return fmt.Errorf("postgres: insert in a transaction: search_path: %w", err)
+	}
+	var n notes
+	if err := s.insertTx(ctx, sp, now, rows, queues, results, &n); err != nil {
+		return err
+	}
+	b = &pgx.Batch{}
+	if !n.empty() {
+		b.Queue(`SELECT pg_notify($1, $2)`, s.channel, n.encode())
+	}
+	b.Queue(`SELECT set_config('search_path', $1, true)`, oldPath)
+	if err := sp.SendBatch(ctx, b).Close(); err != nil {
+		return fmt.Errorf("postgres: insert in a transaction: notify: %w", err)
+	}
+	return nil
 }
 
 // queueRoom tracks a capped queue's waiting jobs during one insert.

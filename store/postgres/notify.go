@@ -22,6 +22,7 @@ type notes struct {
 	cancel       []int64
 	queueChanged []string
 	leaderFreed  []string
+	freedKinds   []string
 }
 
 // payload is the JSON of a notification.
@@ -31,6 +32,7 @@ type payload struct {
 	Cancel       []int64  `json:"c,omitempty"`
 	QueueChanged []string `json:"u,omitempty"`
 	LeaderFreed  []string `json:"l,omitempty"`
+	Freed        []string `json:"f,omitempty"`
 	Changed      bool     `json:"x,omitempty"` // too much to tell: re-check everything
 }
 
@@ -48,14 +50,22 @@ func (n *notes) state(state store.State, queue string, runAt time.Time) {
 	}
 }
 
+// freed notes that a job of a kind with a cluster-wide maximum stopped running.
+func (n *notes) freed(kind string) {
+	if !slices.Contains(n.freedKinds, kind) {
+		n.freedKinds = append(n.freedKinds, kind)
+	}
+}
+
 func (n *notes) empty() bool {
 	return len(n.queued) == 0 && n.runAt.IsZero() && len(n.cancel) == 0 && len(n.queueChanged) == 0 &&
-		len(n.leaderFreed) == 0
+		len(n.leaderFreed) == 0 && len(n.freedKinds) == 0
 }
 
 // encode returns the notification payload of n.
 func (n *notes) encode() string {
-	p := payload{Queued: n.queued, Cancel: n.cancel, QueueChanged: n.queueChanged, LeaderFreed: n.leaderFreed}
+	p := payload{Queued: n.queued, Cancel: n.cancel, QueueChanged: n.queueChanged, LeaderFreed: n.leaderFreed,
+		Freed: n.freedKinds}
 	if !n.runAt.IsZero() {
 		p.RunAt = n.runAt.UnixMicro()
 	}
@@ -106,6 +116,9 @@ func decodeNotices(text string) []store.Notice {
 	}
 	for _, name := range p.LeaderFreed {
 		out = append(out, store.Notice{Type: store.NoticeLeaderFreed, Name: name})
+	}
+	for _, k := range p.Freed {
+		out = append(out, store.Notice{Type: store.NoticeFreed, Kind: k})
 	}
 	return out
 }

@@ -147,8 +147,9 @@ func benchClaimFinishOpts(b *testing.B, opts Options, future int) {
 			b.StartTimer()
 		}
 		t0 := time.Now()
-		jobs, err := s.Claim(ctx, store.ClaimParams{Queue: store.DefaultQueue, Node: "bench", Limit: per,
+		claimRes, err := s.Claim(ctx, store.ClaimParams{Queue: store.DefaultQueue, Node: "bench", Limit: per,
 			Now: now, LeaseUntil: now.Add(time.Minute)})
+		jobs := claimRes.Jobs
 		claimTime += time.Since(t0)
 		if err != nil {
 			b.Fatal(err)
@@ -200,8 +201,9 @@ func BenchmarkClaimFinishPipelined(b *testing.B) {
 	go func() {
 		defer close(claimed)
 		for range b.N {
-			jobs, err := s.Claim(ctx, store.ClaimParams{Queue: store.DefaultQueue, Node: "bench", Limit: per,
+			claimRes, err := s.Claim(ctx, store.ClaimParams{Queue: store.DefaultQueue, Node: "bench", Limit: per,
 				Now: now, LeaseUntil: now.Add(time.Minute)})
+			jobs := claimRes.Jobs
 			if err != nil {
 				errc <- err
 				return
@@ -249,8 +251,9 @@ func BenchmarkInsertToClaimLatency(b *testing.B) {
 				break
 			}
 		}
-		jobs, err := s.Claim(ctx, store.ClaimParams{Queue: store.DefaultQueue, Node: "bench", Limit: 10,
+		claimRes, err := s.Claim(ctx, store.ClaimParams{Queue: store.DefaultQueue, Node: "bench", Limit: 10,
 			Now: now, LeaseUntil: now.Add(time.Minute)})
+		jobs := claimRes.Jobs
 		if err != nil || len(jobs) != 1 {
 			b.Fatalf("claim: %d jobs, %v", len(jobs), err)
 		}

@@ -114,44 +114,140 @@ func jsonValueEqual(a, b any) bool {
 }
 
 // Claim moves up to p.Limit queued jobs of p.Queue to running. See store.Store.
-func (s *Store) Claim(ctx context.Context, p store.ClaimParams) ([]*store.Job, error) {
+//
+// Kinds with cluster-wide limits (store.Limiter) are admitted inside the
+// writer's transaction, which holds SQLite's write lock from BEGIN
+// IMMEDIATE: claims of every process on the file are serialized, so the
+// running jobs counted and the rate log read cannot change before the
+// claim commits. A claim without such kinds runs no extra statement.
+func (s *Store) Claim(ctx context.Context, p store.ClaimParams) (store.ClaimResult, error) {
 	if p.Limit <= 0 || (p.Kinds != nil && len(p.Kinds) == 0) {
-		return nil, nil
+		return store.ClaimResult{}, nil
 	}
-	var caps map[string]int
-	if p.Kinds != nil {
-		caps = make(map[string]int, len(p.Kinds))
-		for _, k := range p.Kinds {
-			if k.Max > 0 {
-				caps[k.Kind] += k.Max
-			}
-		}
-		if len(caps) == 0 {
-			return nil, nil
-		}
+	if err := p.Check(); err != nil {
+		return store.ClaimResult{}, fmt.Errorf("sqlite: claim: %w", err)
+	}
+	caps := p.Caps()
+	if caps != nil && len(caps) == 0 {
+		return store.ClaimResult{}, nil
 	}
 	filter, err := buildClaimFilter(p.Metadata, p.Args)
 	if err != nil {
-		return nil, fmt.Errorf("sqlite: claim: %w", err)
+		return store.ClaimResult{}, fmt.Errorf("sqlite: claim: %w", err)
 	}
 	p.Now, p.LeaseUntil = utc(p.Now), utc(p.LeaseUntil)
-	var jobs []*store.Job
-	err = s.doLazy(ctx, false, func(w *writer) error {
+	limited := len(p.Limits()) > 0
+	var res store.ClaimResult
+	// A limited claim may write the rate log besides the jobs: more than
+	// one write statement, so it runs in its own savepoint (multi).
+	err = s.doLazy(ctx, limited, func(w *writer) error {
+		var lim *store.Limiter
+		if limited {
+			lim = store.NewLimiter(p)
+		}
 		var err error
-		jobs, err = w.claim(p, caps, filter)
+		res, err = w.claim(p, maps.Clone(caps), filter, lim)
 		return err
 	})
 	if err != nil {
-		return nil, err
+		return store.ClaimResult{}, err
 	}
-	return jobs, nil
+	return res, nil
 }
 
-func (w *writer) claim(p store.ClaimParams, caps map[string]int, filter claimFilter) ([]*store.Job, error) {
+// claim claims in the writer's transaction; lim is nil when no kind of the
+// claim has a cluster-wide limit.
+func (w *writer) claim(p store.ClaimParams, caps map[string]int, filter claimFilter, lim *store.Limiter) (store.ClaimResult, error) {
+	var res store.ClaimResult
 	qs, err := w.queueSettings(p.Queue)
 	if err != nil || qs.paused {
-		return nil, err
+		return res, err
 	}
+	if lim != nil {
+		states, err := w.limitStates(lim)
+		if err != nil {
+			return res, err
+		}
+		lim.Admit(caps, states)
+	}
+	if caps == nil || len(caps) > 0 {
+		if res.Jobs, err = w.claimJobs(p, caps, filter); err != nil {
+			return store.ClaimResult{}, err
+		}
+	}
+	if lim == nil {
+		return res, nil
+	}
+	for kind, log := range lim.Started(&res) {
+		if _, err := w.exec(`INSERT INTO kind_limits (kind, starts) VALUES (?, ?)
+			ON CONFLICT (kind) DO UPDATE SET starts = excluded.starts`, kind, string(log.Encode())); err != nil {
+			return store.ClaimResult{}, fmt.Errorf("sqlite: claim: rate log of %q: %w", kind, err)
+		}
+	}
+	return res, nil
+}
+
+// limitStates reads what lim needs: the running jobs of the kinds with a
+// global maximum and the rate logs of the kinds with a rate limit.
+func (w *writer) limitStates(lim *store.Limiter) (map[string]store.LimitState, error) {
+	states := make(map[string]store.LimitState)
+	if kinds := lim.GlobalKinds(); len(kinds) > 0 {
+		list, _ := json.Marshal(kinds)
+		rows, err := w.query(sqlRunningByKind, string(list))
+		if err != nil {
+			return nil, fmt.Errorf("sqlite: claim: running jobs: %w", err)
+		}
+		for rows.Next() {
+			var kind string
+			var n int
+			if err := rows.Scan(&kind, &n); err != nil {
+				rows.Close()
+				return nil, fmt.Errorf("sqlite: claim: running jobs: %w", err)
+			}
+			st := states[kind]
+			st.Running = n
+			states[kind] = st
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return nil, fmt.Errorf("sqlite: claim: running jobs: %w", err)
+		}
+	}
+	list, _ := json.Marshal(lim.Kinds())
+	rows, err := w.query(`SELECT kind, starts FROM kind_limits WHERE kind IN (SELECT value FROM json_each(?))`, string(list))
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: claim: rate logs: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var kind, starts string
+		if err := rows.Scan(&kind, &starts); err != nil {
+			return nil, fmt.Errorf("sqlite: claim: rate logs: %w", err)
+		}
+		log, err := store.DecodeRateLog([]byte(starts))
+		if err != nil {
+			return nil, fmt.Errorf("sqlite: claim: kind %q: %w", kind, err)
+		}
+		st := states[kind]
+		st.Log = log
+		states[kind] = st
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("sqlite: claim: rate logs: %w", err)
+	}
+	return states, nil
+}
+
+// sqlRunningByKind counts the running jobs of the kinds in a JSON array,
+// through the index of running jobs (jobs_lease), whose size is bounded
+// by the workers of the nodes, not by the jobs stored.
+const sqlRunningByKind = `SELECT kind, count(*) FROM jobs
+	WHERE state = 'running' AND kind IN (SELECT value FROM json_each(?)) GROUP BY kind`
+
+// claimJobs claims with caps (nil: any kind), by one statement when the
+// caps cannot bind and there are no filters to check in Go, else by
+// picking candidates first.
+func (w *writer) claimJobs(p store.ClaimParams, caps map[string]int, filter claimFilter) ([]*store.Job, error) {
 	set := []any{p.Node, nullMicros(p.LeaseUntil), micros(p.Now), micros(p.Now)}
 	var jobs []*store.Job
 	if q, args, ok := claimDirect(p, caps, filter); ok {

@@ -38,6 +38,18 @@
 // to Options.BusyTimeout), and the unique index on active keys and the
 // guarded updates keep claims and finishes exact.
 //
+// # Cluster-wide kind limits
+//
+// A claim of kinds with a global maximum or a rate limit (store.KindLimit)
+// counts the kinds' running jobs (through the index of running jobs) and
+// reads their rate logs (table kind_limits) in the writer's transaction:
+// BEGIN IMMEDIATE serializes the claims of every process on the file, so
+// nothing changes between the count and the claim. It lowers the caps
+// (store.Limiter), claims, and writes the rate logs back, in a savepoint.
+// A claim without such kinds runs no extra statement. The store cannot
+// write in a transaction of the caller's: it does not implement
+// store.TxInserter.
+//
 // # Storage
 //
 // The file runs in WAL mode with synchronous=FULL by default. Times are

@@ -71,6 +71,8 @@ type finishRow struct {
 	// uncount (0 or 1), result, error, finished_at, updated_at, record.
 	args   [10]any
 	repeat bool // an earlier finish of the same call names the same job
+	// limited: announce the freed slot of the job's kind (NoticeFreed).
+	limited bool
 }
 
 // finishMulti reports whether the finishes need more than one statement.
@@ -152,8 +154,7 @@ func (w *writer) finish(rows []finishRow, states []store.State) error {
 			}
 			i := byID[id]
 			states[i] = state
-			w.noteState(state, queue, rows[i].runAt)
-			w.count(queue, kind, store.StateRunning, state)
+			w.noteFinish(&rows[i], queue, kind, state)
 		}
 		res.Close()
 		if err := res.Err(); err != nil {
@@ -172,15 +173,24 @@ func (w *writer) finish(rows []finishRow, states []store.State) error {
 			return fmt.Errorf("sqlite: finish job %d: %w", r.id, err)
 		}
 		states[i] = state
-		w.noteState(state, queue, r.runAt)
-		w.count(queue, kind, store.StateRunning, state)
+		w.noteFinish(r, queue, kind, state)
 	}
 	return nil
 }
 
+// noteFinish records the notices and the count change of a finish that
+// applied: the job of (queue, kind) left running for state.
+func (w *writer) noteFinish(r *finishRow, queue, kind string, state store.State) {
+	w.noteState(state, queue, r.runAt)
+	if r.limited {
+		w.note(store.Notice{Type: store.NoticeFreed, Kind: kind})
+	}
+	w.count(queue, kind, store.StateRunning, state)
+}
+
 func prepareFinish(f store.FinishParams) (finishRow, error) {
 	now := utc(f.Now)
-	r := finishRow{id: f.ID, state: f.State}
+	r := finishRow{id: f.ID, state: f.State, limited: f.Limited}
 	var runAt, finishedAt any
 	switch f.State {
 	case store.StateDone, store.StateError, store.StateAborted:

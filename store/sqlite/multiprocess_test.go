@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -63,8 +64,9 @@ func helperMain(path, node string, stdout *os.File) error {
 			Priority: store.DefaultPriority, MaxAttempts: 1}
 	}
 	claimAndFinish := func() (int, error) {
-		jobs, err := s.Claim(ctx, store.ClaimParams{Queue: store.DefaultQueue, Node: node, Limit: helperClaim,
+		claimRes, err := s.Claim(ctx, store.ClaimParams{Queue: store.DefaultQueue, Node: node, Limit: helperClaim,
 			Now: now, LeaseUntil: now.Add(time.Hour)})
+		jobs := claimRes.Jobs
 		if err != nil {
 			return 0, fmt.Errorf("claim: %w", err)
 		}
@@ -191,8 +193,9 @@ func TestMultiProcess(t *testing.T) {
 	s := openPath(t, path, Options{})
 	// A helper that finished early left jobs of the others: claim them here.
 	for {
-		jobs, err := s.Claim(t.Context(), store.ClaimParams{Queue: store.DefaultQueue, Node: "parent", Limit: 100,
+		claimRes, err := s.Claim(t.Context(), store.ClaimParams{Queue: store.DefaultQueue, Node: "parent", Limit: 100,
 			Now: helperBase(), LeaseUntil: helperBase().Add(time.Hour)})
+		jobs := claimRes.Jobs
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -248,4 +251,76 @@ func TestMultiProcess(t *testing.T) {
 	if err != nil || applied != latest {
 		t.Errorf("SchemaVersion = %d, %d, %v", applied, latest, err)
 	}
+}
+
+// TestGlobalMaxAcrossWriters has claimers on three Stores of one file (three
+// writers, as three processes have) claim and finish jobs of a kind with a
+// global maximum. Within one Store the writer serializes claims by itself;
+// across Stores only the file's write lock does. Each claimer adds what it
+// claimed to a shared count after its claim returns and takes a job off
+// before finishing it, so the count never exceeds the running jobs in the
+// file: it must never pass the maximum.
+func TestGlobalMaxAcrossWriters(t *testing.T) {
+	t.Parallel()
+	const maxRunning, jobs, claimersPerStore = 3, 120, 3
+	path := filepath.Join(t.TempDir(), "rota.db")
+	stores := []*Store{openPath(t, path, Options{}), openPath(t, path, Options{}), openPath(t, path, Options{})}
+	now := helperBase()
+	ps := make([]store.InsertParams, jobs)
+	for i := range ps {
+		ps[i] = store.InsertParams{Kind: "g", Queue: store.DefaultQueue, Args: []byte(`{}`), Priority: 1, MaxAttempts: 1}
+	}
+	if _, err := stores[0].Insert(t.Context(), now, ps); err != nil {
+		t.Fatal(err)
+	}
+	var cur, peak, finished atomic.Int64
+	var stop atomic.Bool
+	errs := make(chan error, len(stores)*claimersPerStore)
+	var wg sync.WaitGroup
+	for si, s := range stores {
+		for c := range claimersPerStore {
+			wg.Go(func() {
+				node := fmt.Sprintf("store%d-claimer%d", si, c)
+				for !stop.Load() && finished.Load() < jobs {
+					res, err := s.Claim(t.Context(), store.ClaimParams{Queue: store.DefaultQueue, Node: node, Limit: 2,
+						Kinds: []store.KindLimit{{Kind: "g", Max: 2, GlobalMax: maxRunning}}, Now: now, LeaseUntil: now.Add(time.Hour)})
+					if err != nil {
+						errs <- fmt.Errorf("%s: claim: %w", node, err)
+						stop.Store(true)
+						return
+					}
+					n := cur.Add(int64(len(res.Jobs)))
+					for p := peak.Load(); n > p && !peak.CompareAndSwap(p, n); p = peak.Load() {
+					}
+					if n > maxRunning {
+						errs <- fmt.Errorf("%s: %d jobs running after its claim, max %d", node, n, maxRunning)
+						stop.Store(true)
+					}
+					for _, j := range res.Jobs {
+						cur.Add(-1)
+						states, err := s.Finish(t.Context(), []store.FinishParams{{ID: j.ID, Attempt: j.Attempt,
+							State: store.StateDone, Now: now, Record: store.Attempt{Node: node, Outcome: store.OutcomeDone}}})
+						if err != nil || states[0] != store.StateDone {
+							errs <- fmt.Errorf("%s: finish of job %d: %v %v", node, j.ID, states, err)
+							stop.Store(true)
+							return
+						}
+						finished.Add(1)
+					}
+				}
+			})
+		}
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+	if got := finished.Load(); got != jobs {
+		t.Errorf("%d jobs finished, want %d", got, jobs)
+	}
+	if p := peak.Load(); p < 1 || p > maxRunning {
+		t.Errorf("peak %d running, want 1..%d", p, maxRunning)
+	}
+	checkCounts(t, stores[0])
 }

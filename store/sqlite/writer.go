@@ -392,6 +392,7 @@ func (s *Store) publish(batch []*op) {
 		notes     []store.Notice
 		queued    map[string]bool
 		changedQ  map[string]bool
+		freed     map[string]bool
 		scheduled time.Time
 		cancels   []int64
 	)
@@ -415,6 +416,14 @@ func (s *Store) publish(batch []*op) {
 						changedQ = make(map[string]bool)
 					}
 					changedQ[n.Queue] = true
+					notes = append(notes, n)
+				}
+			case store.NoticeFreed:
+				if !freed[n.Kind] {
+					if freed == nil {
+						freed = make(map[string]bool)
+					}
+					freed[n.Kind] = true
 					notes = append(notes, n)
 				}
 			case store.NoticeScheduled:

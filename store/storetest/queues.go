@@ -232,7 +232,8 @@ func concurrencyTests() []test {
 					cp := claimParams(at(time.Second), 25)
 					cp.Node = "node-" + string(rune('a'+c))
 					for {
-						got, err := s.Claim(t.Context(), cp)
+						res, err := s.Claim(t.Context(), cp)
+						got := res.Jobs
 						if err != nil {
 							errs[c] = err
 							return

@@ -48,6 +48,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"Concurrency", concurrencyTests()},
 		{"Leader", leaderTests()},
 		{"Nodes", nodeTests()},
+		{"Limits", limitTests()},
 	}
 	for _, g := range groups {
 		t.Run(g.name, func(t *testing.T) {
@@ -170,14 +171,25 @@ func claimParams(now time.Time, limit int) store.ClaimParams {
 	}
 }
 
-// claim claims with p and fails the test on error.
+// claim claims with p and fails the test on error. A claim without
+// cluster-wide limits must report no kind held back.
 func claim(t *testing.T, s store.Store, p store.ClaimParams) []*store.Job {
 	t.Helper()
-	jobs, err := s.Claim(t.Context(), p)
+	res := claimResult(t, s, p)
+	if !slices.ContainsFunc(p.Kinds, store.KindLimit.Limited) && (res.AtMax != nil || res.NextStart != nil) {
+		t.Errorf("Claim without cluster-wide limits reported AtMax %v, NextStart %v", res.AtMax, res.NextStart)
+	}
+	return res.Jobs
+}
+
+// claimResult claims with p and fails the test on error.
+func claimResult(t *testing.T, s store.Store, p store.ClaimParams) store.ClaimResult {
+	t.Helper()
+	res, err := s.Claim(t.Context(), p)
 	if err != nil {
 		t.Fatalf("Claim: %v", err)
 	}
-	return jobs
+	return res
 }
 
 // claimOne claims the one job the test expects on the default queue.
