@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
@@ -18,10 +19,15 @@ import (
 )
 
 // recordKind is the Go worker that `rota serve` runs in these tests (with
-// ROTA_E2E_RECORD=1): it records each execution (job, attempt, node, start,
-// end) in the table e2e_executions of the store's schema, a row at its start
-// and its end time when it returns, and sleeps args.ms in between.
-const recordKind = "e2e.record"
+// ROTA_E2E_RECORD=1): it records each execution (job, kind, attempt, node,
+// start, end) in the table e2e_executions of the store's schema, a row at
+// its start and its end time when it returns, and sleeps args.ms in
+// between. limitedKind is the same worker under another kind, for limits
+// set in the tests' worker files.
+const (
+	recordKind  = "e2e.record"
+	limitedKind = "e2e.limited"
+)
 
 // e2eRegister is the register hook of the CLI run by the end-to-end tests.
 func e2eRegister(getenv func(string) string) func(*rota.Client) error {
@@ -39,7 +45,7 @@ func e2eRegister(getenv func(string) string) func(*rota.Client) error {
 			return err
 		}
 		node := getenv("ROTA_NODE_ID")
-		return c.Register(recordKind, rota.WorkFunc(func(ctx context.Context, job *rota.Job) error {
+		w := rota.WorkFunc(func(ctx context.Context, job *rota.Job) error {
 			var args struct {
 				MS int `json:"ms"`
 			}
@@ -47,8 +53,8 @@ func e2eRegister(getenv func(string) string) func(*rota.Client) error {
 				return rota.Fail(err)
 			}
 			var id int64
-			if err := pool.QueryRow(ctx, `INSERT INTO e2e_executions (job_id, attempt, node, started)
-				VALUES ($1, $2, $3, clock_timestamp()) RETURNING id`, job.ID, job.Attempt, node).Scan(&id); err != nil {
+			if err := pool.QueryRow(ctx, `INSERT INTO e2e_executions (job_id, kind, attempt, node, started)
+				VALUES ($1, $2, $3, $4, clock_timestamp()) RETURNING id`, job.ID, job.Kind, job.Attempt, node).Scan(&id); err != nil {
 				return err
 			}
 			if args.MS > 0 {
@@ -62,7 +68,11 @@ func e2eRegister(getenv func(string) string) func(*rota.Client) error {
 			}
 			_, err := pool.Exec(ctx, `UPDATE e2e_executions SET ended = clock_timestamp() WHERE id = $1`, id)
 			return err
-		}))
+		})
+		if err := c.Register(recordKind, w); err != nil {
+			return err
+		}
+		return c.Register(limitedKind, w)
 	}
 }
 
@@ -93,16 +103,16 @@ func newCluster(t *testing.T, vars ...string) *cluster {
 	}
 	t.Cleanup(func() { conn.Close(context.Background()) })
 	if _, err := conn.Exec(t.Context(), `CREATE TABLE e2e_executions (
-		id bigserial PRIMARY KEY, job_id bigint NOT NULL, attempt int NOT NULL, node text NOT NULL,
+		id bigserial PRIMARY KEY, job_id bigint NOT NULL, kind text NOT NULL, attempt int NOT NULL, node text NOT NULL,
 		started timestamptz NOT NULL, ended timestamptz)`); err != nil {
 		t.Fatal(err)
 	}
 	return &cluster{t: t, e: e, url: url, conn: conn, procs: make(map[string]*exec.Cmd)}
 }
 
-// enqueue inserts n record jobs, job i sleeping ms(i) milliseconds, with
+// enqueue inserts n jobs of kind, job i sleeping ms(i) milliseconds, with
 // up to attempts attempts each.
-func (c *cluster) enqueue(n, attempts int, ms func(i int) int) {
+func (c *cluster) enqueue(kind string, n, attempts int, ms func(i int) int) {
 	c.t.Helper()
 	st, err := postgres.Open(c.t.Context(), c.url, postgres.Options{Schema: c.schema()})
 	if err != nil {
@@ -116,7 +126,7 @@ func (c *cluster) enqueue(n, attempts int, ms func(i int) int) {
 	for i := 0; i < n; i += 1000 {
 		ps := make([]rota.EnqueueParams, min(1000, n-i))
 		for k := range ps {
-			ps[k] = rota.EnqueueParams{Kind: recordKind, Args: map[string]int{"ms": ms(i + k)}, MaxAttempts: attempts}
+			ps[k] = rota.EnqueueParams{Kind: kind, Args: map[string]int{"ms": ms(i + k)}, MaxAttempts: attempts}
 		}
 		if _, err := client.EnqueueMany(c.t.Context(), ps); err != nil {
 			c.t.Fatal(err)
@@ -198,7 +208,7 @@ func (c *cluster) mustCount(q string, args ...any) int64 {
 // checkAllDone checks that all n jobs ended done, and nothing else is left.
 func (c *cluster) checkAllDone(n int) {
 	c.t.Helper()
-	if got := c.mustCount(`SELECT count(*) FROM jobs WHERE kind = $1 AND state = 'done'`, recordKind); got != int64(n) {
+	if got := c.mustCount(`SELECT count(*) FROM jobs WHERE state = 'done'`); got != int64(n) {
 		c.t.Errorf("%d of %d jobs done", got, n)
 	}
 	if got := c.mustCount(`SELECT count(*) FROM jobs WHERE state <> 'done'`); got != 0 {
@@ -220,7 +230,7 @@ func TestClusterOfThree(t *testing.T) {
 	const n = 20000
 	c := newCluster(t, "ROTA_QUEUES=default=32", "ROTA_LEASE_DURATION=2s", "ROTA_LEADER_LEASE=2s",
 		"ROTA_SHUTDOWN_TIMEOUT=5s")
-	c.enqueue(n, 5, func(i int) int { return i % 4 }) // 0-3 ms each
+	c.enqueue(recordKind, n, 5, func(i int) int { return i % 4 }) // 0-3 ms each
 	for _, node := range []string{"n1", "n2", "n3"} {
 		c.serve(node)
 	}
@@ -274,6 +284,39 @@ func TestClusterOfThree(t *testing.T) {
 		c.mustCount(`SELECT count(*) FROM jobs WHERE attempts @> '[{"outcome": "lost"}]'`))
 }
 
+// TestClusterKindLimit: a kind limited to 3 running jobs cluster-wide (in
+// the worker file that three `rota serve` processes read) never has 4
+// executions at once, and does reach 3.
+func TestClusterKindLimit(t *testing.T) {
+	t.Parallel()
+	const n = 240
+	workers := t.TempDir()
+	if err := os.WriteFile(filepath.Join(workers, limitedKind+".json"), []byte(`{"global_max_workers": 3}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	c := newCluster(t, "ROTA_QUEUES=default=8", "ROTA_WORKERS_DIR="+workers, "ROTA_SHUTDOWN_TIMEOUT=5s")
+	c.enqueue(limitedKind, n, 1, func(int) int { return 15 })
+	for _, node := range []string{"n1", "n2", "n3"} {
+		c.serve(node)
+	}
+	waitFor(t, 120*time.Second, "every job done", func() bool {
+		return c.count(`SELECT count(*) FROM jobs WHERE state = 'done'`) == n
+	})
+	for _, node := range []string{"n1", "n2", "n3"} {
+		c.stop(node)
+	}
+	c.checkAllDone(n)
+	// The most executions running at the start of any execution.
+	peak := c.mustCount(`SELECT max((SELECT count(*) FROM e2e_executions b
+		WHERE b.started <= a.started AND b.ended > a.started)) FROM e2e_executions a`)
+	if peak != 3 {
+		t.Errorf("at most %d executions ran at once, want 3 (the limit, reached)", peak)
+	}
+	if got := c.mustCount(`SELECT count(DISTINCT node) FROM e2e_executions`); got != 3 {
+		t.Errorf("%d nodes ran the jobs, want 3", got)
+	}
+}
+
 // TestClusterSurvivesPostgresRestart restarts the PostgreSQL server while
 // three nodes work, with the command in ROTA_TEST_PG_RESTART (for example
 // "pg_ctlcluster 15 main restart"); it runs only when that is set, since a
@@ -287,7 +330,7 @@ func TestClusterSurvivesPostgresRestart(t *testing.T) {
 	const n = 5000
 	c := newCluster(t, "ROTA_QUEUES=default=16", "ROTA_LEASE_DURATION=3s", "ROTA_LEADER_LEASE=2s",
 		"ROTA_SHUTDOWN_TIMEOUT=5s")
-	c.enqueue(n, 25, func(i int) int { return 1 + i%3 })
+	c.enqueue(recordKind, n, 25, func(i int) int { return 1 + i%3 })
 	for _, node := range []string{"n1", "n2", "n3"} {
 		c.serve(node)
 	}
