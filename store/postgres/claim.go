@@ -222,6 +222,7 @@ func claimPasses(limit int, caps map[string]int, args []any, filter string,
 	for remain > 0 {
 		args[4] = remain
 		var sql string
+		base := len(args)
 		if caps == nil {
 			sql = claimSQL(filter)
 		} else {
@@ -229,17 +230,24 @@ func claimPasses(limit int, caps map[string]int, args []any, filter string,
 			if len(kinds) == 0 {
 				break
 			}
+			binding := false
 			capList := make([]int32, len(kinds))
 			for i, k := range kinds {
 				capList[i] = int32(caps[k])
+				binding = binding || caps[k] < remain
 			}
-			sql = claimCappedSQL(filter, len(args)+1)
-			args = append(args[:len(args):len(args)], kinds, capList)
+			if binding {
+				sql = claimCappedSQL(filter, len(args)+1)
+				args = append(args[:len(args):len(args)], kinds, capList)
+			} else {
+				// No cap can cut this pass (the engine's usual claim: caps
+				// of its free slots): only the kinds, no ranking.
+				sql = claimSQL(filter + ` AND kind = ANY($` + strconv.Itoa(len(args)+1) + `::text[])`)
+				args = append(args[:len(args):len(args)], kinds)
+			}
 		}
 		got, err := run(sql, args)
-		if caps != nil {
-			args = args[:len(args)-2]
-		}
+		args = args[:base]
 		if err != nil {
 			return nil, fmt.Errorf("postgres: claim: %w", err)
 		}
