@@ -544,3 +544,51 @@ func TestLeadershipIsLogged(t *testing.T) {
 		}
 	}
 }
+
+// TestAbortAcrossNodes aborts, through one node, a job that runs on
+// another: the running node hears of it from the store's notification (or,
+// on SQLite, its poll of the file), long before its next heartbeat, cancels
+// the job's context, and the job ends aborted with the reason.
+func TestAbortAcrossNodes(t *testing.T) {
+	forEachStore(t, func(t *testing.T, open func(n int) []store.Store) {
+		stores := open(2)
+		const lease = time.Minute // heartbeats every 20 s: too late to be what delivers the abort
+		started, cancelled := make(chan int64, 1), make(chan time.Time, 1)
+		runner := newClient(t, stores[0], rota.Options{NodeID: "runner", LeaseDuration: lease})
+		must(t, runner.Register("test.long", rota.WorkFunc(func(ctx context.Context, job *rota.Job) error {
+			started <- job.ID
+			<-ctx.Done()
+			cancelled <- time.Now()
+			return ctx.Err()
+		})))
+		start(t, runner)
+		api := newClient(t, stores[1], rota.Options{NodeID: "api", LeaseDuration: lease})
+		j := enqueue(t, api, "test.long", nil)
+		select {
+		case id := <-started:
+			if id != j.ID {
+				t.Fatalf("started job %d, want %d", id, j.ID)
+			}
+		case <-time.After(waitTimeout):
+			t.Fatal("the job did not start")
+		}
+		asked := time.Now()
+		if _, err := api.Abort(context.Background(), j.ID, "stop from the api node"); err != nil {
+			t.Fatal(err)
+		}
+		select {
+		case at := <-cancelled:
+			if d := at.Sub(asked); d >= lease/3 {
+				t.Errorf("the abort reached the running node after %s, not before its heartbeat", d)
+			} else {
+				t.Logf("the abort reached the running node in %s", d)
+			}
+		case <-time.After(waitTimeout):
+			t.Fatal("the running job's context was not cancelled")
+		}
+		got := waitState(t, runner, j.ID, rota.StateAborted)
+		if got.LastError != "stop from the api node" {
+			t.Errorf("last error %q, want the abort's reason", got.LastError)
+		}
+	})
+}
