@@ -2,8 +2,6 @@ package rota_test
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -16,11 +14,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5"
-
 	"github.com/rotahq/rota"
+	"github.com/rotahq/rota/internal/pgtest"
 	"github.com/rotahq/rota/store"
-	"github.com/rotahq/rota/store/postgres"
 )
 
 // clusterLease is the leader lease of the multi-node tests: short, so that
@@ -45,52 +41,15 @@ func forEachStore(t *testing.T, test func(t *testing.T, open func(n int) []store
 	})
 	t.Run("postgres", func(t *testing.T) {
 		t.Parallel()
-		url := os.Getenv("ROTA_TEST_DATABASE_URL")
-		if url == "" {
-			if os.Getenv("ROTA_TEST_REQUIRE_SERVICES") == "1" {
-				t.Fatal("ROTA_TEST_DATABASE_URL is not set, and ROTA_TEST_REQUIRE_SERVICES=1 requires PostgreSQL")
+		pgtest.URL(t) // skip before the test starts when there is no database
+		test(t, func(n int) []store.Store {
+			out := make([]store.Store, n)
+			for i, st := range openPGStores(t, n) {
+				out[i] = st
 			}
-			t.Skip("set ROTA_TEST_DATABASE_URL (like postgres://127.0.0.1:5432/test) to run on PostgreSQL")
-		}
-		test(t, func(n int) []store.Store { return openPostgres(t, url, n) })
-	})
-}
-
-// openPostgres opens n migrated stores on a fresh schema, dropped when the
-// test ends (after the stores close).
-func openPostgres(t *testing.T, url string, n int) []store.Store {
-	t.Helper()
-	b := make([]byte, 8)
-	_, _ = rand.Read(b)
-	schema := "rota_engine_" + hex.EncodeToString(b)
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		conn, err := pgx.Connect(ctx, url)
-		if err != nil {
-			t.Errorf("drop schema %s: %v", schema, err)
-			return
-		}
-		defer conn.Close(ctx)
-		if _, err := conn.Exec(ctx, "DROP SCHEMA IF EXISTS "+schema+" CASCADE"); err != nil {
-			t.Errorf("drop schema %s: %v", schema, err)
-		}
-	})
-	out := make([]store.Store, n)
-	for i := range out {
-		st, err := postgres.Open(context.Background(), url, postgres.Options{
-			Schema: schema, MaxConns: 4, Logger: slog.New(slog.DiscardHandler),
+			return out
 		})
-		if err != nil {
-			t.Fatalf("open postgres: %v", err)
-		}
-		t.Cleanup(func() { _ = st.Close() })
-		if err := st.Migrate(context.Background()); err != nil {
-			t.Fatalf("migrate: %v", err)
-		}
-		out[i] = st
-	}
-	return out
+	})
 }
 
 // errCut is what a cutStore answers.

@@ -11,6 +11,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/rotahq/rota"
+	"github.com/rotahq/rota/internal/pgtest"
 	"github.com/rotahq/rota/store"
 )
 
@@ -27,8 +28,8 @@ type txFixture struct {
 func newTxFixture(t *testing.T) *txFixture {
 	t.Helper()
 	st := openPGStores(t, 1)[0]
-	url := pgURL(t)
-	app := freshPGSchema(t, url)
+	url := pgtest.URL(t)
+	app := pgtest.Schema(t, url, "rota_app_")
 	pool, err := pgxpool.New(context.Background(), url)
 	if err != nil {
 		t.Fatalf("user pool: %v", err)

@@ -3,7 +3,6 @@ package main
 import (
 	"bufio"
 	"bytes"
-	"context"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -14,8 +13,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5"
-
+	"github.com/rotahq/rota/internal/pgtest"
 	"github.com/rotahq/rota/store"
 )
 
@@ -195,28 +193,8 @@ func TestBadInputExitsTwoAndChangesNothing(t *testing.T) {
 // skips the test without the URL, unless ROTA_TEST_REQUIRE_SERVICES=1.
 func postgresEnv(t *testing.T) []string {
 	t.Helper()
-	url := os.Getenv("ROTA_TEST_DATABASE_URL")
-	if url == "" {
-		if os.Getenv("ROTA_TEST_REQUIRE_SERVICES") == "1" {
-			t.Fatal("ROTA_TEST_DATABASE_URL is not set, and ROTA_TEST_REQUIRE_SERVICES=1 requires PostgreSQL")
-		}
-		t.Skip("set ROTA_TEST_DATABASE_URL (like postgres://postgres@127.0.0.1:5432/test?sslmode=disable) to run on PostgreSQL")
-	}
-	schema := fmt.Sprintf("rota_e2e_%d_%d", os.Getpid(), time.Now().UnixNano())
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		conn, err := pgx.Connect(ctx, url)
-		if err != nil {
-			t.Errorf("drop schema %s: %v", schema, err)
-			return
-		}
-		defer conn.Close(ctx)
-		if _, err := conn.Exec(ctx, "DROP SCHEMA IF EXISTS "+schema+" CASCADE"); err != nil {
-			t.Errorf("drop schema %s: %v", schema, err)
-		}
-	})
-	return []string{"ROTA_DATABASE_URL=" + url, "ROTA_POSTGRES_SCHEMA=" + schema}
+	url := pgtest.URL(t)
+	return []string{"ROTA_DATABASE_URL=" + url, "ROTA_POSTGRES_SCHEMA=" + pgtest.Schema(t, url, "rota_e2e_")}
 }
 
 func TestCLIRoundTrip(t *testing.T) {

@@ -13,6 +13,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/rotahq/rota/internal/pgtest"
 	"github.com/rotahq/rota/store"
 )
 
@@ -49,8 +50,8 @@ func TestOptionsValidation(t *testing.T) {
 }
 
 func TestMigrateRace(t *testing.T) {
-	url := testURL(t)
-	schema := freshSchema(t, url)
+	url := pgtest.URL(t)
+	schema := pgtest.Schema(t, url, "rota_test_")
 	const n = 4
 	stores := make([]*Store, n)
 	for i := range stores {
@@ -144,8 +145,8 @@ func waitNotice(t *testing.T, ch <-chan store.Notice, match func(store.Notice) b
 }
 
 func TestNoticeFromAnotherStore(t *testing.T) {
-	url := testURL(t)
-	schema := freshSchema(t, url)
+	url := pgtest.URL(t)
+	schema := pgtest.Schema(t, url, "rota_test_")
 	a := openSchema(t, url, schema, Options{})
 	if err := a.Migrate(t.Context()); err != nil {
 		t.Fatal(err)
@@ -249,8 +250,8 @@ func TestListenerReconnect(t *testing.T) {
 }
 
 func TestCloseEndsSubscriptions(t *testing.T) {
-	url := testURL(t)
-	s := openSchema(t, url, freshSchema(t, url), Options{})
+	url := pgtest.URL(t)
+	s := openSchema(t, url, pgtest.Schema(t, url, "rota_test_"), Options{})
 	if err := s.Migrate(t.Context()); err != nil {
 		t.Fatal(err)
 	}
@@ -273,8 +274,8 @@ func TestCloseEndsSubscriptions(t *testing.T) {
 }
 
 func TestQueueCapUnderConcurrency(t *testing.T) {
-	url := testURL(t)
-	schema := freshSchema(t, url)
+	url := pgtest.URL(t)
+	schema := pgtest.Schema(t, url, "rota_test_")
 	a := openSchema(t, url, schema, Options{})
 	if err := a.Migrate(t.Context()); err != nil {
 		t.Fatal(err)
@@ -316,8 +317,8 @@ func TestQueueCapUnderConcurrency(t *testing.T) {
 }
 
 func TestSameKeyAcrossStores(t *testing.T) {
-	url := testURL(t)
-	schema := freshSchema(t, url)
+	url := pgtest.URL(t)
+	schema := pgtest.Schema(t, url, "rota_test_")
 	a := openSchema(t, url, schema, Options{})
 	if err := a.Migrate(t.Context()); err != nil {
 		t.Fatal(err)
@@ -577,8 +578,8 @@ func TestInsertGivesUpWithItsCaller(t *testing.T) {
 }
 
 func TestClaimersAcrossStores(t *testing.T) {
-	url := testURL(t)
-	schema := freshSchema(t, url)
+	url := pgtest.URL(t)
+	schema := pgtest.Schema(t, url, "rota_test_")
 	stores := make([]*Store, 3)
 	for i := range stores {
 		stores[i] = openSchema(t, url, schema, Options{})
