@@ -367,21 +367,7 @@ func TestSameKeyAcrossStores(t *testing.T) {
 // TestClaimPlan checks that the claim reads the claim index.
 func TestClaimPlan(t *testing.T) {
 	s := openTest(t, Options{})
-	var plan []string
-	err := pgx.BeginFunc(t.Context(), s.pool, func(tx pgx.Tx) error {
-		if _, err := tx.Exec(t.Context(), `SET LOCAL enable_seqscan = off`); err != nil {
-			return err
-		}
-		rows, err := tx.Query(t.Context(), `EXPLAIN `+claimSQL(""), "q", "n", time.Now(), time.Now(), 10)
-		if err != nil {
-			return err
-		}
-		plan, err = pgx.CollectRows(rows, pgx.RowTo[string])
-		return err
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	plan := explain(t, s, []string{`SET LOCAL enable_seqscan = off`}, `EXPLAIN `+claimSQL(""), "q", "n", time.Now(), time.Now(), 10)
 	if !strings.Contains(strings.Join(plan, "\n"), "jobs_claim") {
 		t.Errorf("the claim does not use jobs_claim:\n%s", strings.Join(plan, "\n"))
 	}
@@ -425,27 +411,7 @@ func TestClaimAfterBurst(t *testing.T) {
 		{"uncapped", claimSQL(""), []any{"burst", "n", now, now, limit}},
 		{"capped", claimCappedSQL("", 6), []any{"burst", "n", now, now, limit, []string{"k"}, []int32{limit}}},
 	} {
-		var plan []string
-		err := pgx.BeginFunc(t.Context(), s.pool, func(tx pgx.Tx) error {
-			for _, set := range claimSettings {
-				if _, err := tx.Exec(t.Context(), set); err != nil {
-					return err
-				}
-			}
-			rows, err := tx.Query(t.Context(), `EXPLAIN (ANALYZE, TIMING OFF) `+c.sql, c.args...)
-			if err != nil {
-				return err
-			}
-			plan, err = pgx.CollectRows(rows, pgx.RowTo[string])
-			if err != nil {
-				return err
-			}
-			return errRollback
-		})
-		if err != nil && !errors.Is(err, errRollback) {
-			t.Fatalf("%s: %v", c.name, err)
-		}
-		text := strings.Join(plan, "\n")
+		text := strings.Join(explain(t, s, claimSettings, `EXPLAIN (ANALYZE, TIMING OFF) `+c.sql, c.args...), "\n")
 		if !strings.Contains(text, "Index Scan using jobs_claim") || strings.Contains(text, "rows="+strconv.Itoa(n)+" ") ||
 			strings.Contains(text, "JIT") {
 			t.Errorf("%s: the claim reads the whole queue, or is JIT-compiled:\n%s", c.name, text)
@@ -490,22 +456,8 @@ func TestFinishPlan(t *testing.T) {
 		states, errs, recs = append(states, "done"), append(errs, ""), append(recs, `{}`)
 		runAts, finished, results, nows = append(runAts, nil), append(finished, &now), append(results, nil), append(nows, now)
 	}
-	var plan []string
-	err = pgx.BeginFunc(t.Context(), s.pool, func(tx pgx.Tx) error {
-		rows, err := tx.Query(t.Context(), `EXPLAIN (ANALYZE, TIMING OFF) `+sqlFinish,
-			ids, attempts, states, runAts, uncounts, results, errs, finished, nows, recs)
-		if err != nil {
-			return err
-		}
-		plan, err = pgx.CollectRows(rows, pgx.RowTo[string])
-		if err != nil {
-			return err
-		}
-		return errRollback
-	})
-	if err != nil && !errors.Is(err, errRollback) {
-		t.Fatal(err)
-	}
+	plan := explain(t, s, nil, `EXPLAIN (ANALYZE, TIMING OFF) `+sqlFinish,
+		ids, attempts, states, runAts, uncounts, results, errs, finished, nows, recs)
 	text := strings.Join(plan, "\n")
 	perJob := slices.ContainsFunc(plan, func(line string) bool {
 		return strings.Contains(line, "Function Scan") && !strings.Contains(line, "loops=1)")
@@ -518,6 +470,32 @@ func TestFinishPlan(t *testing.T) {
 	}
 }
 
+// explain runs an EXPLAIN statement q after settings in a transaction that
+// it rolls back (EXPLAIN ANALYZE runs the statement), and returns the plan.
+func explain(t *testing.T, s *Store, settings []string, q string, args ...any) []string {
+	t.Helper()
+	var plan []string
+	err := pgx.BeginFunc(t.Context(), s.pool, func(tx pgx.Tx) error {
+		for _, set := range settings {
+			if _, err := tx.Exec(t.Context(), set); err != nil {
+				return err
+			}
+		}
+		rows, err := tx.Query(t.Context(), q, args...)
+		if err != nil {
+			return err
+		}
+		if plan, err = pgx.CollectRows(rows, pgx.RowTo[string]); err != nil {
+			return err
+		}
+		return errRollback
+	})
+	if !errors.Is(err, errRollback) {
+		t.Fatalf("%s: %v", q, err)
+	}
+	return plan
+}
+
 // errRollback ends a transaction a test only looked into.
 var errRollback = errors.New("rollback")
 
@@ -525,21 +503,7 @@ var errRollback = errors.New("rollback")
 // maximum counts the kind's running jobs through the index of running jobs.
 func TestRunningByKindPlan(t *testing.T) {
 	s := openTest(t, Options{})
-	var plan []string
-	err := pgx.BeginFunc(t.Context(), s.pool, func(tx pgx.Tx) error {
-		if _, err := tx.Exec(t.Context(), `SET LOCAL enable_seqscan = off`); err != nil {
-			return err
-		}
-		rows, err := tx.Query(t.Context(), `EXPLAIN `+sqlRunningByKind, []string{"k"})
-		if err != nil {
-			return err
-		}
-		plan, err = pgx.CollectRows(rows, pgx.RowTo[string])
-		return err
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	plan := explain(t, s, []string{`SET LOCAL enable_seqscan = off`}, `EXPLAIN `+sqlRunningByKind, []string{"k"})
 	if !strings.Contains(strings.Join(plan, "\n"), "jobs_lease") {
 		t.Errorf("the count of running jobs does not use jobs_lease:\n%s", strings.Join(plan, "\n"))
 	}
