@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime/pprof"
 
 	"github.com/spf13/cobra"
 
@@ -19,6 +20,7 @@ func newBenchCmd(a *app) *cobra.Command {
 			"directory, removed afterwards; with one, its jobs go to a new queue named bench-<random>.",
 	}
 	var p bench.Params
+	var cpuProfile string
 	add := func(name, short string) *cobra.Command {
 		c := &cobra.Command{
 			Use:   name,
@@ -26,9 +28,10 @@ func newBenchCmd(a *app) *cobra.Command {
 			Args:  rangeArgs(0, 0),
 			RunE: func(cmd *cobra.Command, _ []string) error {
 				p.Workload = name
-				return a.runBench(cmd, p)
+				return a.runBench(cmd, p, cpuProfile)
 			},
 		}
+		c.Flags().StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile of the workload to this file (go tool pprof)")
 		c.Flags().IntVarP(&p.Jobs, "jobs", "n", 0, "number of jobs (default per workload)")
 		c.Flags().IntVar(&p.Future, "future", 0, "first insert this many jobs scheduled a day ahead in the same queue")
 		return c
@@ -44,7 +47,7 @@ func newBenchCmd(a *app) *cobra.Command {
 	return cmd
 }
 
-func (a *app) runBench(cmd *cobra.Command, p bench.Params) error {
+func (a *app) runBench(cmd *cobra.Command, p bench.Params, cpuProfile string) error {
 	for _, v := range []struct {
 		name string
 		n    int
@@ -70,7 +73,20 @@ func (a *app) runBench(cmd *cobra.Command, p bench.Params) error {
 	}
 	defer st.Close()
 	p.Logger = a.benchLogger()
+	if cpuProfile != "" {
+		f, err := os.Create(cpuProfile)
+		if err != nil {
+			return usagef("invalid cpuprofile: %v", err)
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return fmt.Errorf("cpuprofile: %w", err)
+		}
+	}
 	res, err := bench.Run(cmd.Context(), st, p)
+	if cpuProfile != "" {
+		pprof.StopCPUProfile()
+	}
 	if err != nil {
 		return err
 	}
