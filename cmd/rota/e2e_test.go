@@ -660,3 +660,19 @@ func testNodesLs(t *testing.T, e *env) {
 		t.Errorf("%d leaders after every node stopped", n)
 	}
 }
+
+// TestBenchCPUProfile: --cpuprofile writes a profile of the workload; a
+// path that cannot be created is bad input (exit 2, naming the flag).
+func TestBenchCPUProfile(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	prof := filepath.Join(e.dir, "cpu.prof")
+	e.ok("bench", "throughput", "-n", "200", "--cpuprofile", prof)
+	if fi, err := os.Stat(prof); err != nil || fi.Size() == 0 {
+		t.Errorf("profile %s: %v (size %v)", prof, err, fi)
+	}
+	_, errOut, code := e.cli("bench", "throughput", "-n", "200", "--cpuprofile", filepath.Join(e.dir, "no", "such", "dir", "cpu.prof"))
+	if code != 2 || !strings.Contains(errOut, "cpuprofile") {
+		t.Errorf("unwritable profile: exit %d, %q; want 2 naming cpuprofile", code, errOut)
+	}
+}
