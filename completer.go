@@ -14,6 +14,9 @@ import (
 const (
 	completerWindow   = time.Millisecond
 	completerMaxBatch = 1000
+	// completerFlushes is how many batches may be written at once: the
+	// next batch's write need not wait for the previous one's round trip.
+	completerFlushes = 2
 	// Retries of a failed store.Finish back off from completerRetryMin to completerRetryMax.
 	completerRetryMin = 10 * time.Millisecond
 	completerRetryMax = time.Second
@@ -33,10 +36,8 @@ type completer struct {
 	quit    chan struct{} // closed by stop
 	giveUp  chan struct{} // closed when stop's flush deadline passes
 	done    chan struct{}
-	spare   []*execution
-	params  []store.FinishParams
-	events  []Event
-	runAt   time.Time
+	bufs    chan *flushBuf // completerFlushes buffers; a write holds one
+	writing sync.WaitGroup // writes started by run
 	stopMu  sync.Mutex
 	stopped bool
 	// ended (under mu) is set when run has made its last flush; a later
@@ -45,14 +46,26 @@ type completer struct {
 	lateMu sync.Mutex
 }
 
+// flushBuf is the memory of one batch write, reused.
+type flushBuf struct {
+	spare  []*execution
+	params []store.FinishParams
+	events []Event
+}
+
 func newCompleter(n *node) *completer {
-	return &completer{
+	c := &completer{
 		n:      n,
 		signal: make(chan struct{}, 1),
 		quit:   make(chan struct{}),
 		giveUp: make(chan struct{}),
 		done:   make(chan struct{}),
+		bufs:   make(chan *flushBuf, completerFlushes),
 	}
+	for range completerFlushes {
+		c.bufs <- new(flushBuf)
+	}
+	return c
 }
 
 func (c *completer) start() { go c.run() }
@@ -108,6 +121,7 @@ func (c *completer) run() {
 		select {
 		case <-c.signal:
 		case <-c.quit:
+			c.writing.Wait()
 			for !c.empty() {
 				c.flush()
 			}
@@ -139,7 +153,7 @@ func (c *completer) run() {
 			}
 			timer.Stop()
 		}
-		c.flush()
+		c.flushAsync()
 	}
 }
 
@@ -165,14 +179,46 @@ func (c *completer) stop(grace time.Duration) {
 	}
 }
 
-// flush writes the pending batch with one store.Finish, retrying on errors.
+// flush writes the pending batch with one store.Finish, retrying on
+// errors, and returns when it is written.
 func (c *completer) flush() {
+	b := <-c.bufs
+	c.write(b, c.take(b))
+	c.bufs <- b
+}
+
+// flushAsync writes the pending batch like flush, in a goroutine of its
+// own once a buffer is free (at most completerFlushes writes at once). It
+// takes the batch only then, so the batch holds what came meanwhile.
+func (c *completer) flushAsync() {
+	b := <-c.bufs
+	batch := c.take(b)
+	if len(batch) == 0 {
+		c.bufs <- b
+		return
+	}
+	c.writing.Add(1)
+	go func() {
+		defer c.writing.Done()
+		c.write(b, batch)
+		c.bufs <- b
+	}()
+}
+
+// take swaps the pending batch for b's spare slice.
+func (c *completer) take(b *flushBuf) []*execution {
 	c.mu.Lock()
 	batch := c.pending
-	c.pending = c.spare[:0]
+	c.pending = b.spare[:0]
 	c.mu.Unlock()
+	b.spare = nil
+	return batch
+}
+
+// write writes batch (taken with b) and publishes its events.
+func (c *completer) write(b *flushBuf, batch []*execution) {
 	if len(batch) == 0 {
-		c.spare = batch
+		b.spare = batch
 		return
 	}
 	n := c.n
@@ -181,13 +227,13 @@ func (c *completer) flush() {
 	}
 	// On success write returns holding eventBus.finishes for reading, so
 	// these events go out before any of the jobs' next transitions.
-	applied, ok := c.write(batch)
+	applied, ok := c.finishBatch(b, batch)
 	now := n.c.now()
 	publish := n.c.events.active()
-	c.events = c.events[:0]
-	c.runAt = time.Time{}
+	b.events = b.events[:0]
+	var runAt time.Time
 	for i, ex := range batch {
-		f := &c.params[i]
+		f := &b.params[i]
 		if !ok {
 			break
 		}
@@ -196,67 +242,67 @@ func (c *completer) flush() {
 				j := &ex.job.Job
 				// The state the store made: an abort requested from
 				// another process wins over a retry.
-				c.events = append(c.events, Event{
+				b.events = append(b.events, Event{
 					JobID: j.ID, Kind: j.Kind, Queue: j.Queue, Key: j.Key, Metadata: j.Metadata,
 					From: StateRunning, To: applied[i], Attempt: j.Attempt, Error: f.Error, At: now,
 				})
 			} else {
 				n.c.events.skip(1)
 			}
-			if !f.RunAt.IsZero() && !applied[i].Final() && (c.runAt.IsZero() || f.RunAt.Before(c.runAt)) {
-				c.runAt = f.RunAt
+			if !f.RunAt.IsZero() && !applied[i].Final() && (runAt.IsZero() || f.RunAt.Before(runAt)) {
+				runAt = f.RunAt
 			}
 		} else {
 			ex.logger().Warn("rota: finish not applied: the attempt is no longer running on this node",
 				"state", f.State, "outcome", f.Record.Outcome)
 		}
 	}
-	if len(c.events) > 0 {
-		n.c.events.publish(c.events...)
-		clear(c.events)
+	if len(b.events) > 0 {
+		n.c.events.publish(b.events...)
+		clear(b.events)
 	}
 	if ok {
 		n.c.events.finishes.RUnlock()
 	}
-	if !c.runAt.IsZero() {
-		n.maint.consider(c.runAt)
+	if !runAt.IsZero() {
+		n.maint.consider(runAt)
 	}
 	n.running.removeAll(batch)
-	clear(c.params)
+	clear(b.params)
 	clear(batch)
-	c.spare = batch[:0]
+	b.spare = batch[:0]
 }
 
-// write fills c.params from batch and calls store.Finish until it succeeds
+// finishBatch fills b.params from batch and calls store.Finish until it succeeds
 // (or the stop grace runs out). On success it returns holding
 // eventBus.finishes for reading; the caller releases it once the finish
 // events are published. Client.cancel holds it for writing across the
 // store's cancel, so an abort of a running attempt either comes before the
 // finish is built (and turns it into an abort) or sees the finished job.
-func (c *completer) write(batch []*execution) (applied []store.State, ok bool) {
+func (c *completer) finishBatch(b *flushBuf, batch []*execution) (applied []store.State, ok bool) {
 	backoff := completerRetryMin
 	for {
 		c.n.c.events.finishes.RLock()
-		c.params = c.params[:0]
+		b.params = b.params[:0]
 		for _, ex := range batch {
 			f := ex.fin
 			ex.lateAbort(&f)
 			f.Limited = ex.kind.opts.GlobalMaxWorkers > 0
-			c.params = append(c.params, f)
+			b.params = append(b.params, f)
 		}
-		applied, err := c.n.store.Finish(context.WithoutCancel(c.n.jobBase), c.params)
+		applied, err := c.n.store.Finish(context.WithoutCancel(c.n.jobBase), b.params)
 		if err == nil {
 			return applied, true
 		}
 		c.n.c.events.finishes.RUnlock()
-		c.n.log.Error("rota: finish jobs; retrying", "jobs", len(c.params), "err", err, "in", backoff)
+		c.n.log.Error("rota: finish jobs; retrying", "jobs", len(b.params), "err", err, "in", backoff)
 		t := time.NewTimer(backoff)
 		select {
 		case <-t.C:
 		case <-c.giveUp:
 			t.Stop()
 			c.n.log.Error("rota: giving up finishing jobs at shutdown; they will be rescued when their lease expires",
-				"jobs", len(c.params))
+				"jobs", len(b.params))
 			return nil, false
 		}
 		backoff = min(backoff*2, completerRetryMax)
