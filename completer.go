@@ -24,8 +24,8 @@ const (
 
 // completer writes finished attempts to the store in batches, one
 // store.Finish per batch. It frees their slots as it takes a batch to write,
-// so the next claim overlaps the write (one batch is written at a time, which
-// bounds the jobs finished but not yet written to one batch).
+// so the next claim overlaps the write (at most completerFlushes batches are
+// written at once, which bounds the jobs finished but not yet written).
 type completer struct {
 	n *node
 
