@@ -120,20 +120,21 @@ func cronFields(withSeconds bool) []cronField {
 
 // fieldError is a problem at an offset inside one cron field.
 type fieldError struct {
-	off int
-	msg string
+	off  int
+	text string // the offending part of the field
+	msg  string
 }
 
 func (e *fieldError) Error() string { return e.msg }
 
 func (f cronField) value(s string, off int) (int, error) {
 	if s == "" {
-		return 0, &fieldError{off, fmt.Sprintf("empty value in the %s field", f.name)}
+		return 0, &fieldError{off, s, fmt.Sprintf("empty value in the %s field", f.name)}
 	}
 	if s[0] >= '0' && s[0] <= '9' {
 		n, err := strconv.Atoi(s)
 		if err != nil || n < f.lo || n > f.hi {
-			return 0, &fieldError{off, fmt.Sprintf("%s %s out of range %d-%d", f.name, s, f.lo, f.hi)}
+			return 0, &fieldError{off, s, fmt.Sprintf("%s %s out of range %d-%d", f.name, s, f.lo, f.hi)}
 		}
 		return n, nil
 	}
@@ -146,7 +147,7 @@ func (f cronField) value(s string, off int) (int, error) {
 	if len(f.names) > 0 {
 		want = fmt.Sprintf("a number or a name %s-%s", f.names[0], f.names[len(f.names)-1])
 	}
-	return 0, &fieldError{off, fmt.Sprintf("%q in the %s field: expected %s", s, f.name, want)}
+	return 0, &fieldError{off, s, fmt.Sprintf("%q in the %s field: expected %s", s, f.name, want)}
 }
 
 // parse returns the bit set of one field, whether it counts as unrestricted
@@ -158,7 +159,7 @@ func (f cronField) parse(s string) (b uint64, star, last bool, err error) {
 		if err := func() error {
 			if part == "L" || part == "l" {
 				if f.name != "day of month" {
-					return &fieldError{off, fmt.Sprintf("L is only allowed in the day of month field, not in the %s field", f.name)}
+					return &fieldError{off, part, fmt.Sprintf("L is only allowed in the day of month field, not in the %s field", f.name)}
 				}
 				last = true
 				return nil
@@ -168,7 +169,7 @@ func (f cronField) parse(s string) (b uint64, star, last bool, err error) {
 			if hasStep {
 				n, err := strconv.Atoi(stepStr)
 				if err != nil || n < 1 || n > f.hi+1 {
-					return &fieldError{off + len(rng) + 1, fmt.Sprintf("step %q in the %s field: expected a number 1-%d", stepStr, f.name, f.hi+1)}
+					return &fieldError{off + len(rng) + 1, stepStr, fmt.Sprintf("step %q in the %s field: expected a number 1-%d", stepStr, f.name, f.hi+1)}
 				}
 				step = n
 			}
@@ -176,7 +177,7 @@ func (f cronField) parse(s string) (b uint64, star, last bool, err error) {
 			switch {
 			case rng == "*" || rng == "?":
 				if rng == "?" && f.name != "day of month" && f.name != "day of week" {
-					return &fieldError{off, fmt.Sprintf("? is only allowed in the day fields, not in the %s field", f.name)}
+					return &fieldError{off, rng, fmt.Sprintf("? is only allowed in the day fields, not in the %s field", f.name)}
 				}
 			default:
 				a, bs, isRange := strings.Cut(rng, "-")
@@ -191,7 +192,7 @@ func (f cronField) parse(s string) (b uint64, star, last bool, err error) {
 						return err
 					}
 					if w < v {
-						return &fieldError{off, fmt.Sprintf("range %s in the %s field runs backwards", rng, f.name)}
+						return &fieldError{off, rng, fmt.Sprintf("range %s in the %s field runs backwards", rng, f.name)}
 					}
 					hi = w
 				} else if !hasStep {
@@ -280,7 +281,7 @@ func parseCron(fields []string) (*cronSpec, int, error) {
 			if len(fields) == 6 {
 				i = 3
 			}
-			return nil, i, &fieldError{0, fmt.Sprintf("day of month %s never occurs in month %s", fields[i], fields[i+1])}
+			return nil, i, &fieldError{0, fields[i], fmt.Sprintf("day of month %s never occurs in month %s", fields[i], fields[i+1])}
 		}
 	}
 	return c, 0, nil

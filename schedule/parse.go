@@ -447,8 +447,7 @@ func (p *parser) parseCron(start token) (expr, error) {
 	if err != nil {
 		var fe *fieldError
 		if errors.As(err, &fe) {
-			at := toks[i]
-			at.pos += fe.off
+			at := token{fe.text, toks[i].pos + fe.off}
 			return expr{}, p.errAt(at, "%s", fe.msg)
 		}
 		at := p.cur()
@@ -681,6 +680,9 @@ func (p *parser) parseDuration(every bool) (int64, error) {
 				return 0, p.errAt(t, "unexpected %s, expected %s", describe(t), want)
 			}
 			mult, ok := durationUnit(w)
+			if !ok && n == 0 && t == start {
+				return 0, p.errAt(t, "unexpected %s, expected %s", describe(t), want)
+			}
 			if !ok {
 				return 0, p.errAt(t, "unexpected %s, expected a unit (seconds, minutes, hours, days, weeks) in %s", describe(t), want)
 			}
