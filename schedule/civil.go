@@ -148,6 +148,16 @@ func nextFire(p pattern, loc *time.Location, t int64, repeat bool, b *budget) (i
 			}
 		}
 	}
+	// t may be the very end of a gap: the wall times in the gap, before
+	// w0, fire at t.
+	if s, _ := tt.ZoneBounds(); !have && !s.IsZero() && s.Unix() == t {
+		_, op := time.Unix(t-1, 0).In(loc).Zone()
+		if offP := int64(op); offP < off {
+			if w, ok := p.nextWall(t + offP); ok && w < w0 {
+				return t, w, true
+			}
+		}
+	}
 	w := w0
 	for b.spend() {
 		var ok bool

@@ -12,8 +12,8 @@ import (
 const (
 	// MaxSpecLen is the longest spec Parse accepts, in bytes.
 	MaxSpecLen = 4096
-	maxDepth   = 32  // nesting of ( and ~
-	maxAlts    = 64  // alternatives after distributing & over |
+	maxDepth   = 32 // nesting of ( and ~
+	maxAlts    = 64 // alternatives after distributing & over |
 	maxSeconds = 100 * 366 * secsPerDay
 )
 

@@ -223,10 +223,10 @@ func (r *periodRule) withFilter(fs []set) *periodRule {
 type fireState int
 
 const (
-	noFire   fireState = iota // no fire in this period
-	fired                     // fires at the returned instant
-	jumpTo                    // no fire before the returned instant
-	neverAgain                // the filter admits nothing more
+	noFire     fireState = iota // no fire in this period
+	fired                       // fires at the returned instant
+	jumpTo                      // no fire before the returned instant
+	neverAgain                  // the filter admits nothing more
 )
 
 // fireIn returns the fire of the period [s, sn) that starts at wall time p.

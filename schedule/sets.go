@@ -195,7 +195,11 @@ func (r *onceRule) contains(t int64, _ *budget) bool        { return r.at == t }
 func (r *onceRule) level() int                              { return levelAtom }
 func (r *onceRule) write(sb *strings.Builder) {
 	sb.WriteString("once at ")
-	sb.WriteString(time.Unix(r.at, 0).In(r.loc).Format(time.RFC3339))
+	t := time.Unix(r.at, 0).In(r.loc)
+	if _, off := t.Zone(); off%60 != 0 {
+		t = t.UTC() // RFC 3339 offsets have no seconds (local mean time before 1900)
+	}
+	sb.WriteString(t.Format(time.RFC3339))
 }
 
 // everyRule fires at a fixed interval: on a grid of the local wall clock
