@@ -48,7 +48,7 @@ func (u unit) repeat() bool { return u < uDay }
 
 // lookback is more than the longest real duration of one period.
 func (u unit) lookback() int64 {
-	return [...]int64{2, 3 * 60, 4 * 3600, 3 * secsPerDay, 9 * secsPerDay, 33 * secsPerDay}[u]
+	return [...]int64{2, 3 * 60, 3 * 3600, 26 * 3600, 7*secsPerDay + 3*3600, 32 * secsPerDay}[u]
 }
 
 // startSpec returns the wall times at which the clock reads position pos of
