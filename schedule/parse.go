@@ -84,8 +84,6 @@ func (p *parser) cur() token {
 
 func (p *parser) atEnd() bool { return p.i >= len(p.toks) }
 
-func (p *parser) peekWord() string { return strings.ToLower(p.cur().text) }
-
 func (p *parser) errAt(t token, format string, args ...any) *SyntaxError {
 	return &SyntaxError{Spec: p.spec, Pos: t.pos + 1, Token: t.text, Msg: fmt.Sprintf(format, args...)}
 }
