@@ -71,6 +71,7 @@ func newRootCmd(getenv func(string) string, stdin io.Reader, stdout, stderr io.W
 		newJobsCmd(a),
 		newQueuesCmd(a),
 		newNodesCmd(a),
+		newSchedulesCmd(a),
 		newStatsCmd(a),
 		newMigrateCmd(a),
 		newBenchCmd(a),
