@@ -49,7 +49,7 @@ type node struct {
 	// leasesLost counts the attempts this node gave up because their lease
 	// was lost (ClientStats.LeasesLost).
 	leasesLost atomic.Uint64
-	refsBuf   []store.JobRef
+	refsBuf    []store.JobRef
 	// abortReasons holds the reasons of aborts this client is making, by
 	// job id or kindKey, so that the store's notice (which may arrive before
 	// the Abort call returns) cancels the job with its reason.

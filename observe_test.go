@@ -148,6 +148,6 @@ func TestEnqueueManyNamesTheIndex(t *testing.T) {
 type staticSource map[string]rota.KindConfig
 
 func (s staticSource) Kind(kind string) (rota.KindConfig, bool) { kc, ok := s[kind]; return kc, ok }
-func (s staticSource) Changes() <-chan struct{}                  { return nil }
+func (s staticSource) Changes() <-chan struct{}                 { return nil }
 
 func intp(n int) *int { return &n }
