@@ -17,8 +17,10 @@ import (
 )
 
 // listQuery is what GET /v1/jobs reads.
-var listQuery = []string{"state", "kind", "queue", "key", "metadata", "created_from", "created_to",
-	"run_at_from", "run_at_to", "limit", "order", "cursor"}
+func listQuery() []string {
+	return []string{"state", "kind", "queue", "key", "metadata", "created_from", "created_to",
+		"run_at_from", "run_at_to", "limit", "order", "cursor"}
+}
 
 // enqueue is POST /v1/jobs: one job.
 func (s *Server) enqueue(w http.ResponseWriter, r *http.Request) error {
@@ -89,7 +91,7 @@ func (s *Server) enqueueBatch(w http.ResponseWriter, r *http.Request) error {
 
 // listJobs is GET /v1/jobs.
 func (s *Server) listJobs(w http.ResponseWriter, r *http.Request) error {
-	q, err := newQuery(r, listQuery...)
+	q, err := newQuery(r, listQuery()...)
 	if err != nil {
 		return err
 	}

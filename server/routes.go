@@ -27,7 +27,7 @@ func (s *Server) routeTable() []route {
 
 		{method: post, path: "/v1/jobs", role: RoleWrite, handle: s.enqueue},
 		{method: post, path: "/v1/jobs/batch", role: RoleWrite, handle: s.enqueueBatch},
-		{method: get, path: "/v1/jobs", role: RoleRead, query: listQuery, handle: s.listJobs},
+		{method: get, path: "/v1/jobs", role: RoleRead, query: listQuery(), handle: s.listJobs},
 		{method: get, path: "/v1/jobs/{id}", role: RoleRead, handle: s.getJob},
 		{method: post, path: "/v1/jobs/{id}/abort", role: RoleWrite, handle: s.abortJob},
 		{method: post, path: "/v1/jobs/abort", role: RoleWrite, handle: s.abortByKey},
@@ -44,7 +44,7 @@ func (s *Server) routeTable() []route {
 		{method: post, path: "/v1/queues/{name}/pop", role: RoleWrite, handle: s.pop},
 		{method: post, path: "/v1/queues/{name}/push", role: RoleWrite, handle: s.push},
 
-		{method: get, path: "/v1/stats", role: RoleRead, query: statsQuery, handle: s.stats},
+		{method: get, path: "/v1/stats", role: RoleRead, query: statsQuery(), handle: s.stats},
 		{method: get, path: "/v1/nodes", role: RoleRead, handle: s.nodes},
 		{method: get, path: "/v1/kinds", role: RoleRead, handle: s.kinds},
 	}

@@ -9,7 +9,7 @@ import (
 )
 
 // statsQuery is what GET /v1/stats reads.
-var statsQuery = []string{"hours", "from", "to"}
+func statsQuery() []string { return []string{"hours", "from", "to"} }
 
 // Bounds of the per-hour counts of GET /v1/stats.
 const (
@@ -35,7 +35,7 @@ type hourJSON struct {
 // stats is GET /v1/stats: counts by state, queue and kind, and per hour
 // (of the jobs' last change) over the last `hours` hours, or [from, to).
 func (s *Server) stats(w http.ResponseWriter, r *http.Request) error {
-	q, err := newQuery(r, statsQuery...)
+	q, err := newQuery(r, statsQuery()...)
 	if err != nil {
 		return err
 	}
