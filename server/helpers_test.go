@@ -129,6 +129,11 @@ func (r response) errorOf(t testing.TB) apiError {
 // do sends a request to the server's handler; secret "" sends no token.
 func (e *env) do(method, path, secret, body string) response {
 	e.t.Helper()
+	return serve(e.srv.Handler(), method, path, secret, body)
+}
+
+// serve sends a request to h and records the response.
+func serve(h http.Handler, method, path, secret, body string) response {
 	var rd io.Reader
 	if body != "" {
 		rd = strings.NewReader(body)
@@ -138,7 +143,7 @@ func (e *env) do(method, path, secret, body string) response {
 		req.Header.Set("Authorization", "Bearer "+secret)
 	}
 	rec := httptest.NewRecorder()
-	e.srv.Handler().ServeHTTP(rec, req)
+	h.ServeHTTP(rec, req)
 	return response{status: rec.Code, header: rec.Header(), body: rec.Body.Bytes()}
 }
 
