@@ -232,10 +232,10 @@ func (s *Server) Close() {
 	s.metrics.close()
 }
 
-// requestInfo is what the middleware learns about a request, for its log line.
+// requestInfo is what the middleware learns about a request, for its log
+// line: who sent it (the token's name).
 type requestInfo struct {
-	who    string
-	status int
+	who string
 }
 
 type statusWriter struct {
