@@ -241,10 +241,12 @@ func (c *Client) ClientStats() ClientStats {
 	s := ClientStats{EventsDropped: c.events.dropped.Load()}
 	c.mu.Lock()
 	n := c.node
+	s.Started = c.state == stateStarted
 	c.mu.Unlock()
 	if n != nil {
 		s.Running = int(n.active.Load())
 		s.Leader = n.lead.leading()
+		s.LeasesLost = n.leasesLost.Load()
 	}
 	return s
 }

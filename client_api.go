@@ -148,6 +148,12 @@ type ClientStats struct {
 	Running int
 	// Leader: this node leads (see Client.IsLeader).
 	Leader bool
+	// Started: the node runs (Start was called and Stop has not begun).
+	Started bool
+	// LeasesLost counts the attempts this node gave up because it lost
+	// their lease (its heartbeats did not reach the store in time, and the
+	// job was taken back or aborted meanwhile).
+	LeasesLost uint64
 }
 
 // Compile-time check of the Client's surface (implemented in client.go).
@@ -157,6 +163,7 @@ var _ interface {
 	Load(b *Bundle) error
 	Unload(b *Bundle) error
 	Kinds() []string
+	KindOptionsOf(kind string) KindOptions
 	Start(ctx context.Context) error
 	Stop(ctx context.Context) error
 	Enqueue(ctx context.Context, kind string, args any, opts ...EnqueueOption) (*Job, error)

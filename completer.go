@@ -245,6 +245,7 @@ func (c *completer) write(b *flushBuf, batch []*execution) {
 				b.events = append(b.events, Event{
 					JobID: j.ID, Kind: j.Kind, Queue: j.Queue, Key: j.Key, Metadata: j.Metadata,
 					From: StateRunning, To: applied[i], Attempt: j.Attempt, Error: f.Error, At: now,
+					Outcome: f.Record.Outcome, RunTime: f.Record.FinishedAt.Sub(f.Record.StartedAt),
 				})
 			} else {
 				n.c.events.skip(1)

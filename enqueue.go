@@ -2,7 +2,6 @@ package rota
 
 import (
 	"encoding/json"
-	"fmt"
 	"regexp"
 	"time"
 
@@ -229,4 +228,4 @@ func (b *Batch) Enqueue(kind string, args any, opts ...EnqueueOption) {
 func (b *Batch) Len() int { return len(b.params) }
 
 // indexErr names the failing item of a many-job enqueue.
-func indexErr(i int, err error) error { return fmt.Errorf("job %d: %w", i, err) }
+func indexErr(i int, err error) error { return &IndexError{Index: i, Err: err} }

@@ -35,6 +35,20 @@ type FieldError struct {
 // Error implements error.
 func (e *FieldError) Error() string { return fmt.Sprintf("invalid %s: %s", e.Field, e.Reason) }
 
+// IndexError is the error of one job of a many-job enqueue (EnqueueMany,
+// Batch): Index is the job's position, from 0, and Err what was wrong
+// with it (often a *FieldError), reachable with errors.Is and errors.As.
+type IndexError struct {
+	Index int
+	Err   error
+}
+
+// Error implements error: "job 3: invalid priority: ...".
+func (e *IndexError) Error() string { return fmt.Sprintf("job %d: %v", e.Index, e.Err) }
+
+// Unwrap returns Err.
+func (e *IndexError) Unwrap() error { return e.Err }
+
 func fieldErr(field, format string, args ...any) error {
 	return &FieldError{Field: field, Reason: fmt.Sprintf(format, args...)}
 }

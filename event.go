@@ -21,6 +21,13 @@ type Event struct {
 	Attempt int       `json:"attempt"`
 	Error   string    `json:"error,omitempty"`
 	At      time.Time `json:"at"`
+	// Outcome is how the attempt ended, on events that leave running (a
+	// finish, or a rescue after a lost lease: OutcomeLost); "" otherwise.
+	Outcome Outcome `json:"outcome,omitempty"`
+	// RunTime is how long the attempt ran, on events of a finish written by
+	// this client (its workers, or Complete/FailJob of a popped job); 0
+	// otherwise. In JSON it is nanoseconds.
+	RunTime time.Duration `json:"run_time_ns,omitempty"`
 }
 
 // DefaultSubscriptionBuffer is the buffer of a subscription made with size 0.

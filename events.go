@@ -131,6 +131,24 @@ func (b *eventBus) transitions(ts []store.Transition, at time.Time) {
 	b.publish(es...)
 }
 
+// rescued publishes the transitions of jobs taken back after their lease
+// expired, with OutcomeLost.
+func (b *eventBus) rescued(ts []store.Transition, at time.Time) {
+	if !b.active() {
+		b.skip(len(ts))
+		return
+	}
+	es := make([]Event, 0, len(ts))
+	for _, t := range ts {
+		if t.Job != nil {
+			e := jobEvent(t.Job, t.From, t.Job.LastError, at)
+			e.Outcome = store.OutcomeLost
+			es = append(es, e)
+		}
+	}
+	b.publish(es...)
+}
+
 // transitionsAfterFinishes publishes store transitions of jobs that a
 // finish may have just put where they were (scheduled, retrying, final),
 // after the events of the finishes in flight.

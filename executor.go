@@ -341,6 +341,7 @@ func (n *node) lose(ex *execution) {
 		return
 	}
 	ex.logger().Warn("rota: lease lost; the job's context is cancelled and its result dropped")
+	n.leasesLost.Add(1)
 	n.running.remove(ex)
 	n.inflight.Add(-1)
 	ex.release()

@@ -169,7 +169,7 @@ func (m *maintenance) rescue(ctx context.Context) {
 		m.n.c.events.gate.RLock()
 		ts, err := m.n.store.Rescue(ctx, now, rescueBatch)
 		if err == nil {
-			m.n.c.events.transitions(ts, now)
+			m.n.c.events.rescued(ts, now)
 		}
 		m.n.c.events.gate.RUnlock()
 		if err != nil {

@@ -46,7 +46,10 @@ type node struct {
 	stopping  atomic.Bool
 	active    atomic.Int64 // slots taken: jobs whose goroutine or finish is pending
 	inflight  atomic.Int64 // jobs whose finish is not yet handed to the completer
-	refsBuf   []store.JobRef
+	// leasesLost counts the attempts this node gave up because their lease
+	// was lost (ClientStats.LeasesLost).
+	leasesLost atomic.Uint64
+	refsBuf    []store.JobRef
 	// abortReasons holds the reasons of aborts this client is making, by
 	// job id or kindKey, so that the store's notice (which may arrive before
 	// the Abort call returns) cancels the job with its reason.

@@ -102,7 +102,9 @@ func (c *Client) FailJob(ctx context.Context, job *Job, err error) error {
 	j := job.Job
 	j.State = states[0] // aborted if an abort won over a retry
 	if c.events.active() {
-		c.events.publish(jobEvent(&j, StateRunning, f.Error, now))
+		e := jobEvent(&j, StateRunning, f.Error, now)
+		e.Outcome, e.RunTime = f.Record.Outcome, f.Record.FinishedAt.Sub(f.Record.StartedAt)
+		c.events.publish(e)
 	} else {
 		c.events.skip(1)
 	}

@@ -468,3 +468,9 @@ func (c *Client) Unload(b *Bundle) error {
 // Kinds lists the kinds this client can run: registered ones and those the
 // worker configuration binds to a command.
 func (c *Client) Kinds() []string { return c.reg.kinds() }
+
+// KindOptionsOf returns kind's effective options: its registered
+// KindOptions (the zero value for a kind registered nowhere, such as an
+// exec kind) overridden by the worker configuration, as enqueue and the
+// engine apply them now.
+func (c *Client) KindOptionsOf(kind string) KindOptions { return c.reg.options(kind) }

@@ -29,6 +29,10 @@ const (
 	EnvSQLiteSynchronous = "ROTA_SQLITE_SYNCHRONOUS"
 	EnvListen            = "ROTA_LISTEN"
 	EnvPostgresSchema    = "ROTA_POSTGRES_SCHEMA"
+	EnvTokens            = "ROTA_TOKENS"
+	EnvTokensFile        = "ROTA_TOKENS_FILE"
+	EnvHTTPMaxBody       = "ROTA_HTTP_MAX_BODY"
+	EnvHTTPMaxLongPolls  = "ROTA_HTTP_MAX_LONG_POLLS"
 )
 
 // Log formats (Config.LogFormat).
@@ -98,8 +102,21 @@ type Config struct {
 	Retention time.Duration
 	// SQLiteSynchronous is the SQLite synchronous mode: FULL, NORMAL or OFF.
 	SQLiteSynchronous string
-	// Listen is the address the HTTP server listens on (host:port).
+	// Listen is the address the HTTP server listens on (host:port), or
+	// ListenOff for no HTTP server.
 	Listen string
+	// Tokens are the HTTP API's bearer tokens from ROTA_TOKENS; LoadTokens
+	// adds those of TokensFile. Without any, the API is open, which rota
+	// serve allows on a loopback address only.
+	Tokens []Token
+	// TokensFile is a file of tokens, one name:role:secret per line; empty
+	// for none. It is read when the server starts (LoadTokens).
+	TokensFile string
+	// HTTPMaxBody is the largest request body the HTTP API reads, in bytes.
+	HTTPMaxBody int64
+	// HTTPMaxLongPolls is how many HTTP requests may wait for work at once
+	// (pop with a wait); more are refused with 429.
+	HTTPMaxLongPolls int
 	// PostgresSchema is the PostgreSQL schema of the store's tables, so
 	// several deployments can share one database.
 	PostgresSchema string
@@ -127,6 +144,8 @@ func Default() Config {
 		SQLiteSynchronous: DefaultSQLiteSynchronous,
 		Listen:            DefaultListen,
 		PostgresSchema:    DefaultPostgresSchema,
+		HTTPMaxBody:       DefaultHTTPMaxBody,
+		HTTPMaxLongPolls:  DefaultHTTPMaxLongPolls,
 	}
 }
 
@@ -198,11 +217,15 @@ func (c Config) NewLogger(w io.Writer) *slog.Logger {
 type setting struct {
 	env, flag, usage string
 	value            value
-	secret           bool // may hold a password: redact in errors
+	secret           bool                // may hold a password: redact in errors
+	hide             func(string) string // redacts the value in errors when set
 }
 
 func (s setting) redact(v string) string {
-	if s.secret {
+	switch {
+	case s.hide != nil:
+		return s.hide(v)
+	case s.secret:
 		return redactURL(v)
 	}
 	return v
@@ -237,8 +260,17 @@ func (c *Config) settings() []setting {
 			value: &durationValue{p: &c.Retention, positive: true}},
 		{env: EnvSQLiteSynchronous, flag: "sqlite-synchronous", usage: "SQLite synchronous mode: FULL, NORMAL or OFF",
 			value: &stringValue{p: &c.SQLiteSynchronous, norm: normSynchronous}},
-		{env: EnvListen, flag: "listen", usage: "HTTP listen address (host:port)",
+		{env: EnvListen, flag: "listen", usage: "HTTP API listen address (host:port), or off",
 			value: &stringValue{p: &c.Listen, norm: normListen}},
+		{env: EnvTokens, flag: "tokens", hide: redactTokens,
+			usage: "HTTP API bearer tokens, name:role:secret,... (role read, write or admin); prefer the variable or a file",
+			value: &tokensValue{p: &c.Tokens}},
+		{env: EnvTokensFile, flag: "tokens-file", usage: "file of HTTP API tokens, one name:role:secret per line",
+			value: &stringValue{p: &c.TokensFile, norm: normPath}},
+		{env: EnvHTTPMaxBody, flag: "http-max-body", usage: "largest HTTP request body (like 1MiB)",
+			value: &byteSizeValue{p: &c.HTTPMaxBody}},
+		{env: EnvHTTPMaxLongPolls, flag: "http-max-long-polls", usage: "HTTP requests that may wait for work at once",
+			value: &intValue{p: &c.HTTPMaxLongPolls}},
 		{env: EnvPostgresSchema, flag: "postgres-schema", usage: "PostgreSQL schema of rota's tables (postgres stores only)",
 			value: &stringValue{p: &c.PostgresSchema, norm: normSchema}},
 	}
@@ -296,7 +328,10 @@ func normSchema(s string) (string, error) {
 }
 
 func normListen(s string) (string, error) {
-	bad := errors.New("not a listen address (host:port, like 127.0.0.1:7700 or :7700)")
+	if strings.EqualFold(s, ListenOff) {
+		return ListenOff, nil
+	}
+	bad := errors.New("not a listen address (host:port, like 127.0.0.1:7700 or :7700, or off)")
 	_, port, err := net.SplitHostPort(s)
 	if err != nil {
 		return "", bad

@@ -30,6 +30,7 @@ func TestDefault(t *testing.T) {
 		Queues: map[string]int{"default": 100}, LeaseDuration: 30 * time.Second, LeaderLease: 5 * time.Second,
 		ShutdownTimeout: 30 * time.Second, AbortGrace: 10 * time.Second, Retention: 7 * 24 * time.Hour,
 		SQLiteSynchronous: "FULL", Listen: "127.0.0.1:7700", PostgresSchema: "rota",
+		HTTPMaxBody: 1 << 20, HTTPMaxLongPolls: 100,
 	}
 	if !reflect.DeepEqual(c, want) {
 		t.Errorf("Default() = %+v\nwant        %+v", c, want)
@@ -94,6 +95,25 @@ func TestFromEnv(t *testing.T) {
 		{EnvListen, "[::1]:7700", func(c *Config) { c.Listen = "[::1]:7700" }, ""},
 		{EnvListen, "localhost", nil, "not a listen address"},
 		{EnvListen, "localhost:99999", nil, "not a listen address"},
+		{EnvListen, "OFF", func(c *Config) { c.Listen = "off" }, ""},
+		{EnvTokens, "ci:write:0123456789abcdef, ops:ADMIN:x:y:0123456789abcdef", func(c *Config) {
+			c.Tokens = []Token{{"ci", "write", "0123456789abcdef"}, {"ops", "admin", "x:y:0123456789abcdef"}}
+		}, ""},
+		{EnvTokens, "ci:owner:0123456789abcdef", nil, `token 1: token "ci": role "owner" is not read, write or admin`},
+		{EnvTokens, "ci:read:short", nil, `the secret is shorter than 16 bytes`},
+		{EnvTokens, "ci:read", nil, `not a token list (name:role:secret,...): token 1: not name:role:secret`},
+		{EnvTokens, "a b:read:0123456789abcdef", nil, `name "a b"`},
+		{EnvTokens, "ci:read:0123456789abcdef,ci:admin:0123456789abcdeg", nil, `token name "ci" is used twice`},
+		{EnvTokensFile, "/etc/rota/tokens", func(c *Config) { c.TokensFile = "/etc/rota/tokens" }, ""},
+		{EnvHTTPMaxBody, "4MiB", func(c *Config) { c.HTTPMaxBody = 4 << 20 }, ""},
+		{EnvHTTPMaxBody, "65536", func(c *Config) { c.HTTPMaxBody = 65536 }, ""},
+		{EnvHTTPMaxBody, "2MB", func(c *Config) { c.HTTPMaxBody = 2e6 }, ""},
+		{EnvHTTPMaxBody, "12", nil, "out of range; want 1KiB to 1GiB"},
+		{EnvHTTPMaxBody, "1TiB", nil, "not a size"},
+		{EnvHTTPMaxBody, "-1", nil, "not a size"},
+		{EnvHTTPMaxLongPolls, "8", func(c *Config) { c.HTTPMaxLongPolls = 8 }, ""},
+		{EnvHTTPMaxLongPolls, "0", nil, "less than 1"},
+		{EnvHTTPMaxLongPolls, "many", nil, "not a whole number"},
 		{EnvPostgresSchema, "rota_staging", func(c *Config) { c.PostgresSchema = "rota_staging" }, ""},
 		{EnvPostgresSchema, "Rota", nil, "not a schema name"},
 		{EnvPostgresSchema, "9lives", nil, "not a schema name"},
@@ -257,6 +277,7 @@ func TestBindFlagsDefaultsShown(t *testing.T) {
 		"queues": "default=100,mail=10", "lease-duration": "30s", "leader-lease": "5s", "shutdown-timeout": "30s",
 		"abort-grace": "10s", "retention": "14d", "sqlite-synchronous": "FULL", "listen": "127.0.0.1:7700",
 		"node-id": c.NodeID, "postgres-schema": "rota",
+		"tokens": "", "tokens-file": "", "http-max-body": "1MiB", "http-max-long-polls": "100",
 	}
 	n := 0
 	fs.VisitAll(func(f *pflag.Flag) {

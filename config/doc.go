@@ -12,6 +12,10 @@
 //	if err := fs.Parse(os.Args[1:]); err != nil { ... }
 //	if err := cfg.Validate(); err != nil { ... }
 //
+// The HTTP API's bearer tokens (ROTA_TOKENS, ROTA_TOKENS_FILE) are
+// name:role:secret; LoadTokens reads both, and no error or flag default ever
+// shows a secret.
+//
 // Worker files live in one directory (Config.WorkersDir). Each <kind>.json is
 // merged key by key over _defaults.json: a key in the kind's file replaces the
 // same key of the defaults, and a key set to null removes it. Known keys

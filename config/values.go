@@ -17,7 +17,8 @@ import (
 // BindFlags registers one flag per setting on fs (--database-url, --node-id,
 // --log-level, --log-format, --workers-dir, --queues, --lease-duration,
 // --shutdown-timeout, --abort-grace, --retention, --sqlite-synchronous,
-// --listen). Each flag writes into c and shows c's current value as its
+// --listen, --tokens, --tokens-file, --http-max-body, --http-max-long-polls).
+// Each flag writes into c and shows c's current value as its
 // default, so binding after FromEnv layers flags over the environment over
 // the defaults. A flag's value is checked as the variable's would be.
 func (c *Config) BindFlags(fs *pflag.FlagSet) {

@@ -39,7 +39,8 @@ func newEnv(t *testing.T, vars ...string) *env {
 	t.Helper()
 	dir := t.TempDir()
 	db := filepath.Join(dir, "rota.db")
-	base := []string{"ROTA_E2E_CLI=1", "ROTA_DATABASE_URL=" + db, "ROTA_NODE_ID=e2e", "ROTA_LOG_LEVEL=warn"}
+	// Each rota serve listens on a port of its own (tests run in parallel).
+	base := []string{"ROTA_E2E_CLI=1", "ROTA_DATABASE_URL=" + db, "ROTA_NODE_ID=e2e", "ROTA_LOG_LEVEL=warn", "ROTA_LISTEN=127.0.0.1:0"}
 	return &env{t: t, dir: dir, db: db, vars: append(base, vars...)}
 }
 

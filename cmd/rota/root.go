@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -60,10 +61,8 @@ func newRootCmd(getenv func(string) string, stdin io.Reader, stdout, stderr io.W
 	root.SetIn(stdin)
 	root.SetOut(stdout)
 	root.SetErr(stderr)
-	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
+	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{redactFlagError(err)} })
 	a.cfg.BindFlags(root.PersistentFlags())
-	// The HTTP server is not in this release; ROTA_LISTEN is read but unused.
-	_ = root.PersistentFlags().MarkHidden("listen")
 	root.PersistentFlags().BoolVar(&a.json, "json", false, "print JSON instead of tables")
 	root.AddCommand(
 		newServeCmd(a),
@@ -77,6 +76,17 @@ func newRootCmd(getenv func(string) string, stdin io.Reader, stdout, stderr io.W
 		newBenchCmd(a),
 	)
 	return root
+}
+
+// redactFlagError drops the value from an error about --tokens: pflag
+// quotes the bad value, which holds secrets.
+func redactFlagError(err error) error {
+	msg := err.Error()
+	if !strings.Contains(msg, `"--tokens" flag`) {
+		return err
+	}
+	_, reason, _ := strings.Cut(msg, `"--tokens" flag: `)
+	return fmt.Errorf("invalid argument for --tokens: %s", reason)
 }
 
 // logger builds the process logger from the configuration.

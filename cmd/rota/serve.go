@@ -2,12 +2,16 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"net"
 	"sort"
 
 	"github.com/spf13/cobra"
 
 	"github.com/rotahq/rota"
+	"github.com/rotahq/rota/config"
+	"github.com/rotahq/rota/server"
 )
 
 func newServeCmd(a *app) *cobra.Command {
@@ -17,6 +21,8 @@ func newServeCmd(a *app) *cobra.Command {
 		Long: "rota serve migrates the store, then claims and runs jobs of the configured queues\n" +
 			"(ROTA_QUEUES, default default=100) with the workers configured in ROTA_WORKERS_DIR:\n" +
 			"a <kind>.json file with an \"exec\" command binds that kind to the command.\n" +
+			"It serves the HTTP API on ROTA_LISTEN (default 127.0.0.1:7700; off for none). On an\n" +
+			"address that is not loopback it needs bearer tokens (ROTA_TOKENS or ROTA_TOKENS_FILE).\n" +
 			"On SIGINT or SIGTERM it stops taking jobs, lets running ones finish for\n" +
 			"ROTA_SHUTDOWN_TIMEOUT, then puts the rest back in their queue.",
 		Args: rangeArgs(0, 0),
@@ -28,6 +34,14 @@ func newServeCmd(a *app) *cobra.Command {
 
 func (a *app) serve(ctx context.Context) error {
 	logger := a.logger()
+	// The HTTP API's settings are checked before anything starts.
+	var tokens []server.Token
+	if !a.cfg.ListenDisabled() {
+		var err error
+		if tokens, err = a.httpTokens(); err != nil {
+			return err
+		}
+	}
 	st, err := a.openStore(ctx)
 	if err != nil {
 		return err
@@ -72,18 +86,80 @@ func (a *app) serve(ctx context.Context) error {
 	if workers != nil {
 		go workers.run(runCtx, client)
 	}
+	var (
+		srv      *server.Server
+		ln       net.Listener
+		serveErr = make(chan error, 1)
+	)
+	if !a.cfg.ListenDisabled() {
+		if srv, err = server.New(client, server.Options{Logger: logger, Tokens: tokens,
+			MaxBodyBytes: a.cfg.HTTPMaxBody, MaxLongPolls: a.cfg.HTTPMaxLongPolls}); err != nil {
+			return err
+		}
+		if ln, err = net.Listen("tcp", a.cfg.Listen); err != nil {
+			srv.Close()
+			return fmt.Errorf("http: %w", err)
+		}
+		go func() { serveErr <- srv.Serve(ln) }()
+	}
 	if err := client.Start(runCtx); err != nil {
+		if srv != nil {
+			_ = srv.Shutdown(context.Background())
+		}
 		return err
 	}
+	httpAddr := config.ListenOff
+	if ln != nil {
+		httpAddr = ln.Addr().String()
+	}
 	logger.Info("rota serving", "node", a.cfg.NodeID, "store", st.Driver(), "database", a.cfg.DatabaseURL,
-		"queues", names, "workers_dir", a.cfg.WorkersDir)
-	<-ctx.Done()
+		"queues", names, "workers_dir", a.cfg.WorkersDir, "http", httpAddr, "tokens", len(tokens))
+	var failed error
+	select {
+	case <-ctx.Done():
+	case err := <-serveErr:
+		failed = fmt.Errorf("http: %w", err)
+		if err == nil {
+			failed = errors.New("http: the server stopped")
+		}
+		logger.Error("rota: the HTTP server failed; shutting down", "err", failed)
+	}
 	logger.Info("rota shutting down", "timeout", a.cfg.ShutdownTimeout)
 	stopCtx, stopCancel := context.WithTimeout(context.Background(), a.cfg.ShutdownTimeout)
 	defer stopCancel()
+	if srv != nil {
+		// The API first: readiness fails, long polls end, requests in
+		// flight finish; then the node.
+		if err := srv.Shutdown(stopCtx); err != nil {
+			logger.Warn("rota: http shutdown", "err", err)
+		}
+	}
 	if err := client.Stop(stopCtx); err != nil {
 		return fmt.Errorf("shutdown: %w", err)
 	}
 	logger.Info("rota stopped")
-	return nil
+	return failed
+}
+
+// httpTokens loads the API's tokens and refuses to serve without them on
+// an address that is not loopback.
+func (a *app) httpTokens() ([]server.Token, error) {
+	cts, err := a.cfg.LoadTokens()
+	if err != nil {
+		return nil, usageError{err}
+	}
+	if len(cts) == 0 && server.NeedsTokens(a.cfg.Listen) {
+		return nil, usageError{&config.FieldError{Field: config.EnvListen, Value: a.cfg.Listen,
+			Reason: "not a loopback address, and no tokens are set: the API would be open to the network; " +
+				"set ROTA_TOKENS or ROTA_TOKENS_FILE (name:role:secret), listen on 127.0.0.1, or set ROTA_LISTEN=off"}}
+	}
+	out := make([]server.Token, len(cts))
+	for i, t := range cts {
+		role, err := server.ParseRole(t.Role)
+		if err != nil {
+			return nil, usageError{err}
+		}
+		out[i] = server.Token{Name: t.Name, Role: role, Secret: t.Secret}
+	}
+	return out, nil
 }

@@ -1,0 +1,207 @@
+package server
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/rotahq/rota"
+)
+
+// snapshot is everything stored that a request could change.
+func (e *env) snapshot() string {
+	e.t.Helper()
+	ctx := context.Background()
+	page, err := e.client.List(ctx, rota.ListParams{Limit: 10000})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	var b strings.Builder
+	for _, j := range page.Jobs {
+		full, err := e.client.Get(ctx, j.ID)
+		if err != nil {
+			e.t.Fatal(err)
+		}
+		b.WriteString(mustJSON(e.t, toJobDetail(full)))
+	}
+	st, err := e.client.Stats(ctx)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	qs, err := e.client.Queues(ctx)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	b.WriteString(mustJSON(e.t, st))
+	b.WriteString(mustJSON(e.t, qs))
+	return b.String()
+}
+
+// TestBadInputChangesNothing sends bad requests, each with the status,
+// code and field it must answer, and checks that nothing stored changed.
+func TestBadInputChangesNothing(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, envOptions{server: Options{Tokens: testTokens(), MaxBodyBytes: 64 << 10}})
+	ctx := context.Background()
+	w := writeSecret
+	var queued, held, popped, done jobJSON
+	e.ok("POST", "/v1/jobs", w, `{"kind":"t.a","key":"k1","queue":"idle"}`, &queued)
+	e.ok("POST", "/v1/jobs", w, `{"kind":"t.a","hold":true,"queue":"idle"}`, &held)
+	e.ok("POST", "/v1/jobs", w, `{"kind":"t.pop","queue":"ext"}`, nil)
+	e.ok("POST", "/v1/queues/ext/pop", w, "", &popped)
+	e.ok("POST", "/v1/jobs", w, `{"kind":"t.pop","queue":"ext"}`, nil)
+	e.ok("POST", "/v1/queues/ext/pop", w, "", &done)
+	e.ok("POST", fmt.Sprintf("/v1/jobs/%d/complete", done.ID), w, `{"attempt":1}`, nil)
+	e.ok("PATCH", "/v1/queues/full", adminSecret, `{"max_size":1}`, nil)
+	e.ok("POST", "/v1/jobs", w, `{"kind":"t.a","queue":"full"}`, nil)
+	if _, err := e.client.Stats(ctx); err != nil {
+		t.Fatal(err)
+	}
+	qid, hid, pid, did := queued.ID, held.ID, popped.ID, done.ID
+	big := `{"kind":"t.a","args":"` + strings.Repeat("x", 80<<10) + `"}`
+	before := e.snapshot()
+
+	cases := []struct {
+		name         string
+		method, path string
+		secret       string
+		body         string
+		status       int
+		code, field  string
+	}{
+		// Malformed bodies.
+		{"truncated JSON", "POST", "/v1/jobs", w, `{"kind":`, 400, CodeMalformedJSON, ""},
+		{"not JSON", "POST", "/v1/jobs", w, `hello`, 400, CodeMalformedJSON, ""},
+		{"array body", "POST", "/v1/jobs", w, `[1]`, 400, CodeInvalid, ""},
+		{"empty body", "POST", "/v1/jobs", w, ``, 400, CodeMalformedJSON, ""},
+		{"two values", "POST", "/v1/jobs", w, `{"kind":"t.a"}{"kind":"t.b"}`, 400, CodeMalformedJSON, ""},
+		{"unknown field", "POST", "/v1/jobs", w, `{"kind":"t.a","colour":"red"}`, 400, CodeInvalid, "colour"},
+		{"huge body", "POST", "/v1/jobs", w, big, 413, CodeTooLarge, ""},
+		// Wrong types.
+		{"priority as string", "POST", "/v1/jobs", w, `{"kind":"t.a","priority":"high"}`, 400, CodeInvalid, "priority"},
+		{"priority as fraction", "POST", "/v1/jobs", w, `{"kind":"t.a","priority":1.5}`, 400, CodeInvalid, "priority"},
+		{"kind as number", "POST", "/v1/jobs", w, `{"kind":7}`, 400, CodeInvalid, "kind"},
+		{"metadata value number", "POST", "/v1/jobs", w, `{"kind":"t.a","metadata":{"n":1}}`, 400, CodeInvalid, "metadata"},
+		{"hold as string", "POST", "/v1/jobs", w, `{"kind":"t.a","hold":"yes"}`, 400, CodeInvalid, "hold"},
+		{"timeout as bool", "POST", "/v1/jobs", w, `{"kind":"t.a","timeout":true}`, 400, CodeInvalid, "timeout"},
+		// Bad values.
+		{"missing kind", "POST", "/v1/jobs", w, `{}`, 400, CodeInvalid, "kind"},
+		{"bad kind", "POST", "/v1/jobs", w, `{"kind":"bad kind!"}`, 400, CodeInvalid, "kind"},
+		{"bad queue", "POST", "/v1/jobs", w, `{"kind":"t.a","queue":"no spaces"}`, 400, CodeInvalid, "queue"},
+		{"priority out of range", "POST", "/v1/jobs", w, `{"kind":"t.a","priority":99999}`, 400, CodeInvalid, "priority"},
+		{"negative priority", "POST", "/v1/jobs", w, `{"kind":"t.a","priority":-1}`, 400, CodeInvalid, "priority"},
+		{"negative max attempts", "POST", "/v1/jobs", w, `{"kind":"t.a","max_attempts":-3}`, 400, CodeInvalid, "max_attempts"},
+		{"bad run_at", "POST", "/v1/jobs", w, `{"kind":"t.a","run_at":"tomorrow"}`, 400, CodeInvalid, "run_at"},
+		{"run_at and delay", "POST", "/v1/jobs", w, `{"kind":"t.a","run_at":"2030-01-01T00:00:00Z","delay":"1h"}`, 400, CodeInvalid, "run_at"},
+		{"negative delay", "POST", "/v1/jobs", w, `{"kind":"t.a","delay":"-1h"}`, 400, CodeInvalid, "delay"},
+		{"bad delay", "POST", "/v1/jobs", w, `{"kind":"t.a","delay":"soon"}`, 400, CodeInvalid, "delay"},
+		{"negative timeout", "POST", "/v1/jobs", w, `{"kind":"t.a","timeout":-5}`, 400, CodeInvalid, "timeout"},
+		{"bad conflict policy", "POST", "/v1/jobs", w, `{"kind":"t.a","key":"k9","on_conflict":"merge"}`, 400, CodeInvalid, "on_conflict"},
+		{"policy without key", "POST", "/v1/jobs", w, `{"kind":"t.a","on_conflict":"replace"}`, 400, CodeInvalid, "on_conflict"},
+		{"empty metadata key", "POST", "/v1/jobs", w, `{"kind":"t.a","metadata":{"":"x"}}`, 400, CodeInvalid, "metadata"},
+		// Conflicts and full queues.
+		{"duplicate key rejected", "POST", "/v1/jobs", w, `{"kind":"t.a","key":"k1","on_conflict":"reject"}`, 409, CodeDuplicate, "key"},
+		{"full queue", "POST", "/v1/jobs", w, `{"kind":"t.a","queue":"full"}`, 429, CodeQueueFull, "queue"},
+		{"push mismatched queue", "POST", "/v1/queues/full/push", w, `{"kind":"t.a","queue":"idle"}`, 400, CodeInvalid, "queue"},
+		{"push into a full queue", "POST", "/v1/queues/full/push", w, `{"kind":"t.a"}`, 429, CodeQueueFull, "queue"},
+		// Batches.
+		{"empty batch", "POST", "/v1/jobs/batch", w, `{"jobs":[]}`, 400, CodeInvalid, "jobs"},
+		{"batch not a list", "POST", "/v1/jobs/batch", w, `{"jobs":{}}`, 400, CodeInvalid, "jobs"},
+		{"batch item wrong type", "POST", "/v1/jobs/batch", w, `{"jobs":[{"kind":"t.a"},{"kind":"t.a","priority":"x"}]}`, 400, CodeInvalid, "jobs[1].priority"},
+		{"batch item unknown field", "POST", "/v1/jobs/batch", w, `{"jobs":[{"kind":"t.a","colour":1}]}`, 400, CodeInvalid, "jobs[0].colour"},
+		{"batch item bad kind", "POST", "/v1/jobs/batch", w, `{"jobs":[{"kind":"t.a"},{"kind":"t.a"},{"kind":"bad kind"}]}`, 400, CodeInvalid, "jobs[2].kind"},
+		{"batch item bad delay", "POST", "/v1/jobs/batch", w, `{"jobs":[{"kind":"t.a","delay":"x"}]}`, 400, CodeInvalid, "jobs[0].delay"},
+		{"batch into a full queue", "POST", "/v1/jobs/batch", w, `{"jobs":[{"kind":"t.a","queue":"idle"},{"kind":"t.a","queue":"full"}]}`, 429, CodeQueueFull, "queue"},
+		// Lists.
+		{"bad state", "GET", "/v1/jobs?state=finished", w, "", 400, CodeInvalid, "state"},
+		{"negative limit", "GET", "/v1/jobs?limit=-5", w, "", 400, CodeInvalid, "limit"},
+		{"limit too big", "GET", "/v1/jobs?limit=10001", w, "", 400, CodeInvalid, "limit"},
+		{"limit not a number", "GET", "/v1/jobs?limit=ten", w, "", 400, CodeInvalid, "limit"},
+		{"bad created_from", "GET", "/v1/jobs?created_from=yesterday", w, "", 400, CodeInvalid, "created_from"},
+		{"empty created range", "GET", "/v1/jobs?created_from=2030-01-02T00:00:00Z&created_to=2030-01-01T00:00:00Z", w, "", 400, CodeInvalid, "created_to"},
+		{"unknown parameter", "GET", "/v1/jobs?colour=red", w, "", 400, CodeInvalid, "colour"},
+		{"bad cursor", "GET", "/v1/jobs?cursor=abc", w, "", 400, CodeInvalid, "cursor"},
+		{"cursor of the other order", "GET", "/v1/jobs?order=asc&cursor=" + encodeCursor(true, 5), w, "", 400, CodeInvalid, "cursor"},
+		{"bad order", "GET", "/v1/jobs?order=up", w, "", 400, CodeInvalid, "order"},
+		{"metadata without =", "GET", "/v1/jobs?metadata=org", w, "", 400, CodeInvalid, "metadata"},
+		{"key twice", "GET", "/v1/jobs?key=a&key=b", w, "", 400, CodeInvalid, "key"},
+		{"query on a route without one", "GET", "/v1/queues?x=1", w, "", 400, CodeInvalid, "x"},
+		// Ids and states.
+		{"id not a number", "GET", "/v1/jobs/abc", w, "", 400, CodeInvalid, "id"},
+		{"zero id", "POST", "/v1/jobs/0/abort", w, "", 400, CodeInvalid, "id"},
+		{"negative id", "POST", "/v1/jobs/-4/retry", w, "", 400, CodeInvalid, "id"},
+		{"id overflow", "GET", "/v1/jobs/99999999999999999999", w, "", 400, CodeInvalid, "id"},
+		{"unknown id", "GET", "/v1/jobs/999999", w, "", 404, CodeNotFound, "id"},
+		{"abort unknown id", "POST", "/v1/jobs/999999/abort", w, "", 404, CodeNotFound, "id"},
+		{"abort a final job", "POST", fmt.Sprintf("/v1/jobs/%d/abort", did), w, `{"reason":"x"}`, 409, CodeConflict, ""},
+		{"abort with unknown field", "POST", fmt.Sprintf("/v1/jobs/%d/abort", qid), w, `{"why":"x"}`, 400, CodeInvalid, "why"},
+		{"release a queued job", "POST", fmt.Sprintf("/v1/jobs/%d/release", qid), w, "", 409, CodeConflict, ""},
+		{"retry a held job", "POST", fmt.Sprintf("/v1/jobs/%d/retry", hid), w, "", 409, CodeConflict, ""},
+		{"retry with a body", "POST", fmt.Sprintf("/v1/jobs/%d/retry", did), w, `{"now":true}`, 400, CodeInvalid, "now"},
+		{"delete a running job", "DELETE", fmt.Sprintf("/v1/jobs/%d", pid), adminSecret, "", 409, CodeConflict, ""},
+		{"abort by key without key", "POST", "/v1/jobs/abort", w, `{"kind":"t.a"}`, 400, CodeInvalid, "key"},
+		{"abort by key without kind", "POST", "/v1/jobs/abort", w, `{"key":"k1"}`, 400, CodeInvalid, "kind"},
+		{"abort by unknown key", "POST", "/v1/jobs/abort", w, `{"kind":"t.a","key":"nope"}`, 404, CodeNotFound, ""},
+		{"complete without attempt", "POST", fmt.Sprintf("/v1/jobs/%d/complete", pid), w, `{}`, 400, CodeInvalid, "attempt"},
+		{"complete a stale attempt", "POST", fmt.Sprintf("/v1/jobs/%d/complete", pid), w, `{"attempt":2}`, 409, CodeConflict, "attempt"},
+		{"complete a queued job", "POST", fmt.Sprintf("/v1/jobs/%d/complete", qid), w, `{"attempt":1}`, 409, CodeConflict, "attempt"},
+		{"fail two ways", "POST", fmt.Sprintf("/v1/jobs/%d/fail", pid), w, `{"attempt":1,"retry_after":"1m","permanent":true}`, 400, CodeInvalid, "retry_after"},
+		{"fail with negative retry", "POST", fmt.Sprintf("/v1/jobs/%d/fail", pid), w, `{"attempt":1,"retry_after":-3}`, 400, CodeInvalid, "retry_after"},
+		// Queues.
+		{"negative max size", "PATCH", "/v1/queues/idle", adminSecret, `{"max_size":-1}`, 400, CodeInvalid, "max_size"},
+		{"urgent priority out of range", "PATCH", "/v1/queues/idle", adminSecret, `{"urgent_priority":40000}`, 400, CodeInvalid, "urgent_priority"},
+		{"empty queue patch", "PATCH", "/v1/queues/idle", adminSecret, `{}`, 400, CodeInvalid, ""},
+		{"bad queue name", "PATCH", "/v1/queues/a%20b", adminSecret, `{"max_size":1}`, 400, CodeInvalid, "queue"},
+		{"pause a bad queue name", "POST", "/v1/queues/a%20b/pause", w, ``, 400, CodeInvalid, "queue"},
+		{"pop wait too long", "POST", "/v1/queues/ext/pop", w, `{"wait":"10m"}`, 400, CodeInvalid, "wait"},
+		{"pop negative wait", "POST", "/v1/queues/ext/pop", w, `{"wait":-1}`, 400, CodeInvalid, "wait"},
+		{"pop wait wrong type", "POST", "/v1/queues/ext/pop", w, `{"wait":[1]}`, 400, CodeInvalid, "wait"},
+		{"pop kinds not a list", "POST", "/v1/queues/ext/pop", w, `{"kinds":"t.pop"}`, 400, CodeInvalid, "kinds"},
+		{"pop bad queue", "POST", "/v1/queues/a%20b/pop", w, `{}`, 400, CodeInvalid, "queue"},
+		// Stats.
+		{"zero hours", "GET", "/v1/stats?hours=0", w, "", 400, CodeInvalid, "hours"},
+		{"too many hours", "GET", "/v1/stats?hours=100000", w, "", 400, CodeInvalid, "hours"},
+		{"bad from", "GET", "/v1/stats?from=now", w, "", 400, CodeInvalid, "from"},
+		{"hours and from", "GET", "/v1/stats?hours=2&from=2030-01-01T00:00:00Z", w, "", 400, CodeInvalid, "hours"},
+		// Routing.
+		{"wrong method", "PUT", "/v1/jobs", w, `{}`, 405, CodeMethodNotAllowed, ""},
+		{"unknown route", "GET", "/v1/nothing", w, "", 404, CodeNotFound, ""},
+		// Auth.
+		{"missing token", "POST", "/v1/jobs", "", `{"kind":"t.a"}`, 401, CodeUnauthorized, ""},
+		{"wrong token", "POST", "/v1/jobs", "not-a-token-at-all-xx", `{"kind":"t.a"}`, 401, CodeUnauthorized, ""},
+		{"read token enqueues", "POST", "/v1/jobs", readSecret, `{"kind":"t.a"}`, 403, CodeForbidden, ""},
+		{"read token pops", "POST", "/v1/queues/ext/pop", readSecret, ``, 403, CodeForbidden, ""},
+		{"write token deletes", "DELETE", fmt.Sprintf("/v1/jobs/%d", qid), w, "", 403, CodeForbidden, ""},
+		{"write token sets limits", "PATCH", "/v1/queues/idle", w, `{"max_size":5}`, 403, CodeForbidden, ""},
+		{"metrics without token", "GET", "/metrics", "", "", 401, CodeUnauthorized, ""},
+	}
+	if len(cases) < 40 {
+		t.Fatalf("only %d bad inputs", len(cases))
+	}
+	for _, tc := range cases {
+		r := e.do(tc.method, tc.path, tc.secret, tc.body)
+		if r.status != tc.status {
+			t.Errorf("%s: status %d, want %d: %s", tc.name, r.status, tc.status, r.body)
+			continue
+		}
+		ae := r.errorOf(t)
+		if ae.Code != tc.code || ae.Field != tc.field || ae.Message == "" {
+			t.Errorf("%s: error %+v, want code %s and field %q", tc.name, ae, tc.code, tc.field)
+		}
+	}
+	if after := e.snapshot(); after != before {
+		t.Errorf("bad input changed the store:\nbefore %s\nafter  %s", before, after)
+	}
+	// 405 tells what is allowed; 401 how to authenticate.
+	if r := e.do("PUT", "/v1/jobs", w, ""); r.header.Get("Allow") != "GET, POST" {
+		t.Errorf("405 Allow = %q", r.header.Get("Allow"))
+	}
+	if r := e.do("GET", "/v1/jobs", "", ""); r.header.Get("WWW-Authenticate") == "" {
+		t.Error("401 without WWW-Authenticate")
+	}
+	if r := e.do("POST", "/v1/jobs", w, `{"kind":"t.a"}`); r.status != http.StatusOK {
+		t.Errorf("a good request after all that: %d %s", r.status, r.body)
+	}
+}

@@ -1,0 +1,195 @@
+package server
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/rotahq/rota"
+)
+
+// metricsEventBuffer is the buffer of the metrics' event subscription; a
+// burst beyond it drops events (counted in rota_events_dropped_total).
+const metricsEventBuffer = 8192
+
+// attemptBuckets are the run-time histogram's buckets, in seconds.
+func attemptBuckets() []float64 {
+	return []float64{.001, .005, .01, .05, .1, .5, 1, 5, 10, 30, 60, 300, 900, 3600}
+}
+
+// metrics is the server's Prometheus registry. Job counters and run times
+// come from the client's events (this process's transitions only: each
+// node reports what it did); queue gauges, lease losses and event drops
+// are read from the client at each scrape.
+type metrics struct {
+	reg      *prometheus.Registry
+	handler  http.Handler
+	enqueued *prometheus.CounterVec
+	attempts *prometheus.CounterVec
+	finished *prometheus.CounterVec
+	runTime  *prometheus.HistogramVec
+	requests *prometheus.CounterVec
+
+	sub  *rota.Subscription
+	once sync.Once
+	done chan struct{}
+}
+
+func newMetrics(c *rota.Client, log *slog.Logger) *metrics {
+	m := &metrics{
+		reg: prometheus.NewRegistry(),
+		enqueued: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "rota_jobs_enqueued_total", Help: "Jobs enqueued through this node (duplicates of an active key not counted).",
+		}, []string{"kind"}),
+		attempts: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "rota_attempts_total", Help: "Attempts ended, by kind and outcome (done, error, panic, timeout, retry_later, snooze, cancel, fail, aborted, interrupted, lost).",
+		}, []string{"kind", "outcome"}),
+		finished: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "rota_jobs_finished_total", Help: "Jobs that reached a final state (done, error, aborted) through this node, by kind.",
+		}, []string{"kind", "state"}),
+		runTime: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "rota_attempt_duration_seconds", Help: "Run time of the attempts this node finished, by kind.", Buckets: attemptBuckets(),
+		}, []string{"kind"}),
+		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "rota_http_requests_total", Help: "HTTP API requests by route pattern and status code.",
+		}, []string{"route", "code"}),
+		done: make(chan struct{}),
+	}
+	m.reg.MustRegister(m.enqueued, m.attempts, m.finished, m.runTime, m.requests,
+		newClientCollector(c, log),
+		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	m.handler = promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{
+		ErrorHandling: promhttp.ContinueOnError,
+		ErrorLog:      slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	})
+	m.sub = c.Subscribe(metricsEventBuffer, rota.EventFilter{})
+	go m.run()
+	return m
+}
+
+// run counts events until the subscription closes.
+func (m *metrics) run() {
+	defer close(m.done)
+	for e := range m.sub.C {
+		m.observe(e)
+	}
+}
+
+func (m *metrics) observe(e rota.Event) {
+	if e.From == "" {
+		m.enqueued.WithLabelValues(e.Kind).Inc()
+	}
+	if e.Outcome != "" {
+		m.attempts.WithLabelValues(e.Kind, string(e.Outcome)).Inc()
+	}
+	if e.RunTime > 0 {
+		m.runTime.WithLabelValues(e.Kind).Observe(e.RunTime.Seconds())
+	}
+	if e.To.Final() && e.From != e.To {
+		m.finished.WithLabelValues(e.Kind, string(e.To)).Inc()
+	}
+}
+
+// request counts one HTTP request.
+func (m *metrics) request(route string, status int) {
+	if status == 0 {
+		status = http.StatusOK
+	}
+	m.requests.WithLabelValues(route, strconv.Itoa(status)).Inc()
+}
+
+// close ends the subscription and waits for run.
+func (m *metrics) close() {
+	m.once.Do(func() {
+		m.sub.Close()
+		<-m.done
+	})
+}
+
+// serveMetrics is GET /metrics.
+func (s *Server) serveMetrics(w http.ResponseWriter, r *http.Request) error {
+	s.metrics.handler.ServeHTTP(w, r)
+	return nil
+}
+
+// clientCollector reads the client's numbers at each scrape.
+type clientCollector struct {
+	c   *rota.Client
+	log *slog.Logger
+
+	queueJobs, queueDepth, queueAge, queuePaused *prometheus.Desc
+	leaseLosses, eventsDropped, running, leader  *prometheus.Desc
+	scrapeOK                                     *prometheus.Desc
+}
+
+func newClientCollector(c *rota.Client, log *slog.Logger) *clientCollector {
+	return &clientCollector{
+		c: c, log: log,
+		queueJobs: prometheus.NewDesc("rota_queue_jobs", "Jobs of each queue by state (final ones until pruned).",
+			[]string{"queue", "state"}, nil),
+		queueDepth: prometheus.NewDesc("rota_queue_depth", "Jobs queued (runnable now) in each queue.", []string{"queue"}, nil),
+		queueAge: prometheus.NewDesc("rota_queue_oldest_queued_age_seconds",
+			"Age of the oldest queued job of each queue (since its run_at); 0 when none is queued.", []string{"queue"}, nil),
+		queuePaused: prometheus.NewDesc("rota_queue_paused", "1 when the queue is paused.", []string{"queue"}, nil),
+		leaseLosses: prometheus.NewDesc("rota_lease_losses_total",
+			"Attempts this node gave up because it lost their lease.", nil, nil),
+		eventsDropped: prometheus.NewDesc("rota_events_dropped_total",
+			"Events lost to full subscription buffers in this node (the metrics' own included).", nil, nil),
+		running:  prometheus.NewDesc("rota_running_jobs", "Jobs this node runs now.", nil, nil),
+		leader:   prometheus.NewDesc("rota_leader", "1 when this node leads (runs the rescuer and pruner).", nil, nil),
+		scrapeOK: prometheus.NewDesc("rota_scrape_store_ok", "1 when the store answered this scrape's queue query.", nil, nil),
+	}
+}
+
+// Describe implements prometheus.Collector.
+func (cc *clientCollector) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range []*prometheus.Desc{cc.queueJobs, cc.queueDepth, cc.queueAge, cc.queuePaused,
+		cc.leaseLosses, cc.eventsDropped, cc.running, cc.leader, cc.scrapeOK} {
+		ch <- d
+	}
+}
+
+// Collect implements prometheus.Collector.
+func (cc *clientCollector) Collect(ch chan<- prometheus.Metric) {
+	st := cc.c.ClientStats()
+	ch <- prometheus.MustNewConstMetric(cc.leaseLosses, prometheus.CounterValue, float64(st.LeasesLost))
+	ch <- prometheus.MustNewConstMetric(cc.eventsDropped, prometheus.CounterValue, float64(st.EventsDropped))
+	ch <- prometheus.MustNewConstMetric(cc.running, prometheus.GaugeValue, float64(st.Running))
+	ch <- prometheus.MustNewConstMetric(cc.leader, prometheus.GaugeValue, boolFloat(st.Leader))
+	ctx, cancel := context.WithTimeout(context.Background(), DefaultScrapeTimeout)
+	defer cancel()
+	qs, err := cc.c.Queues(ctx)
+	if err != nil {
+		cc.log.Warn("rota http: metrics: queues", "err", err)
+		ch <- prometheus.MustNewConstMetric(cc.scrapeOK, prometheus.GaugeValue, 0)
+		return
+	}
+	ch <- prometheus.MustNewConstMetric(cc.scrapeOK, prometheus.GaugeValue, 1)
+	now := time.Now()
+	for _, q := range qs {
+		for state, n := range q.Counts {
+			ch <- prometheus.MustNewConstMetric(cc.queueJobs, prometheus.GaugeValue, float64(n), q.Name, string(state))
+		}
+		ch <- prometheus.MustNewConstMetric(cc.queueDepth, prometheus.GaugeValue, float64(q.Counts[rota.StateQueued]), q.Name)
+		age := 0.0
+		if !q.OldestQueuedAt.IsZero() {
+			age = max(now.Sub(q.OldestQueuedAt).Seconds(), 0)
+		}
+		ch <- prometheus.MustNewConstMetric(cc.queueAge, prometheus.GaugeValue, age, q.Name)
+		ch <- prometheus.MustNewConstMetric(cc.queuePaused, prometheus.GaugeValue, boolFloat(q.Paused), q.Name)
+	}
+}
+
+func boolFloat(b bool) float64 {
+	if b {
+		return 1
+	}
+	return 0
+}
