@@ -175,6 +175,8 @@ func TestValidation(t *testing.T) {
 			{rota.EnqueueParams{Kind: "k", Priority: ptr(-1)}, "priority"},
 			{rota.EnqueueParams{Kind: "k", Delay: -time.Second}, "delay"},
 			{rota.EnqueueParams{Kind: "k", Delay: time.Second, RunAt: time.Now()}, "run_at"},
+			{rota.EnqueueParams{Kind: "k", RunAt: time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC)}, "run_at"},
+			{rota.EnqueueParams{Kind: "k", RunAt: time.Date(9999, 12, 31, 23, 0, 0, 0, time.FixedZone("west", -5*3600))}, "run_at"},
 			{rota.EnqueueParams{Kind: "k", Key: strings.Repeat("k", 600)}, "key"},
 			{rota.EnqueueParams{Kind: "k", OnConflict: "merge", Key: "x"}, "on_conflict"},
 			{rota.EnqueueParams{Kind: "k", OnConflict: rota.OnConflictReplace}, "on_conflict"},

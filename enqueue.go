@@ -67,6 +67,10 @@ func Priority(n int) EnqueueOption { return func(p *EnqueueParams) { p.Priority 
 // RunAt schedules the job for t (InsightCloudSec's Once(when)).
 func RunAt(t time.Time) EnqueueOption { return func(p *EnqueueParams) { p.RunAt = t } }
 
+// MaxYear is the last year (UTC) a job may be scheduled in: later times do
+// not survive JSON (RFC 3339 has four-digit years).
+const MaxYear = 9999
+
 // Delay schedules the job d from now (InsightCloudSec's hours_from_now).
 func Delay(d time.Duration) EnqueueOption { return func(p *EnqueueParams) { p.Delay = d } }
 
@@ -144,6 +148,13 @@ func (p *EnqueueParams) validate(now time.Time, ko KindOptions) (ip store.Insert
 		ip.RunAt = p.RunAt.UTC()
 	case p.Delay > 0:
 		ip.RunAt = now.Add(p.Delay)
+	}
+	if y := ip.RunAt.Year(); !ip.RunAt.IsZero() && (y < 1 || y > MaxYear) {
+		field := "run_at"
+		if p.Delay > 0 {
+			field = "delay"
+		}
+		return ip, false, fieldErr(field, "the job would run in the year %d; the latest is %d-12-31 UTC", y, MaxYear)
 	}
 	ip.Hold = p.Hold
 	if len(p.Key) > MaxKeyLength {

@@ -99,10 +99,14 @@ func TestFromEnv(t *testing.T) {
 		{EnvTokens, "ci:write:0123456789abcdef, ops:ADMIN:x:y:0123456789abcdef", func(c *Config) {
 			c.Tokens = []Token{{"ci", "write", "0123456789abcdef"}, {"ops", "admin", "x:y:0123456789abcdef"}}
 		}, ""},
-		{EnvTokens, "ci:owner:0123456789abcdef", nil, `token 1: token "ci": role "owner" is not read, write or admin`},
-		{EnvTokens, "ci:read:short", nil, `the secret is shorter than 16 bytes`},
+		{EnvTokens, "ci:owner:0123456789abcdef", nil, `token 1: the role (second part) is not read, write or admin`},
+		{EnvTokens, "ci:read:short", nil, `token 1: the secret (third part) is shorter than 16 bytes`},
+		// A secret in the role's place is not shown (the test below checks
+		// that no error shows it).
+		{EnvTokens, "ci:Sup3rSecretValue-0123456789:write", nil, `token 1: the role (second part)`},
+		{EnvTokens, "s3cr3t/with:colon:0123456789abcdef", nil, `token 1: the name (first part)`},
 		{EnvTokens, "ci:read", nil, `not a token list (name:role:secret,...): token 1: not name:role:secret`},
-		{EnvTokens, "a b:read:0123456789abcdef", nil, `name "a b"`},
+		{EnvTokens, "a b:read:0123456789abcdef", nil, `token 1: the name (first part) is not 1 to`},
 		{EnvTokens, "ci:read:0123456789abcdef,ci:admin:0123456789abcdeg", nil, `token name "ci" is used twice`},
 		{EnvTokensFile, "/etc/rota/tokens", func(c *Config) { c.TokensFile = "/etc/rota/tokens" }, ""},
 		{EnvHTTPMaxBody, "4MiB", func(c *Config) { c.HTTPMaxBody = 4 << 20 }, ""},
@@ -134,6 +138,11 @@ func TestFromEnv(t *testing.T) {
 				}
 				if !strings.HasPrefix(err.Error(), tt.env+": ") {
 					t.Errorf("err = %q, want it to start with the variable", err)
+				}
+				for _, secret := range []string{"0123456789abcdef", "Sup3rSecret", "s3cr3t"} {
+					if tt.env == EnvTokens && strings.Contains(err.Error(), secret) {
+						t.Errorf("err = %q shows a secret", err)
+					}
 				}
 			} else {
 				if err != nil {

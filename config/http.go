@@ -128,31 +128,34 @@ func parseToken(s string) (Token, error) {
 	return t, checkToken(t)
 }
 
+// checkToken checks one token. Its errors quote no part of the token: a
+// secret written in the wrong place (name:secret:role) must not reach a log;
+// callers say which token (its position) is wrong.
 func checkToken(t Token) error {
 	if t.Name == "" || len(t.Name) > MaxTokenNameLength || strings.IndexFunc(t.Name, func(r rune) bool {
 		return !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '.' || r == '_' || r == '-')
 	}) >= 0 {
-		return fmt.Errorf("name %q: want 1 to %d letters, digits, '.', '_' or '-'", t.Name, MaxTokenNameLength)
+		return fmt.Errorf("the name (first part) is not 1 to %d letters, digits, '.', '_' or '-'", MaxTokenNameLength)
 	}
 	switch t.Role {
 	case tokenRoleRead, tokenRoleWrite, tokenRoleAdmin:
 	default:
-		return fmt.Errorf("token %q: role %q is not read, write or admin", t.Name, t.Role)
+		return errors.New("the role (second part) is not read, write or admin")
 	}
 	if len(t.Secret) < MinTokenSecretLength {
-		return fmt.Errorf("token %q: the secret is shorter than %d bytes", t.Name, MinTokenSecretLength)
+		return fmt.Errorf("the secret (third part) is shorter than %d bytes", MinTokenSecretLength)
 	}
 	if strings.IndexFunc(t.Secret, func(r rune) bool { return r <= ' ' || r == ',' || r == 0x7f }) >= 0 {
-		return fmt.Errorf("token %q: the secret has a space, a comma or a control character", t.Name)
+		return errors.New("the secret (third part) has a space, a comma or a control character")
 	}
 	return nil
 }
 
 func checkTokens(ts []Token) error {
 	seen := make(map[string]bool, len(ts))
-	for _, t := range ts {
+	for i, t := range ts {
 		if err := checkToken(t); err != nil {
-			return err
+			return fmt.Errorf("token %d: %w", i+1, err)
 		}
 		if seen[t.Name] {
 			return fmt.Errorf("token name %q is used twice", t.Name)
@@ -166,9 +169,13 @@ func checkTokens(ts []Token) error {
 func redactTokens(s string) string {
 	items := strings.Split(s, ",")
 	for i, item := range items {
-		if parts := strings.SplitN(item, ":", 3); len(parts) == 3 {
-			items[i] = parts[0] + ":" + parts[1] + ":xxxxx"
-		} else if strings.TrimSpace(item) != "" {
+		// Only a well-formed name and role are shown: a secret written in
+		// their place (name:secret:role) stays hidden.
+		t, err := parseToken(strings.TrimSpace(item))
+		switch {
+		case err == nil, err != nil && t.Name != "" && checkToken(Token{Name: t.Name, Role: t.Role, Secret: strings.Repeat("x", MinTokenSecretLength)}) == nil:
+			items[i] = t.Name + ":" + t.Role + ":xxxxx"
+		case strings.TrimSpace(item) != "":
 			items[i] = "xxxxx"
 		}
 	}

@@ -69,7 +69,7 @@ func TestLoadTokens(t *testing.T) {
 	tests := []struct {
 		name, file, want string
 	}{
-		{"bad line", write("bad", "ops:admin:"+secretA+"\nlazy:root:"+secretA+"\n"), `bad:2" is a bad token line: token "lazy": role "root"`},
+		{"bad line", write("bad", "ops:admin:"+secretA+"\nlazy:root:"+secretA+"\n"), `bad:2" is a bad token line: the role (second part) is not read, write or admin`},
 		{"missing", filepath.Join(dir, "nope"), "not readable"},
 		{"name twice", write("twice", "ci:read:"+secretA+"\n"), `naming token "ci" a second time`},
 	}

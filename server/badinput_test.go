@@ -95,6 +95,8 @@ func TestBadInputChangesNothing(t *testing.T) {
 		{"negative max attempts", "POST", "/v1/jobs", w, `{"kind":"t.a","max_attempts":-3}`, 400, CodeInvalid, "max_attempts"},
 		{"bad run_at", "POST", "/v1/jobs", w, `{"kind":"t.a","run_at":"tomorrow"}`, 400, CodeInvalid, "run_at"},
 		{"run_at and delay", "POST", "/v1/jobs", w, `{"kind":"t.a","run_at":"2030-01-01T00:00:00Z","delay":"1h"}`, 400, CodeInvalid, "run_at"},
+		{"run_at after the year 9999 in UTC", "POST", "/v1/jobs", w, `{"kind":"t.a","run_at":"9999-12-31T23:59:59-23:00"}`, 400, CodeInvalid, "run_at"},
+		{"run_at in the year 10000", "POST", "/v1/jobs", w, `{"kind":"t.a","run_at":"10000-01-01T00:00:00Z"}`, 400, CodeInvalid, "run_at"},
 		{"negative delay", "POST", "/v1/jobs", w, `{"kind":"t.a","delay":"-1h"}`, 400, CodeInvalid, "delay"},
 		{"bad delay", "POST", "/v1/jobs", w, `{"kind":"t.a","delay":"soon"}`, 400, CodeInvalid, "delay"},
 		{"negative timeout", "POST", "/v1/jobs", w, `{"kind":"t.a","timeout":-5}`, 400, CodeInvalid, "timeout"},
@@ -164,6 +166,8 @@ func TestBadInputChangesNothing(t *testing.T) {
 		{"zero hours", "GET", "/v1/stats?hours=0", w, "", 400, CodeInvalid, "hours"},
 		{"too many hours", "GET", "/v1/stats?hours=100000", w, "", 400, CodeInvalid, "hours"},
 		{"bad from", "GET", "/v1/stats?from=now", w, "", 400, CodeInvalid, "from"},
+		{"from after the year 9999", "GET", "/v1/stats?from=9999-12-31T23:00:00-05:00", w, "", 400, CodeInvalid, "from"},
+		{"from at the end of 9999", "GET", "/v1/stats?from=9999-12-31T00:00:00Z", w, "", 400, CodeInvalid, "from"},
 		{"hours and from", "GET", "/v1/stats?hours=2&from=2030-01-01T00:00:00Z", w, "", 400, CodeInvalid, "hours"},
 		// Routing.
 		{"wrong method", "PUT", "/v1/jobs", w, `{}`, 405, CodeMethodNotAllowed, ""},

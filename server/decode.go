@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/rotahq/rota"
 	"github.com/rotahq/rota/config"
 )
 
@@ -130,6 +131,9 @@ func parseTime(field, s string) (time.Time, error) {
 	t, err := time.Parse(time.RFC3339Nano, s)
 	if err != nil {
 		return time.Time{}, invalid(field, "%q is not an RFC 3339 time (like 2026-01-02T15:04:05Z)", s)
+	}
+	if y := t.UTC().Year(); y < 1 || y > rota.MaxYear {
+		return time.Time{}, invalid(field, "%q is outside the years 0001-%d in UTC", s, rota.MaxYear)
 	}
 	return t, nil
 }

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -116,11 +117,19 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	writeJSON(w, ae.Status, errorBody{Error: ae})
 }
 
-// writeJSON writes v with status.
+// writeJSON writes v with status. v is encoded before the status is sent,
+// so a value that cannot be encoded is a 500 with the API's error body,
+// not a success with an empty body.
 func writeJSON(w http.ResponseWriter, status int, v any) {
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(v); err != nil {
+		buf.Reset()
+		status = http.StatusInternalServerError
+		_ = json.NewEncoder(&buf).Encode(errorBody{Error: &apiError{Status: status, Code: CodeInternal,
+			Message: "the answer could not be encoded: " + err.Error()}})
+	}
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("X-Content-Type-Options", "nosniff")
 	w.WriteHeader(status)
-	enc := json.NewEncoder(w)
-	_ = enc.Encode(v) // the client went away; nothing to do
+	_, _ = w.Write(buf.Bytes()) // the client went away; nothing to do
 }

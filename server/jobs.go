@@ -365,6 +365,7 @@ func (s *Server) completeJob(w http.ResponseWriter, r *http.Request) error {
 	if err := s.client.Complete(r.Context(), j, result); err != nil {
 		return s.jobError(r.Context(), id, "complete", err)
 	}
+	s.popped.remove(id, req.Attempt)
 	return s.writeJob(w, r, id)
 }
 
@@ -416,13 +417,20 @@ func (s *Server) failJob(w http.ResponseWriter, r *http.Request) error {
 	if err := s.client.FailJob(r.Context(), j, ferr); err != nil {
 		return s.jobError(r.Context(), id, "fail", err)
 	}
+	s.popped.remove(id, req.Attempt)
 	return s.writeJob(w, r, id)
 }
 
-// poppedAttempt returns job id if it runs attempt.
+// poppedAttempt returns job id if it runs attempt, an attempt that this
+// server handed out with a pop: a job that a worker claimed cannot be
+// ended through the API.
 func (s *Server) poppedAttempt(ctx context.Context, id int64, attempt int, action string) (*rota.Job, error) {
 	if attempt < 1 {
 		return nil, invalid("attempt", "want the attempt of the popped job (1 or more)")
+	}
+	if !s.popped.has(id, attempt) {
+		return nil, &apiError{Status: http.StatusConflict, Code: CodeConflict, Field: "attempt",
+			Message: fmt.Sprintf("cannot %s job %d attempt %d: this server did not pop it (only popped attempts end here)", action, id, attempt)}
 	}
 	j, err := s.client.Get(ctx, id)
 	if err != nil {

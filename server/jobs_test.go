@@ -296,3 +296,36 @@ func TestLongPollPop(t *testing.T) {
 		t.Fatal("shutdown did not end the long poll")
 	}
 }
+
+// TestCompleteOnlyPoppedAttempts: /complete and /fail end only attempts this
+// server popped; a job a worker is running cannot be ended (or given a
+// forged result) through them.
+func TestCompleteOnlyPoppedAttempts(t *testing.T) {
+	t.Parallel()
+	started, release := make(chan int64, 1), make(chan struct{})
+	e := newEnv(t, envOptions{register: func(c *rota.Client) {
+		if err := c.Register("test.block", rota.WorkFunc(func(ctx context.Context, job *rota.Job) error {
+			started <- job.ID
+			<-release
+			return nil
+		})); err != nil {
+			t.Fatal(err)
+		}
+	}})
+	var j jobJSON
+	e.ok("POST", "/v1/jobs", "", `{"kind":"test.block"}`, &j)
+	if id := <-started; id != j.ID {
+		t.Fatalf("started %d, want %d", id, j.ID)
+	}
+	for _, path := range []string{"complete", "fail"} {
+		r := e.do("POST", fmt.Sprintf("/v1/jobs/%d/%s", j.ID, path), "", `{"attempt":1}`)
+		if ae := r.errorOf(t); r.status != http.StatusConflict || ae.Field != "attempt" {
+			t.Errorf("%s of a job a worker runs: %d %+v, want 409 naming attempt", path, r.status, ae)
+		}
+	}
+	close(release)
+	waitFor(t, "the worker's finish", func() bool {
+		got, err := e.client.Get(context.Background(), j.ID)
+		return err == nil && got.State == rota.StateDone && got.Result == nil
+	})
+}

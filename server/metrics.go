@@ -19,6 +19,14 @@ import (
 // burst beyond it drops events (counted in rota_events_dropped_total).
 const metricsEventBuffer = 8192
 
+// Kind labels: the first maxKindLabels kinds seen get a series of their
+// own; later ones are counted under otherKindLabel, so that writers who
+// enqueue ever new kinds cannot grow /metrics without bound.
+const (
+	maxKindLabels  = 1000
+	otherKindLabel = "_other"
+)
+
 // attemptBuckets are the run-time histogram's buckets, in seconds.
 func attemptBuckets() []float64 {
 	return []float64{.001, .005, .01, .05, .1, .5, 1, 5, 10, 30, 60, 300, 900, 3600}
@@ -40,6 +48,8 @@ type metrics struct {
 	sub  *rota.Subscription
 	once sync.Once
 	done chan struct{}
+
+	kinds map[string]bool // kinds with series of their own; used by run only
 }
 
 func newMetrics(c *rota.Client, log *slog.Logger) *metrics {
@@ -83,18 +93,35 @@ func (m *metrics) run() {
 }
 
 func (m *metrics) observe(e rota.Event) {
+	kind := m.kindLabel(e.Kind)
 	if e.From == "" {
-		m.enqueued.WithLabelValues(e.Kind).Inc()
+		m.enqueued.WithLabelValues(kind).Inc()
 	}
 	if e.Outcome != "" {
-		m.attempts.WithLabelValues(e.Kind, string(e.Outcome)).Inc()
+		m.attempts.WithLabelValues(kind, string(e.Outcome)).Inc()
 	}
 	if e.RunTime > 0 {
-		m.runTime.WithLabelValues(e.Kind).Observe(e.RunTime.Seconds())
+		m.runTime.WithLabelValues(kind).Observe(e.RunTime.Seconds())
 	}
 	if e.To.Final() && e.From != e.To {
-		m.finished.WithLabelValues(e.Kind, string(e.To)).Inc()
+		m.finished.WithLabelValues(kind, string(e.To)).Inc()
 	}
+}
+
+// kindLabel is the kind label of kind: itself among the first
+// maxKindLabels kinds seen, otherKindLabel after.
+func (m *metrics) kindLabel(kind string) string {
+	if m.kinds[kind] {
+		return kind
+	}
+	if len(m.kinds) >= maxKindLabels {
+		return otherKindLabel
+	}
+	if m.kinds == nil {
+		m.kinds = make(map[string]bool)
+	}
+	m.kinds[kind] = true
+	return kind
 }
 
 // request counts one HTTP request.

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"time"
 
 	"github.com/rotahq/rota"
 )
@@ -130,6 +131,7 @@ func (s *Server) pop(w http.ResponseWriter, r *http.Request) error {
 		w.WriteHeader(http.StatusNoContent)
 		return nil
 	}
+	s.popped.add(job.ID, job.Attempt, time.Now())
 	writeJSON(w, http.StatusOK, toJob(job))
 	return nil
 }

@@ -124,9 +124,11 @@ type Server struct {
 	handler http.Handler
 	polls   *longPolls
 	metrics *metrics
+	popped  poppedSet // attempts handed out by pop, which /complete and /fail may end
 
-	// base is the context of every request served by Serve; Shutdown
-	// cancels it so that long polls end at once.
+	// base ends when Shutdown or Close starts: waiting long polls watch it
+	// and end at once. Other requests are not tied to it: those in flight
+	// at shutdown finish (a store write is never cut short).
 	base     context.Context
 	cancel   context.CancelFunc
 	draining atomic.Bool
@@ -177,7 +179,6 @@ func (s *Server) HTTPServer(addr string) *http.Server {
 		WriteTimeout:      s.opts.WriteTimeout,
 		IdleTimeout:       s.opts.IdleTimeout,
 		MaxHeaderBytes:    s.opts.MaxHeaderBytes,
-		BaseContext:       func(net.Listener) context.Context { return s.base },
 		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
 	}
 }

@@ -67,6 +67,13 @@ func (s *Server) stats(w http.ResponseWriter, r *http.Request) error {
 	if !from.Before(to) {
 		return invalid("to", "not after from")
 	}
+	if to.UTC().Year() > rota.MaxYear {
+		field := "to"
+		if q.v.Get("to") == "" {
+			field = "from" // to was derived from it
+		}
+		return invalid(field, "the range ends after the year %d in UTC", rota.MaxYear)
+	}
 	if to.Sub(from) > MaxStatsHours*time.Hour {
 		return invalid("to", "the range is over %d hours", MaxStatsHours)
 	}

@@ -1,0 +1,24 @@
+package server
+
+import (
+	"strconv"
+	"testing"
+)
+
+// TestKindLabelsBounded: past maxKindLabels distinct kinds, new kinds share
+// one label; the ones seen before keep theirs.
+func TestKindLabelsBounded(t *testing.T) {
+	t.Parallel()
+	var m metrics
+	for i := range maxKindLabels {
+		if got := m.kindLabel("k" + strconv.Itoa(i)); got != "k"+strconv.Itoa(i) {
+			t.Fatalf("kind %d labelled %q", i, got)
+		}
+	}
+	if got := m.kindLabel("one.too.many"); got != otherKindLabel {
+		t.Errorf("kind past the bound labelled %q, want %q", got, otherKindLabel)
+	}
+	if got := m.kindLabel("k0"); got != "k0" {
+		t.Errorf("a kind seen before labelled %q", got)
+	}
+}
