@@ -677,3 +677,17 @@ func TestBenchCPUProfile(t *testing.T) {
 		t.Errorf("unwritable profile: exit %d, %q; want 2 naming cpuprofile", code, errOut)
 	}
 }
+
+func TestRedactURL(t *testing.T) {
+	t.Parallel()
+	for _, c := range []struct{ in, want string }{
+		{"postgres://rota:s3cret@db:5432/jobs?sslmode=disable", "postgres://rota:xxxxx@db:5432/jobs?sslmode=disable"},
+		{"postgres://db/jobs", "postgres://db/jobs"},
+		{"rota.db", "rota.db"},
+		{"/var/lib/rota/rota.db", "/var/lib/rota/rota.db"},
+	} {
+		if got := redactURL(c.in); got != c.want {
+			t.Errorf("redactURL(%q) = %q, want %q", c.in, got, c.want)
+		}
+	}
+}

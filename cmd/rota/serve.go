@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/url"
 	"sort"
 
 	"github.com/spf13/cobra"
@@ -112,7 +113,7 @@ func (a *app) serve(ctx context.Context) error {
 	if ln != nil {
 		httpAddr = ln.Addr().String()
 	}
-	logger.Info("rota serving", "node", a.cfg.NodeID, "store", st.Driver(), "database", a.cfg.DatabaseURL,
+	logger.Info("rota serving", "node", a.cfg.NodeID, "store", st.Driver(), "database", redactURL(a.cfg.DatabaseURL),
 		"queues", names, "workers_dir", a.cfg.WorkersDir, "http", httpAddr, "tokens", len(tokens))
 	var failed error
 	select {
@@ -162,4 +163,14 @@ func (a *app) httpTokens() ([]server.Token, error) {
 		out[i] = server.Token{Name: t.Name, Role: role, Secret: t.Secret}
 	}
 	return out, nil
+}
+
+// redactURL hides the password of a database URL (a postgres:// URL may
+// carry one); a file path is returned as it is.
+func redactURL(s string) string {
+	u, err := url.Parse(s)
+	if err != nil || u.User == nil {
+		return s
+	}
+	return u.Redacted()
 }
