@@ -64,6 +64,9 @@ type Options struct {
 	WorkerConfig WorkerConfigSource
 	// Clock for job semantics; default the wall clock.
 	Clock Clock
+	// Schedules are declared in code: Start upserts them (a re-declared
+	// schedule whose spec and zone are unchanged keeps its next fire).
+	Schedules []ScheduleParams
 }
 
 // WorkerConfigSource supplies live per-kind configuration, such as
