@@ -97,6 +97,9 @@ type KindConfig struct {
 	Shell string
 	// Custom is what the worker reads through ConfigFrom.
 	Custom WorkerConfig
+	// Interval, when set, makes the kind periodic: the leader keeps a
+	// schedule "periodic:<kind>" with this spec (see PeriodicKey).
+	Interval *string
 }
 
 // ListParams filters and pages Client.List.

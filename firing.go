@@ -50,6 +50,7 @@ type firing struct {
 	nodes    []store.Node
 	nodesAt  time.Time
 	pendings bool // a queue_one fire may be held
+	periodic bool // the worker configuration changed: sync periodic schedules
 }
 
 func newFiring(n *node) *firing {
@@ -68,6 +69,7 @@ func (f *firing) wake() {
 func (f *firing) loop(ctx context.Context) {
 	f.mu.Lock()
 	f.pendings = true // a new term checks the held fires once
+	f.periodic = true // and syncs the periodic workers' schedules
 	f.mu.Unlock()
 	timer := time.NewTimer(0)
 	defer timer.Stop()
@@ -83,6 +85,13 @@ func (f *firing) loop(ctx context.Context) {
 				default:
 				}
 			}
+		}
+		f.mu.Lock()
+		sync := f.periodic
+		f.periodic = false
+		f.mu.Unlock()
+		if sync {
+			f.syncPeriodic(ctx)
 		}
 		next := f.runDue(ctx)
 		if ctx.Err() != nil {
@@ -458,4 +467,65 @@ func (f *firing) settlePending(ctx context.Context) {
 	f.mu.Lock()
 	f.pendings = found
 	f.mu.Unlock()
+}
+
+// PeriodicKey is the key of the schedule of a periodic worker's kind.
+func PeriodicKey(kind string) string { return "periodic:" + kind }
+
+// periodicChanged tells the loop that the worker configuration changed.
+func (f *firing) periodicChanged() {
+	f.mu.Lock()
+	f.periodic = true
+	f.mu.Unlock()
+	f.wake()
+}
+
+// syncPeriodic makes the stored schedules of periodic workers follow the
+// leader's worker configuration: a kind whose configuration has an
+// interval gets (or keeps) the schedule PeriodicKey(kind) with that spec
+// (overlap skip, misfire once, UTC); a kind without one loses it. The
+// leader's configuration is the authority, so that nodes with different
+// files do not undo each other's changes.
+func (f *firing) syncPeriodic(ctx context.Context) {
+	c := f.n.c
+	for _, kind := range c.reg.kinds() {
+		key := PeriodicKey(kind)
+		log := f.n.log.With("schedule", key, "kind", kind)
+		cur, err := f.n.store.GetSchedule(ctx, key)
+		if err != nil && !errors.Is(err, store.ErrNotFound) {
+			log.Error("rota: periodic worker schedule", "err", err)
+			continue
+		}
+		kc, ok := c.reg.config(kind)
+		if !ok || kc.Interval == nil {
+			if cur != nil {
+				if err := f.n.store.DeleteSchedule(ctx, key); err != nil && !errors.Is(err, store.ErrNotFound) {
+					log.Error("rota: delete periodic worker schedule", "err", err)
+				} else {
+					log.Info("rota: kind is no longer periodic: its schedule is deleted")
+				}
+			}
+			continue
+		}
+		p := ScheduleParams{Key: key, Kind: kind, Spec: *kc.Interval, Overlap: OverlapSkip, Misfire: MisfireOnce}
+		if kc.Queue != nil {
+			p.Queue = *kc.Queue
+		}
+		if kc.Priority != nil {
+			p.Priority = kc.Priority
+		}
+		s, err := p.toStore(c.now())
+		if err != nil {
+			log.Error("rota: periodic worker interval rejected", "interval", *kc.Interval, "err", err)
+			continue
+		}
+		if cur != nil && cur.Enabled && cur.Spec == s.Spec && cur.Queue == s.Queue && cur.Priority == s.Priority {
+			continue
+		}
+		if _, err := c.upsertSchedule(ctx, s); err != nil {
+			log.Error("rota: periodic worker schedule", "err", err)
+			continue
+		}
+		log.Info("rota: periodic worker scheduled", "interval", s.Spec, "next_fire", s.NextFire)
+	}
 }

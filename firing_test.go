@@ -399,3 +399,54 @@ func TestScheduleDeclaredInOptions(t *testing.T) {
 		t.Errorf("start with a bad declared schedule: %v", err)
 	}
 }
+
+// liveConfig is a WorkerConfigSource whose interval for "tick" tests change.
+type liveConfig struct {
+	mu       sync.Mutex
+	interval *string
+	ch       chan struct{}
+}
+
+func (l *liveConfig) Kind(kind string) (rota.KindConfig, bool) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if kind != "tick" {
+		return rota.KindConfig{}, false
+	}
+	return rota.KindConfig{Interval: l.interval}, true
+}
+
+func (l *liveConfig) Changes() <-chan struct{} { return l.ch }
+
+func (l *liveConfig) set(interval *string) {
+	l.mu.Lock()
+	l.interval = interval
+	l.mu.Unlock()
+	l.ch <- struct{}{}
+}
+
+func TestPeriodicWorkerFollowsConfig(t *testing.T) {
+	t.Parallel()
+	every := "every 1 minute"
+	cfg := &liveConfig{interval: &every, ch: make(chan struct{}, 1)}
+	e := newSchedEnv(t, false, rota.Options{WorkerConfig: cfg})
+	key := rota.PeriodicKey("tick")
+	spec := func() string {
+		s, err := e.c.GetSchedule(context.Background(), key)
+		if errors.Is(err, rota.ErrNotFound) {
+			return ""
+		}
+		must(t, err)
+		return s.Spec
+	}
+	waitFor(t, "the periodic schedule", func() bool { return spec() == every })
+	e.advance(t, key, t0.Add(time.Minute))
+	if got := e.fireTimes(t, key); !slices.Equal(got, minutes(1)) {
+		t.Errorf("periodic fires %v", got)
+	}
+	hourly := "hourly"
+	cfg.set(&hourly)
+	waitFor(t, "the edited interval", func() bool { return spec() == hourly })
+	cfg.set(nil)
+	waitFor(t, "the schedule to go with the interval", func() bool { return spec() == "" })
+}

@@ -91,7 +91,10 @@ func (n *node) start() {
 	nctx, n.stopNotice = context.WithCancel(n.jobBase)
 	n.notices = n.store.Subscribe(nctx)
 
-	wake := func() { n.wakeAll() }
+	wake := func() {
+		n.wakeAll()
+		n.fire.periodicChanged()
+	}
 	n.c.reg.onChange.Store(&wake)
 	n.c.reg.rebuild()
 
