@@ -132,6 +132,21 @@ func (f *firing) runDue(ctx context.Context) time.Time {
 			})
 		}
 		wg.Wait()
+		// The fired schedules moved on: their new next fires count too. One
+		// that did not move (the store failed, or another fire won) is
+		// looked at again after pendingRecheck.
+		for _, s := range due {
+			t := s.NextFire
+			switch {
+			case !s.Enabled || t.IsZero():
+				continue
+			case !t.After(now):
+				t = now.Add(pendingRecheck)
+			}
+			if next.IsZero() || t.Before(next) {
+				next = t
+			}
+		}
 		if len(due) < fireBatch || ctx.Err() != nil {
 			return next
 		}
@@ -236,6 +251,9 @@ func (f *firing) record(ctx context.Context, s *store.Schedule, p store.FirePara
 	}
 	if res.Applied {
 		s.NextFire, s.LastFire, s.LastOutcome = p.Next, p.FireTime, p.Outcome
+		if p.Disable != "" {
+			s.Enabled, s.DisabledReason = false, p.Disable
+		}
 	}
 	return res.Applied
 }

@@ -450,3 +450,20 @@ func TestPeriodicWorkerFollowsConfig(t *testing.T) {
 	cfg.set(nil)
 	waitFor(t, "the schedule to go with the interval", func() bool { return spec() == "" })
 }
+
+// TestScheduleRealClockWakesOnNotice: on the wall clock, without kicks, a
+// schedule created after the loop went to sleep fires (the store's notice
+// wakes the loop, and its timer does the rest).
+func TestScheduleRealClockWakesOnNotice(t *testing.T) {
+	t.Parallel()
+	c := setup(t, rota.Options{}, func(c *rota.Client) {
+		must(t, c.Register("tick", rota.WorkFunc(func(context.Context, *rota.Job) error { return nil })))
+	})
+	waitFor(t, "leadership", c.IsLeader)
+	create(t, c, rota.ScheduleParams{Key: "rt", Kind: "tick", Spec: "every 1 second"})
+	waitFor(t, "two fires", func() bool {
+		page, err := c.List(context.Background(), rota.ListParams{Metadata: map[string]string{rota.MetaSchedule: "rt"}})
+		must(t, err)
+		return len(page.Jobs) >= 2
+	})
+}
