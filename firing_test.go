@@ -167,8 +167,8 @@ func TestScheduleOverlap(t *testing.T) {
 		t.Run(string(tc.policy), func(t *testing.T) {
 			t.Parallel()
 			e := newSchedEnv(t, true, rota.Options{})
-			s := create(t, e.c, rota.ScheduleParams{Key: "o", Kind: "tick", Spec: "every 1 minute", Overlap: tc.policy})
-			s = e.advance(t, "o", t0.Add(time.Minute))
+			create(t, e.c, rota.ScheduleParams{Key: "o", Kind: "tick", Spec: "every 1 minute", Overlap: tc.policy})
+			s := e.advance(t, "o", t0.Add(time.Minute))
 			waitState(t, e.c, s.LastJobID, rota.StateRunning)
 			if s = e.advance(t, "o", t0.Add(2*time.Minute)); s.LastOutcome != tc.want2 {
 				t.Errorf("fire 2: %q, want %q", s.LastOutcome, tc.want2)
