@@ -35,6 +35,9 @@ type Client struct {
 	reg    *registry
 	events *eventBus
 
+	condMu sync.Mutex
+	conds  map[string]ConditionFunc // schedule conditions by name
+
 	mu      sync.Mutex
 	state   clientState
 	node    *node         // the running engine; nil before Start
@@ -177,6 +180,15 @@ func (c *Client) Start(ctx context.Context) error {
 	}
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("rota: start: %w", err)
+	}
+	for i, p := range c.opts.Schedules {
+		s, err := p.toStore(c.now())
+		if err != nil {
+			return fmt.Errorf("rota: start: schedules[%d]: %w", i, err)
+		}
+		if _, err := c.upsertSchedule(ctx, s); err != nil {
+			return fmt.Errorf("rota: start: %w", err)
+		}
 	}
 	n := newNode(c, ctx)
 	n.start()

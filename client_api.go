@@ -64,6 +64,9 @@ type Options struct {
 	WorkerConfig WorkerConfigSource
 	// Clock for job semantics; default the wall clock.
 	Clock Clock
+	// Schedules are declared in code: Start upserts them (a re-declared
+	// schedule whose spec and zone are unchanged keeps its next fire).
+	Schedules []ScheduleParams
 }
 
 // WorkerConfigSource supplies live per-kind configuration, such as
@@ -94,6 +97,9 @@ type KindConfig struct {
 	Shell string
 	// Custom is what the worker reads through ConfigFrom.
 	Custom WorkerConfig
+	// Interval, when set, makes the kind periodic: the leader keeps a
+	// schedule "periodic:<kind>" with this spec (see PeriodicKey).
+	Interval *string
 }
 
 // ListParams filters and pages Client.List.

@@ -49,11 +49,11 @@ func (m *maintenance) start(ctx context.Context, wg *sync.WaitGroup) {
 }
 
 // leaderLoops are the loops only the leader runs, each under a context
-// that ends when the node stops leading: the rescuer and the pruner. The
-// schedule firing loop belongs here too when schedules arrive: a schedule
-// must fire once per fire time across the cluster.
+// that ends when the node stops leading: the rescuer, the pruner and the
+// schedule firing loop (the store's compare-and-set makes each fire time
+// one job even when two nodes briefly both think they lead).
 func (m *maintenance) leaderLoops() []func(context.Context) {
-	return []func(context.Context){m.rescueLoop, m.pruneLoop}
+	return []func(context.Context){m.rescueLoop, m.pruneLoop, m.n.fire.loop}
 }
 
 // consider tells the promoter a job waits until t; it wakes earlier if needed.

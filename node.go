@@ -40,6 +40,7 @@ type node struct {
 	completer *completer
 	running   runningSet
 	maint     *maintenance
+	fire      *firing
 	lead      *leadership
 	presence  *presence
 	hbNow     chan struct{}
@@ -81,6 +82,7 @@ func newNode(c *Client, startCtx context.Context) *node {
 	}
 	n.completer = newCompleter(n)
 	n.maint = newMaintenance(n)
+	n.fire = newFiring(n)
 	n.lead = newLeadership(n)
 	n.presence = newPresence(n)
 	return n
@@ -92,7 +94,10 @@ func (n *node) start() {
 	nctx, n.stopNotice = context.WithCancel(n.jobBase)
 	n.notices = n.store.Subscribe(nctx)
 
-	wake := func() { n.wakeAll() }
+	wake := func() {
+		n.wakeAll()
+		n.fire.periodicChanged()
+	}
 	n.c.reg.onChange.Store(&wake)
 	n.c.reg.rebuild()
 
@@ -172,6 +177,8 @@ func (n *node) dispatch(ctx context.Context) {
 			if nt.Name == maintenanceLease {
 				n.lead.campaignSoon()
 			}
+		case store.NoticeScheduleChanged:
+			n.fire.wake()
 		case store.NoticeFreed:
 			if k := n.c.reg.snapshot().byKind[nt.Kind]; k != nil && k.opts.GlobalMaxWorkers > 0 {
 				k.slots.freed.Add(1)
@@ -187,6 +194,7 @@ func (n *node) dispatch(ctx context.Context) {
 			}
 			n.wakeAll()
 			n.maint.promoteSoon()
+			n.fire.wake()
 			select {
 			case n.hbNow <- struct{}{}:
 			default:

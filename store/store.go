@@ -387,6 +387,9 @@ const (
 	// running jobs, stopped running (a finish with Limited): a claim of
 	// the kind that the maximum held back may take more now.
 	NoticeFreed
+	// NoticeScheduleChanged: a stored schedule was created, changed,
+	// enabled or deleted: the leader's firing loop looks again.
+	NoticeScheduleChanged
 )
 
 // Notice is a wake-up sent by the store after a commit.
@@ -483,6 +486,8 @@ type TxInserter interface {
 // Methods that take a Now use it as the current time so tests can move the
 // clock; drivers must not read the wall clock for job semantics.
 type Store interface {
+	Scheduler
+
 	// Driver is the driver's name ("sqlite", "postgres").
 	Driver() string
 	// Migrate brings the schema to the newest version. Idempotent; safe to call

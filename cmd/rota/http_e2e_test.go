@@ -160,8 +160,8 @@ func TestServeRefusesOpenAPIOnTheNetwork(t *testing.T) {
 	}{
 		{"all interfaces", []string{"ROTA_LISTEN=0.0.0.0:0"}, nil, []string{"ROTA_LISTEN", "not a loopback address", "ROTA_TOKENS"}},
 		{"empty host", nil, []string{"--listen", ":0"}, []string{"ROTA_LISTEN", "not a loopback address"}},
-		{"bad token role", []string{"ROTA_TOKENS=ci:root:topsecret-0123456789"}, nil, []string{"ROTA_TOKENS", `role "root"`}},
-		{"bad token flag", nil, []string{"--tokens", "ci:root:topsecret-0123456789"}, []string{"--tokens", `role "root"`}},
+		{"bad token role", []string{"ROTA_TOKENS=ci:root:topsecret-0123456789"}, nil, []string{"ROTA_TOKENS", `the role (second part) is not read, write or admin`}},
+		{"bad token flag", nil, []string{"--tokens", "ci:root:topsecret-0123456789"}, []string{"--tokens", `the role (second part) is not read, write or admin`}},
 		{"missing tokens file", []string{"ROTA_TOKENS_FILE=/nonexistent/tokens"}, nil, []string{"ROTA_TOKENS_FILE", "not readable"}},
 	}
 	for _, tt := range tests {

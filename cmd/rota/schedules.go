@@ -16,8 +16,9 @@ import (
 const maxNext = 1000
 
 func newSchedulesCmd(a *app) *cobra.Command {
-	cmd := &cobra.Command{Use: "schedules", Short: "Work with schedule specs"}
+	cmd := &cobra.Command{Use: "schedules", Short: "Store schedules, and check schedule specs"}
 	cmd.AddCommand(newSchedulesNextCmd(a))
+	addStoredScheduleCmds(a, cmd)
 	return cmd
 }
 

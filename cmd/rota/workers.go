@@ -62,6 +62,7 @@ func kindConfig(wc config.WorkerConfig) rota.KindConfig {
 		Custom:      customConfig{wc},
 
 		GlobalMaxWorkers: wc.GlobalMaxWorkers,
+		Interval:         wc.Interval,
 	}
 	if wc.RateLimit != nil {
 		kc.RateLimit = &rota.RateLimit{N: wc.RateLimit.N, Per: wc.RateLimit.Per}

@@ -23,6 +23,7 @@ type notes struct {
 	queueChanged []string
 	leaderFreed  []string
 	freedKinds   []string
+	schedules    bool
 }
 
 // payload is the JSON of a notification.
@@ -33,7 +34,8 @@ type payload struct {
 	QueueChanged []string `json:"u,omitempty"`
 	LeaderFreed  []string `json:"l,omitempty"`
 	Freed        []string `json:"f,omitempty"`
-	Changed      bool     `json:"x,omitempty"` // too much to tell: re-check everything
+	Schedules    bool     `json:"sc,omitempty"` // a stored schedule changed
+	Changed      bool     `json:"x,omitempty"`  // too much to tell: re-check everything
 }
 
 // state notes that a job entered state in queue, to run at runAt.
@@ -59,13 +61,13 @@ func (n *notes) freed(kind string) {
 
 func (n *notes) empty() bool {
 	return len(n.queued) == 0 && n.runAt.IsZero() && len(n.cancel) == 0 && len(n.queueChanged) == 0 &&
-		len(n.leaderFreed) == 0 && len(n.freedKinds) == 0
+		len(n.leaderFreed) == 0 && len(n.freedKinds) == 0 && !n.schedules
 }
 
 // encode returns the notification payload of n.
 func (n *notes) encode() string {
 	p := payload{Queued: n.queued, Cancel: n.cancel, QueueChanged: n.queueChanged, LeaderFreed: n.leaderFreed,
-		Freed: n.freedKinds}
+		Freed: n.freedKinds, Schedules: n.schedules}
 	if !n.runAt.IsZero() {
 		p.RunAt = n.runAt.UnixMicro()
 	}
@@ -119,6 +121,9 @@ func decodeNotices(text string) []store.Notice {
 	}
 	for _, k := range p.Freed {
 		out = append(out, store.Notice{Type: store.NoticeFreed, Kind: k})
+	}
+	if p.Schedules {
+		out = append(out, store.Notice{Type: store.NoticeScheduleChanged})
 	}
 	return out
 }

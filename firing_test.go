@@ -1,0 +1,469 @@
+package rota_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/rotahq/rota"
+	"github.com/rotahq/rota/store"
+)
+
+// t0 is the fake clock's start in the schedule tests: a whole minute.
+var t0 = time.Date(2030, time.January, 7, 10, 0, 0, 0, time.UTC)
+
+// schedEnv is a started client on a fake clock with a worker for "tick"
+// that records the fire times it ran and may be made to block.
+type schedEnv struct {
+	c     *rota.Client
+	clock *fakeClock
+	block chan struct{} // closed: workers return; nil channel never blocks
+	mu    sync.Mutex
+	ran   []string
+}
+
+func newSchedEnv(t *testing.T, blocking bool, opts rota.Options) *schedEnv {
+	t.Helper()
+	e := &schedEnv{clock: &fakeClock{now: t0}}
+	if blocking {
+		e.block = make(chan struct{})
+	}
+	opts.Clock = e.clock
+	e.c = newClient(t, openStore(t), opts)
+	must(t, e.c.Register("tick", rota.WorkFunc(func(ctx context.Context, j *rota.Job) error {
+		e.mu.Lock()
+		e.ran = append(e.ran, j.Metadata[rota.MetaFireTime])
+		e.mu.Unlock()
+		if e.block != nil {
+			select {
+			case <-e.block:
+			case <-ctx.Done():
+			}
+		}
+		return nil
+	})))
+	start(t, e.c)
+	waitFor(t, "leadership", e.c.IsLeader)
+	return e
+}
+
+// advance moves the clock to t and waits until the schedule key has
+// handled every fire time up to t (its next fire is after t, or never).
+func (e *schedEnv) advance(t *testing.T, key string, to time.Time) *rota.Schedule {
+	t.Helper()
+	e.clock.set(to)
+	var s *rota.Schedule
+	waitFor(t, "schedule "+key+" to catch up with "+to.String(), func() bool {
+		e.c.KickSchedules()
+		var err error
+		s, err = e.c.GetSchedule(context.Background(), key)
+		must(t, err)
+		return s.NextFire.IsZero() || s.NextFire.After(to) || !s.Enabled
+	})
+	return s
+}
+
+// fireTimes returns the fire times of the jobs of schedule key, sorted.
+func (e *schedEnv) fireTimes(t *testing.T, key string) []string {
+	t.Helper()
+	page, err := e.c.List(context.Background(), rota.ListParams{Metadata: map[string]string{rota.MetaSchedule: key}, Limit: 1000})
+	must(t, err)
+	var out []string
+	for _, j := range page.Jobs {
+		out = append(out, j.Metadata[rota.MetaFireTime])
+	}
+	slices.Sort(out)
+	return out
+}
+
+func minutes(ms ...int) []string {
+	var out []string
+	for _, m := range ms {
+		out = append(out, t0.Add(time.Duration(m)*time.Minute).Format(time.RFC3339))
+	}
+	return out
+}
+
+func create(t *testing.T, c *rota.Client, p rota.ScheduleParams) *rota.Schedule {
+	t.Helper()
+	s, err := c.CreateSchedule(context.Background(), p)
+	if err != nil {
+		t.Fatalf("CreateSchedule(%s): %v", p.Key, err)
+	}
+	return s
+}
+
+func TestScheduleFiresOnTime(t *testing.T) {
+	t.Parallel()
+	e := newSchedEnv(t, false, rota.Options{})
+	s := create(t, e.c, rota.ScheduleParams{Key: "m", Kind: "tick", Spec: "every 1 minute"})
+	if !s.NextFire.Equal(t0.Add(time.Minute)) {
+		t.Fatalf("next fire %v, want %v", s.NextFire, t0.Add(time.Minute))
+	}
+	for m := 1; m <= 3; m++ {
+		s = e.advance(t, "m", t0.Add(time.Duration(m)*time.Minute))
+	}
+	if got, want := e.fireTimes(t, "m"), minutes(1, 2, 3); !slices.Equal(got, want) {
+		t.Errorf("fire times %v, want %v", got, want)
+	}
+	if s.LastOutcome != store.FireOutcomeFired || !s.LastFire.Equal(t0.Add(3*time.Minute)) || s.LastJobID == 0 {
+		t.Errorf("last fire %v outcome %q job %d", s.LastFire, s.LastOutcome, s.LastJobID)
+	}
+	j, err := e.c.Get(context.Background(), s.LastJobID)
+	must(t, err)
+	if j.Key != store.FireJobKey("m", t0.Add(3*time.Minute)) {
+		t.Errorf("job key %q", j.Key)
+	}
+}
+
+func TestScheduleMisfire(t *testing.T) {
+	t.Parallel()
+	// The clock jumps 10.5 minutes: fires 1..9 are more than the 1-minute
+	// grace late (missed), fire 10 is within it (on time).
+	for _, tc := range []struct {
+		policy  rota.MisfirePolicy
+		cap     int
+		want    []string
+		outcome string
+	}{
+		{rota.MisfireSkip, 0, minutes(10), "fired"},
+		{rota.MisfireOnce, 0, minutes(1, 10), "fired"},
+		{rota.MisfireAll, 0, minutes(1, 2, 3, 4, 5, 6, 7, 8, 9, 10), "fired"},
+		{rota.MisfireAll, 3, minutes(1, 10, 2, 3), "fired"},
+	} {
+		t.Run(fmt.Sprintf("%s-%d", tc.policy, tc.cap), func(t *testing.T) {
+			t.Parallel()
+			e := newSchedEnv(t, false, rota.Options{})
+			create(t, e.c, rota.ScheduleParams{Key: "m", Kind: "tick", Spec: "every 1 minute", Misfire: tc.policy, MisfireCap: tc.cap})
+			s := e.advance(t, "m", t0.Add(10*time.Minute+30*time.Second))
+			want := slices.Sorted(slices.Values(tc.want))
+			if got := e.fireTimes(t, "m"); !slices.Equal(got, want) {
+				t.Errorf("fire times %v, want %v", got, want)
+			}
+			if !s.NextFire.Equal(t0.Add(11 * time.Minute)) {
+				t.Errorf("next fire %v", s.NextFire)
+			}
+		})
+	}
+}
+
+func TestScheduleOverlap(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		policy rota.OverlapPolicy
+		// outcomes of fires 2 and 3 while fire 1's job runs
+		want2, want3 string
+		jobs         int // jobs after fire 3
+	}{
+		{rota.OverlapAllow, store.FireOutcomeFired, store.FireOutcomeFired, 3},
+		{rota.OverlapSkip, store.FireOutcomeSkipOverlap, store.FireOutcomeSkipOverlap, 1},
+		{rota.OverlapQueueOne, store.FireOutcomeHeld, store.FireOutcomeSkipOverlap, 2},
+	} {
+		t.Run(string(tc.policy), func(t *testing.T) {
+			t.Parallel()
+			e := newSchedEnv(t, true, rota.Options{})
+			create(t, e.c, rota.ScheduleParams{Key: "o", Kind: "tick", Spec: "every 1 minute", Overlap: tc.policy})
+			s := e.advance(t, "o", t0.Add(time.Minute))
+			waitState(t, e.c, s.LastJobID, rota.StateRunning)
+			if s = e.advance(t, "o", t0.Add(2*time.Minute)); s.LastOutcome != tc.want2 {
+				t.Errorf("fire 2: %q, want %q", s.LastOutcome, tc.want2)
+			}
+			if s = e.advance(t, "o", t0.Add(3*time.Minute)); s.LastOutcome != tc.want3 {
+				t.Errorf("fire 3: %q, want %q", s.LastOutcome, tc.want3)
+			}
+			if got := e.fireTimes(t, "o"); len(got) != tc.jobs {
+				t.Errorf("%d jobs (%v), want %d", len(got), got, tc.jobs)
+			}
+			if tc.policy == rota.OverlapQueueOne {
+				held := s.PendingJobID
+				if j, err := e.c.Get(context.Background(), held); err != nil || j.State != rota.StateReady {
+					t.Fatalf("held job: %+v, %v", j, err)
+				}
+				close(e.block) // fire 1's job ends: the held one is released and runs
+				waitState(t, e.c, held, rota.StateDone)
+			} else {
+				close(e.block)
+			}
+		})
+	}
+}
+
+func TestScheduleDST(t *testing.T) {
+	t.Parallel()
+	ny, err := time.LoadLocation("America/New_York")
+	must(t, err)
+	e := newSchedEnv(t, false, rota.Options{})
+	// 2030-03-10: New York springs forward from 02:00 to 03:00.
+	e.clock.set(time.Date(2030, 3, 9, 12, 0, 0, 0, ny))
+	s := create(t, e.c, rota.ScheduleParams{Key: "d", Kind: "tick", Spec: "daily at 02:30", Zone: "America/New_York"})
+	want := []time.Time{
+		time.Date(2030, 3, 10, 3, 0, 0, 0, ny), // the gap: the first instant after it
+		time.Date(2030, 3, 11, 2, 30, 0, 0, ny),
+	}
+	if !s.NextFire.Equal(want[0]) {
+		t.Fatalf("next fire %v, want %v", s.NextFire, want[0])
+	}
+	for _, w := range want {
+		s = e.advance(t, "d", w)
+		if !s.LastFire.Equal(w) {
+			t.Errorf("last fire %v, want %v", s.LastFire, w)
+		}
+	}
+	if got := e.fireTimes(t, "d"); len(got) != 2 || got[0] != "2030-03-10T07:00:00Z" {
+		t.Errorf("fire times %v", got)
+	}
+}
+
+func TestScheduleGoneKindDisabled(t *testing.T) {
+	t.Parallel()
+	e := newSchedEnv(t, false, rota.Options{})
+	create(t, e.c, rota.ScheduleParams{Key: "g", Kind: "nobody", Spec: "every 1 minute"})
+	s := e.advance(t, "g", t0.Add(time.Minute))
+	if s.Enabled || !strings.Contains(s.DisabledReason, `kind "nobody" is served by no live node`) {
+		t.Errorf("schedule %+v, want disabled for its gone kind", s)
+	}
+	if got := e.fireTimes(t, "g"); len(got) != 0 {
+		t.Errorf("fired %v", got)
+	}
+	// The loop goes on with the other schedules.
+	create(t, e.c, rota.ScheduleParams{Key: "ok", Kind: "tick", Spec: "every 1 minute"})
+	e.advance(t, "ok", t0.Add(2*time.Minute))
+	if got := e.fireTimes(t, "ok"); !slices.Equal(got, minutes(2)) {
+		t.Errorf("ok fired %v", got)
+	}
+}
+
+func TestScheduleConditions(t *testing.T) {
+	t.Parallel()
+	e := newSchedEnv(t, false, rota.Options{})
+	var allow sync.Mutex
+	open := false
+	e.c.RegisterCondition("gate", func(ctx context.Context, s *rota.Schedule, ft time.Time) (bool, error) {
+		allow.Lock()
+		defer allow.Unlock()
+		return open, nil
+	})
+	create(t, e.c, rota.ScheduleParams{Key: "sig", Kind: "tick", Spec: "every 1 minute",
+		Condition: "signal 'nodes.elf' >= 3 within 1h"})
+	create(t, e.c, rota.ScheduleParams{Key: "fn", Kind: "tick", Spec: "every 1 minute", Condition: "func gate"})
+	s := e.advance(t, "sig", t0.Add(time.Minute))
+	if !strings.HasPrefix(s.LastOutcome, store.FireOutcomeSkipCondition) || !strings.Contains(s.LastOutcome, "counted 0") {
+		t.Errorf("sig fire 1: %q, want skipped: condition false", s.LastOutcome)
+	}
+	s = e.advance(t, "fn", t0.Add(time.Minute))
+	if s.LastOutcome != store.FireOutcomeSkipCondition {
+		t.Errorf("fn fire 1: %q", s.LastOutcome)
+	}
+	must(t, e.c.Signal(context.Background(), "nodes.elf", 2))
+	must(t, e.c.Signal(context.Background(), "nodes.elf", 1))
+	allow.Lock()
+	open = true
+	allow.Unlock()
+	for _, key := range []string{"sig", "fn"} {
+		s = e.advance(t, key, t0.Add(2*time.Minute))
+		if s.LastOutcome != store.FireOutcomeFired {
+			t.Errorf("%s fire 2: %q, want fired", key, s.LastOutcome)
+		}
+		if got := e.fireTimes(t, key); !slices.Equal(got, minutes(2)) {
+			t.Errorf("%s fired %v", key, got)
+		}
+	}
+	// Outside the window the signals no longer count.
+	s = e.advance(t, "sig", t0.Add(time.Hour+10*time.Minute))
+	if !strings.HasPrefix(s.LastOutcome, store.FireOutcomeSkipCondition) {
+		t.Errorf("sig after the window: %q", s.LastOutcome)
+	}
+}
+
+func TestScheduleJitterDeterministic(t *testing.T) {
+	t.Parallel()
+	e := newSchedEnv(t, false, rota.Options{})
+	create(t, e.c, rota.ScheduleParams{Key: "j", Kind: "nobody-runs-it", Spec: "every 1 minute", Jitter: 30 * time.Second,
+		Disabled: true})
+	create(t, e.c, rota.ScheduleParams{Key: "jt", Kind: "tick", Spec: "every 1 minute", Jitter: 30 * time.Second})
+	s := e.advance(t, "jt", t0.Add(time.Minute))
+	j, err := e.c.Get(context.Background(), s.LastJobID)
+	must(t, err)
+	d := j.RunAt.Sub(t0.Add(time.Minute))
+	if d < 0 || d >= 30*time.Second {
+		t.Errorf("run_at %v is %v after the fire, want in [0, 30s)", j.RunAt, d)
+	}
+}
+
+func TestScheduleValidation(t *testing.T) {
+	t.Parallel()
+	c := newClient(t, openStore(t), rota.Options{})
+	good := rota.ScheduleParams{Key: "k", Kind: "tick", Spec: "every 1 minute"}
+	for _, tc := range []struct {
+		field, msg string
+		change     func(p *rota.ScheduleParams)
+	}{
+		{"key", "required", func(p *rota.ScheduleParams) { p.Key = "" }},
+		{"key", "letters", func(p *rota.ScheduleParams) { p.Key = "a b" }},
+		{"kind", "required", func(p *rota.ScheduleParams) { p.Kind = "" }},
+		{"spec", "required", func(p *rota.ScheduleParams) { p.Spec = " " }},
+		{"spec", "at 7", func(p *rota.ScheduleParams) { p.Spec = "every banana" }},
+		{"spec", "no fire time after now", func(p *rota.ScheduleParams) { p.Spec = "once at 2001-01-01T00:00:00Z" }},
+		{"zone", "IANA", func(p *rota.ScheduleParams) { p.Zone = "Mars/Olympus" }},
+		{"misfire", "skip, once, all", func(p *rota.ScheduleParams) { p.Misfire = "later" }},
+		{"overlap", "allow, skip, queue_one", func(p *rota.ScheduleParams) { p.Overlap = "no" }},
+		{"jitter", "not in", func(p *rota.ScheduleParams) { p.Jitter = -time.Second }},
+		{"condition", "signal", func(p *rota.ScheduleParams) { p.Condition = "when it rains" }},
+		{"condition", "positive duration", func(p *rota.ScheduleParams) { p.Condition = "signal 'x' >= 1 within soon" }},
+		{"priority", "out of range", func(p *rota.ScheduleParams) { n := -1; p.Priority = &n }},
+	} {
+		p := good
+		tc.change(&p)
+		_, err := c.CreateSchedule(context.Background(), p)
+		var fe *rota.FieldError
+		if !errors.As(err, &fe) || fe.Field != tc.field || !strings.Contains(fe.Reason, tc.msg) {
+			t.Errorf("%s: %v, want a FieldError on %s mentioning %q", tc.field, err, tc.field, tc.msg)
+		}
+	}
+	create(t, c, good)
+	if _, err := c.CreateSchedule(context.Background(), good); !errors.Is(err, rota.ErrDuplicate) {
+		t.Errorf("second create: %v, want ErrDuplicate", err)
+	}
+	p := good
+	p.Key = "missing"
+	if _, err := c.UpdateSchedule(context.Background(), p); !errors.Is(err, rota.ErrNotFound) {
+		t.Errorf("update of a missing schedule: %v, want ErrNotFound", err)
+	}
+	rel := rota.ScheduleParams{Key: "rel", Kind: "tick", Spec: "in 12h"}
+	s := create(t, c, rel)
+	if !strings.HasPrefix(s.Spec, "once at ") {
+		t.Errorf("relative spec stored as %q, want once at ...", s.Spec)
+	}
+}
+
+func TestScheduleAPI(t *testing.T) {
+	t.Parallel()
+	clock := &fakeClock{now: t0}
+	c := newClient(t, openStore(t), rota.Options{Clock: clock})
+	ctx := context.Background()
+	create(t, c, rota.ScheduleParams{Key: "a", Kind: "tick", Spec: "every 1 minute"})
+	create(t, c, rota.ScheduleParams{Key: "b", Kind: "tick", Spec: "hourly"})
+	s, err := c.DisableSchedule(ctx, "a", "maintenance window")
+	must(t, err)
+	if s.Enabled || s.DisabledReason != "maintenance window" {
+		t.Errorf("disabled: %+v", s)
+	}
+	clock.set(t0.Add(90 * time.Minute))
+	s, err = c.EnableSchedule(ctx, "a")
+	must(t, err)
+	if !s.Enabled || !s.NextFire.Equal(t0.Add(91*time.Minute)) {
+		t.Errorf("enabled: next %v, want %v (missed fires while disabled are not made up)", s.NextFire, t0.Add(91*time.Minute))
+	}
+	p := rota.ScheduleParamsOf(s)
+	p.Spec = "every 5 minutes"
+	s, err = c.UpdateSchedule(ctx, p)
+	must(t, err)
+	if s.Spec != "every 5 minutes" || !s.NextFire.Equal(t0.Add(95*time.Minute)) {
+		t.Errorf("updated: %q next %v", s.Spec, s.NextFire)
+	}
+	page, err := c.ListSchedules(ctx, rota.ScheduleListParams{Limit: 1})
+	must(t, err)
+	if len(page.Schedules) != 1 || page.Schedules[0].Key != "a" || page.NextAfterKey != "a" {
+		t.Errorf("page 1: %+v", page)
+	}
+	must(t, c.DeleteSchedule(ctx, "a"))
+	if _, err := c.GetSchedule(ctx, "a"); !errors.Is(err, rota.ErrNotFound) {
+		t.Errorf("get deleted: %v", err)
+	}
+}
+
+func TestScheduleDeclaredInOptions(t *testing.T) {
+	t.Parallel()
+	st := openStore(t)
+	clock := &fakeClock{now: t0}
+	decl := []rota.ScheduleParams{{Key: "decl", Kind: "tick", Spec: "every 1 minute"}}
+	for i := range 2 { // declaring again at the next start keeps the next fire
+		clock.set(t0.Add(time.Duration(i) * 30 * time.Second))
+		c := newClient(t, st, rota.Options{Clock: clock, Schedules: decl})
+		must(t, c.Start(context.Background()))
+		s, err := c.GetSchedule(context.Background(), "decl")
+		must(t, err)
+		if !s.NextFire.Equal(t0.Add(time.Minute)) {
+			t.Errorf("start %d: next fire %v", i, s.NextFire)
+		}
+		must(t, c.Stop(context.Background()))
+	}
+	bad := newClient(t, st, rota.Options{Schedules: []rota.ScheduleParams{{Key: "x", Kind: "tick", Spec: "nope"}}})
+	var fe *rota.FieldError
+	if err := bad.Start(context.Background()); !errors.As(err, &fe) || fe.Field != "spec" {
+		t.Errorf("start with a bad declared schedule: %v", err)
+	}
+}
+
+// liveConfig is a WorkerConfigSource whose interval for "tick" tests change.
+type liveConfig struct {
+	mu       sync.Mutex
+	interval *string
+	ch       chan struct{}
+}
+
+func (l *liveConfig) Kind(kind string) (rota.KindConfig, bool) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if kind != "tick" {
+		return rota.KindConfig{}, false
+	}
+	return rota.KindConfig{Interval: l.interval}, true
+}
+
+func (l *liveConfig) Changes() <-chan struct{} { return l.ch }
+
+func (l *liveConfig) set(interval *string) {
+	l.mu.Lock()
+	l.interval = interval
+	l.mu.Unlock()
+	l.ch <- struct{}{}
+}
+
+func TestPeriodicWorkerFollowsConfig(t *testing.T) {
+	t.Parallel()
+	every := "every 1 minute"
+	cfg := &liveConfig{interval: &every, ch: make(chan struct{}, 1)}
+	e := newSchedEnv(t, false, rota.Options{WorkerConfig: cfg})
+	key := rota.PeriodicKey("tick")
+	spec := func() string {
+		s, err := e.c.GetSchedule(context.Background(), key)
+		if errors.Is(err, rota.ErrNotFound) {
+			return ""
+		}
+		must(t, err)
+		return s.Spec
+	}
+	waitFor(t, "the periodic schedule", func() bool { return spec() == every })
+	e.advance(t, key, t0.Add(time.Minute))
+	if got := e.fireTimes(t, key); !slices.Equal(got, minutes(1)) {
+		t.Errorf("periodic fires %v", got)
+	}
+	hourly := "hourly"
+	cfg.set(&hourly)
+	waitFor(t, "the edited interval", func() bool { return spec() == hourly })
+	cfg.set(nil)
+	waitFor(t, "the schedule to go with the interval", func() bool { return spec() == "" })
+}
+
+// TestScheduleRealClockWakesOnNotice: on the wall clock, without kicks, a
+// schedule created after the loop went to sleep fires (the store's notice
+// wakes the loop, and its timer does the rest).
+func TestScheduleRealClockWakesOnNotice(t *testing.T) {
+	t.Parallel()
+	c := setup(t, rota.Options{}, func(c *rota.Client) {
+		must(t, c.Register("tick", rota.WorkFunc(func(context.Context, *rota.Job) error { return nil })))
+	})
+	waitFor(t, "leadership", c.IsLeader)
+	create(t, c, rota.ScheduleParams{Key: "rt", Kind: "tick", Spec: "every 1 second"})
+	waitFor(t, "two fires", func() bool {
+		page, err := c.List(context.Background(), rota.ListParams{Metadata: map[string]string{rota.MetaSchedule: "rt"}})
+		must(t, err)
+		return len(page.Jobs) >= 2
+	})
+}

@@ -1,0 +1,224 @@
+package store
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// MisfirePolicy says what happens to fire times a schedule missed by more
+// than its grace window (nothing ran, the store was unreachable).
+type MisfirePolicy string
+
+// Misfire policies. The empty policy is MisfireOnce.
+const (
+	// MisfireSkip drops the missed fire times; the schedule goes on with
+	// the next one.
+	MisfireSkip MisfirePolicy = "skip"
+	// MisfireOnce fires one job for all the missed fire times (with the
+	// earliest missed time as its fire time).
+	MisfireOnce MisfirePolicy = "once"
+	// MisfireAll fires every missed fire time, oldest first, up to the
+	// schedule's MisfireCap; the rest are dropped.
+	MisfireAll MisfirePolicy = "all"
+)
+
+// Valid reports whether p is a known policy (the empty policy is valid).
+func (p MisfirePolicy) Valid() bool {
+	switch p {
+	case "", MisfireSkip, MisfireOnce, MisfireAll:
+		return true
+	}
+	return false
+}
+
+// OverlapPolicy says what a fire does while the job of the previous fire
+// is unfinished (not in a final state).
+type OverlapPolicy string
+
+// Overlap policies. The empty policy is OverlapAllow.
+const (
+	// OverlapAllow fires regardless.
+	OverlapAllow OverlapPolicy = "allow"
+	// OverlapSkip skips the fire (recorded as skipped: overlap).
+	OverlapSkip OverlapPolicy = "skip"
+	// OverlapQueueOne keeps at most one fire waiting behind an unfinished
+	// one: its job is inserted held (ready) and released when the previous
+	// job is final; further fires meanwhile are skipped.
+	OverlapQueueOne OverlapPolicy = "queue_one"
+)
+
+// Valid reports whether p is a known policy (the empty policy is valid).
+func (p OverlapPolicy) Valid() bool {
+	switch p {
+	case "", OverlapAllow, OverlapSkip, OverlapQueueOne:
+		return true
+	}
+	return false
+}
+
+// Fire outcomes recorded as a schedule's LastOutcome.
+const (
+	FireOutcomeFired         = "fired"
+	FireOutcomeHeld          = "held: queued behind the previous fire"
+	FireOutcomeSkipCondition = "skipped: condition false"
+	FireOutcomeSkipOverlap   = "skipped: overlap"
+	FireOutcomeMisfired      = "misfired"
+	FireOutcomeError         = "error"
+)
+
+// Schedule is a stored schedule: a spec that makes jobs of Kind at its
+// fire times. Times are UTC with microsecond precision.
+type Schedule struct {
+	Key      string            `json:"key"`
+	Kind     string            `json:"kind"`
+	Queue    string            `json:"queue"`
+	Args     json.RawMessage   `json:"args"`
+	Priority int               `json:"priority"`
+	Metadata map[string]string `json:"metadata,omitempty"`
+	// Spec is the schedule spec (see package schedule); Zone the IANA zone
+	// of its wall-clock times ("" is UTC).
+	Spec string `json:"spec"`
+	Zone string `json:"zone,omitempty"`
+	// Jitter: each fire's job runs up to Jitter after the fire time.
+	Jitter         time.Duration `json:"jitter,omitempty"`
+	Enabled        bool          `json:"enabled"`
+	DisabledReason string        `json:"disabled_reason,omitempty"`
+	Misfire        MisfirePolicy `json:"misfire"`
+	// MisfireCap bounds the fires of MisfireAll in one catch-up.
+	MisfireCap int `json:"misfire_cap"`
+	// MisfireGrace: a fire time less than this late is fired as usual;
+	// later, it is missed and the misfire policy applies.
+	MisfireGrace time.Duration `json:"misfire_grace"`
+	Overlap      OverlapPolicy `json:"overlap"`
+	// Condition, when set, must hold at a fire for it to insert a job.
+	Condition string `json:"condition,omitempty"`
+	// NextFire is the next fire time; zero when the schedule never fires again.
+	NextFire time.Time `json:"next_fire,omitzero"`
+	// LastFire is the latest fire time handled and LastOutcome what came of it.
+	LastFire    time.Time `json:"last_fire,omitzero"`
+	LastOutcome string    `json:"last_outcome,omitempty"`
+	// LastJobID is the job of the latest fire that inserted one.
+	LastJobID int64 `json:"last_job_id,omitempty"`
+	// PendingJobID is the held job of an OverlapQueueOne fire that waits
+	// for LastJobID to finish.
+	PendingJobID int64     `json:"pending_job_id,omitempty"`
+	CreatedAt    time.Time `json:"created_at"`
+	UpdatedAt    time.Time `json:"updated_at"`
+}
+
+// FireJobKey is the job key of the fire of schedule key at fire time t.
+func FireJobKey(key string, t time.Time) string {
+	return "sched:" + key + ":" + t.UTC().Format(time.RFC3339)
+}
+
+// Check reports the first invalid field of s, for drivers (the rota
+// package validates with field names first).
+func (s *Schedule) Check() error {
+	switch {
+	case s.Key == "":
+		return errors.New("empty schedule key")
+	case s.Kind == "":
+		return errors.New("empty kind")
+	case s.Queue == "":
+		return errors.New("empty queue")
+	case s.Spec == "":
+		return errors.New("empty spec")
+	case !s.Misfire.Valid():
+		return fmt.Errorf("unknown misfire policy %q", s.Misfire)
+	case !s.Overlap.Valid():
+		return fmt.Errorf("unknown overlap policy %q", s.Overlap)
+	case len(s.Args) > 0 && !json.Valid(s.Args):
+		return errors.New("args are not valid JSON")
+	}
+	return nil
+}
+
+// ScheduleListParams filters and pages ListSchedules. Zero fields do not filter.
+type ScheduleListParams struct {
+	Kind    string
+	Enabled *bool
+	// Pending: only schedules with a PendingJobID.
+	Pending bool
+	// AfterKey is the keyset cursor: schedules whose key sorts after it.
+	AfterKey string
+	Limit    int // 0: DefaultListLimit; capped at MaxListLimit
+}
+
+// SchedulePage is one page of ListSchedules; NextAfterKey is "" on the last.
+type SchedulePage struct {
+	Schedules    []*Schedule
+	NextAfterKey string
+}
+
+// FireParams records one fire of a schedule, in one transaction: if the
+// schedule's next fire is still Expected (compare-and-set), Job (if any)
+// is inserted and the schedule moves to Next.
+type FireParams struct {
+	Key      string
+	Expected time.Time // the NextFire the caller read
+	Next     time.Time // the new NextFire (zero: never again)
+	// FireTime is recorded as LastFire, Outcome as LastOutcome.
+	FireTime time.Time
+	Outcome  string
+	// Job is the fire's job, or nil for a fire that inserts none (skipped,
+	// misfired). Its Key should be FireJobKey. A held job (Job.Hold) becomes
+	// the schedule's PendingJobID, any other its LastJobID.
+	Job *InsertParams
+	// Disable, when set, disables the schedule with this reason.
+	Disable string
+	Now     time.Time
+}
+
+// FireResult is the answer to FireSchedule.
+type FireResult struct {
+	// Applied is false when the schedule's next fire was not Expected
+	// (another fire won, or the schedule changed or is gone): nothing was done.
+	Applied bool
+	// Job is the fire's job (an existing one if its key was active).
+	Job *Job
+}
+
+// Scheduler is the part of the driver contract for stored schedules and
+// the signals of their conditions. Every driver implements it.
+type Scheduler interface {
+	// UpsertSchedule inserts s or replaces the schedule of s.Key, setting
+	// CreatedAt (on insert) and UpdatedAt to now. On replace, NextFire,
+	// LastFire, LastOutcome, LastJobID and PendingJobID are kept when Spec
+	// and Zone are unchanged and the stored schedule is enabled and s is
+	// too (re-declaring a schedule at every start does not move it);
+	// otherwise s.NextFire is taken. It returns the stored schedule.
+	UpsertSchedule(ctx context.Context, s Schedule, now time.Time) (*Schedule, error)
+	// GetSchedule returns one schedule; ErrNotFound if none.
+	GetSchedule(ctx context.Context, key string) (*Schedule, error)
+	// ListSchedules returns a page of schedules, by key.
+	ListSchedules(ctx context.Context, p ScheduleListParams) (SchedulePage, error)
+	// DeleteSchedule deletes a schedule (not its jobs); ErrNotFound if none.
+	DeleteSchedule(ctx context.Context, key string) error
+	// SetScheduleEnabled enables (with NextFire next) or disables (with
+	// reason) a schedule and returns it; ErrNotFound if none.
+	SetScheduleEnabled(ctx context.Context, key string, enabled bool, reason string, next, now time.Time) (*Schedule, error)
+	// DueSchedules returns up to limit enabled schedules whose NextFire <=
+	// now, by NextFire then key, and the earliest NextFire of the enabled
+	// schedules not returned (zero if none).
+	DueSchedules(ctx context.Context, now time.Time, limit int) (due []*Schedule, next time.Time, err error)
+	// FireSchedule records one fire; see FireParams. A fire time is
+	// inserted at most once: the compare-and-set on NextFire and the job
+	// insert are one transaction.
+	FireSchedule(ctx context.Context, p FireParams) (FireResult, error)
+	// SettlePending makes the pending job of a queue_one schedule its last
+	// job, if PendingJobID is still pendingID.
+	SettlePending(ctx context.Context, key string, pendingID int64, now time.Time) error
+
+	// Signal adds n to the count of the named event in the bucket of now
+	// (SignalBucket wide).
+	Signal(ctx context.Context, name string, n int64, now time.Time) error
+	// SignalCount sums the counts of name in the buckets that start in
+	// [from, to).
+	SignalCount(ctx context.Context, name string, from, to time.Time) (int64, error)
+}
+
+// SignalBucket is the width of the buckets signals are counted in.
+const SignalBucket = time.Minute
