@@ -43,7 +43,10 @@ func newBenchCmd(a *app) *cobra.Command {
 	lat.Flags().DurationVar(&p.Every, "every", 0, "interval between jobs")
 	enq := add(bench.Enqueue, fmt.Sprintf("C goroutines each inserting single jobs (default n=%d, concurrency %d)", bench.DefaultEnqueueJobs, bench.DefaultConcurrency))
 	enq.Flags().IntVar(&p.Concurrency, "concurrency", 0, "goroutines")
-	cmd.AddCommand(tp, lat, enq)
+	sch := add(bench.Schedules, fmt.Sprintf("S schedules firing every second for --duration on this node; fire lateness p50/p99/max (default %d schedules, %s)", bench.DefaultSchedules, bench.DefaultScheduleRun))
+	sch.Flags().IntVar(&p.Schedules, "schedules", 0, "schedules")
+	sch.Flags().DurationVar(&p.Run, "duration", 0, "how long they fire")
+	cmd.AddCommand(tp, lat, enq, sch)
 	return cmd
 }
 
@@ -51,13 +54,16 @@ func (a *app) runBench(cmd *cobra.Command, p bench.Params, cpuProfile string) er
 	for _, v := range []struct {
 		name string
 		n    int
-	}{{"jobs", p.Jobs}, {"workers", p.Workers}, {"concurrency", p.Concurrency}, {"future", p.Future}} {
+	}{{"jobs", p.Jobs}, {"workers", p.Workers}, {"concurrency", p.Concurrency}, {"future", p.Future}, {"schedules", p.Schedules}} {
 		if v.n < 0 {
 			return usagef("invalid %s: %d is negative", v.name, v.n)
 		}
 	}
 	if p.Every < 0 {
 		return usagef("invalid every: %s is negative", p.Every)
+	}
+	if p.Run < 0 {
+		return usagef("invalid duration: %s is negative", p.Run)
 	}
 	if !a.databaseURLSet(cmd) {
 		dir, err := os.MkdirTemp("", "rota-bench-")
@@ -94,8 +100,18 @@ func (a *app) runBench(cmd *cobra.Command, p bench.Params, cpuProfile string) er
 		return printJSON(a.stdout, res)
 	}
 	fmt.Fprintf(a.stdout, "%s on %s: %d jobs in %.2fs = %.0f jobs/s", res.Workload, res.Store, res.Jobs, res.Seconds, res.JobsPerS)
-	if res.Workload == bench.Latency {
+	switch res.Workload {
+	case bench.Latency:
 		fmt.Fprintf(a.stdout, "; insert-to-start p50 %.3f ms, p99 %.3f ms, max %.3f ms", res.P50Ms, res.P99Ms, res.MaxMs)
+	case bench.Schedules:
+		fmt.Fprintf(a.stdout, " (fires of %d schedules); fire lateness p50 %.3f ms, p99 %.3f ms, max %.3f ms",
+			res.Schedules, res.P50Ms, res.P99Ms, res.MaxMs)
+		if res.FiresMissing > 0 {
+			fmt.Fprintf(a.stdout, "; %d fires missing", res.FiresMissing)
+		}
+		if res.EventsDropped > 0 {
+			fmt.Fprintf(a.stdout, "; %d events dropped (their fires not measured)", res.EventsDropped)
+		}
 	}
 	fmt.Fprintf(a.stdout, "\n  heap max %.1f MiB, peak RSS %.1f MiB", res.HeapMaxMB, res.MaxRSSMB)
 	if res.Future > 0 {

@@ -24,6 +24,7 @@ const (
 	Throughput = "throughput"
 	Latency    = "latency"
 	Enqueue    = "enqueue"
+	Schedules  = "schedules"
 )
 
 // Defaults of the workloads, as in the design.
@@ -36,6 +37,15 @@ const (
 	DefaultEnqueueJobs    = 100_000
 	DefaultConcurrency    = 64
 	InsertBatch           = 1_000
+	// DefaultSchedules schedules fire every second for DefaultScheduleRun.
+	DefaultSchedules   = 1_000
+	DefaultScheduleRun = time.Minute
+	// scheduleWarmUp: fires in the first seconds of a run are not measured
+	// (the leader is elected and the first due batch read then).
+	scheduleWarmUp = 2 * time.Second
+	// scheduleDrain: after the run, fires of its last seconds are still
+	// awaited this long, so that late ones are measured, not dropped.
+	scheduleDrain = 2 * time.Second
 	// Kind is the kind of every job the benchmark makes.
 	Kind = "rota.bench.noop"
 )
@@ -50,6 +60,10 @@ type Params struct {
 	// Future inserts this many jobs scheduled a day ahead in the same queue
 	// before the workload, to show fetch cost does not grow with them.
 	Future int
+	// Schedules and Run size the schedules workload (schedules firing
+	// every second, for Run).
+	Schedules int
+	Run       time.Duration
 	// Logger for the client; nil discards.
 	Logger *slog.Logger
 }
@@ -67,6 +81,13 @@ type Result struct {
 	P50Ms       float64 `json:"p50_ms,omitempty"`
 	P99Ms       float64 `json:"p99_ms,omitempty"`
 	MaxMs       float64 `json:"max_ms,omitempty"`
+	// Schedules workload: the schedules, and the events its subscription
+	// lost (their fires are not measured).
+	Schedules     int    `json:"schedules,omitempty"`
+	EventsDropped uint64 `json:"events_dropped,omitempty"`
+	// FiresMissing: fires due in the measured window that were not seen
+	// (by the end of the drain).
+	FiresMissing int `json:"fires_missing,omitempty"`
 	// HeapMaxMB is the largest Go heap in use seen while working, and
 	// MaxRSSMB the process's peak resident set (getrusage), both in MiB.
 	HeapMaxMB float64 `json:"heap_max_mb"`
@@ -100,8 +121,10 @@ func Run(ctx context.Context, st store.Store, p Params) (Result, error) {
 		err = latency(ctx, st, queue, p, &res)
 	case Enqueue:
 		err = enqueue(ctx, st, queue, p, &res)
+	case Schedules:
+		err = schedules(ctx, st, queue, p, &res)
 	default:
-		return res, fmt.Errorf("workload: %q is not one of throughput, latency, enqueue", p.Workload)
+		return res, fmt.Errorf("workload: %q is not one of throughput, latency, enqueue, schedules", p.Workload)
 	}
 	res.MaxRSSMB = maxRSSMB()
 	return res, err
@@ -367,5 +390,107 @@ func enqueue(ctx context.Context, st store.Store, queue string, p Params, res *R
 	if got != int64(n) {
 		return fmt.Errorf("bench: %d of %d jobs stored in %s", got, n, queue)
 	}
+	return nil
+}
+
+// schedules creates p.Schedules schedules that fire every second into
+// queue, runs a node (the leader, which fires them and runs their jobs) for
+// p.Run, and measures each fire's lateness: when its job's insert was
+// committed and announced (the event reached a subscriber) minus its fire
+// time. Fires of the first scheduleWarmUp are not measured; those of the
+// last seconds are awaited up to scheduleDrain after the run, and any
+// still missing are counted in FiresMissing. The schedules are deleted at
+// the end.
+func schedules(ctx context.Context, st store.Store, queue string, p Params, res *Result) error {
+	n := orDefault(p.Schedules, DefaultSchedules)
+	run := p.Run
+	if run <= 0 {
+		run = DefaultScheduleRun
+	}
+	if run <= scheduleWarmUp {
+		return fmt.Errorf("run: %s is not longer than the %s warm-up", run, scheduleWarmUp)
+	}
+	res.Schedules, res.Workers = n, DefaultWorkers
+	c, err := newClient(st, queue, DefaultWorkers, p.Logger, rota.WorkFunc(func(context.Context, *rota.Job) error { return nil }))
+	if err != nil {
+		return err
+	}
+	keys := make([]string, n)
+	for i := range keys {
+		keys[i] = fmt.Sprintf("%s-%d", queue, i)
+		if _, err := c.CreateSchedule(ctx, rota.ScheduleParams{Key: keys[i], Kind: Kind, Queue: queue,
+			Spec: "every 1 second", Misfire: rota.MisfireSkip}); err != nil {
+			return fmt.Errorf("create schedule %d: %w", i, err)
+		}
+	}
+	defer func() {
+		for _, k := range keys {
+			_ = c.DeleteSchedule(context.WithoutCancel(ctx), k)
+		}
+	}()
+	// A fire's insert event, then its job's running and done events.
+	sub := c.Subscribe(8*n, rota.EventFilter{Queues: []string{queue}})
+	defer sub.Close()
+	stopHeap := make(chan struct{})
+	heapPeak := heapWatch(stopHeap)
+	start := time.Now()
+	if err := c.Start(ctx); err != nil {
+		return err
+	}
+	measureFrom, end := start.Add(scheduleWarmUp), start.Add(run)
+	// Fires are at whole seconds: those in [measureFrom, end).
+	first := measureFrom.Truncate(time.Second)
+	if first.Before(measureFrom) {
+		first = first.Add(time.Second)
+	}
+	expected := 0
+	for t := first; t.Before(end); t = t.Add(time.Second) {
+		expected += n
+	}
+	var lat []time.Duration
+	timer := time.NewTimer(run + scheduleDrain)
+	defer timer.Stop()
+collect:
+	for {
+		select {
+		case e := <-sub.C:
+			now := time.Now()
+			if e.From != "" {
+				continue
+			}
+			ft, err := time.Parse(time.RFC3339, e.Metadata[rota.MetaFireTime])
+			if err != nil || ft.Before(measureFrom) || !ft.Before(end) {
+				continue
+			}
+			lat = append(lat, now.Sub(ft))
+			if len(lat) == expected {
+				break collect
+			}
+		case <-timer.C:
+			break collect
+		case <-ctx.Done():
+			_ = c.Stop(context.Background())
+			return ctx.Err()
+		}
+	}
+	res.EventsDropped = sub.Dropped()
+	res.FiresMissing = max(0, expected-len(lat))
+	if err := c.Stop(ctx); err != nil {
+		return err
+	}
+	close(stopHeap)
+	res.HeapMaxMB = heapPeak()
+	res.Seconds = run.Seconds()
+	res.Jobs = len(lat)
+	if len(lat) == 0 {
+		return errors.New("bench: no fire was measured")
+	}
+	res.JobsPerS = float64(len(lat)) / end.Sub(first).Seconds()
+	slices.Sort(lat)
+	ms := func(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+	k := len(lat)
+	res.P50Ms = ms(lat[k/2])
+	res.P99Ms = ms(lat[min(k-1, k*99/100)])
+	res.MaxMs = ms(lat[k-1])
 	return nil
 }
