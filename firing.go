@@ -20,7 +20,7 @@ const (
 	fireBatch = 500
 	// fireParallel is how many schedules of a batch fire at once (their
 	// transactions share commits on SQLite and connections on PostgreSQL).
-	fireParallel = 16
+	fireParallel = 128
 	// fireRecheck bounds the loop's sleep: a safety net for changes whose
 	// notice was lost. Notices and the earliest next fire wake it sooner.
 	fireRecheck = time.Minute
