@@ -254,12 +254,11 @@ func (c *Client) CreateSchedule(ctx context.Context, p ScheduleParams) (*Schedul
 	if s.NextFire.IsZero() && s.Enabled {
 		return nil, fieldErr("spec", "%q %v", p.Spec, errNeverRun)
 	}
-	if _, err := c.store.GetSchedule(ctx, p.Key); err == nil {
-		return nil, fmt.Errorf("rota: create schedule %q: %w", p.Key, ErrDuplicate)
-	} else if !errors.Is(err, ErrNotFound) {
+	out, err := c.store.CreateSchedule(ctx, s, c.now())
+	if err != nil {
 		return nil, fmt.Errorf("rota: create schedule %q: %w", p.Key, err)
 	}
-	return c.upsertSchedule(ctx, s)
+	return out, nil
 }
 
 // UpdateSchedule replaces the schedule p.Key (ErrNotFound if none). Its

@@ -191,6 +191,10 @@ type Scheduler interface {
 	// too (re-declaring a schedule at every start does not move it);
 	// otherwise s.NextFire is taken. It returns the stored schedule.
 	UpsertSchedule(ctx context.Context, s Schedule, now time.Time) (*Schedule, error)
+	// CreateSchedule inserts s, setting CreatedAt and UpdatedAt to now;
+	// ErrDuplicate (and nothing changed) if a schedule of s.Key exists, even
+	// when another caller creates it at the same instant.
+	CreateSchedule(ctx context.Context, s Schedule, now time.Time) (*Schedule, error)
 	// GetSchedule returns one schedule; ErrNotFound if none.
 	GetSchedule(ctx context.Context, key string) (*Schedule, error)
 	// ListSchedules returns a page of schedules, by key.

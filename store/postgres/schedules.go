@@ -90,6 +90,41 @@ func (s *Store) UpsertSchedule(ctx context.Context, sc store.Schedule, now time.
 	return out, nil
 }
 
+// CreateSchedule inserts a new schedule. See store.Scheduler.
+func (s *Store) CreateSchedule(ctx context.Context, sc store.Schedule, now time.Time) (*store.Schedule, error) {
+	if err := sc.Check(); err != nil {
+		return nil, fmt.Errorf("postgres: create schedule: %w", err)
+	}
+	md, err := encodeMetadata(sc.Metadata)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: create schedule %q: metadata: %w", sc.Key, err)
+	}
+	var out *store.Schedule
+	err = s.inTx(ctx, func(tx pgx.Tx) error {
+		var err error
+		out, err = scanSchedule(tx.QueryRow(ctx, `INSERT INTO schedules (key, kind, queue, args, priority, metadata,
+				spec, zone, jitter, enabled, disabled_reason, misfire, misfire_cap, misfire_grace, overlap, condition,
+				next_fire, created_at, updated_at)
+			VALUES ($1, $2, $3, $4::jsonb, $5, $6::jsonb, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $18)
+			ON CONFLICT (key) DO NOTHING
+			RETURNING `+scheduleColumns,
+			sc.Key, sc.Kind, sc.Queue, nullJSON(sc.Args), sc.Priority, md, sc.Spec, sc.Zone, sc.Jitter.Microseconds(),
+			sc.Enabled, sc.DisabledReason, string(sc.Misfire), sc.MisfireCap, sc.MisfireGrace.Microseconds(),
+			string(sc.Overlap), sc.Condition, nullTime(sc.NextFire), utc(now)))
+		if errors.Is(err, pgx.ErrNoRows) {
+			return fmt.Errorf("postgres: create schedule %q: %w", sc.Key, store.ErrDuplicate)
+		}
+		if err != nil {
+			return fmt.Errorf("postgres: create schedule %q: %w", sc.Key, err)
+		}
+		return s.scheduleChanged(ctx, tx)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // GetSchedule returns one schedule. See store.Scheduler.
 func (s *Store) GetSchedule(ctx context.Context, key string) (*store.Schedule, error) {
 	sc, err := scanSchedule(s.pool.QueryRow(ctx, `SELECT `+scheduleColumns+` FROM schedules WHERE key = $1`, key))

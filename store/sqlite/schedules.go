@@ -88,6 +88,42 @@ func (s *Store) UpsertSchedule(ctx context.Context, sc store.Schedule, now time.
 	return out, nil
 }
 
+// CreateSchedule inserts a new schedule. See store.Scheduler.
+func (s *Store) CreateSchedule(ctx context.Context, sc store.Schedule, now time.Time) (*store.Schedule, error) {
+	if err := sc.Check(); err != nil {
+		return nil, fmt.Errorf("sqlite: create schedule: %w", err)
+	}
+	md, err := encodeMetadata(sc.Metadata)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: create schedule %q: metadata: %w", sc.Key, err)
+	}
+	var out *store.Schedule
+	err = s.do(ctx, false, func(w *writer) error {
+		var err error
+		out, err = scanSchedule(w.queryRow(`INSERT INTO schedules (key, kind, queue, args, priority, metadata, spec,
+				zone, jitter, enabled, disabled_reason, misfire, misfire_cap, misfire_grace, overlap, condition,
+				next_fire, created_at, updated_at)
+			VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?18)
+			ON CONFLICT (key) DO NOTHING
+			RETURNING `+scheduleColumns,
+			sc.Key, sc.Kind, sc.Queue, nullJSON(sc.Args), sc.Priority, md, sc.Spec, sc.Zone, sc.Jitter.Microseconds(),
+			boolInt(sc.Enabled), sc.DisabledReason, string(sc.Misfire), sc.MisfireCap, sc.MisfireGrace.Microseconds(),
+			string(sc.Overlap), sc.Condition, nullMicros(utc(sc.NextFire)), micros(utc(now))))
+		if errors.Is(err, sql.ErrNoRows) {
+			return fmt.Errorf("sqlite: create schedule %q: %w", sc.Key, store.ErrDuplicate)
+		}
+		if err != nil {
+			return fmt.Errorf("sqlite: create schedule %q: %w", sc.Key, err)
+		}
+		w.note(store.Notice{Type: store.NoticeScheduleChanged})
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 func boolInt(b bool) int64 {
 	if b {
 		return 1

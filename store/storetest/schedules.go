@@ -65,6 +65,54 @@ func scheduleTests() []test {
 				t.Errorf("GetSchedule(nope): %v, want ErrNotFound", err)
 			}
 		}},
+		{"CreateIsOnlyOnce", func(t *testing.T, s store.Store) {
+			// Many callers create one key at once: one wins, the others get
+			// ErrDuplicate, and the winner's schedule stands.
+			const callers = 8
+			var wg sync.WaitGroup
+			wins := make(chan int, callers)
+			errs := make(chan error, callers)
+			for i := range callers {
+				wg.Go(func() {
+					sc := sched("once", at(time.Minute))
+					sc.Priority = 10 + i
+					_, err := s.CreateSchedule(t.Context(), sc, at(0))
+					switch {
+					case err == nil:
+						wins <- 10 + i
+					case errors.Is(err, store.ErrDuplicate):
+					default:
+						errs <- err
+					}
+				})
+			}
+			wg.Wait()
+			close(wins)
+			close(errs)
+			for err := range errs {
+				t.Errorf("CreateSchedule: %v", err)
+			}
+			var won []int
+			for p := range wins {
+				won = append(won, p)
+			}
+			if len(won) != 1 {
+				t.Fatalf("%d creates of one key succeeded, want 1", len(won))
+			}
+			got, err := s.GetSchedule(t.Context(), "once")
+			if err != nil || got.Priority != won[0] {
+				t.Errorf("stored schedule %+v, %v; want the winner's (priority %d)", got, err, won[0])
+			}
+			// A later create changes nothing either.
+			late := sched("once", at(time.Hour))
+			late.Priority = 99
+			if _, err := s.CreateSchedule(t.Context(), late, at(time.Second)); !errors.Is(err, store.ErrDuplicate) {
+				t.Errorf("create of an existing key: %v, want ErrDuplicate", err)
+			}
+			if got, err := s.GetSchedule(t.Context(), "once"); err != nil || got.Priority != won[0] {
+				t.Errorf("after a refused create: %+v, %v", got, err)
+			}
+		}},
 		{"UpsertKeepsNextFire", func(t *testing.T, s store.Store) {
 			n1, n2 := at(time.Minute), at(time.Hour)
 			upsert(t, s, sched("a", n1), at(0))
