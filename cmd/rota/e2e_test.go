@@ -198,18 +198,26 @@ func postgresEnv(t *testing.T) []string {
 	return []string{"ROTA_DATABASE_URL=" + url, "ROTA_POSTGRES_SCHEMA=" + pgtest.Schema(t, url, "rota_e2e_")}
 }
 
-func TestCLIRoundTrip(t *testing.T) {
-	t.Parallel()
+// onEachStore runs test in parallel subtests on SQLite (a file of the
+// test's env) and on PostgreSQL (a fresh schema; skipped without a test
+// database), each with an env that also holds vars.
+func onEachStore(t *testing.T, test func(t *testing.T, e *env, driver string), vars ...string) {
+	t.Helper()
 	for _, driver := range []string{"sqlite", "postgres"} {
 		t.Run(driver, func(t *testing.T) {
 			t.Parallel()
-			var vars []string
+			var pg []string
 			if driver == "postgres" {
-				vars = postgresEnv(t)
+				pg = postgresEnv(t)
 			}
-			testCLIRoundTrip(t, newEnv(t, vars...), driver)
+			test(t, newEnv(t, append(pg, vars...)...), driver)
 		})
 	}
+}
+
+func TestCLIRoundTrip(t *testing.T) {
+	t.Parallel()
+	onEachStore(t, testCLIRoundTrip)
 }
 
 func testCLIRoundTrip(t *testing.T, e *env, driver string) {
@@ -286,16 +294,8 @@ func testCLIRoundTrip(t *testing.T, e *env, driver string) {
 // that no job's work completed twice.
 func TestServeSurvivesKillAndShutsDownGracefully(t *testing.T) {
 	t.Parallel()
-	for _, driver := range []string{"sqlite", "postgres"} {
-		t.Run(driver, func(t *testing.T) {
-			t.Parallel()
-			var vars []string
-			if driver == "postgres" {
-				vars = postgresEnv(t)
-			}
-			testServeSurvivesKill(t, newEnv(t, append(vars, "ROTA_LEASE_DURATION=1s", "ROTA_SHUTDOWN_TIMEOUT=50ms", "ROTA_ABORT_GRACE=2s")...))
-		})
-	}
+	onEachStore(t, func(t *testing.T, e *env, _ string) { testServeSurvivesKill(t, e) },
+		"ROTA_LEASE_DURATION=1s", "ROTA_SHUTDOWN_TIMEOUT=50ms", "ROTA_ABORT_GRACE=2s")
 }
 
 func testServeSurvivesKill(t *testing.T, e *env) {
@@ -529,17 +529,8 @@ type nodeRow struct {
 // leader lease and the killed one turns stale; after SIGTERM, stopped.
 func TestNodesLs(t *testing.T) {
 	t.Parallel()
-	for _, driver := range []string{"sqlite", "postgres"} {
-		t.Run(driver, func(t *testing.T) {
-			t.Parallel()
-			var vars []string
-			if driver == "postgres" {
-				vars = postgresEnv(t)
-			}
-			testNodesLs(t, newEnv(t, append(vars, "ROTA_LEASE_DURATION=600ms", "ROTA_LEADER_LEASE=1s",
-				"ROTA_QUEUES=default=2,mail=1", "ROTA_SHUTDOWN_TIMEOUT=1s")...))
-		})
-	}
+	onEachStore(t, func(t *testing.T, e *env, _ string) { testNodesLs(t, e) },
+		"ROTA_LEASE_DURATION=600ms", "ROTA_LEADER_LEASE=1s", "ROTA_QUEUES=default=2,mail=1", "ROTA_SHUTDOWN_TIMEOUT=1s")
 }
 
 func testNodesLs(t *testing.T, e *env) {

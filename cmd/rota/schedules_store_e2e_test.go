@@ -10,16 +10,7 @@ import (
 
 func TestSchedulesStoredCLI(t *testing.T) {
 	t.Parallel()
-	for _, driver := range []string{"sqlite", "postgres"} {
-		t.Run(driver, func(t *testing.T) {
-			t.Parallel()
-			var vars []string
-			if driver == "postgres" {
-				vars = postgresEnv(t)
-			}
-			testSchedulesStoredCLI(t, newEnv(t, vars...))
-		})
-	}
+	onEachStore(t, func(t *testing.T, e *env, _ string) { testSchedulesStoredCLI(t, e) })
 }
 
 func testSchedulesStoredCLI(t *testing.T, e *env) {
