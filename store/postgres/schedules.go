@@ -56,12 +56,28 @@ func (s *Store) scheduleChanged(ctx context.Context, tx pgx.Tx) error {
 
 // UpsertSchedule inserts or replaces a schedule. See store.Scheduler.
 func (s *Store) UpsertSchedule(ctx context.Context, sc store.Schedule, now time.Time) (*store.Schedule, error) {
+	return s.writeSchedule(ctx, sc, now, "upsert", `ON CONFLICT (key) DO UPDATE SET kind = $2, queue = $3,
+				args = $4::jsonb, priority = $5, metadata = $6::jsonb, jitter = $9, enabled = $10, disabled_reason = $11,
+				misfire = $12, misfire_cap = $13, misfire_grace = $14, overlap = $15, condition = $16, updated_at = $18,
+				next_fire = CASE WHEN s.spec = $7 AND s.zone = $8 AND s.enabled AND $10 THEN s.next_fire ELSE $17 END,
+				spec = $7, zone = $8`)
+}
+
+// CreateSchedule inserts a new schedule. See store.Scheduler.
+func (s *Store) CreateSchedule(ctx context.Context, sc store.Schedule, now time.Time) (*store.Schedule, error) {
+	return s.writeSchedule(ctx, sc, now, "create", `ON CONFLICT (key) DO NOTHING`)
+}
+
+// writeSchedule inserts sc with the conflict clause onConflict (the table
+// is aliased s); a conflict that returns no row is ErrDuplicate. action
+// names the caller in errors.
+func (s *Store) writeSchedule(ctx context.Context, sc store.Schedule, now time.Time, action, onConflict string) (*store.Schedule, error) {
 	if err := sc.Check(); err != nil {
-		return nil, fmt.Errorf("postgres: upsert schedule: %w", err)
+		return nil, fmt.Errorf("postgres: %s schedule: %w", action, err)
 	}
 	md, err := encodeMetadata(sc.Metadata)
 	if err != nil {
-		return nil, fmt.Errorf("postgres: upsert schedule %q: metadata: %w", sc.Key, err)
+		return nil, fmt.Errorf("postgres: %s schedule %q: metadata: %w", action, sc.Key, err)
 	}
 	var out *store.Schedule
 	err = s.inTx(ctx, func(tx pgx.Tx) error {
@@ -70,52 +86,16 @@ func (s *Store) UpsertSchedule(ctx context.Context, sc store.Schedule, now time.
 				spec, zone, jitter, enabled, disabled_reason, misfire, misfire_cap, misfire_grace, overlap, condition,
 				next_fire, created_at, updated_at)
 			VALUES ($1, $2, $3, $4::jsonb, $5, $6::jsonb, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $18)
-			ON CONFLICT (key) DO UPDATE SET kind = $2, queue = $3, args = $4::jsonb, priority = $5, metadata = $6::jsonb,
-				jitter = $9, enabled = $10, disabled_reason = $11, misfire = $12, misfire_cap = $13,
-				misfire_grace = $14, overlap = $15, condition = $16, updated_at = $18,
-				next_fire = CASE WHEN s.spec = $7 AND s.zone = $8 AND s.enabled AND $10 THEN s.next_fire ELSE $17 END,
-				spec = $7, zone = $8
-			RETURNING `+scheduleColumns,
-			sc.Key, sc.Kind, sc.Queue, nullJSON(sc.Args), sc.Priority, md, sc.Spec, sc.Zone, sc.Jitter.Microseconds(),
-			sc.Enabled, sc.DisabledReason, string(sc.Misfire), sc.MisfireCap, sc.MisfireGrace.Microseconds(),
-			string(sc.Overlap), sc.Condition, nullTime(sc.NextFire), utc(now)))
-		if err != nil {
-			return fmt.Errorf("postgres: upsert schedule %q: %w", sc.Key, err)
-		}
-		return s.scheduleChanged(ctx, tx)
-	})
-	if err != nil {
-		return nil, err
-	}
-	return out, nil
-}
-
-// CreateSchedule inserts a new schedule. See store.Scheduler.
-func (s *Store) CreateSchedule(ctx context.Context, sc store.Schedule, now time.Time) (*store.Schedule, error) {
-	if err := sc.Check(); err != nil {
-		return nil, fmt.Errorf("postgres: create schedule: %w", err)
-	}
-	md, err := encodeMetadata(sc.Metadata)
-	if err != nil {
-		return nil, fmt.Errorf("postgres: create schedule %q: metadata: %w", sc.Key, err)
-	}
-	var out *store.Schedule
-	err = s.inTx(ctx, func(tx pgx.Tx) error {
-		var err error
-		out, err = scanSchedule(tx.QueryRow(ctx, `INSERT INTO schedules (key, kind, queue, args, priority, metadata,
-				spec, zone, jitter, enabled, disabled_reason, misfire, misfire_cap, misfire_grace, overlap, condition,
-				next_fire, created_at, updated_at)
-			VALUES ($1, $2, $3, $4::jsonb, $5, $6::jsonb, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $18)
-			ON CONFLICT (key) DO NOTHING
+			`+onConflict+`
 			RETURNING `+scheduleColumns,
 			sc.Key, sc.Kind, sc.Queue, nullJSON(sc.Args), sc.Priority, md, sc.Spec, sc.Zone, sc.Jitter.Microseconds(),
 			sc.Enabled, sc.DisabledReason, string(sc.Misfire), sc.MisfireCap, sc.MisfireGrace.Microseconds(),
 			string(sc.Overlap), sc.Condition, nullTime(sc.NextFire), utc(now)))
 		if errors.Is(err, pgx.ErrNoRows) {
-			return fmt.Errorf("postgres: create schedule %q: %w", sc.Key, store.ErrDuplicate)
+			return fmt.Errorf("postgres: %s schedule %q: %w", action, sc.Key, store.ErrDuplicate)
 		}
 		if err != nil {
-			return fmt.Errorf("postgres: create schedule %q: %w", sc.Key, err)
+			return fmt.Errorf("postgres: %s schedule %q: %w", action, sc.Key, err)
 		}
 		return s.scheduleChanged(ctx, tx)
 	})

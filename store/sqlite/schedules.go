@@ -52,50 +52,29 @@ func scanSchedule(sc scanner) (*store.Schedule, error) {
 
 // UpsertSchedule inserts or replaces a schedule. See store.Scheduler.
 func (s *Store) UpsertSchedule(ctx context.Context, sc store.Schedule, now time.Time) (*store.Schedule, error) {
-	if err := sc.Check(); err != nil {
-		return nil, fmt.Errorf("sqlite: upsert schedule: %w", err)
-	}
-	md, err := encodeMetadata(sc.Metadata)
-	if err != nil {
-		return nil, fmt.Errorf("sqlite: upsert schedule %q: metadata: %w", sc.Key, err)
-	}
-	var out *store.Schedule
-	err = s.do(ctx, false, func(w *writer) error {
-		var err error
-		out, err = scanSchedule(w.queryRow(`INSERT INTO schedules (key, kind, queue, args, priority, metadata, spec,
-				zone, jitter, enabled, disabled_reason, misfire, misfire_cap, misfire_grace, overlap, condition,
-				next_fire, created_at, updated_at)
-			VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?18)
-			ON CONFLICT (key) DO UPDATE SET kind = ?2, queue = ?3, args = ?4, priority = ?5, metadata = ?6,
-				jitter = ?9, enabled = ?10, disabled_reason = ?11, misfire = ?12, misfire_cap = ?13,
-				misfire_grace = ?14, overlap = ?15, condition = ?16, updated_at = ?18,
+	return s.writeSchedule(ctx, sc, now, "upsert", `ON CONFLICT (key) DO UPDATE SET kind = ?2, queue = ?3, args = ?4,
+				priority = ?5, metadata = ?6, jitter = ?9, enabled = ?10, disabled_reason = ?11, misfire = ?12,
+				misfire_cap = ?13, misfire_grace = ?14, overlap = ?15, condition = ?16, updated_at = ?18,
 				next_fire = CASE WHEN schedules.spec = ?7 AND schedules.zone = ?8 AND schedules.enabled = 1 AND ?10 = 1
 					THEN schedules.next_fire ELSE ?17 END,
-				spec = ?7, zone = ?8
-			RETURNING `+scheduleColumns,
-			sc.Key, sc.Kind, sc.Queue, nullJSON(sc.Args), sc.Priority, md, sc.Spec, sc.Zone, sc.Jitter.Microseconds(),
-			boolInt(sc.Enabled), sc.DisabledReason, string(sc.Misfire), sc.MisfireCap, sc.MisfireGrace.Microseconds(),
-			string(sc.Overlap), sc.Condition, nullMicros(utc(sc.NextFire)), micros(utc(now))))
-		if err != nil {
-			return fmt.Errorf("sqlite: upsert schedule %q: %w", sc.Key, err)
-		}
-		w.note(store.Notice{Type: store.NoticeScheduleChanged})
-		return nil
-	})
-	if err != nil {
-		return nil, err
-	}
-	return out, nil
+				spec = ?7, zone = ?8`)
 }
 
 // CreateSchedule inserts a new schedule. See store.Scheduler.
 func (s *Store) CreateSchedule(ctx context.Context, sc store.Schedule, now time.Time) (*store.Schedule, error) {
+	return s.writeSchedule(ctx, sc, now, "create", `ON CONFLICT (key) DO NOTHING`)
+}
+
+// writeSchedule inserts sc with the conflict clause onConflict; a
+// conflict that returns no row is ErrDuplicate. action names the caller
+// in errors.
+func (s *Store) writeSchedule(ctx context.Context, sc store.Schedule, now time.Time, action, onConflict string) (*store.Schedule, error) {
 	if err := sc.Check(); err != nil {
-		return nil, fmt.Errorf("sqlite: create schedule: %w", err)
+		return nil, fmt.Errorf("sqlite: %s schedule: %w", action, err)
 	}
 	md, err := encodeMetadata(sc.Metadata)
 	if err != nil {
-		return nil, fmt.Errorf("sqlite: create schedule %q: metadata: %w", sc.Key, err)
+		return nil, fmt.Errorf("sqlite: %s schedule %q: metadata: %w", action, sc.Key, err)
 	}
 	var out *store.Schedule
 	err = s.do(ctx, false, func(w *writer) error {
@@ -104,16 +83,16 @@ func (s *Store) CreateSchedule(ctx context.Context, sc store.Schedule, now time.
 				zone, jitter, enabled, disabled_reason, misfire, misfire_cap, misfire_grace, overlap, condition,
 				next_fire, created_at, updated_at)
 			VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?18)
-			ON CONFLICT (key) DO NOTHING
+			`+onConflict+`
 			RETURNING `+scheduleColumns,
 			sc.Key, sc.Kind, sc.Queue, nullJSON(sc.Args), sc.Priority, md, sc.Spec, sc.Zone, sc.Jitter.Microseconds(),
 			boolInt(sc.Enabled), sc.DisabledReason, string(sc.Misfire), sc.MisfireCap, sc.MisfireGrace.Microseconds(),
 			string(sc.Overlap), sc.Condition, nullMicros(utc(sc.NextFire)), micros(utc(now))))
 		if errors.Is(err, sql.ErrNoRows) {
-			return fmt.Errorf("sqlite: create schedule %q: %w", sc.Key, store.ErrDuplicate)
+			return fmt.Errorf("sqlite: %s schedule %q: %w", action, sc.Key, store.ErrDuplicate)
 		}
 		if err != nil {
-			return fmt.Errorf("sqlite: create schedule %q: %w", sc.Key, err)
+			return fmt.Errorf("sqlite: %s schedule %q: %w", action, sc.Key, err)
 		}
 		w.note(store.Notice{Type: store.NoticeScheduleChanged})
 		return nil
