@@ -330,11 +330,15 @@ func TestNodeRegistry(t *testing.T) {
 		host, _ := os.Hostname()
 
 		var ns []rota.NodeInfo
-		waitFor(t, "both nodes registered, the leader marked, n2's kind heartbeated", func() bool {
+		// Alive is part of the wait, not only of the check below: on a
+		// loaded machine (the race detector, CI) one heartbeat can come
+		// later than the 150 ms that makes a node stale.
+		waitFor(t, "both nodes registered and alive, the leader marked, n2's kind heartbeated", func() bool {
 			var err error
 			ns, err = cl.clients[0].Nodes(context.Background())
 			must(t, err)
-			return len(ns) == 2 && ns[leader].Leader && slices.Equal(ns[1].Kinds, []string{"test.mailer"})
+			return len(ns) == 2 && ns[leader].Leader && slices.Equal(ns[1].Kinds, []string{"test.mailer"}) &&
+				ns[0].State == rota.NodeAlive && ns[1].State == rota.NodeAlive
 		})
 		for i, n := range ns {
 			if n.ID != fmt.Sprintf("n%d", i+1) || n.Host != host || n.PID != os.Getpid() || n.State != rota.NodeAlive ||
