@@ -487,6 +487,8 @@ type TxInserter interface {
 // clock; drivers must not read the wall clock for job semantics.
 type Store interface {
 	Scheduler
+	// EventLog is the durable log of job events (store/events.go).
+	EventLog
 
 	// Driver is the driver's name ("sqlite", "postgres").
 	Driver() string
