@@ -169,6 +169,13 @@ func TestBadInputChangesNothing(t *testing.T) {
 		{"from after the year 9999", "GET", "/v1/stats?from=9999-12-31T23:00:00-05:00", w, "", 400, CodeInvalid, "from"},
 		{"from at the end of 9999", "GET", "/v1/stats?from=9999-12-31T00:00:00Z", w, "", 400, CodeInvalid, "from"},
 		{"hours and from", "GET", "/v1/stats?hours=2&from=2030-01-01T00:00:00Z", w, "", 400, CodeInvalid, "hours"},
+		// Event stream (a refused stream sends no event stream).
+		{"events metadata without =", "GET", "/v1/events?metadata=org", readSecret, "", 400, CodeInvalid, "metadata"},
+		{"events bad last_event_id", "GET", "/v1/events?last_event_id=abc", readSecret, "", 400, CodeInvalid, "last_event_id"},
+		{"events negative last_event_id", "GET", "/v1/events?last_event_id=-1", readSecret, "", 400, CodeInvalid, "last_event_id"},
+		{"events unknown parameter", "GET", "/v1/events?state=done", readSecret, "", 400, CodeInvalid, "state"},
+		{"events key twice", "GET", "/v1/events?key=a&key=b", readSecret, "", 400, CodeInvalid, "key"},
+		{"events without token", "GET", "/v1/events", "", "", 401, CodeUnauthorized, ""},
 		// Routing.
 		{"wrong method", "PUT", "/v1/jobs", w, `{}`, 405, CodeMethodNotAllowed, ""},
 		{"unknown route", "GET", "/v1/nothing", w, "", 404, CodeNotFound, ""},

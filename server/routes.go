@@ -47,5 +47,7 @@ func (s *Server) routeTable() []route {
 		{method: get, path: "/v1/stats", role: RoleRead, query: statsQuery(), handle: s.stats},
 		{method: get, path: "/v1/nodes", role: RoleRead, handle: s.nodes},
 		{method: get, path: "/v1/kinds", role: RoleRead, handle: s.kinds},
+
+		{method: get, path: "/v1/events", role: RoleRead, query: eventsQuery(), handle: s.events},
 	}
 }

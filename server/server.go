@@ -65,6 +65,18 @@ type Options struct {
 	MaxBatchJobs int
 	// Timeouts of HTTPServer's http.Server.
 	ReadHeaderTimeout, ReadTimeout, WriteTimeout, IdleTimeout time.Duration
+
+	// EventLog is the writer of the client's events to the store's event
+	// log, whose appends wake the GET /v1/events streams. Nil: New starts
+	// one with the default bounds and Shutdown (or Close) ends it; pass
+	// one of your own to keep logging events after the API stops (rota
+	// serve does, until the node stops).
+	EventLog *rota.EventLog
+	// MaxEventStreams bounds the GET /v1/events streams open at once; more
+	// are refused with 429 too_many_streams.
+	MaxEventStreams int
+	// EventHeartbeat is how often an idle event stream sends a comment.
+	EventHeartbeat time.Duration
 }
 
 func (o Options) withDefaults() (Options, error) {
@@ -88,13 +100,14 @@ func (o Options) withDefaults() (Options, error) {
 		{"MaxWait", &o.MaxWait, DefaultMaxWait}, {"LongPollInterval", &o.LongPollInterval, DefaultLongPollInterval},
 		{"ReadHeaderTimeout", &o.ReadHeaderTimeout, DefaultReadHeaderTimeout}, {"ReadTimeout", &o.ReadTimeout, DefaultReadTimeout},
 		{"WriteTimeout", &o.WriteTimeout, DefaultWriteTimeout}, {"IdleTimeout", &o.IdleTimeout, DefaultIdleTimeout},
+		{"EventHeartbeat", &o.EventHeartbeat, DefaultEventHeartbeat},
 	} {
 		if err := setDefault(f.name, f.p, f.d); err != nil {
 			return o, err
 		}
 	}
 	switch {
-	case o.MaxBodyBytes < 0 || o.MaxHeaderBytes < 0 || o.MaxLongPolls < 0 || o.MaxBatchJobs < 0:
+	case o.MaxBodyBytes < 0 || o.MaxHeaderBytes < 0 || o.MaxLongPolls < 0 || o.MaxBatchJobs < 0 || o.MaxEventStreams < 0:
 		return o, errors.New("server: Options limits must not be negative")
 	}
 	if o.MaxBodyBytes == 0 {
@@ -108,6 +121,9 @@ func (o Options) withDefaults() (Options, error) {
 	}
 	if o.MaxBatchJobs == 0 {
 		o.MaxBatchJobs = DefaultMaxBatchJobs
+	}
+	if o.MaxEventStreams == 0 {
+		o.MaxEventStreams = DefaultMaxEventStreams
 	}
 	return o, nil
 }
@@ -125,6 +141,12 @@ type Server struct {
 	polls   *longPolls
 	metrics *metrics
 	popped  poppedSet // attempts handed out by pop, which /complete and /fail may end
+
+	// eventLog wakes the event streams; ownLog: New started it, so
+	// Shutdown and Close end it.
+	eventLog *rota.EventLog
+	ownLog   bool
+	streams  *longPolls // the slots of GET /v1/events streams
 
 	// base ends when Shutdown or Close starts: waiting long polls watch it
 	// and end at once. Other requests are not tied to it: those in flight
@@ -152,7 +174,14 @@ func New(c *rota.Client, opts Options) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{client: c, opts: o, log: o.Logger, auth: auth, polls: newLongPolls(o.MaxLongPolls)}
+	s := &Server{client: c, opts: o, log: o.Logger, auth: auth, polls: newLongPolls(o.MaxLongPolls),
+		streams: newLongPolls(o.MaxEventStreams), eventLog: o.EventLog}
+	if s.eventLog == nil {
+		if s.eventLog, err = rota.NewEventLog(c, rota.EventLogOptions{Logger: o.Logger}); err != nil {
+			return nil, err
+		}
+		s.ownLog = true
+	}
 	s.base, s.cancel = context.WithCancel(context.Background())
 	s.metrics = newMetrics(c, o.Logger)
 	s.routes = s.routeTable()
@@ -202,8 +231,9 @@ func (s *Server) Serve(ln net.Listener) error {
 
 // Shutdown stops the server gracefully: /readyz fails from now on, the
 // listeners close, waiting long polls end, and Shutdown waits for the
-// requests in flight until ctx is done. It then ends the metrics'
-// subscription. The client is left running: stop it after.
+// requests in flight until ctx is done (event streams end at once). It
+// then ends the metrics' subscription and the event log writer New
+// started, if it did. The client is left running: stop it after.
 func (s *Server) Shutdown(ctx context.Context) error {
 	s.draining.Store(true)
 	s.mu.Lock()
@@ -218,19 +248,28 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		}
 	}
 	s.metrics.close()
+	if s.ownLog {
+		if err := s.eventLog.Close(ctx); err != nil {
+			errs = append(errs, err)
+		}
+	}
 	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("server: shutdown: %w", err)
 	}
 	return nil
 }
 
-// Close ends the metrics' subscription and the long polls of a server
+// Close ends the metrics' subscription, the event log writer New started
+// (if it did), the event streams and the long polls of a server
 // whose handler was served by someone else (httptest). Serve's servers are
 // ended by Shutdown.
 func (s *Server) Close() {
 	s.draining.Store(true)
 	s.cancel()
 	s.metrics.close()
+	if s.ownLog {
+		_ = s.eventLog.Close(context.Background())
+	}
 }
 
 // requestInfo is what the middleware learns about a request, for its log
