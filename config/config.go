@@ -120,6 +120,14 @@ type Config struct {
 	// PostgresSchema is the PostgreSQL schema of the store's tables, so
 	// several deployments can share one database.
 	PostgresSchema string
+
+	// EventsMax and EventsMaxAge bound the durable event log behind
+	// GET /v1/events (by count and by age).
+	EventsMax    int
+	EventsMaxAge time.Duration
+	// HTTPMaxEventStreams is how many GET /v1/events streams may be open
+	// at once; more are refused with 429.
+	HTTPMaxEventStreams int
 }
 
 // Default returns the built-in configuration: every Default* constant, and
@@ -146,6 +154,10 @@ func Default() Config {
 		PostgresSchema:    DefaultPostgresSchema,
 		HTTPMaxBody:       DefaultHTTPMaxBody,
 		HTTPMaxLongPolls:  DefaultHTTPMaxLongPolls,
+
+		EventsMax:           DefaultEventsMax,
+		EventsMaxAge:        DefaultEventsMaxAge,
+		HTTPMaxEventStreams: DefaultHTTPMaxEventStreams,
 	}
 }
 
@@ -234,6 +246,11 @@ func (s setting) redact(v string) string {
 // settings lists c's fields in the order flags are shown. Each value writes
 // through to c.
 func (c *Config) settings() []setting {
+	return append(c.baseSettings(), c.eventSettings()...)
+}
+
+// baseSettings lists the settings other than eventSettings.
+func (c *Config) baseSettings() []setting {
 	return []setting{
 		{env: EnvDatabaseURL, flag: "database-url", secret: true,
 			usage: "store: postgres://..., sqlite:///abs/path.db, sqlite:rel/path.db or a file path",

@@ -31,6 +31,7 @@ func TestDefault(t *testing.T) {
 		ShutdownTimeout: 30 * time.Second, AbortGrace: 10 * time.Second, Retention: 7 * 24 * time.Hour,
 		SQLiteSynchronous: "FULL", Listen: "127.0.0.1:7700", PostgresSchema: "rota",
 		HTTPMaxBody: 1 << 20, HTTPMaxLongPolls: 100,
+		EventsMax: 100000, EventsMaxAge: 24 * time.Hour, HTTPMaxEventStreams: 100,
 	}
 	if !reflect.DeepEqual(c, want) {
 		t.Errorf("Default() = %+v\nwant        %+v", c, want)
@@ -122,6 +123,12 @@ func TestFromEnv(t *testing.T) {
 		{EnvPostgresSchema, "Rota", nil, "not a schema name"},
 		{EnvPostgresSchema, "9lives", nil, "not a schema name"},
 		{EnvPostgresSchema, "a-b", nil, "not a schema name"},
+		{EnvEventsMax, "5000", func(c *Config) { c.EventsMax = 5000 }, ""},
+		{EnvEventsMax, "0", nil, "less than 1"},
+		{EnvEventsMaxAge, "7d", func(c *Config) { c.EventsMaxAge = 7 * 24 * time.Hour }, ""},
+		{EnvEventsMaxAge, "0s", nil, "zero; want more than 0"},
+		{EnvHTTPMaxEventStreams, "3", func(c *Config) { c.HTTPMaxEventStreams = 3 }, ""},
+		{EnvHTTPMaxEventStreams, "none", nil, "not a whole number"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.env+"="+tt.value, func(t *testing.T) {
@@ -287,6 +294,7 @@ func TestBindFlagsDefaultsShown(t *testing.T) {
 		"abort-grace": "10s", "retention": "14d", "sqlite-synchronous": "FULL", "listen": "127.0.0.1:7700",
 		"node-id": c.NodeID, "postgres-schema": "rota",
 		"tokens": "", "tokens-file": "", "http-max-body": "1MiB", "http-max-long-polls": "100",
+		"events-max": "100000", "events-max-age": "1d", "http-max-event-streams": "100",
 	}
 	n := 0
 	fs.VisitAll(func(f *pflag.Flag) {

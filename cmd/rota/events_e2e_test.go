@@ -1,0 +1,211 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"os/exec"
+	"regexp"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// serveProc is a running rota serve.
+type serveProc struct {
+	cmd  *exec.Cmd
+	base string // http://host:port
+	logs chan string
+}
+
+// startServe starts rota serve in e (which must log at info, for the
+// address) and waits until it listens.
+func startServe(t *testing.T, e *env) *serveProc {
+	t.Helper()
+	cmd := e.command("serve")
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if cmd.ProcessState == nil {
+			_ = cmd.Process.Kill()
+			_ = cmd.Wait()
+		}
+	})
+	p := &serveProc{cmd: cmd, logs: make(chan string, 1000)}
+	addr := make(chan string, 1)
+	go func() {
+		re := regexp.MustCompile(`msg="rota serving".* http=(\S+)`)
+		sc := bufio.NewScanner(stderr)
+		for sc.Scan() {
+			line := sc.Text()
+			t.Log("serve: " + line)
+			if m := re.FindStringSubmatch(line); m != nil {
+				addr <- m[1]
+			}
+			select {
+			case p.logs <- line:
+			default:
+			}
+		}
+		close(p.logs)
+	}()
+	select {
+	case a := <-addr:
+		p.base = "http://" + a
+	case <-time.After(60 * time.Second):
+		t.Fatal("rota serve did not say where it listens")
+	}
+	return p
+}
+
+// stop sends SIGTERM and waits for a clean exit.
+func (p *serveProc) stop(t *testing.T) {
+	t.Helper()
+	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	for range p.logs { // until the process closes stderr
+	}
+	if err := p.cmd.Wait(); err != nil {
+		t.Fatalf("serve after SIGTERM: %v", err)
+	}
+}
+
+// enqueueHTTP enqueues a job of kind over HTTP and returns its id.
+func (p *serveProc) enqueueHTTP(t *testing.T, kind string) int64 {
+	t.Helper()
+	resp, err := http.Post(p.base+"/v1/jobs", "application/json", strings.NewReader(fmt.Sprintf(`{"kind":%q,"queue":"idle"}`, kind)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var j struct {
+		ID int64 `json:"id"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&j); err != nil || resp.StatusCode != http.StatusOK || j.ID == 0 {
+		t.Fatalf("enqueue: status %d, %v", resp.StatusCode, err)
+	}
+	return j.ID
+}
+
+// streamEvent is one SSE event of GET /v1/events.
+type streamEvent struct {
+	id    int64
+	typ   string
+	jobID int64
+	to    string
+}
+
+// openEvents opens GET /v1/events, with Last-Event-ID lastID when it is
+// not negative, and returns its events and a function that closes it.
+func (p *serveProc) openEvents(t *testing.T, lastID int64) (<-chan streamEvent, func()) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, p.base+"/v1/events", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if lastID >= 0 {
+		req.Header.Set("Last-Event-ID", strconv.FormatInt(lastID, 10))
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil || resp.StatusCode != http.StatusOK {
+		cancel()
+		t.Fatalf("GET /v1/events: %v %v", resp, err)
+	}
+	ch := make(chan streamEvent, 100)
+	go func() {
+		defer close(ch)
+		defer resp.Body.Close()
+		sc := bufio.NewScanner(resp.Body)
+		var ev streamEvent
+		for sc.Scan() {
+			field, value, _ := strings.Cut(sc.Text(), ": ")
+			switch field {
+			case "id":
+				ev.id, _ = strconv.ParseInt(value, 10, 64)
+			case "event":
+				ev.typ = value
+			case "data":
+				var d struct {
+					JobID int64  `json:"job_id"`
+					To    string `json:"to"`
+				}
+				_ = json.Unmarshal([]byte(value), &d)
+				ev.jobID, ev.to = d.JobID, d.To
+			case "":
+				if ev.typ != "" {
+					ch <- ev
+				}
+				ev = streamEvent{}
+			}
+		}
+	}()
+	stop := func() { cancel() }
+	t.Cleanup(stop)
+	return ch, stop
+}
+
+// nextEvent returns the next event of ch.
+func nextEvent(t *testing.T, ch <-chan streamEvent) streamEvent {
+	t.Helper()
+	select {
+	case ev, ok := <-ch:
+		if !ok {
+			t.Fatal("the event stream ended")
+		}
+		return ev
+	case <-time.After(30 * time.Second):
+		t.Fatal("timed out waiting for an event")
+	}
+	return streamEvent{}
+}
+
+// TestEventsResumeAcrossRestart: a stream resumed with Last-Event-ID after
+// rota serve restarted gets exactly the events it missed: those the first
+// process logged after the stream went away, and those of the second.
+func TestEventsResumeAcrossRestart(t *testing.T) {
+	t.Parallel()
+	onEachStore(t, func(t *testing.T, e *env, driver string) {
+		first := startServe(t, e)
+		events, closeStream := first.openEvents(t, -1)
+		var last int64
+		for range 3 {
+			id := first.enqueueHTTP(t, "e2e.wait")
+			ev := nextEvent(t, events)
+			if ev.typ != "job" || ev.jobID != id || ev.to != "queued" {
+				t.Fatalf("event %+v, want job %d queued", ev, id)
+			}
+			last = ev.id
+		}
+		closeStream()
+		// Missed: two jobs while no stream listens, a restart, one more.
+		missed := []int64{first.enqueueHTTP(t, "e2e.wait"), first.enqueueHTTP(t, "e2e.wait")}
+		first.stop(t)
+		second := startServe(t, e)
+		missed = append(missed, second.enqueueHTTP(t, "e2e.wait"))
+
+		resumed, _ := second.openEvents(t, last)
+		for i, id := range missed {
+			ev := nextEvent(t, resumed)
+			if ev.typ != "job" || ev.jobID != id || ev.id != last+int64(i)+1 {
+				t.Fatalf("resumed event %d: %+v, want id %d of job %d", i, ev, last+int64(i)+1, id)
+			}
+		}
+		// Then nothing old again: the next event is a new job's.
+		marker := second.enqueueHTTP(t, "e2e.wait")
+		if ev := nextEvent(t, resumed); ev.jobID != marker || ev.id != last+int64(len(missed))+1 {
+			t.Fatalf("after the missed events: %+v, want job %d", ev, marker)
+		}
+		second.stop(t)
+	}, "ROTA_LOG_LEVEL=info")
+}
