@@ -23,7 +23,7 @@ const (
 	// DefaultEventLogBuffer is the buffer of the writer's subscription:
 	// the events that may wait for the store before the next are dropped
 	// (and a gap is recorded in their place).
-	DefaultEventLogBuffer = 1 << 16
+	DefaultEventLogBuffer = 8192
 	// DefaultEventLogBatch bounds the events of one append.
 	DefaultEventLogBatch = 1000
 	// DefaultEventLogPruneInterval is how often the writer prunes the log.

@@ -34,6 +34,9 @@ func newBenchCmd(a *app) *cobra.Command {
 		c.Flags().StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile of the workload to this file (go tool pprof)")
 		c.Flags().IntVarP(&p.Jobs, "jobs", "n", 0, "number of jobs (default per workload)")
 		c.Flags().IntVar(&p.Future, "future", 0, "first insert this many jobs scheduled a day ahead in the same queue")
+		if name == bench.Throughput || name == bench.Enqueue {
+			c.Flags().BoolVar(&p.EventLog, "event-log", false, "run the durable event log writer (as rota serve does) to measure its cost")
+		}
 		return c
 	}
 	tp := add(bench.Throughput, fmt.Sprintf("Insert N no-op jobs in batches of %d, then work them all (default n=%d, workers=%d)", bench.InsertBatch, bench.DefaultThroughputJobs, bench.DefaultWorkers))
@@ -112,6 +115,10 @@ func (a *app) runBench(cmd *cobra.Command, p bench.Params, cpuProfile string) er
 		if res.EventsDropped > 0 {
 			fmt.Fprintf(a.stdout, "; %d events dropped (their fires not measured)", res.EventsDropped)
 		}
+	}
+	if res.EventLog {
+		fmt.Fprintf(a.stdout, "\n  event log: %d records appended (%d gaps), %.2fs to drain after the workload",
+			res.EventsLogged, res.EventGaps, res.EventLogDrainS)
 	}
 	fmt.Fprintf(a.stdout, "\n  heap max %.1f MiB, peak RSS %.1f MiB", res.HeapMaxMB, res.MaxRSSMB)
 	if res.Future > 0 {

@@ -66,6 +66,10 @@ type Params struct {
 	Run       time.Duration
 	// Logger for the client; nil discards.
 	Logger *slog.Logger
+	// EventLog attaches the durable event log writer (rota.EventLog, as
+	// rota serve runs it) to the client of the throughput and enqueue
+	// workloads, to measure what it costs.
+	EventLog bool
 }
 
 // Result is one run's figures; the JSON names are the stable interface.
@@ -90,9 +94,16 @@ type Result struct {
 	FiresMissing int `json:"fires_missing,omitempty"`
 	// HeapMaxMB is the largest Go heap in use seen while working, and
 	// MaxRSSMB the process's peak resident set (getrusage), both in MiB.
-	HeapMaxMB float64 `json:"heap_max_mb"`
-	MaxRSSMB  float64 `json:"max_rss_mb"`
-	Queue     string  `json:"queue"`
+	// EventLog: the event log writer ran (Params.EventLog); it appended
+	// EventsLogged records (EventGaps of them gaps), and took
+	// EventLogDrainS after the workload to append what it still held.
+	EventLog       bool    `json:"event_log,omitempty"`
+	EventsLogged   uint64  `json:"events_logged,omitempty"`
+	EventGaps      uint64  `json:"event_gaps,omitempty"`
+	EventLogDrainS float64 `json:"event_log_drain_s,omitempty"`
+	HeapMaxMB      float64 `json:"heap_max_mb"`
+	MaxRSSMB       float64 `json:"max_rss_mb"`
+	Queue          string  `json:"queue"`
 }
 
 // Run runs one workload on st (already migrated). Every job it makes goes to
@@ -200,6 +211,27 @@ func newClient(st store.Store, queue string, workers int, logger *slog.Logger, w
 	return c, nil
 }
 
+// attachEventLog starts the event log writer on c when p.EventLog; the
+// returned function, called once the workload is over, waits for it to
+// append what it holds and records its figures in res.
+func attachEventLog(c *rota.Client, p Params, res *Result) (func(ctx context.Context) error, error) {
+	if !p.EventLog {
+		return func(context.Context) error { return nil }, nil
+	}
+	l, err := rota.NewEventLog(c, rota.EventLogOptions{Logger: p.Logger})
+	if err != nil {
+		return nil, err
+	}
+	res.EventLog = true
+	return func(ctx context.Context) error {
+		start := time.Now()
+		err := l.Close(ctx)
+		res.EventLogDrainS = time.Since(start).Seconds()
+		res.EventsLogged, res.EventGaps = l.Appended(), l.Gaps()
+		return err
+	}, nil
+}
+
 func throughput(ctx context.Context, st store.Store, queue string, p Params, res *Result) error {
 	n := orDefault(p.Jobs, DefaultThroughputJobs)
 	workers := orDefault(p.Workers, DefaultWorkers)
@@ -227,6 +259,10 @@ func throughput(ctx context.Context, st store.Store, queue string, p Params, res
 	if err != nil {
 		return err
 	}
+	closeLog, err := attachEventLog(c, p, res)
+	if err != nil {
+		return err
+	}
 	stopHeap := make(chan struct{})
 	heapPeak := heapWatch(stopHeap)
 	start := time.Now()
@@ -243,6 +279,9 @@ func throughput(ctx context.Context, st store.Store, queue string, p Params, res
 		return err
 	}
 	elapsed := time.Since(start)
+	if err := closeLog(ctx); err != nil {
+		return err
+	}
 	close(stopHeap)
 	res.HeapMaxMB = heapPeak()
 	res.Seconds = elapsed.Seconds()
@@ -349,6 +388,10 @@ func enqueue(ctx context.Context, st store.Store, queue string, p Params, res *R
 	if err != nil {
 		return err
 	}
+	closeLog, err := attachEventLog(c, p, res)
+	if err != nil {
+		return err
+	}
 	stopHeap := make(chan struct{})
 	heapPeak := heapWatch(stopHeap)
 	var next atomic.Int64
@@ -369,6 +412,9 @@ func enqueue(ctx context.Context, st store.Store, queue string, p Params, res *R
 	}
 	wg.Wait()
 	elapsed := time.Since(start)
+	if err := closeLog(ctx); err != nil {
+		return err
+	}
 	close(stopHeap)
 	res.HeapMaxMB = heapPeak()
 	close(errs)

@@ -6,9 +6,19 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/rotahq/rota/store"
 )
+
+// eventInsertChunk is how many records one insert statement of
+// AppendEvents writes.
+const eventInsertChunk = 64
+
+// eventInsert is the statement that inserts n records.
+func eventInsert(n int) string {
+	return `INSERT INTO events (id, type, node, at, data) VALUES (?, ?, ?, ?, ?)` + strings.Repeat(`, (?, ?, ?, ?, ?)`, n-1)
+}
 
 // AppendEvents appends records with the next consecutive ids. The writer
 // goroutine serializes it with every other write. It is a durable op: a
@@ -30,12 +40,23 @@ func (s *Store) AppendEvents(ctx context.Context, recs []store.EventRecord) (int
 			return fmt.Errorf("sqlite: append events: %w", err)
 		}
 		id := last - int64(len(recs))
-		for _, r := range recs {
-			id++
-			if _, err := w.exec(`INSERT INTO events (id, type, node, at, data) VALUES (?, ?, ?, ?, ?)`,
-				id, r.Type, r.Node, micros(utc(r.At)), string(r.Data)); err != nil {
+		// Full chunks in one statement each, the rest one by one (two
+		// statements to prepare, whatever the batch sizes).
+		args := make([]any, 0, 5*eventInsertChunk)
+		for len(recs) > 0 {
+			n := 1
+			if len(recs) >= eventInsertChunk {
+				n = eventInsertChunk
+			}
+			args = args[:0]
+			for _, r := range recs[:n] {
+				id++
+				args = append(args, id, r.Type, r.Node, micros(utc(r.At)), string(r.Data))
+			}
+			if _, err := w.exec(eventInsert(n), args...); err != nil {
 				return fmt.Errorf("sqlite: append events: %w", err)
 			}
+			recs = recs[n:]
 		}
 		return nil
 	})

@@ -118,6 +118,25 @@ func eventTests() []test {
 				t.Errorf("LastEventID = %d, %v; want 5", last, err)
 			}
 		}},
+		{"BigBatch", func(t *testing.T, s store.Store) {
+			appendEvents(t, s, eventRec("n1", at(0), 0))
+			recs := make([]store.EventRecord, 1000+37)
+			for i := range recs {
+				recs[i] = eventRec("n2", at(time.Duration(i)*time.Millisecond), i+1)
+			}
+			if last := appendEvents(t, s, recs...); last != int64(len(recs))+1 {
+				t.Fatalf("AppendEvents of %d after 1 returned last %d", len(recs), last)
+			}
+			got := readEvents(t, s, 0, 300)
+			if ids := eventIDs(got); !reflect.DeepEqual(ids, idRange(1, int64(len(recs))+1)) {
+				t.Fatalf("ids %v..., want 1..%d", ids[:min(len(ids), 5)], len(recs)+1)
+			}
+			for i, r := range got[1:] {
+				if !sameJSON(t, r.Data, recs[i].Data) || !r.At.Equal(recs[i].At) || r.Node != "n2" {
+					t.Fatalf("record %d = %+v (data %s), want data %s", r.ID, r, r.Data, recs[i].Data)
+				}
+			}
+		}},
 		{"RefuseBad", func(t *testing.T, s store.Store) {
 			appendEvents(t, s, eventRec("n1", at(0), 1))
 			for _, bad := range []store.EventRecord{
