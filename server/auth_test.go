@@ -33,7 +33,7 @@ func TestRolesMatrix(t *testing.T) {
 		"GET /metrics": RoleRead, "GET /v1/jobs": RoleRead, "GET /v1/jobs/{id}": RoleRead, "GET /v1/queues": RoleRead,
 		"GET /v1/stats": RoleRead, "GET /v1/nodes": RoleRead, "GET /v1/kinds": RoleRead,
 		"GET /v1/events": RoleRead,
-		"POST /v1/jobs": RoleWrite, "POST /v1/jobs/batch": RoleWrite, "POST /v1/jobs/abort": RoleWrite,
+		"POST /v1/jobs":  RoleWrite, "POST /v1/jobs/batch": RoleWrite, "POST /v1/jobs/abort": RoleWrite,
 		"POST /v1/jobs/{id}/abort": RoleWrite, "POST /v1/jobs/{id}/retry": RoleWrite, "POST /v1/jobs/{id}/release": RoleWrite,
 		"POST /v1/jobs/{id}/complete": RoleWrite, "POST /v1/jobs/{id}/fail": RoleWrite,
 		"POST /v1/queues/{name}/pause": RoleWrite, "POST /v1/queues/{name}/resume": RoleWrite,
