@@ -243,14 +243,16 @@ func TestEventsResume(t *testing.T) {
 	t.Parallel()
 	e, hs := newEventsEnv(t, Options{})
 	first, _ := openStream(t, hs.URL, "/v1/events", "")
-	var seen []int64 // job ids in event order
+	var before []int64
 	for range 3 {
-		enqueue(t, e.client, "t.a")
+		before = append(before, enqueue(t, e.client, "t.a").ID)
 	}
 	var last int64
-	for range 3 {
+	for _, id := range before {
 		d := first.job()
-		seen = append(seen, d.JobID)
+		if d.JobID != id {
+			t.Fatalf("event of job %d, want %d", d.JobID, id)
+		}
 		last = d.ID
 	}
 	first.close()
