@@ -183,7 +183,7 @@ func enqueue(t testing.TB, c *rota.Client, kind string, kv ...string) *rota.Job 
 	return j
 }
 
-func newEventsEnv(t *testing.T, o Options) (*env, *httptest.Server) {
+func newEventsEnv(t testing.TB, o Options) (*env, *httptest.Server) {
 	t.Helper()
 	o.Tokens = testTokens()
 	e := newEnv(t, envOptions{server: o})
