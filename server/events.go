@@ -143,8 +143,9 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request) error {
 	defer s.streams.release()
 
 	sw := &sseWriter{w: w, rc: http.NewResponseController(w), extend: s.opts.EventHeartbeat + s.opts.WriteTimeout}
-	// The stream outlives the server's read timeout: without this, the
-	// connection's read deadline would cancel the request.
+	// The stream outlives the server's timeouts: its write deadline moves
+	// at each flush. The read deadline is cleared too, though Go's HTTP/1
+	// server already clears it once a bodiless request is read.
 	_ = sw.rc.SetReadDeadline(time.Time{})
 	h := w.Header()
 	h.Set("Content-Type", "text/event-stream")

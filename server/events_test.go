@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
@@ -423,5 +424,39 @@ func TestEventsLimitHeartbeatShutdown(t *testing.T) {
 		case <-timeout:
 			t.Fatal("the stream did not end at shutdown")
 		}
+	}
+}
+
+// TestEventsOutliveReadTimeout: a stream served by Serve (the server's
+// timeouts) stays open past ReadTimeout and WriteTimeout and still
+// delivers events.
+func TestEventsOutliveReadTimeout(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, envOptions{server: Options{Tokens: testTokens(), ReadTimeout: 100 * time.Millisecond,
+		WriteTimeout: 100 * time.Millisecond, EventHeartbeat: 20 * time.Millisecond}})
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	served := make(chan error, 1)
+	go func() { served <- e.srv.Serve(ln) }()
+	t.Cleanup(func() {
+		_ = e.srv.Shutdown(context.Background())
+		<-served
+	})
+	s, _ := openStream(t, "http://"+ln.Addr().String(), "/v1/events", "")
+	// 20 heartbeats: at least 400 ms, four read timeouts.
+	for n := 0; n < 20; {
+		m, ok := <-s.msgs
+		if !ok {
+			t.Fatalf("the stream ended after %d heartbeats", n)
+		}
+		if m.comment == "heartbeat" {
+			n++
+		}
+	}
+	j := enqueue(t, e.client, "t.late")
+	if d := s.job(); d.JobID != j.ID {
+		t.Errorf("event of job %d, want %d", d.JobID, j.ID)
 	}
 }
