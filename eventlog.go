@@ -30,6 +30,13 @@ const (
 	DefaultEventLogPruneInterval = time.Minute
 	// eventLogRetryMax bounds the wait between retries of a failed append.
 	eventLogRetryMax = 5 * time.Second
+	// DefaultEventLogSpacing is the least time between the starts of two
+	// appends under load: when many events wait, they gather for up to
+	// this long into one append, so the writer takes fewer turns of the
+	// store's writer; a few events are appended at once.
+	DefaultEventLogSpacing = 5 * time.Millisecond
+	// eventLogGatherFrom is the least batch that waits for Spacing.
+	eventLogGatherFrom = 32
 	// eventLogStoreTimeout bounds one append or prune.
 	eventLogStoreTimeout = 30 * time.Second
 )
@@ -46,6 +53,9 @@ type EventLogOptions struct {
 	MaxBatch int
 	// PruneInterval is how often the writer prunes.
 	PruneInterval time.Duration
+	// Spacing is the least time between the starts of two appends under
+	// load (see DefaultEventLogSpacing).
+	Spacing time.Duration
 	// Logger for append failures; default the client's.
 	Logger *slog.Logger
 }
@@ -81,7 +91,7 @@ func NewEventLog(c *Client, opts EventLogOptions) (*EventLog, error) {
 		return nil, errors.New("rota: event log: nil client")
 	}
 	switch {
-	case opts.MaxEvents < 0, opts.MaxAge < 0, opts.Buffer < 0, opts.MaxBatch < 0, opts.PruneInterval < 0:
+	case opts.MaxEvents < 0, opts.MaxAge < 0, opts.Buffer < 0, opts.MaxBatch < 0, opts.PruneInterval < 0, opts.Spacing < 0:
 		return nil, errors.New("rota: event log: options must not be negative")
 	}
 	if opts.MaxEvents == 0 {
@@ -98,6 +108,9 @@ func NewEventLog(c *Client, opts EventLogOptions) (*EventLog, error) {
 	}
 	if opts.PruneInterval == 0 {
 		opts.PruneInterval = DefaultEventLogPruneInterval
+	}
+	if opts.Spacing == 0 {
+		opts.Spacing = DefaultEventLogSpacing
 	}
 	if opts.Logger == nil {
 		opts.Logger = c.log
@@ -152,6 +165,7 @@ func (l *EventLog) run() {
 	prune := time.NewTicker(l.opts.PruneInterval)
 	defer prune.Stop()
 	var dropped uint64 // drops already recorded as gaps
+	var lastStart time.Time
 	batch := make([]store.EventRecord, 0, l.opts.MaxBatch)
 	for {
 		open := true
@@ -181,6 +195,27 @@ func (l *EventLog) run() {
 			l.prune()
 			continue
 		}
+		// Under load (many events waited, and the previous append started
+		// less than Spacing ago), gather more until Spacing has passed. A
+		// few events go at once, however often they come.
+		if wait := time.Until(lastStart.Add(l.opts.Spacing)); wait > 0 && open && len(batch) >= eventLogGatherFrom {
+			t := time.NewTimer(wait)
+		gather:
+			for len(batch) < l.opts.MaxBatch {
+				select {
+				case e, ok := <-l.sub.C:
+					if !ok {
+						open = false
+						break gather
+					}
+					batch = append(batch, l.record(e))
+				case <-t.C:
+					break gather
+				}
+			}
+			t.Stop()
+		}
+		lastStart = time.Now()
 		// Events dropped so far were newer than those taken: the gap
 		// goes after them.
 		if d := l.sub.Dropped(); d > dropped {
