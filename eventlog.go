@@ -142,8 +142,8 @@ func (l *EventLog) Gaps() uint64 { return l.gaps.Load() }
 func (l *EventLog) Done() <-chan struct{} { return l.done }
 
 // Close ends the subscription, appends the events still buffered (an
-// append that fails is then not retried) and waits for the writer until
-// ctx is done. Stopping the client ends the writer too; Close after it
+// append that fails is then tried at most three times, without waiting)
+// and waits for the writer until ctx is done. Stopping the client ends the writer too; Close after it
 // only waits.
 func (l *EventLog) Close(ctx context.Context) error {
 	l.once.Do(func() {
