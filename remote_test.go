@@ -134,13 +134,22 @@ func TestLeaseBadInput(t *testing.T) {
 		call  func() error
 	}{
 		{"kinds", func() error { _, err := c.Lease(ctx, rota.LeaseParams{}); return err }},
-		{"kinds", func() error { _, err := c.Lease(ctx, rota.LeaseParams{Kinds: []string{"remote.bad", "a b"}}); return err }},
+		{"kinds", func() error {
+			_, err := c.Lease(ctx, rota.LeaseParams{Kinds: []string{"remote.bad", "a b"}})
+			return err
+		}},
 		{"queues", func() error {
 			_, err := c.Lease(ctx, rota.LeaseParams{Kinds: []string{"remote.bad"}, Queues: []string{""}})
 			return err
 		}},
-		{"max", func() error { _, err := c.Lease(ctx, rota.LeaseParams{Kinds: []string{"remote.bad"}, Max: 1001}); return err }},
-		{"max", func() error { _, err := c.Lease(ctx, rota.LeaseParams{Kinds: []string{"remote.bad"}, Max: -1}); return err }},
+		{"max", func() error {
+			_, err := c.Lease(ctx, rota.LeaseParams{Kinds: []string{"remote.bad"}, Max: 1001})
+			return err
+		}},
+		{"max", func() error {
+			_, err := c.Lease(ctx, rota.LeaseParams{Kinds: []string{"remote.bad"}, Max: -1})
+			return err
+		}},
 		{"lease", func() error {
 			_, err := c.Lease(ctx, rota.LeaseParams{Kinds: []string{"remote.bad"}, Lease: time.Millisecond})
 			return err
@@ -150,8 +159,14 @@ func TestLeaseBadInput(t *testing.T) {
 			return err
 		}},
 		{"token", func() error { _, err := c.ExtendLease(ctx, "", 0); return err }},
-		{"token", func() error { _, err := c.ExtendLease(ctx, "rl1.1.1.500.00000000000000000000000000000000", 0); return err }},
-		{"token", func() error { _, err := c.CompleteLease(ctx, "rl2.1.1.30000.00000000000000000000000000000000", nil); return err }},
+		{"token", func() error {
+			_, err := c.ExtendLease(ctx, "rl1.1.1.500.00000000000000000000000000000000", 0)
+			return err
+		}},
+		{"token", func() error {
+			_, err := c.CompleteLease(ctx, "rl2.1.1.30000.00000000000000000000000000000000", nil)
+			return err
+		}},
 		{"token", func() error {
 			_, err := c.SnoozeLease(ctx, "rl1.1.1.30000.0000000000000000000000000000000G", time.Minute)
 			return err
