@@ -56,7 +56,7 @@ func TestRemoteLeaseOutlivesTheNode(t *testing.T) {
 	c2 := newClient(t, openStoreAt(t, path), rota.Options{LeaseDuration: 150 * time.Millisecond})
 	start(t, c2)
 	st2, err := c2.ExtendLease(ctx, ls[0].Token, 0)
-	if err != nil || st2.AbortRequested || st2.Deadline.Sub(time.Now()) < 30*time.Minute {
+	if err != nil || st2.AbortRequested || time.Until(st2.Deadline) < 30*time.Minute {
 		t.Fatalf("ExtendLease after the restart = %+v, %v; want about an hour more", st2, err)
 	}
 	j, err := c2.CompleteLease(ctx, ls[0].Token, map[string]int{"n": 1})
