@@ -38,7 +38,15 @@ const (
 // ErrLeaseLost is returned for a lease token whose attempt has ended
 // (completed, failed, snoozed, aborted, retried, rescued after its lease
 // expired, deleted) or that was never issued. It matches ErrConflict too.
-var ErrLeaseLost = fmt.Errorf("rota: lease lost: %w", ErrConflict)
+var ErrLeaseLost error = leaseLostError{}
+
+// leaseLostError is ErrLeaseLost: a conflict of its own.
+type leaseLostError struct{}
+
+func (leaseLostError) Error() string { return "lease lost" }
+
+// Is makes ErrLeaseLost match ErrConflict.
+func (leaseLostError) Is(target error) bool { return target == ErrConflict }
 
 // LeaseParams asks Lease for jobs.
 type LeaseParams struct {

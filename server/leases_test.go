@@ -275,6 +275,21 @@ func TestLeaseAbort(t *testing.T) {
 	if out.Job.State != rota.StateAborted || out.Job.LastError != "operator said stop" {
 		t.Errorf("job %+v: want aborted with the abort's reason", out.Job)
 	}
+
+	// A worker that vanishes after the abort: the lease's expiry ends the
+	// job aborted, not retried, though attempts remain.
+	e.ok("POST", "/v1/jobs", w, `{"kind":"remote.abort","max_attempts":5}`, &j)
+	gone := e.leaseOne(`{"kinds":["remote.abort"],"lease":"1s"}`)
+	e.ok("POST", fmt.Sprintf("/v1/jobs/%d/abort", j.ID), w, `{"reason":"nobody home"}`, nil)
+	var got jobDetailJSON
+	waitFor(t, "the expired lease of an aborted job to end it", func() bool {
+		got = e.getJob(j.ID)
+		return got.State != rota.StateRunning
+	})
+	if got.State != rota.StateAborted || len(got.Attempts) != 1 || got.Attempts[0].Outcome != store.OutcomeLost {
+		t.Errorf("job %+v: want aborted, its attempt lost", got)
+	}
+	e.wantLost("fail after the expiry", "/v1/leases/fail", tokenBody(gone.Token, `"error":"late"`))
 }
 
 // TestLeaseExpires: a lease without heartbeats is rescued (attempt lost)
