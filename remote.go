@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
 	"unicode/utf8"
 
 	"github.com/rotahq/rota/store"
@@ -61,8 +62,9 @@ type LeaseParams struct {
 	// MinRemoteLease and MaxRemoteLease). It is also what ExtendLease
 	// extends by when asked for no length.
 	Lease time.Duration
-	// Worker names the worker process (free text, at most
-	// MaxWorkerLength bytes); it is recorded as the node of the attempt.
+	// Worker names the worker process (free text without control
+	// characters, at most MaxWorkerLength bytes); it is recorded as the
+	// node of the attempt.
 	// Empty: this client's node id.
 	Worker string
 }
@@ -196,8 +198,8 @@ func (p LeaseParams) withDefaults() (LeaseParams, error) {
 	if err := checkLeaseLength("lease", p.Lease); err != nil {
 		return p, err
 	}
-	if len(p.Worker) > MaxWorkerLength || !utf8.ValidString(p.Worker) {
-		return p, fieldErr("worker", "want at most %d bytes of UTF-8", MaxWorkerLength)
+	if len(p.Worker) > MaxWorkerLength || !utf8.ValidString(p.Worker) || strings.IndexFunc(p.Worker, unicode.IsControl) >= 0 {
+		return p, fieldErr("worker", "want at most %d bytes of UTF-8 without control characters", MaxWorkerLength)
 	}
 	return p, nil
 }

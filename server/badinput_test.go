@@ -202,6 +202,8 @@ func TestBadInputChangesNothing(t *testing.T) {
 		{"lease too long", "POST", "/v1/leases", w, `{"kinds":["t.lease"],"queues":["lq"],"lease":"2h"}`, 400, CodeInvalid, "lease"},
 		{"lease as bool", "POST", "/v1/leases", w, `{"kinds":["t.lease"],"queues":["lq"],"lease":true}`, 400, CodeInvalid, "lease"},
 		{"lease worker too long", "POST", "/v1/leases", w, `{"kinds":["t.lease"],"queues":["lq"],"worker":"` + strings.Repeat("w", 201) + `"}`, 400, CodeInvalid, "worker"},
+		{"lease worker with a NUL", "POST", "/v1/leases", w, `{"kinds":["t.lease"],"queues":["lq"],"worker":"a\u0000b"}`, 400, CodeInvalid, "worker"},
+		{"lease worker with a newline", "POST", "/v1/leases", w, `{"kinds":["t.lease"],"queues":["lq"],"worker":"a\nb"}`, 400, CodeInvalid, "worker"},
 		{"lease with a read token", "POST", "/v1/leases", readSecret, `{"kinds":["t.lease"],"queues":["lq"]}`, 403, CodeForbidden, ""},
 		{"heartbeat malformed", "POST", "/v1/leases/heartbeat", w, `{"token":`, 400, CodeMalformedJSON, ""},
 		{"heartbeat without token", "POST", "/v1/leases/heartbeat", w, `{}`, 400, CodeInvalid, "token"},
