@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"net/url"
 	"os"
 	"path/filepath"
 	"runtime/pprof"
@@ -21,6 +22,10 @@ func newBenchCmd(a *app) *cobra.Command {
 	}
 	var p bench.Params
 	var cpuProfile string
+	var hb httpBenchFlags
+	cmd.PersistentFlags().StringVar(&hb.server, "server", "",
+		"run throughput, latency or enqueue through the HTTP API of the rota serve at this URL, with remote workers (lease protocol)")
+	cmd.PersistentFlags().StringVar(&hb.token, "token", "", "bearer token (its secret) for --server, role write")
 	add := func(name, short string) *cobra.Command {
 		c := &cobra.Command{
 			Use:   name,
@@ -28,6 +33,9 @@ func newBenchCmd(a *app) *cobra.Command {
 			Args:  rangeArgs(0, 0),
 			RunE: func(cmd *cobra.Command, _ []string) error {
 				p.Workload = name
+				if hb.server != "" {
+					return a.runBenchHTTP(cmd, p, hb)
+				}
 				return a.runBench(cmd, p, cpuProfile)
 			},
 		}
@@ -99,6 +107,36 @@ func (a *app) runBench(cmd *cobra.Command, p bench.Params, cpuProfile string) er
 	if err != nil {
 		return err
 	}
+	return a.printBench(res)
+}
+
+// httpBenchFlags are bench's flags for a run through the HTTP API.
+type httpBenchFlags struct {
+	server, token string
+}
+
+// runBenchHTTP runs a workload through the HTTP API of a rota serve.
+func (a *app) runBenchHTTP(cmd *cobra.Command, p bench.Params, hb httpBenchFlags) error {
+	switch {
+	case p.Jobs < 0 || p.Workers < 0 || p.Concurrency < 0 || p.Every < 0:
+		return usagef("invalid jobs, workers, concurrency or every: negative")
+	case p.Future != 0:
+		return usagef("invalid future: not supported with --server")
+	case p.Workload == bench.Schedules:
+		return usagef("invalid server: the schedules workload runs on the node only")
+	}
+	if u, err := url.Parse(hb.server); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return usagef("invalid server: %q is not an http:// or https:// URL", hb.server)
+	}
+	res, err := bench.RunHTTP(cmd.Context(), hb.server, hb.token, p)
+	if err != nil {
+		return err
+	}
+	return a.printBench(res)
+}
+
+// printBench prints a run's figures.
+func (a *app) printBench(res bench.Result) error {
 	if a.json {
 		return printJSON(a.stdout, res)
 	}

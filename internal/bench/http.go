@@ -1,0 +1,369 @@
+package bench
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Defaults of the workloads over HTTP (RunHTTP): smaller than in-process,
+// since every job costs requests.
+const (
+	DefaultHTTPThroughputJobs = 20_000
+	DefaultHTTPWorkers        = 16
+	// HTTPLeaseBatch is how many jobs a remote worker leases at once.
+	HTTPLeaseBatch         = 100
+	DefaultHTTPLatencyJobs = 1_000
+	DefaultHTTPEvery       = 10 * time.Millisecond
+	DefaultHTTPEnqueueJobs = 20_000
+	DefaultHTTPConcurrency = 32
+	// httpBatch is the enqueue batch of the throughput workload's inserts.
+	httpBatch = 1_000
+	// httpWait is the long poll of the remote workers.
+	httpWait = "10s"
+)
+
+// httpBench is a workload's connection to a server.
+type httpBench struct {
+	base   string
+	token  string
+	client *http.Client
+	queue  string
+}
+
+// call POSTs (or GETs, with body "") path and decodes a 200 answer into v.
+func (h *httpBench) call(ctx context.Context, method, path, body string, v any) error {
+	var rd io.Reader
+	if body != "" {
+		rd = strings.NewReader(body)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, h.base+path, rd)
+	if err != nil {
+		return err
+	}
+	if h.token != "" {
+		req.Header.Set("Authorization", "Bearer "+h.token)
+	}
+	if body != "" {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	resp, err := h.client.Do(req)
+	if err != nil {
+		return fmt.Errorf("%s %s: %w", method, path, err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return fmt.Errorf("%s %s: %w", method, path, err)
+	}
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("%s %s: %d %s", method, path, resp.StatusCode, bytes.TrimSpace(b))
+	}
+	if v != nil {
+		if err := json.Unmarshal(b, v); err != nil {
+			return fmt.Errorf("%s %s: %w", method, path, err)
+		}
+	}
+	return nil
+}
+
+// httpLease is what a remote worker reads of a lease.
+type httpLease struct {
+	Token string `json:"token"`
+	Job   struct {
+		ID   int64           `json:"id"`
+		Args json.RawMessage `json:"args"`
+	} `json:"job"`
+}
+
+// lease takes up to max jobs of the bench's queue, long-polling.
+func (h *httpBench) lease(ctx context.Context, max int) ([]httpLease, error) {
+	var resp struct {
+		Leases []httpLease `json:"leases"`
+	}
+	body := fmt.Sprintf(`{"kinds":[%q],"queues":[%q],"max":%d,"wait":%q,"worker":"rota-bench"}`, Kind, h.queue, max, httpWait)
+	if err := h.call(ctx, "POST", "/v1/leases", body, &resp); err != nil {
+		return nil, err
+	}
+	return resp.Leases, nil
+}
+
+func (h *httpBench) complete(ctx context.Context, token string) error {
+	b, _ := json.Marshal(token)
+	return h.call(ctx, "POST", "/v1/leases/complete", `{"token":`+string(b)+`}`, nil)
+}
+
+// RunHTTP runs one workload through the HTTP API of a `rota serve` at base
+// (http://host:port), with token as its bearer token ("" for none): jobs
+// are enqueued over HTTP and worked by remote workers speaking the lease
+// protocol, in a fresh queue named bench-<random>. Workloads: throughput
+// (insert in batches, then workers lease HTTPLeaseBatch jobs at a time
+// and complete each), latency (one long-polling worker; insert-to-start
+// is from before the enqueue request to the lease's answer) and enqueue
+// (single-job requests from Concurrency goroutines).
+func RunHTTP(ctx context.Context, base, token string, p Params) (Result, error) {
+	var suffix [4]byte
+	_, _ = rand.Read(suffix[:])
+	h := &httpBench{
+		base:  strings.TrimSuffix(base, "/"),
+		token: token,
+		queue: "bench-" + hex.EncodeToString(suffix[:]),
+		client: &http.Client{Transport: &http.Transport{
+			MaxIdleConns: 256, MaxIdleConnsPerHost: 256, IdleConnTimeout: time.Minute,
+		}},
+	}
+	defer h.client.CloseIdleConnections()
+	res := Result{Workload: p.Workload, Store: "http", Queue: h.queue}
+	var err error
+	switch p.Workload {
+	case Throughput:
+		err = h.throughput(ctx, p, &res)
+	case Latency:
+		err = h.latency(ctx, p, &res)
+	case Enqueue:
+		err = h.enqueue(ctx, p, &res)
+	default:
+		return res, fmt.Errorf("workload: %q is not one of throughput, latency, enqueue (over HTTP)", p.Workload)
+	}
+	res.MaxRSSMB = maxRSSMB()
+	return res, err
+}
+
+// jobJSON is one job to enqueue in the bench's queue.
+func (h *httpBench) jobJSON(args string) string {
+	return fmt.Sprintf(`{"kind":%q,"queue":%q,"max_attempts":1,"args":%s}`, Kind, h.queue, args)
+}
+
+func (h *httpBench) throughput(ctx context.Context, p Params, res *Result) error {
+	n := orDefault(p.Jobs, DefaultHTTPThroughputJobs)
+	workers := orDefault(p.Workers, DefaultHTTPWorkers)
+	res.Jobs, res.Workers = n, workers
+	for i := 0; i < n; i += httpBatch {
+		var b strings.Builder
+		b.WriteString(`{"jobs":[`)
+		for j := i; j < min(n, i+httpBatch); j++ {
+			if j > i {
+				b.WriteByte(',')
+			}
+			b.WriteString(h.jobJSON(`{}`))
+		}
+		b.WriteString(`]}`)
+		if err := h.call(ctx, "POST", "/v1/jobs/batch", b.String(), nil); err != nil {
+			return fmt.Errorf("insert: %w", err)
+		}
+	}
+	stopHeap := make(chan struct{})
+	heapPeak := heapWatch(stopHeap)
+	var done atomic.Int64
+	wctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	errs := make(chan error, workers)
+	var wg sync.WaitGroup
+	start := time.Now()
+	for range workers {
+		wg.Go(func() {
+			for done.Load() < int64(n) {
+				ls, err := h.lease(wctx, HTTPLeaseBatch)
+				if err != nil {
+					if wctx.Err() == nil {
+						errs <- err
+						cancel()
+					}
+					return
+				}
+				for _, l := range ls {
+					if err := h.complete(wctx, l.Token); err != nil {
+						errs <- err
+						cancel()
+						return
+					}
+					if done.Add(1) == int64(n) {
+						cancel() // the others stop waiting
+					}
+				}
+			}
+		})
+	}
+	wg.Wait()
+	elapsed := time.Since(start)
+	close(stopHeap)
+	res.HeapMaxMB = heapPeak()
+	select {
+	case err := <-errs:
+		return err
+	default:
+	}
+	if got := done.Load(); got != int64(n) {
+		return fmt.Errorf("bench: %d of %d jobs completed", got, n)
+	}
+	res.Seconds = elapsed.Seconds()
+	res.JobsPerS = float64(n) / elapsed.Seconds()
+	return h.verifyDone(ctx, n)
+}
+
+// verifyDone checks through the API that the bench's queue holds n done jobs.
+func (h *httpBench) verifyDone(ctx context.Context, n int) error {
+	var qs struct {
+		Queues []struct {
+			Name   string           `json:"name"`
+			Counts map[string]int64 `json:"counts"`
+		} `json:"queues"`
+	}
+	if err := h.call(ctx, "GET", "/v1/queues", "", &qs); err != nil {
+		return err
+	}
+	for _, q := range qs.Queues {
+		if q.Name == h.queue {
+			if q.Counts["done"] != int64(n) {
+				return fmt.Errorf("bench: %d of %d jobs done in %s", q.Counts["done"], n, h.queue)
+			}
+			return nil
+		}
+	}
+	return fmt.Errorf("bench: queue %s not found", h.queue)
+}
+
+func (h *httpBench) latency(ctx context.Context, p Params, res *Result) error {
+	n := orDefault(p.Jobs, DefaultHTTPLatencyJobs)
+	every := p.Every
+	if every <= 0 {
+		every = DefaultHTTPEvery
+	}
+	res.Jobs, res.Workers = n, 1
+	sent := make([]atomic.Int64, n) // unix nanos before each enqueue request
+	lat := make([]time.Duration, n)
+	stopHeap := make(chan struct{})
+	heapPeak := heapWatch(stopHeap)
+	wctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	werr := make(chan error, 1)
+	go func() {
+		got := 0
+		for got < n {
+			ls, err := h.lease(wctx, 1)
+			if err != nil {
+				werr <- err
+				return
+			}
+			now := time.Now()
+			for _, l := range ls {
+				var a struct {
+					I int `json:"i"`
+				}
+				if err := json.Unmarshal(l.Job.Args, &a); err != nil || a.I < 0 || a.I >= n {
+					werr <- fmt.Errorf("bench: job %d: bad args %s", l.Job.ID, l.Job.Args)
+					return
+				}
+				lat[a.I] = now.Sub(time.Unix(0, sent[a.I].Load()))
+				if err := h.complete(wctx, l.Token); err != nil {
+					werr <- err
+					return
+				}
+				got++
+			}
+		}
+		werr <- nil
+	}()
+	tick := time.NewTicker(every)
+	defer tick.Stop()
+	start := time.Now()
+	for i := range n {
+		sent[i].Store(time.Now().UnixNano())
+		if err := h.call(ctx, "POST", "/v1/jobs", h.jobJSON(fmt.Sprintf(`{"i":%d}`, i)), nil); err != nil {
+			return fmt.Errorf("enqueue: %w", err)
+		}
+		if i == n-1 {
+			break
+		}
+		select {
+		case <-tick.C:
+		case <-ctx.Done():
+			return ctx.Err()
+		case err := <-werr:
+			if err == nil {
+				err = fmt.Errorf("bench: the worker stopped early")
+			}
+			return err
+		}
+	}
+	if err := <-werr; err != nil {
+		return err
+	}
+	elapsed := time.Since(start)
+	close(stopHeap)
+	res.HeapMaxMB = heapPeak()
+	res.Seconds = elapsed.Seconds()
+	res.JobsPerS = float64(n) / elapsed.Seconds()
+	slices.Sort(lat)
+	ms := func(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+	res.P50Ms = ms(lat[n/2])
+	res.P99Ms = ms(lat[min(n-1, n*99/100)])
+	res.MaxMs = ms(lat[n-1])
+	return h.verifyDone(ctx, n)
+}
+
+func (h *httpBench) enqueue(ctx context.Context, p Params, res *Result) error {
+	n := orDefault(p.Jobs, DefaultHTTPEnqueueJobs)
+	conc := orDefault(p.Concurrency, DefaultHTTPConcurrency)
+	res.Jobs, res.Concurrency = n, conc
+	stopHeap := make(chan struct{})
+	heapPeak := heapWatch(stopHeap)
+	var next atomic.Int64
+	errs := make(chan error, conc)
+	var wg sync.WaitGroup
+	body := h.jobJSON(`{}`)
+	start := time.Now()
+	for range conc {
+		wg.Go(func() {
+			for next.Add(1) <= int64(n) {
+				if err := h.call(ctx, "POST", "/v1/jobs", body, nil); err != nil {
+					errs <- err
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	elapsed := time.Since(start)
+	close(stopHeap)
+	res.HeapMaxMB = heapPeak()
+	select {
+	case err := <-errs:
+		return err
+	default:
+	}
+	res.Seconds = elapsed.Seconds()
+	res.JobsPerS = float64(n) / elapsed.Seconds()
+	var qs struct {
+		Queues []struct {
+			Name   string           `json:"name"`
+			Counts map[string]int64 `json:"counts"`
+		} `json:"queues"`
+	}
+	if err := h.call(ctx, "GET", "/v1/queues", "", &qs); err != nil {
+		return err
+	}
+	for _, q := range qs.Queues {
+		if q.Name == h.queue {
+			var total int64
+			for _, c := range q.Counts {
+				total += c
+			}
+			if total != int64(n) {
+				return fmt.Errorf("bench: %d of %d jobs stored in %s", total, n, h.queue)
+			}
+			return nil
+		}
+	}
+	return fmt.Errorf("bench: queue %s not found", h.queue)
+}
