@@ -143,3 +143,55 @@ class ServerTest(unittest.TestCase):
         """A kind of this test's own, so tests on one server do not see each other's jobs."""
         name = "py." + self.id().rsplit(".", 1)[-1].replace("_", "-")
         return name + ("." + suffix if suffix else "")
+
+
+class LeaseServerTest(ServerTest):
+    """A server with the lease routes, or a skip."""
+
+    @classmethod
+    def setUpClass(cls) -> None:
+        cls.server = Server(cls.server_env)
+        if not cls.server.has_leases():
+            cls.server.stop()
+            msg = "this rota serve has no lease routes (POST /v1/leases is 404): the lease protocol is not on this branch"
+            if os.environ.get("ROTA_TEST_REQUIRE_LEASES") == "1":
+                raise AssertionError(msg + ", and ROTA_TEST_REQUIRE_LEASES=1 requires it")
+            raise unittest.SkipTest(msg)
+
+    def start(self, w: rota.Worker) -> threading.Thread:
+        """Run w in a thread until the test ends."""
+        errors = []
+
+        def run():
+            try:
+                w.run(handle_signals=False)
+            except BaseException as e:  # shown by the cleanup
+                errors.append(e)
+
+        t = threading.Thread(target=run, daemon=True)
+        t.start()
+
+        def cleanup():
+            w.stop(grace=0)
+            w.stop()
+            t.join(WAIT)
+            self.assertFalse(t.is_alive(), "the worker did not stop")
+            self.assertEqual(errors, [])
+
+        self.addCleanup(cleanup)
+        return t
+
+    def worker(self, **kw) -> rota.Worker:
+        kw.setdefault("wait", 0.5)
+        kw.setdefault("lease", 3)
+        return rota.Worker(self.server.client(), **kw)
+
+    def wait_state(self, job_id: int, *states: str) -> dict:
+        got = {}
+
+        def check():
+            got.update(self.server.client().get(job_id))
+            return got["state"] in states
+
+        wait_for("job %d to be %s" % (job_id, " or ".join(states)), check)
+        return got

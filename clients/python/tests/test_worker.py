@@ -1,0 +1,332 @@
+"""The lease protocol and rota.Worker against a real `rota serve`.
+
+Skipped, saying so, when the server has no lease routes (POST /v1/leases
+answers 404), unless ROTA_TEST_REQUIRE_LEASES=1.
+"""
+
+import logging
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import unittest
+
+from support import ROOT, WAIT, LeaseServerTest, rota, wait_for
+
+EXAMPLE_WORKER = ROOT / "clients" / "python" / "examples" / "worker.py"
+
+
+class LeaseProtocolTest(LeaseServerTest):
+    def test_stale_token_is_refused_after_a_retry(self):
+        c = self.server.client()
+        kind = self.kind()
+        job = c.enqueue(kind, {"n": 1})
+        first = c.lease([kind], wait=5, lease=30, worker="pytest")
+        self.assertEqual(len(first), 1)
+        old = first[0]
+        self.assertEqual(old.job["id"], job["id"])
+        self.assertEqual(old.job["state"], "running")
+        self.assertIsNotNone(old.deadline)
+        self.assertNotIn(old.token, repr(old))
+        beat = c.heartbeat(old.token)
+        self.assertIs(beat["abort_requested"], False)
+
+        failed = c.fail(old.token, "first try failed", retry_after=600)
+        self.assertIn(failed["state"], ("retrying", "scheduled"))
+        c.retry(job["id"])
+        second = c.lease([kind], wait=5, lease=30)
+        self.assertEqual(len(second), 1)
+        new = second[0]
+        self.assertNotEqual(new.token, old.token)
+        self.assertEqual(new.job["attempt"], 2)
+
+        stale = [
+            ("heartbeat", lambda: c.heartbeat(old.token)),
+            ("complete", lambda: c.complete(old.token, {"from": "old"})),
+            ("fail", lambda: c.fail(old.token, "late")),
+            ("snooze", lambda: c.snooze(old.token, 5)),
+        ]
+        for name, call in stale:
+            with self.subTest(name):
+                with self.assertRaises(rota.LeaseLost) as cm:
+                    call()
+                self.assertEqual((cm.exception.status, cm.exception.code), (409, "lease_lost"))
+                self.assertIsInstance(cm.exception, rota.Conflict)
+        got = c.get(job["id"])
+        self.assertEqual((got["state"], got["attempt"]), ("running", 2), "a stale token changed the job")
+
+        done = c.complete(new.token, {"from": "new"})
+        self.assertEqual((done["state"], done["result"]), ("done", {"from": "new"}))
+        with self.assertRaises(rota.LeaseLost):
+            c.complete(new.token, {"from": "again"})
+
+    def test_bad_lease_requests(self):
+        c = self.server.client()
+        cases = [
+            ("no kinds", lambda: c.lease([]), "kinds"),
+            ("max 0", lambda: c.lease(["k"], max=0), "max"),
+            ("lease too short", lambda: c.lease(["k"], lease=0.1), "lease"),
+            ("malformed token", lambda: c.heartbeat(""), "token"),
+            ("fail without error", lambda: c.fail("x" * 10, ""), None),
+        ]
+        for name, call, field in cases:
+            with self.subTest(name):
+                with self.assertRaises(rota.APIError) as cm:
+                    call()
+                self.assertIn(cm.exception.status, (400, 409))
+                if field:
+                    self.assertEqual((cm.exception.status, cm.exception.field), (400, field))
+
+    def test_empty_lease_within_wait(self):
+        c = self.server.client()
+        self.assertEqual(c.lease([self.kind()], wait=0.2), [])
+
+
+class WorkerTest(LeaseServerTest):
+    def test_runs_a_job_with_its_result(self):
+        c = self.server.client()
+        kind = self.kind()
+        w = self.worker(queues=["default", "py-second"])
+
+        @w.kind(kind)
+        def double(job):
+            return {"double": job.args["x"] * 2, "attempt": job.attempt, "queue": job.queue}
+
+        self.start(w)
+        a = c.enqueue(kind, {"x": 21})
+        b = c.enqueue(kind, {"x": 2}, queue="py-second")
+        got = self.wait_state(a["id"], "done")
+        self.assertEqual(got["result"], {"double": 42, "attempt": 1, "queue": "default"})
+        self.assertEqual([x["outcome"] for x in got["attempts"]], ["done"])
+        self.assertEqual(self.wait_state(b["id"], "done")["result"]["queue"], "py-second")
+
+    def test_failing_job_is_retried(self):
+        c = self.server.client()
+        kind = self.kind()
+        w = self.worker()
+
+        @w.kind(kind)
+        def flaky(job):
+            if job.attempt == 1:
+                raise ValueError("boom on attempt %d" % job.attempt)
+            return "ok"
+
+        self.start(w)
+        job = c.enqueue(kind, {}, max_attempts=3)
+
+        def failed_once():
+            j = c.get(job["id"])
+            return j["attempt"] >= 2 or (j["state"] == "retrying" and "boom" in j.get("last_error", ""))
+
+        wait_for("the first attempt to fail", failed_once)
+        try:
+            c.retry(job["id"])  # do not wait for the backoff
+        except rota.Conflict:
+            pass  # the backoff was shorter than this test
+        got = self.wait_state(job["id"], "done")
+        self.assertEqual(got["attempt"], 2)
+        first = got["attempts"][0]
+        self.assertNotEqual(first["outcome"], "done")
+        self.assertIn("ValueError: boom on attempt 1", first["error"])
+        self.assertIn("Traceback", first["error"])
+        self.assertEqual(got["result"], "ok")
+
+    def test_retry_after_fail_and_snooze(self):
+        c = self.server.client()
+        seen = {"retry": [], "fail": [], "snooze": []}
+        w = self.worker()
+
+        @w.kind(self.kind("retry"))
+        def retry(job):
+            seen["retry"].append(job.attempt)
+            if job.attempt == 1:
+                raise rota.RetryAfter(0.2, "not yet")
+            return "retried"
+
+        @w.kind(self.kind("fail"))
+        def fail(job):
+            seen["fail"].append(job.attempt)
+            raise rota.Fail("no such customer")
+
+        @w.kind(self.kind("snooze"))
+        def snooze(job):
+            seen["snooze"].append(job.attempt)
+            if len(seen["snooze"]) == 1:
+                raise rota.Snooze(0.2)
+            return "woke"
+
+        self.start(w)
+        r = c.enqueue(self.kind("retry"), {}, max_attempts=5)
+        f = c.enqueue(self.kind("fail"), {}, max_attempts=5)
+        s = c.enqueue(self.kind("snooze"), {}, max_attempts=5)
+
+        got = self.wait_state(r["id"], "done")
+        self.assertEqual((got["attempt"], got["result"], seen["retry"]), (2, "retried", [1, 2]))
+        self.assertIn("not yet", got["attempts"][0]["error"])
+
+        got = self.wait_state(f["id"], "error")
+        self.assertEqual((got["attempt"], seen["fail"]), (1, [1]))
+        self.assertIn("no such customer", got["last_error"])
+
+        got = self.wait_state(s["id"], "done")
+        self.assertEqual(got["result"], "woke")
+        self.assertEqual(seen["snooze"], [1, 1], "a snooze counted as an attempt")
+
+    def test_abort_is_seen_at_a_heartbeat(self):
+        c = self.server.client()
+        kind = self.kind()
+        started = threading.Event()
+        seen = {}
+        w = self.worker(lease=1.5)
+
+        @w.kind(kind)
+        def long(job):
+            started.set()
+            seen["stopped"] = job.aborted.wait(WAIT)
+            seen["abort_requested"] = job.abort_requested
+            seen["lost"] = job.lost
+            return "ignored"
+
+        self.start(w)
+        job = c.enqueue(kind, {})
+        wait_for("the job to start", started.is_set)
+        c.abort(job["id"], reason="user cancelled")
+        got = self.wait_state(job["id"], "aborted")
+        self.assertEqual(seen, {"stopped": True, "abort_requested": True, "lost": False})
+        self.assertNotEqual(got.get("result"), "ignored")
+
+    def test_lost_lease_drops_the_result(self):
+        c = self.server.client()
+        kind = self.kind()
+        leased = {}
+        finished = threading.Event()
+        w = self.worker(lease=1.5)
+
+        @w.kind(kind)
+        def slow(job):
+            leased["token"] = job.lease_token
+            stopped = job.aborted.wait(WAIT)
+            leased.update(stopped=stopped, lost=job.lost, abort_requested=job.abort_requested)
+            finished.set()
+            return {"from": "worker"}
+
+        self.start(w)
+        job = c.enqueue(kind, {})
+        wait_for("the job to start", lambda: "token" in leased)
+        # Someone else ends this attempt: the worker's next heartbeat is refused.
+        with self.assertLogs("rota.worker", logging.WARNING) as logs:
+            c.complete(leased["token"], {"from": "test"})
+            wait_for("the function to return", finished.is_set)
+            wait_for("the worker to drop the outcome", lambda: any("dropped" in m for m in logs.output))
+        self.assertEqual(leased, {"token": leased["token"], "stopped": True, "lost": True, "abort_requested": False})
+        got = c.get(job["id"])
+        self.assertEqual((got["state"], got["result"]), ("done", {"from": "test"}))
+        self.assertTrue(any("lease lost" in m for m in logs.output), logs.output)
+
+    def test_concurrency(self):
+        c = self.server.client()
+        kind = self.kind()
+        n = 3
+        barrier = threading.Barrier(n, timeout=WAIT)
+        lock = threading.Lock()
+        state = {"now": 0, "peak": 0}
+        w = self.worker(concurrency=n)
+
+        @w.kind(kind)
+        def together(job):
+            with lock:
+                state["now"] += 1
+                state["peak"] = max(state["peak"], state["now"])
+            try:
+                barrier.wait()  # passes only when n jobs run at once
+            finally:
+                with lock:
+                    state["now"] -= 1
+            return job.id
+
+        self.start(w)
+        ids = [j["id"] for j in c.enqueue_batch([{"kind": kind, "args": {"i": i}} for i in range(2 * n)])]
+        for i in ids:
+            self.assertEqual(self.wait_state(i, "done")["result"], i)
+        self.assertEqual(state["peak"], n)
+
+    def test_stop_lets_running_jobs_finish_and_leases_no_more(self):
+        c = self.server.client()
+        kind = self.kind()
+        started, release = threading.Event(), threading.Event()
+        calls = []
+        w = self.worker(grace=WAIT)
+
+        @w.kind(kind)
+        def work(job):
+            calls.append(job.id)
+            started.set()
+            release.wait(WAIT)
+            return "finished"
+
+        t = self.start(w)
+        a = c.enqueue(kind, {})
+        wait_for("the job to start", started.is_set)
+        w.stop()
+        b = c.enqueue(kind, {})
+        release.set()
+        t.join(WAIT)
+        self.assertFalse(t.is_alive())
+        self.assertEqual(c.get(a["id"])["state"], "done")
+        self.assertEqual(calls, [a["id"]])
+        self.assertIn(c.get(b["id"])["state"], ("queued", "scheduled"))
+
+    def test_jobs_still_running_after_the_grace_are_given_back(self):
+        c = self.server.client()
+        kind = self.kind()
+        started = threading.Event()
+        seen = []
+        w = self.worker(grace=0.2)
+
+        @w.kind(kind)
+        def stuck(job):
+            started.set()
+            seen.append(("first", job.attempt, job.aborted.wait(WAIT)))
+            return "dropped"
+
+        t = self.start(w)
+        job = c.enqueue(kind, {})
+        wait_for("the job to start", started.is_set)
+        w.stop()
+        t.join(WAIT)
+        self.assertFalse(t.is_alive())
+        wait_for("the function to see it was stopped", lambda: len(seen) == 1)
+        self.assertEqual(seen, [("first", 1, True)])
+        got = c.get(job["id"])
+        self.assertIn(got["state"], ("scheduled", "queued"))
+
+        again = self.worker()
+        again.register(kind, lambda job: {"attempt": job.attempt})
+        self.start(again)
+        got = self.wait_state(job["id"], "done")
+        self.assertEqual(got["result"], {"attempt": 1}, "the given-back run counted as an attempt")
+
+    def test_example_worker_stops_gracefully_on_sigterm(self):
+        c = self.server.client()
+        kind = self.kind()
+        flag = os.path.join(tempfile.mkdtemp(prefix="rota-pytest-"), "go")
+        proc = subprocess.Popen([sys.executable, str(EXAMPLE_WORKER), "--server", self.server.url, "--kind", kind,
+                                 "--wait", "0.5", "--lease", "3"],
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        self.addCleanup(lambda: proc.poll() is None and proc.kill())
+        job = c.enqueue(kind, {"wait_file": flag})
+        line = proc.stdout.readline()
+        self.assertEqual(line.split(), ["started", str(job["id"]), "1"])
+        proc.send_signal(signal.SIGTERM)
+        open(flag, "w").close()
+        _, err = proc.communicate(timeout=WAIT)
+        self.assertEqual(proc.returncode, 0, err)
+        self.assertIn("stopping", err)
+        got = c.get(job["id"])
+        self.assertEqual((got["state"], got["result"]["attempt"]), ("done", 1))
+
+
+if __name__ == "__main__":
+    unittest.main()
