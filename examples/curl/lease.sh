@@ -25,8 +25,12 @@ api() {
 	if [ $# -ge 1 ]; then
 		set -- --data-binary "$1"
 	fi
-	printf '%s\n' "$auth" | curl --silent --show-error --fail-with-body --config - \
-		--header 'Content-Type: application/json' --request "$method" "$server$path" "$@"
+	if ! answer=$(printf '%s\n' "$auth" | curl --silent --show-error --fail-with-body --config - \
+		--header 'Content-Type: application/json' --request "$method" "$server$path" "$@"); then
+		echo "$method $path failed: $answer" >&2
+		return 1
+	fi
+	printf '%s\n' "$answer"
 }
 
 # field NAME: the first value of "NAME" in the JSON on stdin (a number, or a
