@@ -45,6 +45,10 @@ DEFAULT_GRACE = 30.0
 #: Seconds after which a job given back at shutdown may run again (a snooze:
 #: the attempt is not counted).
 GIVE_BACK_DELAY = 1.0
+#: Most jobs one lease request may ask for (the protocol's limit).
+MAX_LEASE_BATCH = 1000
+#: Longest worker name the protocol records.
+MAX_NAME = 200
 #: Longest pause between failed lease requests.
 MAX_BACKOFF = 30.0
 #: Longest error text sent to the server (the end of a traceback is kept).
@@ -155,7 +159,7 @@ class Worker:
             raise ValueError("lease: want at least 1 second, not %r" % (lease,))
         self.wait = _seconds(wait)
         self.grace = _seconds(grace)
-        self.name = name or "%s:%d" % (socket.gethostname(), os.getpid())
+        self.name = (name or "%s:%d" % (socket.gethostname(), os.getpid()))[:MAX_NAME]
         self.log = logger or logging.getLogger("rota.worker")
         self._fns: Dict[str, Callable[[Job], Any]] = {}
         self._stop = threading.Event()
@@ -252,7 +256,7 @@ class Worker:
             with self._cond:
                 while len(self._running) >= self.concurrency and not self._stop.is_set():
                     self._cond.wait(0.5)
-                free = self.concurrency - len(self._running)
+                free = min(self.concurrency - len(self._running), MAX_LEASE_BATCH)
             if self._stop.is_set():
                 return
             try:
