@@ -196,6 +196,11 @@ var _ interface {
 	Pop(ctx context.Context, queue string, f PopFilter) (*Job, error)
 	Complete(ctx context.Context, job *Job, result any) error
 	FailJob(ctx context.Context, job *Job, err error) error
+	Lease(ctx context.Context, p LeaseParams) ([]Lease, error)
+	ExtendLease(ctx context.Context, token string, d time.Duration) (LeaseStatus, error)
+	CompleteLease(ctx context.Context, token string, result any) (*Job, error)
+	FailLease(ctx context.Context, token string, f LeaseFailure) (*Job, error)
+	SnoozeLease(ctx context.Context, token string, delay time.Duration) (*Job, error)
 	Subscribe(buffer int, f EventFilter) *Subscription
 	ClientStats() ClientStats
 	Nodes(ctx context.Context) ([]NodeInfo, error)

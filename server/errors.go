@@ -22,6 +22,7 @@ const (
 	CodeMethodNotAllowed = "method_not_allowed"  // 405
 	CodeConflict         = "conflict"            // 409: the job's state does not allow it
 	CodeDuplicate        = "duplicate"           // 409: an active job has the key (policy reject)
+	CodeLeaseLost        = "lease_lost"          // 409: the lease token's attempt has ended, or it was never issued
 	CodeTooLarge         = "too_large"           // 413: the body is over the limit
 	CodeQueueFull        = "queue_full"          // 429: the queue is at its maximum size
 	CodeTooManyLongPolls = "too_many_long_polls" // 429: every long-poll slot is taken
@@ -90,6 +91,8 @@ func toAPIError(err error, prefix string) *apiError {
 		return &apiError{Status: http.StatusTooManyRequests, Code: CodeQueueFull, Field: prefix + "queue", Message: msg, err: err}
 	case errors.Is(err, rota.ErrDuplicate):
 		return &apiError{Status: http.StatusConflict, Code: CodeDuplicate, Field: prefix + "key", Message: msg, err: err}
+	case errors.Is(err, rota.ErrLeaseLost):
+		return &apiError{Status: http.StatusConflict, Code: CodeLeaseLost, Field: prefix + "token", Message: msg, err: err}
 	case errors.Is(err, rota.ErrConflict):
 		return &apiError{Status: http.StatusConflict, Code: CodeConflict, Message: msg, err: err}
 	case errors.Is(err, rota.ErrNotFound):

@@ -44,6 +44,12 @@ func (s *Server) routeTable() []route {
 		{method: post, path: "/v1/queues/{name}/pop", role: RoleWrite, handle: s.pop},
 		{method: post, path: "/v1/queues/{name}/push", role: RoleWrite, handle: s.push},
 
+		{method: post, path: "/v1/leases", role: RoleWrite, handle: s.lease},
+		{method: post, path: "/v1/leases/heartbeat", role: RoleWrite, handle: s.heartbeat},
+		{method: post, path: "/v1/leases/complete", role: RoleWrite, handle: s.completeLease},
+		{method: post, path: "/v1/leases/fail", role: RoleWrite, handle: s.failLease},
+		{method: post, path: "/v1/leases/snooze", role: RoleWrite, handle: s.snoozeLease},
+
 		{method: get, path: "/v1/stats", role: RoleRead, query: statsQuery(), handle: s.stats},
 		{method: get, path: "/v1/nodes", role: RoleRead, handle: s.nodes},
 		{method: get, path: "/v1/kinds", role: RoleRead, handle: s.kinds},

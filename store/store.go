@@ -215,6 +215,14 @@ type ClaimParams struct {
 	Now      time.Time
 	// LeaseUntil is the lease deadline given to every claimed job.
 	LeaseUntil time.Time
+	// LeaseToken, when set, makes the claimed attempts remote leases (the
+	// lease protocol of `rota serve`): the store keeps the token with each
+	// job, and only a Finish or a JobRef of ExtendLeases that presents it
+	// ends or extends the attempt, from any node. Without it the attempts
+	// are the node's own (no token stored), and a Finish or ExtendLeases
+	// that presents a token does not touch them. Callers make a new random
+	// token for every claim; the store never reads it back.
+	LeaseToken string
 }
 
 // ClaimResult is the answer to Claim.
@@ -254,12 +262,22 @@ type FinishParams struct {
 	// for the kind, so that the nodes whose claims the maximum held back
 	// claim again.
 	Limited bool
+	// LeaseToken is the token of a remote lease (ClaimParams.LeaseToken):
+	// the finish applies only if the attempt was claimed with this token.
+	// Empty: only if it was claimed without one.
+	LeaseToken string
 }
 
 // JobRef names one attempt of a job.
 type JobRef struct {
 	ID      int64
 	Attempt int
+	// LeaseToken, in a ref given to ExtendLeases, names a remote lease
+	// (ClaimParams.LeaseToken): it is extended whichever node asks, only
+	// while the attempt runs under that token. A ref without a token is
+	// extended only while the asking node holds the attempt and it is not
+	// a remote lease. Refs in a LeaseReport carry no token.
+	LeaseToken string
 }
 
 // LeaseReport is the answer to ExtendLeases.
@@ -516,7 +534,9 @@ type Store interface {
 	// while it ran (CancelRequested), keeping the abort's reason as
 	// LastError: an abort is never lost to a concurrent retry.
 	Finish(ctx context.Context, finishes []FinishParams) (states []State, err error)
-	// ExtendLeases moves the lease deadline of the node's running attempts to until.
+	// ExtendLeases moves the lease deadline of the node's running attempts
+	// to until; refs with a LeaseToken are remote leases, extended by token
+	// whatever node holds them (see JobRef).
 	ExtendLeases(ctx context.Context, node string, refs []JobRef, until time.Time) (LeaseReport, error)
 	// Promote moves up to limit scheduled and retrying jobs whose run_at <= now
 	// to queued. next is the earliest run_at still waiting (zero if none).

@@ -51,7 +51,7 @@ func (s *Store) Claim(ctx context.Context, p store.ClaimParams) (store.ClaimResu
 		return store.ClaimResult{}, ErrClosed
 	}
 	now, lease := utc(p.Now), utc(p.LeaseUntil)
-	args := []any{p.Queue, p.Node, nullTime(lease), now, 0}
+	args := []any{p.Queue, p.Node, nullTime(lease), now, 0, nullText(p.LeaseToken)}
 	var filter strings.Builder
 	if len(p.Metadata) > 0 {
 		md, err := json.Marshal(p.Metadata)
@@ -212,7 +212,7 @@ func writeRateLogs(ctx context.Context, tx pgx.Tx, logs map[string]store.RateLog
 }
 
 // claimPasses claims up to limit jobs with caps (nil: any kind); args are
-// the claim's parameters $1-$5 and those of filter. caps is used up. run
+// the claim's parameters $1-$6 and those of filter. caps is used up. run
 // runs one claim statement and returns the jobs it claimed.
 func claimPasses(limit int, caps map[string]int, args []any, filter string,
 	run func(sql string, args []any) ([]*store.Job, error)) ([]*store.Job, error) {
@@ -325,8 +325,10 @@ func (s *Store) claimQuery(ctx context.Context, q string, args []any) ([]*store.
 	return jobs, nil
 }
 
-// claimSet is the UPDATE of a claim; $2 node, $3 lease_until, $4 now.
-const claimSet = `UPDATE jobs AS j SET state = 'running', node = $2, lease_until = $3, started_at = $4, updated_at = $4,
+// claimSet is the UPDATE of a claim; $2 node, $3 lease_until, $4 now, $6
+// lease_token.
+const claimSet = `UPDATE jobs AS j SET state = 'running', node = $2, lease_until = $3, lease_token = $6::text,
+		started_at = $4, updated_at = $4,
 		attempt = j.attempt + 1, cancel_requested = false
 	FROM chosen WHERE j.id = chosen.id
 	RETURNING ` + jobColumnsJ
@@ -405,13 +407,14 @@ var sqlFinish = `WITH l AS (
 		attempt = j.attempt - ($5::int[])[l.i], result = coalesce((($6::text[])[l.i])::jsonb, j.result),
 		last_error = CASE WHEN j.cancel_requested AND ($3::text[])[l.i] IN ('retrying', 'scheduled', 'queued') THEN j.last_error
 			WHEN ($7::text[])[l.i] <> '' THEN ($7::text[])[l.i] ELSE j.last_error END,
-		lease_until = NULL, cancel_requested = false,
+		lease_until = NULL, lease_token = NULL, cancel_requested = false,
 		finished_at = CASE WHEN j.cancel_requested AND ($3::text[])[l.i] IN ('retrying', 'scheduled', 'queued') THEN ($9::timestamptz[])[l.i]
 			ELSE ($8::timestamptz[])[l.i] END,
 		updated_at = ($9::timestamptz[])[l.i],
 		attempts = j.attempts || jsonb_build_array((($10::text[])[l.i])::jsonb)
 	FROM l
 	WHERE j.id = l.id AND j.attempt = ($2::int[])[l.i] AND j.state = 'running'
+		AND j.lease_token IS NOT DISTINCT FROM ($11::text[])[l.i]
 	RETURNING j.id, j.queue, j.kind, j.state`
 
 // finishRow is a FinishParams checked and encoded.
@@ -426,7 +429,8 @@ type finishRow struct {
 	finishedAt *time.Time
 	now        time.Time
 	record     string
-	limited    bool // announce the freed slot of the job's kind
+	limited    bool    // announce the freed slot of the job's kind
+	token      *string // the remote lease's token; nil for a node's own attempt
 }
 
 // Finish ends attempts; states[i] is the job's state after finishes[i] (""
@@ -495,7 +499,7 @@ func (s *Store) finishRound(ctx context.Context, q querier, rows []finishRow, id
 		attempts, uncounts  = make([]int32, k), make([]int32, k)
 		states, errs, recs  = make([]string, k), make([]string, k), make([]string, k)
 		runAts, finishedAts = make([]*time.Time, k), make([]*time.Time, k)
-		results             = make([]*string, k)
+		results, tokens     = make([]*string, k), make([]*string, k)
 		nows                = make([]time.Time, k)
 	)
 	byID := make(map[int64]int, k)
@@ -504,9 +508,10 @@ func (s *Store) finishRound(ctx context.Context, q querier, rows []finishRow, id
 		ids[x], attempts[x], uncounts[x] = r.id, r.attempt, r.uncount
 		states[x], errs[x], recs[x] = string(r.state), r.errText, r.record
 		runAts[x], finishedAts[x], results[x], nows[x] = r.runAt, r.finishedAt, r.result, r.now
+		tokens[x] = r.token
 		byID[r.id] = i
 	}
-	res, err := q.Query(ctx, sqlFinish, ids, attempts, states, runAts, uncounts, results, errs, finishedAts, nows, recs)
+	res, err := q.Query(ctx, sqlFinish, ids, attempts, states, runAts, uncounts, results, errs, finishedAts, nows, recs, tokens)
 	if err != nil {
 		return fmt.Errorf("postgres: finish: %w", err)
 	}
@@ -541,6 +546,10 @@ func prepareFinish(f store.FinishParams) (finishRow, error) {
 	// must not fail the finish, nor the others of its batch.
 	r := finishRow{id: f.ID, attempt: int32(f.Attempt), state: f.State, now: now, errText: store.CleanText(f.Error),
 		result: nullJSON(store.CleanJSON(f.Result)), limited: f.Limited}
+	if f.LeaseToken != "" {
+		tok := f.LeaseToken
+		r.token = &tok
+	}
 	switch f.State {
 	case store.StateDone, store.StateError, store.StateAborted:
 		r.finishedAt = &now
@@ -584,14 +593,22 @@ func (s *Store) ExtendLeases(ctx context.Context, node string, refs []store.JobR
 		return rep, ErrClosed
 	}
 	ids, attempts := make([]int64, len(refs)), make([]int32, len(refs))
+	tokens := make([]*string, len(refs))
 	for i, r := range refs {
 		ids[i], attempts[i] = r.ID, int32(r.Attempt)
+		if r.LeaseToken != "" {
+			tok := r.LeaseToken
+			tokens[i] = &tok
+		}
 	}
+	// A ref with a token is a remote lease, extended by its token whatever
+	// node holds it; one without, only the node's own attempt.
 	rows, err := s.pool.Query(ctx, `WITH `+sqlLockRunning(2)+`
 		UPDATE jobs AS j SET lease_until = $1
-		FROM unnest($2::bigint[], $3::int[]) AS r(id, attempt), locked
-		WHERE j.id = r.id AND j.id = locked.id AND j.attempt = r.attempt AND j.node = $4 AND j.state = 'running'
-		RETURNING j.id, j.attempt, j.cancel_requested`, nullTime(until), ids, attempts, node)
+		FROM unnest($2::bigint[], $3::int[], $5::text[]) AS r(id, attempt, token), locked
+		WHERE j.id = r.id AND j.id = locked.id AND j.attempt = r.attempt AND j.state = 'running'
+			AND j.lease_token IS NOT DISTINCT FROM r.token AND (r.token IS NOT NULL OR j.node = $4)
+		RETURNING j.id, j.attempt, j.cancel_requested`, nullTime(until), ids, attempts, node, tokens)
 	if err != nil {
 		return rep, fmt.Errorf("postgres: extend leases: %w", err)
 	}
@@ -609,6 +626,7 @@ func (s *Store) ExtendLeases(ctx context.Context, node string, refs []store.JobR
 		return rep, fmt.Errorf("postgres: extend leases: %w", err)
 	}
 	for _, ref := range refs {
+		ref.LeaseToken = "" // reports carry no token
 		cancel, ok := held[ref]
 		switch {
 		case !ok:

@@ -367,7 +367,7 @@ func TestSameKeyAcrossStores(t *testing.T) {
 // TestClaimPlan checks that the claim reads the claim index.
 func TestClaimPlan(t *testing.T) {
 	s := openTest(t, Options{})
-	plan := explain(t, s, []string{`SET LOCAL enable_seqscan = off`}, `EXPLAIN `+claimSQL(""), "q", "n", time.Now(), time.Now(), 10)
+	plan := explain(t, s, []string{`SET LOCAL enable_seqscan = off`}, `EXPLAIN `+claimSQL(""), "q", "n", time.Now(), time.Now(), 10, nil)
 	if !strings.Contains(strings.Join(plan, "\n"), "jobs_claim") {
 		t.Errorf("the claim does not use jobs_claim:\n%s", strings.Join(plan, "\n"))
 	}
@@ -408,8 +408,8 @@ func TestClaimAfterBurst(t *testing.T) {
 		sql  string
 		args []any
 	}{
-		{"uncapped", claimSQL(""), []any{"burst", "n", now, now, limit}},
-		{"capped", claimCappedSQL("", 6), []any{"burst", "n", now, now, limit, []string{"k"}, []int32{limit}}},
+		{"uncapped", claimSQL(""), []any{"burst", "n", now, now, limit, nil}},
+		{"capped", claimCappedSQL("", 7), []any{"burst", "n", now, now, limit, nil, []string{"k"}, []int32{limit}}},
 	} {
 		text := strings.Join(explain(t, s, claimSettings, `EXPLAIN (ANALYZE, TIMING OFF) `+c.sql, c.args...), "\n")
 		if !strings.Contains(text, "Index Scan using jobs_claim") || strings.Contains(text, "rows="+strconv.Itoa(n)+" ") ||
@@ -457,7 +457,7 @@ func TestFinishPlan(t *testing.T) {
 		runAts, finished, results, nows = append(runAts, nil), append(finished, &now), append(results, nil), append(nows, now)
 	}
 	plan := explain(t, s, nil, `EXPLAIN (ANALYZE, TIMING OFF) `+sqlFinish,
-		ids, attempts, states, runAts, uncounts, results, errs, finished, nows, recs)
+		ids, attempts, states, runAts, uncounts, results, errs, finished, nows, recs, make([]*string, len(ids)))
 	text := strings.Join(plan, "\n")
 	perJob := slices.ContainsFunc(plan, func(line string) bool {
 		return strings.Contains(line, "Function Scan") && !strings.Contains(line, "loops=1)")

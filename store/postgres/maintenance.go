@@ -99,7 +99,7 @@ func (s *Store) Rescue(ctx context.Context, now time.Time, limit int) ([]store.T
 		)
 		UPDATE jobs AS j SET state = `+rescueState+`,
 			run_at = CASE WHEN `+rescueState+` = 'queued' THEN $1 ELSE j.run_at END,
-			lease_until = NULL, cancel_requested = false, last_error = $3,
+			lease_until = NULL, lease_token = NULL, cancel_requested = false, last_error = $3,
 			finished_at = CASE WHEN `+rescueState+` = 'queued' THEN NULL ELSE $1 END, updated_at = $1,
 			attempts = j.attempts || jsonb_build_array(jsonb_strip_nulls(jsonb_build_object(
 				'number', j.attempt, 'node', j.node,

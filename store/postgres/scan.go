@@ -39,6 +39,14 @@ func utc(t time.Time) time.Time {
 	return t.Truncate(time.Microsecond).UTC()
 }
 
+// nullText is s, or nil (NULL) when s is empty.
+func nullText(s string) *string {
+	if s == "" {
+		return nil
+	}
+	return &s
+}
+
 // nullTime is t, or nil (NULL) when t is zero.
 func nullTime(t time.Time) *time.Time {
 	if t.IsZero() {

@@ -19,8 +19,8 @@ import (
 
 const (
 	// sqlClaimSet is the SET list of a claim; its parameters are node,
-	// lease_until, started_at, updated_at.
-	sqlClaimSet = `UPDATE jobs SET state = 'running', node = ?, lease_until = ?, started_at = ?, updated_at = ?,
+	// lease_until, lease_token, started_at, updated_at.
+	sqlClaimSet = `UPDATE jobs SET state = 'running', node = ?, lease_until = ?, lease_token = ?, started_at = ?, updated_at = ?,
 		attempt = attempt + 1, cancel_requested = 0 `
 	// sqlClaimNext claims the first jobs of a queue in one statement.
 	sqlClaimNext = sqlClaimSet + `WHERE id IN (SELECT id FROM jobs WHERE queue = ? AND state = 'queued'
@@ -248,7 +248,7 @@ const sqlRunningByKind = `SELECT kind, count(*) FROM jobs
 // caps cannot bind and there are no filters to check in Go, else by
 // picking candidates first.
 func (w *writer) claimJobs(p store.ClaimParams, caps map[string]int, filter claimFilter) ([]*store.Job, error) {
-	set := []any{p.Node, nullMicros(p.LeaseUntil), micros(p.Now), micros(p.Now)}
+	set := []any{p.Node, nullMicros(p.LeaseUntil), nullString(p.LeaseToken), micros(p.Now), micros(p.Now)}
 	var jobs []*store.Job
 	if q, args, ok := claimDirect(p, caps, filter); ok {
 		rows, err := w.query(q, append(set, args...)...)

@@ -531,12 +531,12 @@ func TestQueryPlans(t *testing.T) {
 		args int
 		want []string
 	}{
-		{"claim", sqlClaimNext, 6, []string{"USING COVERING INDEX jobs_waiting (queue=? AND state=?)"}},
+		{"claim", sqlClaimNext, 7, []string{"USING COVERING INDEX jobs_waiting (queue=? AND state=?)"}},
 		{"claim candidates", `SELECT id, kind, priority, run_at FROM jobs WHERE queue = ? AND state = 'queued' AND state IN ` +
 			waitingStates + ` AND (priority, run_at, id) > (?, ?, ?) ORDER BY priority, run_at, id LIMIT ?`, 5,
 			[]string{"USING INDEX jobs_waiting (queue=? AND state=? AND (priority,run_at"}},
 		{"queue size", sqlWaitingCount, 2, []string{"USING COVERING INDEX jobs_waiting (queue=? AND state=?)"}},
-		{"finish", w.finishSQL(4), 40, []string{"USING INTEGER PRIMARY KEY"}},
+		{"finish", w.finishSQL(4), 44, []string{"USING INTEGER PRIMARY KEY"}},
 		{"promote", `SELECT id, state FROM jobs WHERE state IN ('scheduled', 'retrying') AND run_at <= ?
 			ORDER BY run_at, id LIMIT ?`, 2, []string{"USING INDEX jobs_due (run_at<?)"}},
 		{"next run_at", `SELECT min(run_at) FROM jobs WHERE state IN ('scheduled', 'retrying')`, 0, []string{"jobs_due"}},

@@ -21,10 +21,10 @@ const sqlFinish = `UPDATE jobs SET
 	run_at = coalesce(?4, run_at), attempt = attempt - ?5, result = coalesce(?6, result),
 	last_error = CASE WHEN cancel_requested = 1 AND ?3 IN ('retrying', 'scheduled', 'queued') THEN last_error
 		WHEN ?7 <> '' THEN ?7 ELSE last_error END,
-	lease_until = NULL, cancel_requested = 0,
+	lease_until = NULL, lease_token = NULL, cancel_requested = 0,
 	finished_at = CASE WHEN cancel_requested = 1 AND ?3 IN ('retrying', 'scheduled', 'queued') THEN ?9 ELSE ?8 END,
 	updated_at = ?9, attempts = json_insert(attempts, '$[#]', json(?10))
-	WHERE id = ?1 AND attempt = ?2 AND state = 'running'
+	WHERE id = ?1 AND attempt = ?2 AND state = 'running' AND lease_token IS ?11
 	RETURNING queue, kind, state`
 
 // finishRows is the most finishes of one statement: a call with more, or
@@ -44,7 +44,7 @@ func (w *writer) finishSQL(n int) string {
 	attempt = jobs.attempt - f.column5, result = coalesce(f.column6, jobs.result),
 	last_error = CASE WHEN jobs.cancel_requested = 1 AND f.column3 IN ('retrying', 'scheduled', 'queued') THEN jobs.last_error
 		WHEN f.column7 <> '' THEN f.column7 ELSE jobs.last_error END,
-	lease_until = NULL, cancel_requested = 0,
+	lease_until = NULL, lease_token = NULL, cancel_requested = 0,
 	finished_at = CASE WHEN jobs.cancel_requested = 1 AND f.column3 IN ('retrying', 'scheduled', 'queued') THEN f.column9 ELSE f.column8 END,
 	updated_at = f.column9, attempts = json_insert(jobs.attempts, '$[#]', json(f.column10))
 	FROM (VALUES `)
@@ -52,10 +52,10 @@ func (w *writer) finishSQL(n int) string {
 		if i > 0 {
 			b.WriteString(", ")
 		}
-		b.WriteString(`(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
+		b.WriteString(`(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
 	}
 	b.WriteString(`) AS f
-	WHERE jobs.id = f.column1 AND jobs.attempt = f.column2 AND jobs.state = 'running'
+	WHERE jobs.id = f.column1 AND jobs.attempt = f.column2 AND jobs.state = 'running' AND jobs.lease_token IS f.column11
 	RETURNING jobs.id, jobs.queue, jobs.kind, jobs.state`)
 	q := b.String()
 	w.finishSQLs[n] = q
@@ -68,8 +68,9 @@ type finishRow struct {
 	state store.State
 	runAt time.Time // for the notice
 	// args of sqlFinish, and a row of finishSQL: id, attempt, state, run_at,
-	// uncount (0 or 1), result, error, finished_at, updated_at, record.
-	args   [10]any
+	// uncount (0 or 1), result, error, finished_at, updated_at, record,
+	// lease_token (NULL for a node's own attempt).
+	args   [11]any
 	repeat bool // an earlier finish of the same call names the same job
 	// limited: announce the freed slot of the job's kind (NoticeFreed).
 	limited bool
@@ -131,14 +132,14 @@ func (w *writer) finish(rows []finishRow, states []store.State) error {
 		chunk := first[:min(len(first), finishRows)]
 		first = first[len(chunk):]
 		n := 1 << bits.Len(uint(len(chunk)-1)) // smallest power of two >= len(chunk)
-		args := make([]any, 0, 10*n)
+		args := make([]any, 0, 11*n)
 		byID := make(map[int64]int, len(chunk))
 		for _, i := range chunk {
 			args = append(args, rows[i].args[:]...)
 			byID[rows[i].id] = i
 		}
 		for range n - len(chunk) {
-			args = append(args, nil, nil, nil, nil, nil, nil, nil, nil, nil, nil)
+			args = append(args, nil, nil, nil, nil, nil, nil, nil, nil, nil, nil, nil)
 		}
 		res, err := w.query(w.finishSQL(n), args...)
 		if err != nil {
@@ -224,9 +225,9 @@ func prepareFinish(f store.FinishParams) (finishRow, error) {
 	if f.Uncount {
 		uncount = 1
 	}
-	r.args = [10]any{f.ID, f.Attempt, string(f.State), runAt, uncount, nullJSON(store.CleanJSON(f.Result)),
+	r.args = [11]any{f.ID, f.Attempt, string(f.State), runAt, uncount, nullJSON(store.CleanJSON(f.Result)),
 		store.CleanText(f.Error), finishedAt,
-		micros(now), recJSON}
+		micros(now), recJSON, nullString(f.LeaseToken)}
 	return r, nil
 }
 
@@ -241,9 +242,19 @@ func (s *Store) ExtendLeases(ctx context.Context, node string, refs []store.JobR
 		rep = store.LeaseReport{}
 		for _, ref := range refs {
 			var cancel bool
-			err := w.queryRow(`UPDATE jobs SET lease_until = ?
-				WHERE id = ? AND attempt = ? AND node = ? AND state = 'running'
-				RETURNING cancel_requested`, untilUS, ref.ID, ref.Attempt, node).Scan(&cancel)
+			var row scanner
+			if ref.LeaseToken != "" {
+				// A remote lease: extended by its token, whatever node holds it.
+				row = w.queryRow(`UPDATE jobs SET lease_until = ?
+					WHERE id = ? AND attempt = ? AND lease_token = ? AND state = 'running'
+					RETURNING cancel_requested`, untilUS, ref.ID, ref.Attempt, ref.LeaseToken)
+			} else {
+				row = w.queryRow(`UPDATE jobs SET lease_until = ?
+					WHERE id = ? AND attempt = ? AND node = ? AND lease_token IS NULL AND state = 'running'
+					RETURNING cancel_requested`, untilUS, ref.ID, ref.Attempt, node)
+			}
+			err := row.Scan(&cancel)
+			ref.LeaseToken = "" // reports carry no token
 			switch {
 			case errors.Is(err, sql.ErrNoRows):
 				rep.Lost = append(rep.Lost, ref)

@@ -148,7 +148,7 @@ func (s *Store) Rescue(ctx context.Context, now time.Time, limit int) ([]store.T
 			}
 			j, err := scanJob(w.queryRow(`UPDATE jobs SET state = ?1,
 				run_at = CASE WHEN ?1 = 'queued' THEN ?2 ELSE run_at END,
-				lease_until = NULL, cancel_requested = 0, last_error = ?3, finished_at = ?4, updated_at = ?2,
+				lease_until = NULL, lease_token = NULL, cancel_requested = 0, last_error = ?3, finished_at = ?4, updated_at = ?2,
 				attempts = json_insert(attempts, '$[#]', json(?5))
 				WHERE id = ?6 RETURNING `+jobColumns,
 				string(state), micros(now), rescueError, finishedAt, rec, l.id), false)

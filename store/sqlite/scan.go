@@ -40,6 +40,14 @@ func nullMicros(t time.Time) any {
 	return t.UnixMicro()
 }
 
+// nullString is s, with "" as NULL.
+func nullString(s string) any {
+	if s == "" {
+		return nil
+	}
+	return s
+}
+
 // fromMicros converts microseconds since the Unix epoch to a UTC time.
 func fromMicros(v int64) time.Time { return time.UnixMicro(v).UTC() }
 

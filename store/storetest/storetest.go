@@ -37,6 +37,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"Claim", claimTests()},
 		{"Finish", finishTests()},
 		{"Lease", leaseTests()},
+		{"RemoteLease", remoteLeaseTests()},
 		{"Promote", promoteTests()},
 		{"Rescue", rescueTests()},
 		{"Cancel", cancelTests()},
