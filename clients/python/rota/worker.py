@@ -26,7 +26,7 @@ import socket
 import threading
 import time
 import traceback
-from typing import Any, Callable, Dict, List, Optional, Sequence
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 from .client import Client, Duration, Lease, _seconds, parse_time
 from .errors import APIError, BadRequest, ConnectionFailed, LeaseLost, ServerError, TooLarge, TooManyRequests, Unavailable
@@ -57,6 +57,13 @@ MAX_ERROR_TEXT = 16 * 1024
 _TRANSIENT = (ConnectionFailed, Unavailable, ServerError, TooManyRequests)
 
 _RUNNING, _FINISHING, _LOST, _GIVEN_BACK = "running", "finishing", "lost", "given back"
+
+
+def _plain_failure(text: str, outcome: Dict[str, Any]) -> Dict[str, Any]:
+    """A failure of the attempt (the kind's backoff) saying text, and the outcome's own error if any."""
+    if "error" in outcome:
+        text += "\n\n" + outcome["error"]
+    return {"error": text[:MAX_ERROR_TEXT], "plain": True}
 
 
 class RetryAfter(Exception):
@@ -364,16 +371,14 @@ class Worker:
             self._forget(job)
 
     def _finish(self, job: Job, outcome: Dict[str, Any]) -> None:
-        if "result" in outcome:
-            what, call = "done", lambda: self.client.complete(job._token, outcome["result"])
-        elif "snooze" in outcome:
-            what, call = "snoozed", lambda: self.client.snooze(job._token, outcome["snooze"])
-        else:
-            what = "failed"
-            call = lambda: self.client.fail(job._token, outcome["error"], retry_after=outcome.get("retry_after"),
-                                            final=outcome.get("final", False))
+        """Report a job's outcome, retrying passing failures until its lease
+        ends.  An outcome the server refuses (a result over its body limit, a
+        bad delay) becomes a plain failure that says so, rather than leaving
+        the job to its lease's expiry."""
         delay = 0.2
+        failures = 0
         while True:
+            what, call = self._report(job, outcome)
             try:
                 ended = call()
                 self.log.info("rota worker: job %d (%s) attempt %d %s: now %s", job.id, job.kind, job.attempt,
@@ -384,13 +389,19 @@ class Worker:
                                  job.id, job.kind, job.attempt)
                 return
             except (BadRequest, TooLarge) as e:
-                if "result" not in outcome:
+                if outcome.get("plain"):
                     self.log.error("rota worker: job %d (%s): the server refused the outcome: %s", job.id, job.kind, e)
                     return
-                # A result the server will not take (too large, say): fail the attempt saying so.
-                outcome = {"error": "the server refused the result: %s" % e}
-                what, call = "failed", lambda: self.client.fail(job._token, outcome["error"])
+                outcome = _plain_failure("the server refused the outcome (%s): %s" % (what, e), outcome)
             except _TRANSIENT as e:
+                failures += 1
+                # A large body the server stops reading (over its limit) breaks the connection
+                # instead of answering 413: when the server still answers a heartbeat, it was that.
+                if ("result" in outcome and isinstance(e, ConnectionFailed) and failures >= 2
+                        and self._still_ours(job)):
+                    outcome = _plain_failure("the server did not take the result (%d bytes of JSON): %s"
+                                             % (len(json.dumps(outcome["result"])), e), outcome)
+                    continue
                 if time.monotonic() + delay > job._expires:
                     self.log.error("rota worker: job %d (%s): could not report the outcome before the lease ended: %s",
                                    job.id, job.kind, e)
@@ -402,6 +413,24 @@ class Worker:
             except APIError as e:
                 self.log.error("rota worker: job %d (%s): the server refused the outcome: %s", job.id, job.kind, e)
                 return
+
+    def _report(self, job: Job, outcome: Dict[str, Any]) -> Tuple[str, Callable[[], Dict[str, Any]]]:
+        """What the outcome is called in logs, and the call that reports it."""
+        if "result" in outcome:
+            return "done", lambda: self.client.complete(job._token, outcome["result"])
+        if "snooze" in outcome:
+            return "snoozed", lambda: self.client.snooze(job._token, outcome["snooze"])
+        return "failed", lambda: self.client.fail(job._token, outcome["error"], retry_after=outcome.get("retry_after"),
+                                                  final=outcome.get("final", False))
+
+    def _still_ours(self, job: Job) -> bool:
+        """Whether a heartbeat of job's lease succeeds now (extending it)."""
+        try:
+            self.client.heartbeat(job._token, self.lease)
+        except (APIError, ConnectionFailed):
+            return False
+        job._expires = time.monotonic() + self.lease
+        return True
 
     # -- heartbeats -------------------------------------------------------------
 

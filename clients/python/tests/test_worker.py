@@ -100,6 +100,7 @@ class WorkerTest(LeaseServerTest):
         got = self.wait_state(a["id"], "done")
         self.assertEqual(got["result"], {"double": 42, "attempt": 1, "queue": "default"})
         self.assertEqual([x["outcome"] for x in got["attempts"]], ["done"])
+        self.assertEqual(got["attempts"][0]["node"], w.name, "the attempt does not name the worker")
         self.assertEqual(self.wait_state(b["id"], "done")["result"]["queue"], "py-second")
 
     def test_failing_job_is_retried(self):
@@ -173,6 +174,28 @@ class WorkerTest(LeaseServerTest):
         got = self.wait_state(s["id"], "done")
         self.assertEqual(got["result"], "woke")
         self.assertEqual(seen["snooze"], [1, 1], "a snooze counted as an attempt")
+
+    def test_an_outcome_the_server_refuses_fails_the_attempt(self):
+        c = self.server.client()
+        kind = self.kind()
+        w = self.worker()
+
+        @w.kind(kind)
+        def refused(job):
+            if job.args["what"] == "huge result":
+                return "x" * (2 << 20)  # over the server's 1 MiB body limit
+            raise rota.RetryAfter(0)  # the protocol wants a delay > 0
+
+        self.start(w)
+        # Over its body limit the server answers 413, or stops reading and the connection breaks.
+        cases = [("huge result", r"the server (refused the outcome \(done\): .*too_large|did not take the result)"),
+                 ("zero retry_after", r"the server refused the outcome \(failed\): .*retry_after")]
+        for what, want in cases:
+            with self.subTest(what):
+                job = c.enqueue(kind, {"what": what}, max_attempts=1)
+                got = self.wait_state(job["id"], "error")
+                self.assertRegex(got["last_error"], want)
+                self.assertEqual(got["attempts"][0]["outcome"], "error")
 
     def test_abort_is_seen_at_a_heartbeat(self):
         c = self.server.client()
