@@ -91,6 +91,7 @@ class Server:
             if m and not self._addr.is_set():
                 self.url = "http://" + m.group(1)
                 self._addr.set()
+        self.proc.stderr.close()
         self._addr.set()
 
     def client(self, token: Optional[str] = None, timeout: float = 10.0) -> rota.Client:
@@ -145,18 +146,27 @@ class ServerTest(unittest.TestCase):
         return name + ("." + suffix if suffix else "")
 
 
+def require_leases(server: Server) -> None:
+    """Skip (or fail, with ROTA_TEST_REQUIRE_LEASES=1) when server has no lease routes."""
+    if server.has_leases():
+        return
+    msg = "this rota serve has no lease routes (POST /v1/leases is 404): the lease protocol is not on this branch"
+    if os.environ.get("ROTA_TEST_REQUIRE_LEASES") == "1":
+        raise AssertionError(msg + ", and ROTA_TEST_REQUIRE_LEASES=1 requires it")
+    raise unittest.SkipTest(msg)
+
+
 class LeaseServerTest(ServerTest):
     """A server with the lease routes, or a skip."""
 
     @classmethod
     def setUpClass(cls) -> None:
         cls.server = Server(cls.server_env)
-        if not cls.server.has_leases():
+        try:
+            require_leases(cls.server)
+        except BaseException:
             cls.server.stop()
-            msg = "this rota serve has no lease routes (POST /v1/leases is 404): the lease protocol is not on this branch"
-            if os.environ.get("ROTA_TEST_REQUIRE_LEASES") == "1":
-                raise AssertionError(msg + ", and ROTA_TEST_REQUIRE_LEASES=1 requires it")
-            raise unittest.SkipTest(msg)
+            raise
 
     def start(self, w: rota.Worker) -> threading.Thread:
         """Run w in a thread until the test ends."""

@@ -7,13 +7,14 @@ answers 404), unless ROTA_TEST_REQUIRE_LEASES=1.
 import logging
 import os
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
 import threading
 import unittest
 
-from support import ROOT, WAIT, LeaseServerTest, rota, wait_for
+from support import ROOT, WAIT, LeaseServerTest, Server, require_leases, rota, wait_for
 
 EXAMPLE_WORKER = ROOT / "clients" / "python" / "examples" / "worker.py"
 
@@ -349,6 +350,53 @@ class WorkerTest(LeaseServerTest):
         self.assertIn("stopping", err)
         got = c.get(job["id"])
         self.assertEqual((got["state"], got["result"]["attempt"]), ("done", 1))
+
+
+
+class WorkerAuthTest(LeaseServerTest):
+    secret_write = "py-worker-write-0123456789"
+    secret_read = "py-worker-read-0123456789"
+    server_env = {"ROTA_TOKENS": "pww:write:%s,pwr:read:%s" % (secret_write, secret_read)}
+
+    def test_a_token_refused_for_good_ends_run(self):
+        cases = [("no token", None, rota.Unauthorized), ("read token", self.secret_read, rota.Forbidden)]
+        for name, token, exc in cases:
+            with self.subTest(name):
+                w = rota.Worker(self.server.client(token), wait=0.5)
+                w.register(self.kind(), lambda job: None)
+                with self.assertRaises(exc):
+                    w.run(handle_signals=False)
+
+        c = self.server.client(self.secret_write)
+        w = rota.Worker(c, wait=0.5)
+        w.register(self.kind(), lambda job: "with a token")
+        self.start(w)
+        job = c.enqueue(self.kind(), {})
+        wait_for("the job to be done", lambda: c.get(job["id"])["state"] == "done")
+        self.assertEqual(c.get(job["id"])["result"], "with a token")
+
+
+class WorkerBeforeServerTest(unittest.TestCase):
+    start = LeaseServerTest.start
+
+    def test_worker_waits_for_the_server(self):
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        url = "http://127.0.0.1:%d" % port
+        w = rota.Worker(rota.Client(url, timeout=5), wait=0.5, lease=3)
+        w.register("py.before-server", lambda job: {"late": True})
+        with self.assertLogs("rota.worker", logging.WARNING) as logs:
+            self.start(w)
+            wait_for("a failed lease request", lambda: any("lease request failed" in m for m in logs.output))
+        self.assertIn("cannot reach the server", "\n".join(logs.output))
+        server = Server({"ROTA_LISTEN": "127.0.0.1:%d" % port})
+        self.addCleanup(server.stop)
+        require_leases(server)
+        c = server.client()
+        job = c.enqueue("py.before-server", {})
+        wait_for("the job to be done", lambda: c.get(job["id"])["state"] == "done")
+        self.assertEqual(c.get(job["id"])["result"], {"late": True})
 
 
 if __name__ == "__main__":
