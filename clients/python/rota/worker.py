@@ -49,6 +49,9 @@ GIVE_BACK_DELAY = 1.0
 MAX_LEASE_BATCH = 1000
 #: Longest worker name the protocol records.
 MAX_NAME = 200
+#: Shortest time between two lease requests that found nothing (a
+#: ``wait`` of 0 would otherwise poll in a tight loop).
+IDLE_PAUSE = 0.25
 #: Longest pause between failed lease requests.
 MAX_BACKOFF = 30.0
 #: Longest error text sent to the server (the end of a traceback is kept).
@@ -246,7 +249,7 @@ class Worker:
                 for _ in range(self.concurrency):
                     self._work.put(None)
                 for sig, handler in previous.items():
-                    signal.signal(sig, handler)
+                    signal.signal(sig, handler if handler is not None else signal.SIG_DFL)
                 self.log.info("rota worker stopped")
 
     def _on_signal(self, signum: int, frame: Any) -> None:
@@ -266,6 +269,7 @@ class Worker:
                 free = min(self.concurrency - len(self._running), MAX_LEASE_BATCH)
             if self._stop.is_set():
                 return
+            asked = time.monotonic()
             try:
                 leases = self.client.lease(kinds, queues=self.queues, max=free, wait=self.wait,
                                            lease=self.lease, worker=self.name)
@@ -275,6 +279,8 @@ class Worker:
                 self._stop.wait(backoff)
                 continue
             backoff = 0.0
+            if not leases:
+                self._stop.wait(max(0.0, asked + IDLE_PAUSE - time.monotonic()))
             for lease in leases:
                 job = Job(lease, self.lease)
                 if self._stop.is_set():
