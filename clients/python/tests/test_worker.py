@@ -353,6 +353,28 @@ class WorkerTest(LeaseServerTest):
 
 
 
+    def test_a_second_signal_stops_without_waiting(self):
+        c = self.server.client()
+        kind = self.kind()
+        never = os.path.join(tempfile.mkdtemp(prefix="rota-pytest-"), "never")
+        proc = subprocess.Popen([sys.executable, str(EXAMPLE_WORKER), "--server", self.server.url, "--kind", kind,
+                                 "--wait", "0.5", "--lease", "3", "--grace", "600"],
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        self.addCleanup(lambda: proc.poll() is None and proc.kill())
+        job = c.enqueue(kind, {"wait_file": never})
+        self.assertEqual(proc.stdout.readline().split(), ["started", str(job["id"]), "1"])
+        proc.send_signal(signal.SIGINT)
+        for line in proc.stderr:  # one signal at a time: a second one sent at once could merge with the first
+            if "stopping; running jobs get 600s" in line:
+                break
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=WAIT)
+        self.assertEqual(proc.returncode, 0, err)
+        self.assertIn("given back", err)
+        got = c.get(job["id"])
+        self.assertIn(got["state"], ("scheduled", "queued"))
+        self.assertEqual(got["attempt"], 0, "the given-back attempt counted")
+
 class WorkerAuthTest(LeaseServerTest):
     secret_write = "py-worker-write-0123456789"
     secret_read = "py-worker-read-0123456789"
