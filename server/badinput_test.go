@@ -60,6 +60,18 @@ func TestBadInputChangesNothing(t *testing.T) {
 		t.Fatal(err)
 	}
 	qid, hid, pid, did := queued.ID, held.ID, popped.ID, done.ID
+	// A live remote lease, a spent one, and a well-formed token nobody issued.
+	var live, spent leasesResponse
+	e.ok("POST", "/v1/jobs", w, `{"kind":"t.lease","queue":"lq"}`, nil)
+	e.ok("POST", "/v1/leases", w, `{"kinds":["t.lease"],"queues":["lq"],"lease":"1h"}`, &live)
+	e.ok("POST", "/v1/jobs", w, `{"kind":"t.lease","queue":"lq"}`, nil)
+	e.ok("POST", "/v1/leases", w, `{"kinds":["t.lease"],"queues":["lq"]}`, &spent)
+	if len(live.Leases) != 1 || len(spent.Leases) != 1 {
+		t.Fatalf("leases %+v %+v", live, spent)
+	}
+	e.ok("POST", "/v1/leases/complete", w, tokenBody(spent.Leases[0].Token, ""), nil)
+	liveTok, spentTok := live.Leases[0].Token, spent.Leases[0].Token
+	forged := fmt.Sprintf("rl1.%d.%d.30000.%s", live.Leases[0].Job.ID, live.Leases[0].Job.Attempt, strings.Repeat("0", 32))
 	big := `{"kind":"t.a","args":"` + strings.Repeat("x", 80<<10) + `"}`
 	before := e.snapshot()
 
@@ -169,6 +181,60 @@ func TestBadInputChangesNothing(t *testing.T) {
 		{"from after the year 9999", "GET", "/v1/stats?from=9999-12-31T23:00:00-05:00", w, "", 400, CodeInvalid, "from"},
 		{"from at the end of 9999", "GET", "/v1/stats?from=9999-12-31T00:00:00Z", w, "", 400, CodeInvalid, "from"},
 		{"hours and from", "GET", "/v1/stats?hours=2&from=2030-01-01T00:00:00Z", w, "", 400, CodeInvalid, "hours"},
+		// Leases.
+		{"lease truncated JSON", "POST", "/v1/leases", w, `{"kinds":`, 400, CodeMalformedJSON, ""},
+		{"lease empty body", "POST", "/v1/leases", w, ``, 400, CodeMalformedJSON, ""},
+		{"lease unknown field", "POST", "/v1/leases", w, `{"kinds":["t.lease"],"queues":["lq"],"colour":1}`, 400, CodeInvalid, "colour"},
+		{"lease without kinds", "POST", "/v1/leases", w, `{"queues":["lq"]}`, 400, CodeInvalid, "kinds"},
+		{"lease empty kinds", "POST", "/v1/leases", w, `{"kinds":[],"queues":["lq"]}`, 400, CodeInvalid, "kinds"},
+		{"lease kinds not a list", "POST", "/v1/leases", w, `{"kinds":"t.lease"}`, 400, CodeInvalid, "kinds"},
+		{"lease empty kind", "POST", "/v1/leases", w, `{"kinds":["t.lease",""],"queues":["lq"]}`, 400, CodeInvalid, "kinds"},
+		{"lease bad kind", "POST", "/v1/leases", w, `{"kinds":["t.lease","no spaces"],"queues":["lq"]}`, 400, CodeInvalid, "kinds"},
+		{"lease bad queue", "POST", "/v1/leases", w, `{"kinds":["t.lease"],"queues":["lq","a b"]}`, 400, CodeInvalid, "queues"},
+		{"lease max zero", "POST", "/v1/leases", w, `{"kinds":["t.lease"],"queues":["lq"],"max":0}`, 400, CodeInvalid, "max"},
+		{"lease max too big", "POST", "/v1/leases", w, `{"kinds":["t.lease"],"queues":["lq"],"max":1001}`, 400, CodeInvalid, "max"},
+		{"lease max as string", "POST", "/v1/leases", w, `{"kinds":["t.lease"],"queues":["lq"],"max":"5"}`, 400, CodeInvalid, "max"},
+		{"lease max as fraction", "POST", "/v1/leases", w, `{"kinds":["t.lease"],"queues":["lq"],"max":1.5}`, 400, CodeInvalid, "max"},
+		{"lease wait too long", "POST", "/v1/leases", w, `{"kinds":["t.lease"],"queues":["lq"],"wait":"10m"}`, 400, CodeInvalid, "wait"},
+		{"lease negative wait", "POST", "/v1/leases", w, `{"kinds":["t.lease"],"queues":["lq"],"wait":-1}`, 400, CodeInvalid, "wait"},
+		{"lease bad wait", "POST", "/v1/leases", w, `{"kinds":["t.lease"],"queues":["lq"],"wait":"soon"}`, 400, CodeInvalid, "wait"},
+		{"lease too short", "POST", "/v1/leases", w, `{"kinds":["t.lease"],"queues":["lq"],"lease":"0s"}`, 400, CodeInvalid, "lease"},
+		{"lease too long", "POST", "/v1/leases", w, `{"kinds":["t.lease"],"queues":["lq"],"lease":"2h"}`, 400, CodeInvalid, "lease"},
+		{"lease as bool", "POST", "/v1/leases", w, `{"kinds":["t.lease"],"queues":["lq"],"lease":true}`, 400, CodeInvalid, "lease"},
+		{"lease worker too long", "POST", "/v1/leases", w, `{"kinds":["t.lease"],"queues":["lq"],"worker":"` + strings.Repeat("w", 201) + `"}`, 400, CodeInvalid, "worker"},
+		{"lease with a read token", "POST", "/v1/leases", readSecret, `{"kinds":["t.lease"],"queues":["lq"]}`, 403, CodeForbidden, ""},
+		{"heartbeat malformed", "POST", "/v1/leases/heartbeat", w, `{"token":`, 400, CodeMalformedJSON, ""},
+		{"heartbeat without token", "POST", "/v1/leases/heartbeat", w, `{}`, 400, CodeInvalid, "token"},
+		{"heartbeat token as number", "POST", "/v1/leases/heartbeat", w, `{"token":5}`, 400, CodeInvalid, "token"},
+		{"heartbeat bad token", "POST", "/v1/leases/heartbeat", w, `{"token":"abc"}`, 400, CodeInvalid, "token"},
+		{"heartbeat token with a short secret", "POST", "/v1/leases/heartbeat", w, tokenBody(liveTok[:len(liveTok)-1], ""), 400, CodeInvalid, "token"},
+		{"heartbeat unknown field", "POST", "/v1/leases/heartbeat", w, tokenBody(liveTok, `"ttl":"1m"`), 400, CodeInvalid, "ttl"},
+		{"heartbeat lease too short", "POST", "/v1/leases/heartbeat", w, tokenBody(liveTok, `"lease":"10ms"`), 400, CodeInvalid, "lease"},
+		{"heartbeat bad lease", "POST", "/v1/leases/heartbeat", w, tokenBody(liveTok, `"lease":"long"`), 400, CodeInvalid, "lease"},
+		{"heartbeat stale token", "POST", "/v1/leases/heartbeat", w, tokenBody(spentTok, ""), 409, CodeLeaseLost, "token"},
+		{"heartbeat forged token", "POST", "/v1/leases/heartbeat", w, tokenBody(forged, ""), 409, CodeLeaseLost, "token"},
+		{"complete malformed", "POST", "/v1/leases/complete", w, `not json`, 400, CodeMalformedJSON, ""},
+		{"complete unknown field", "POST", "/v1/leases/complete", w, tokenBody(liveTok, `"output":1`), 400, CodeInvalid, "output"},
+		{"complete bad token", "POST", "/v1/leases/complete", w, `{"token":"rl1.x.y"}`, 400, CodeInvalid, "token"},
+		{"complete stale token", "POST", "/v1/leases/complete", w, tokenBody(spentTok, `"result":1`), 409, CodeLeaseLost, "token"},
+		{"complete forged token", "POST", "/v1/leases/complete", w, tokenBody(forged, `"result":1`), 409, CodeLeaseLost, "token"},
+		{"complete with a read token", "POST", "/v1/leases/complete", readSecret, tokenBody(liveTok, ""), 403, CodeForbidden, ""},
+		{"fail without error", "POST", "/v1/leases/fail", w, tokenBody(liveTok, ""), 400, CodeInvalid, "error"},
+		{"fail error as number", "POST", "/v1/leases/fail", w, tokenBody(liveTok, `"error":7`), 400, CodeInvalid, "error"},
+		{"fail final as string", "POST", "/v1/leases/fail", w, tokenBody(liveTok, `"error":"x","final":"yes"`), 400, CodeInvalid, "final"},
+		{"fail negative retry_after", "POST", "/v1/leases/fail", w, tokenBody(liveTok, `"error":"x","retry_after":"-1m"`), 400, CodeInvalid, "retry_after"},
+		{"fail zero retry_after", "POST", "/v1/leases/fail", w, tokenBody(liveTok, `"error":"x","retry_after":0`), 400, CodeInvalid, "retry_after"},
+		{"fail bad retry_after", "POST", "/v1/leases/fail", w, tokenBody(liveTok, `"error":"x","retry_after":"later"`), 400, CodeInvalid, "retry_after"},
+		{"fail final with retry_after", "POST", "/v1/leases/fail", w, tokenBody(liveTok, `"error":"x","final":true,"retry_after":"1m"`), 400, CodeInvalid, "retry_after"},
+		{"fail bad token", "POST", "/v1/leases/fail", w, `{"token":"","error":"x"}`, 400, CodeInvalid, "token"},
+		{"fail stale token", "POST", "/v1/leases/fail", w, tokenBody(spentTok, `"error":"x"`), 409, CodeLeaseLost, "token"},
+		{"snooze without delay", "POST", "/v1/leases/snooze", w, tokenBody(liveTok, ""), 400, CodeInvalid, "delay"},
+		{"snooze zero delay", "POST", "/v1/leases/snooze", w, tokenBody(liveTok, `"delay":"0s"`), 400, CodeInvalid, "delay"},
+		{"snooze negative delay", "POST", "/v1/leases/snooze", w, tokenBody(liveTok, `"delay":-5`), 400, CodeInvalid, "delay"},
+		{"snooze bad delay", "POST", "/v1/leases/snooze", w, tokenBody(liveTok, `"delay":"a while"`), 400, CodeInvalid, "delay"},
+		{"snooze bad token", "POST", "/v1/leases/snooze", w, `{"token":"rl1.1.1.30000.XYZ","delay":"1m"}`, 400, CodeInvalid, "token"},
+		{"snooze stale token", "POST", "/v1/leases/snooze", w, tokenBody(spentTok, `"delay":"1m"`), 409, CodeLeaseLost, "token"},
+		{"lease route with GET", "GET", "/v1/leases", w, "", 405, CodeMethodNotAllowed, ""},
 		// Routing.
 		{"wrong method", "PUT", "/v1/jobs", w, `{}`, 405, CodeMethodNotAllowed, ""},
 		{"unknown route", "GET", "/v1/nothing", w, "", 404, CodeNotFound, ""},
