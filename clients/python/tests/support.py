@@ -61,7 +61,8 @@ class Server:
     def __init__(self, env: Optional[dict] = None):
         self.dir = tempfile.mkdtemp(prefix="rota-pytest-")
         self.db = os.path.join(self.dir, "rota.db")
-        full = dict(os.environ)
+        # The server's settings are the test's alone: none inherited from the caller's ROTA_*.
+        full = {k: v for k, v in os.environ.items() if not k.startswith("ROTA_")}
         full.update({
             "ROTA_DATABASE_URL": self.db,
             "ROTA_LISTEN": "127.0.0.1:0",
