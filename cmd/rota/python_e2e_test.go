@@ -93,8 +93,8 @@ func requirePython(t *testing.T) string {
 	return python
 }
 
-// requireLeaseRoutes skips the test when the server has no lease protocol
-// (POST /v1/leases is 404).
+// requireLeaseRoutes fails the test early, saying why, when the server has
+// no lease protocol (POST /v1/leases is 404).
 func requireLeaseRoutes(t *testing.T, base string) {
 	t.Helper()
 	resp, err := http.Post(base+"/v1/leases", "application/json", strings.NewReader(`{}`))
@@ -103,7 +103,7 @@ func requireLeaseRoutes(t *testing.T, base string) {
 	}
 	resp.Body.Close()
 	if resp.StatusCode == http.StatusNotFound {
-		t.Skip("this server has no lease routes (POST /v1/leases is 404)")
+		t.Fatal("this server has no lease routes (POST /v1/leases is 404)")
 	}
 }
 
