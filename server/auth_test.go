@@ -38,6 +38,8 @@ func TestRolesMatrix(t *testing.T) {
 		"POST /v1/queues/{name}/pause": RoleWrite, "POST /v1/queues/{name}/resume": RoleWrite,
 		"POST /v1/queues/{name}/pop": RoleWrite, "POST /v1/queues/{name}/push": RoleWrite,
 		"DELETE /v1/jobs/{id}": RoleAdmin, "PATCH /v1/queues/{name}": RoleAdmin,
+		"POST /v1/leases": RoleWrite, "POST /v1/leases/heartbeat": RoleWrite, "POST /v1/leases/complete": RoleWrite,
+		"POST /v1/leases/fail": RoleWrite, "POST /v1/leases/snooze": RoleWrite,
 	}
 	if len(want) != len(e.srv.routes) {
 		t.Errorf("%d routes, the matrix has %d", len(e.srv.routes), len(want))
