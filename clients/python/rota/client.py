@@ -1,0 +1,456 @@
+"""The HTTP client of rota's REST API (``rota serve``), standard library only.
+
+Jobs, queues, stats, nodes and kinds come back as the API's JSON, decoded
+into plain ``dict`` and ``list`` values (times as RFC 3339 strings,
+durations as strings like ``"1m30s"``); see the API's OpenAPI document at
+``/v1/openapi.json`` for every field.
+"""
+
+import datetime
+import http.client
+import json
+import urllib.error
+import urllib.parse
+import urllib.request
+from typing import Any, Dict, Iterable, Iterator, List, Mapping, NamedTuple, Optional, Sequence, Union
+
+from .errors import APIError, ConnectionFailed, error_class
+
+__all__ = ["Client", "Page", "Lease", "DEFAULT_TIMEOUT", "duration", "rfc3339", "parse_time"]
+
+#: Seconds a request may take before it fails with :class:`ConnectionFailed`
+#: (long-polling requests get their ``wait`` on top).
+DEFAULT_TIMEOUT = 30.0
+
+#: Longest part of an error answer's body kept in the message when the
+#: answer is not in the API's error shape.
+_MAX_RAW_ERROR = 500
+
+Duration = Union[int, float, str, datetime.timedelta]
+Time = Union[str, datetime.datetime]
+
+
+def duration(value: Duration, name: str = "duration") -> Union[float, str]:
+    """The API form of a duration: seconds as a number, a ``timedelta``
+    as its seconds, a string (``"90s"``, ``"1h30m"``, ``"7d"``) as is."""
+    if isinstance(value, bool):
+        raise TypeError("%s: want seconds, a timedelta or a duration string, not a bool" % name)
+    if isinstance(value, datetime.timedelta):
+        return value.total_seconds()
+    if isinstance(value, (int, float, str)):
+        return value
+    raise TypeError("%s: want seconds, a timedelta or a duration string, not %s" % (name, type(value).__name__))
+
+
+def rfc3339(value: Time, name: str = "time") -> str:
+    """The API form of a time: an aware ``datetime`` in RFC 3339, a string as is.
+    A naive ``datetime`` is refused: its zone would be a guess."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, datetime.datetime):
+        if value.tzinfo is None or value.tzinfo.utcoffset(value) is None:
+            raise ValueError("%s: a naive datetime has no time zone; use datetime.now(timezone.utc) or similar" % name)
+        return value.isoformat()
+    raise TypeError("%s: want a datetime or an RFC 3339 string, not %s" % (name, type(value).__name__))
+
+
+def parse_time(value: Optional[str]) -> Optional[datetime.datetime]:
+    """An aware ``datetime`` from an RFC 3339 string of the API (nanoseconds
+    are cut to microseconds); ``None`` for ``None`` or ``""``."""
+    if not value:
+        return None
+    s = value.strip()
+    if s[-1] in "zZ":
+        s = s[:-1] + "+00:00"
+    # Python before 3.11 takes at most 6 fractional digits, and exactly 3 or 6.
+    date_time, sep, rest = s.partition(".")
+    if sep:
+        digits = ""
+        i = 0
+        while i < len(rest) and rest[i].isdigit():
+            i += 1
+        digits, zone = rest[:i], rest[i:]
+        s = date_time + "." + (digits + "000000")[:6] + zone
+    return datetime.datetime.fromisoformat(s)
+
+
+class Page(NamedTuple):
+    """One page of :meth:`Client.list`: the jobs, and the cursor of the
+    next page (``None`` on the last)."""
+
+    jobs: List[Dict[str, Any]]
+    next: Optional[str]
+
+
+class Lease(NamedTuple):
+    """A leased job (:meth:`Client.lease`): the lease ``token`` to
+    heartbeat, complete, fail or snooze it with, its ``deadline`` (an aware
+    ``datetime``) and the ``job`` as the API shows it."""
+
+    token: str
+    deadline: Optional[datetime.datetime]
+    job: Dict[str, Any]
+
+    def __repr__(self) -> str:  # the token is a credential for this attempt
+        return "Lease(job=%r, deadline=%r)" % (self.job.get("id"), self.deadline)
+
+
+class Client:
+    """A client of one rota server.
+
+    ``url`` is the server's base URL (``http://127.0.0.1:7700``); ``token``
+    the bearer token's secret, sent as ``Authorization: Bearer ...`` and
+    never shown by ``repr``; ``timeout`` the seconds a request may take.
+    A client keeps no connection open and may be shared between threads.
+    """
+
+    def __init__(self, url: str, token: Optional[str] = None, timeout: float = DEFAULT_TIMEOUT,
+                 user_agent: str = "rota-python"):
+        parsed = urllib.parse.urlsplit(url)
+        if parsed.scheme not in ("http", "https") or not parsed.netloc:
+            raise ValueError("url: want http://host:port or https://host:port, not %r" % url)
+        self.url = url.rstrip("/")
+        self._token = token
+        self.timeout = timeout
+        self.user_agent = user_agent
+
+    def __repr__(self) -> str:
+        return "rota.Client(%r, token=%s, timeout=%r)" % (self.url, "<hidden>" if self._token else None, self.timeout)
+
+    # -- transport ---------------------------------------------------------
+
+    def request(self, method: str, path: str, body: Any = None, query: Optional[Iterable] = None,
+                timeout: Optional[float] = None) -> Any:
+        """Send one request and return its decoded JSON answer (``None`` for
+        an empty one).  ``body`` is JSON-encoded when not ``None``; ``query``
+        is a sequence of ``(name, value)`` pairs.  Error answers raise
+        :class:`APIError` (a subclass by status and code); a server that
+        cannot be reached raises :class:`ConnectionFailed`."""
+        url = self.url + path
+        if query:
+            url += "?" + urllib.parse.urlencode(list(query))
+        data = None
+        headers = {"Accept": "application/json", "User-Agent": self.user_agent}
+        if body is not None:
+            data = json.dumps(body, separators=(",", ":")).encode("utf-8")
+            headers["Content-Type"] = "application/json"
+        if self._token:
+            headers["Authorization"] = "Bearer " + self._token
+        req = urllib.request.Request(url, data=data, headers=headers, method=method)
+        try:
+            with urllib.request.urlopen(req, timeout=self.timeout if timeout is None else timeout) as resp:
+                raw = resp.read()
+        except urllib.error.HTTPError as e:
+            try:
+                raw = e.read()
+            except (OSError, ValueError):
+                raw = b""
+            finally:
+                e.close()
+            raise self._api_error(e.code, raw, method, path) from None
+        except urllib.error.URLError as e:
+            cause = e.reason if isinstance(e.reason, BaseException) else e
+            raise ConnectionFailed(method, self.url + path, cause) from e
+        except (OSError, http.client.HTTPException) as e:  # timeouts, resets, a broken answer
+            raise ConnectionFailed(method, self.url + path, e) from e
+        if not raw:
+            return None
+        return json.loads(raw.decode("utf-8"))
+
+    @staticmethod
+    def _api_error(status: int, raw: bytes, method: str, path: str) -> APIError:
+        code, message, field = None, "", None
+        try:
+            doc = json.loads(raw.decode("utf-8"))
+            err = doc["error"]
+            code, message, field = err.get("code"), err.get("message", ""), err.get("field")
+        except (ValueError, KeyError, TypeError, AttributeError):
+            message = raw.decode("utf-8", "replace").strip()[:_MAX_RAW_ERROR] or "HTTP %d" % status
+        return error_class(status, code)(status, code, message, field, method, path)
+
+    # -- jobs --------------------------------------------------------------
+
+    def enqueue(self, kind: str, args: Any = None, *, queue: Optional[str] = None, priority: Optional[int] = None,
+                run_at: Optional[Time] = None, delay: Optional[Duration] = None, hold: Optional[bool] = None,
+                key: Optional[str] = None, on_conflict: Optional[str] = None,
+                metadata: Optional[Mapping[str, str]] = None, max_attempts: Optional[int] = None,
+                timeout: Optional[Duration] = None, user_requested: Optional[bool] = None) -> Dict[str, Any]:
+        """Enqueue one job and return it (or, with a ``key`` and
+        ``on_conflict="return"``, the active job that has the key).
+
+        ``args`` is any JSON value (default ``{}``); ``run_at`` an aware
+        ``datetime`` or RFC 3339 string; ``delay`` and ``timeout`` seconds,
+        a ``timedelta`` or a duration string; ``on_conflict`` one of
+        ``return``, ``replace``, ``update_priority``, ``reject`` (which
+        raises :class:`Duplicate`).  Options left ``None`` take the kind's
+        and the server's defaults."""
+        return self.request("POST", "/v1/jobs", job_body(kind, args, queue=queue, priority=priority, run_at=run_at,
+                                                         delay=delay, hold=hold, key=key, on_conflict=on_conflict,
+                                                         metadata=metadata, max_attempts=max_attempts,
+                                                         timeout=timeout, user_requested=user_requested))
+
+    def enqueue_batch(self, jobs: Sequence[Mapping[str, Any]]) -> List[Dict[str, Any]]:
+        """Enqueue several jobs, all or none, and return them in order.
+
+        Each item is a mapping with ``kind`` and optionally ``args`` and the
+        options of :meth:`enqueue` (``{"kind": "email.send", "args": {...},
+        "delay": 60}``).  When one item is bad nothing is stored, and the
+        :class:`BadRequest` names it (``field`` ``jobs[3].priority``)."""
+        items = []
+        for i, item in enumerate(jobs):
+            item = dict(item)
+            try:
+                kind = item.pop("kind")
+            except KeyError:
+                raise ValueError("jobs[%d]: no kind" % i) from None
+            args = item.pop("args", None)
+            items.append(job_body(kind, args, **item))
+        return self.request("POST", "/v1/jobs/batch", {"jobs": items})["jobs"]
+
+    def get(self, job_id: int) -> Dict[str, Any]:
+        """One job with its ``attempts`` and ``result``; :class:`NotFound` when there is none."""
+        return self.request("GET", "/v1/jobs/%d" % _id(job_id))
+
+    def list(self, *, state: Union[None, str, Sequence[str]] = None, kind: Union[None, str, Sequence[str]] = None,
+             queue: Union[None, str, Sequence[str]] = None, key: Optional[str] = None,
+             metadata: Optional[Mapping[str, str]] = None, created_from: Optional[Time] = None,
+             created_to: Optional[Time] = None, run_at_from: Optional[Time] = None,
+             run_at_to: Optional[Time] = None, limit: Optional[int] = None, order: Optional[str] = None,
+             cursor: Optional[str] = None) -> Page:
+        """One page of jobs, newest first (``order="asc"`` for oldest
+        first).  ``state``, ``kind`` and ``queue`` take one name or several;
+        ``metadata`` matches every given pair; the ``_from``/``_to`` ranges
+        are ``[from, to)``.  Pass the page's ``next`` as ``cursor`` for the
+        following page; :meth:`iter_jobs` does that for you."""
+        q: List[tuple] = []
+        for name, value in (("state", state), ("kind", kind), ("queue", queue)):
+            if value is None:
+                continue
+            for v in [value] if isinstance(value, str) else value:
+                q.append((name, v))
+        if key is not None:
+            q.append(("key", key))
+        for k, v in (metadata or {}).items():
+            q.append(("metadata", "%s=%s" % (k, v)))
+        for name, value in (("created_from", created_from), ("created_to", created_to),
+                            ("run_at_from", run_at_from), ("run_at_to", run_at_to)):
+            if value is not None:
+                q.append((name, rfc3339(value, name)))
+        if limit is not None:
+            q.append(("limit", str(limit)))
+        if order is not None:
+            q.append(("order", order))
+        if cursor is not None:
+            q.append(("cursor", cursor))
+        doc = self.request("GET", "/v1/jobs", query=q)
+        return Page(doc.get("jobs") or [], doc.get("next") or None)
+
+    def iter_jobs(self, **filters: Any) -> Iterator[Dict[str, Any]]:
+        """Every job matching the filters of :meth:`list`, page after page
+        (``limit`` is the page size)."""
+        cursor = filters.pop("cursor", None)
+        while True:
+            page = self.list(cursor=cursor, **filters)
+            yield from page.jobs
+            if not page.next:
+                return
+            cursor = page.next
+
+    def abort(self, job_id: int, reason: Optional[str] = None) -> Dict[str, Any]:
+        """Abort a job; a running one is interrupted (a remote worker learns
+        it at its next heartbeat).  :class:`Conflict` when it has ended."""
+        body = {"reason": reason} if reason else None
+        return self.request("POST", "/v1/jobs/%d/abort" % _id(job_id), body)
+
+    def abort_key(self, kind: str, key: str, reason: Optional[str] = None) -> Dict[str, Any]:
+        """Abort the active job of ``kind`` with ``key``; :class:`NotFound` when there is none."""
+        body = {"kind": kind, "key": key}
+        if reason:
+            body["reason"] = reason
+        return self.request("POST", "/v1/jobs/abort", body)
+
+    def retry(self, job_id: int) -> Dict[str, Any]:
+        """Run a final, scheduled or retrying job again now."""
+        return self.request("POST", "/v1/jobs/%d/retry" % _id(job_id))
+
+    def release(self, job_id: int) -> Dict[str, Any]:
+        """Release a held job (enqueued with ``hold=True``)."""
+        return self.request("POST", "/v1/jobs/%d/release" % _id(job_id))
+
+    def delete(self, job_id: int) -> Dict[str, Any]:
+        """Delete a job that is not running (role ``admin``)."""
+        return self.request("DELETE", "/v1/jobs/%d" % _id(job_id))
+
+    # -- queues, stats, nodes, kinds ----------------------------------------
+
+    def queues(self) -> List[Dict[str, Any]]:
+        """Every queue with ``paused``, ``max_size``, ``urgent_priority``,
+        ``counts`` by state and ``oldest_queued_at``."""
+        return self.request("GET", "/v1/queues")["queues"]
+
+    def pause_queue(self, name: str) -> Dict[str, Any]:
+        """Stop starting the queue's jobs."""
+        return self.request("POST", "/v1/queues/%s/pause" % urllib.parse.quote(name, safe=""))
+
+    def resume_queue(self, name: str) -> Dict[str, Any]:
+        """Start the queue's jobs again."""
+        return self.request("POST", "/v1/queues/%s/resume" % urllib.parse.quote(name, safe=""))
+
+    def stats(self, *, hours: Optional[int] = None, from_: Optional[Time] = None,
+              to: Optional[Time] = None) -> Dict[str, Any]:
+        """Counts ``by_state``, ``by_queue``, ``by_kind`` and ``per_hour``
+        (over the last ``hours``, or ``from_``/``to``)."""
+        q: List[tuple] = []
+        if hours is not None:
+            q.append(("hours", str(hours)))
+        if from_ is not None:
+            q.append(("from", rfc3339(from_, "from")))
+        if to is not None:
+            q.append(("to", rfc3339(to, "to")))
+        return self.request("GET", "/v1/stats", query=q)
+
+    def nodes(self) -> List[Dict[str, Any]]:
+        """The node registry."""
+        return self.request("GET", "/v1/nodes")["nodes"]
+
+    def kinds(self) -> List[Dict[str, Any]]:
+        """The kinds the serving node runs, with their configuration."""
+        return self.request("GET", "/v1/kinds")["kinds"]
+
+    # -- the lease protocol (remote workers) ----------------------------------
+
+    def lease(self, kinds: Sequence[str], *, queues: Optional[Sequence[str]] = None, max: int = 1,
+              wait: Optional[Duration] = None, lease: Optional[Duration] = None,
+              worker: Optional[str] = None) -> List[Lease]:
+        """Take up to ``max`` jobs of ``kinds`` from ``queues`` (tried in
+        order; default the server's ``["default"]``), waiting up to ``wait``
+        for the first (long-polling); each is leased for ``lease`` (default
+        the server's 30 s).  May return an empty list.  ``worker`` names
+        this process in the job's attempt."""
+        if isinstance(kinds, str):
+            kinds = [kinds]
+        body: Dict[str, Any] = {"kinds": list(kinds), "max": max}
+        if queues is not None:
+            body["queues"] = [queues] if isinstance(queues, str) else list(queues)
+        timeout = self.timeout
+        if wait is not None:
+            body["wait"] = duration(wait, "wait")
+            timeout += _seconds(wait)
+        if lease is not None:
+            body["lease"] = duration(lease, "lease")
+        if worker is not None:
+            body["worker"] = worker
+        doc = self.request("POST", "/v1/leases", body, timeout=timeout)
+        return [Lease(item["token"], parse_time(item.get("deadline")), item["job"]) for item in doc.get("leases") or []]
+
+    def heartbeat(self, token: str, lease: Optional[Duration] = None) -> Dict[str, Any]:
+        """Extend a lease (by ``lease``, default the length it was taken
+        with); the answer has the new ``deadline`` and ``abort_requested``.
+        :class:`LeaseLost` when the attempt is no longer this token's."""
+        body: Dict[str, Any] = {"token": token}
+        if lease is not None:
+            body["lease"] = duration(lease, "lease")
+        return self.request("POST", "/v1/leases/heartbeat", body)
+
+    def complete(self, token: str, result: Any = None) -> Dict[str, Any]:
+        """End a leased job done with ``result`` (any JSON); returns the job."""
+        body: Dict[str, Any] = {"token": token}
+        if result is not None:
+            body["result"] = result
+        return self.request("POST", "/v1/leases/complete", body)["job"]
+
+    def fail(self, token: str, error: str, *, retry_after: Optional[Duration] = None,
+             final: bool = False) -> Dict[str, Any]:
+        """End a leased job's attempt with ``error``: retried with the kind's
+        backoff, or after exactly ``retry_after``, or not at all with
+        ``final=True``; a job whose abort was requested ends ``aborted``.
+        Returns the job."""
+        body: Dict[str, Any] = {"token": token, "error": error}
+        if retry_after is not None:
+            body["retry_after"] = duration(retry_after, "retry_after")
+        if final:
+            body["final"] = True
+        return self.request("POST", "/v1/leases/fail", body)["job"]
+
+    def snooze(self, token: str, delay: Duration) -> Dict[str, Any]:
+        """Put a leased job back for after ``delay`` without counting the
+        attempt; returns the job."""
+        return self.request("POST", "/v1/leases/snooze", {"token": token, "delay": duration(delay, "delay")})["job"]
+
+
+def job_body(kind: str, args: Any = None, **options: Any) -> Dict[str, Any]:
+    """The JSON of one job to enqueue: ``kind``, ``args`` and the options
+    of :meth:`Client.enqueue` that are not ``None``."""
+    known = {"queue", "priority", "run_at", "delay", "hold", "key", "on_conflict", "metadata",
+             "max_attempts", "timeout", "user_requested"}
+    unknown = set(options) - known
+    if unknown:
+        raise TypeError("unknown job option(s): %s" % ", ".join(sorted(unknown)))
+    body: Dict[str, Any] = {"kind": kind}
+    if args is not None:
+        body["args"] = args
+    for name, value in options.items():
+        if value is None:
+            continue
+        if name in ("delay", "timeout"):
+            value = duration(value, name)
+        elif name == "run_at":
+            value = rfc3339(value, name)
+        elif name == "metadata":
+            value = dict(value)
+        body[name] = value
+    return body
+
+
+def _id(job_id: Any) -> int:
+    if isinstance(job_id, bool) or not isinstance(job_id, int):
+        raise TypeError("job id: want an int, not %s" % type(job_id).__name__)
+    return job_id
+
+
+def _seconds(d: Duration) -> float:
+    """Seconds of a duration, for local timeouts; a string it cannot read counts as 0."""
+    if isinstance(d, datetime.timedelta):
+        return d.total_seconds()
+    if isinstance(d, (int, float)):
+        return float(d)
+    return parse_go_duration(d) or 0.0
+
+
+_UNITS = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
+
+
+def parse_go_duration(s: str) -> Optional[float]:
+    """Seconds of a duration string in Go's syntax with days (``"1h30m"``,
+    ``"7d"``, ``"250ms"``); ``None`` when it is not one."""
+    s = s.strip()
+    if not s:
+        return None
+    total, i = 0.0, 0
+    sign = 1.0
+    if s[0] in "+-":
+        sign = -1.0 if s[0] == "-" else 1.0
+        i = 1
+    if s[i:] == "0":
+        return 0.0
+    if i >= len(s):
+        return None
+    while i < len(s):
+        j = i
+        while j < len(s) and (s[j].isdigit() or s[j] == "."):
+            j += 1
+        if j == i:
+            return None
+        try:
+            num = float(s[i:j])
+        except ValueError:
+            return None
+        k = j
+        while k < len(s) and not (s[k].isdigit() or s[k] == "."):
+            k += 1
+        unit = s[j:k]
+        if unit not in _UNITS:
+            return None
+        total += num * _UNITS[unit]
+        i = k
+    return sign * total
