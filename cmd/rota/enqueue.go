@@ -60,11 +60,11 @@ func newEnqueueCmd(a *app) *cobra.Command {
 				return err
 			}
 			p.Metadata = m
-			c, st, err := a.client(cmd.Context())
+			c, done, err := a.backend(cmd.Context())
 			if err != nil {
 				return err
 			}
-			defer st.Close()
+			defer done()
 			job, err := c.EnqueueParams(cmd.Context(), p)
 			if err != nil {
 				return err

@@ -17,9 +17,9 @@ import (
 func newJobsCmd(a *app) *cobra.Command {
 	cmd := &cobra.Command{Use: "jobs", Short: "List, show and act on jobs"}
 	cmd.AddCommand(newJobsLsCmd(a), newJobsShowCmd(a), newJobsCancelCmd(a),
-		newJobActionCmd(a, "retry", "Run a finished, failed or waiting job again now", (*rota.Client).Retry),
-		newJobActionCmd(a, "release", "Release a held (ready) job to run", (*rota.Client).Release),
-		newJobActionCmd(a, "delete", "Delete a job that is not running", (*rota.Client).Delete),
+		newJobActionCmd(a, "retry", "Run a finished, failed or waiting job again now", backend.Retry),
+		newJobActionCmd(a, "release", "Release a held (ready) job to run", backend.Release),
+		newJobActionCmd(a, "delete", "Delete a job that is not running", backend.Delete),
 	)
 	return cmd
 }
@@ -82,11 +82,11 @@ func newJobsLsCmd(a *app) *cobra.Command {
 				}
 				*tf.out = t
 			}
-			c, st, err := a.client(cmd.Context())
+			c, done, err := a.backend(cmd.Context())
 			if err != nil {
 				return err
 			}
-			defer st.Close()
+			defer done()
 			page, err := c.List(cmd.Context(), p)
 			if err != nil {
 				return err
@@ -130,11 +130,11 @@ func newJobsShowCmd(a *app) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			c, st, err := a.client(cmd.Context())
+			c, done, err := a.backend(cmd.Context())
 			if err != nil {
 				return err
 			}
-			defer st.Close()
+			defer done()
 			job, err := c.Get(cmd.Context(), id)
 			if err != nil {
 				return jobErr(cmd.Context(), c, id, "show", err)
@@ -163,11 +163,11 @@ func newJobsCancelCmd(a *app) *cobra.Command {
 			case len(args) == 0 && (kind == "" || key == ""):
 				return usagef("give a job id, or both --kind and --key")
 			}
-			c, st, err := a.client(cmd.Context())
+			c, done, err := a.backend(cmd.Context())
 			if err != nil {
 				return err
 			}
-			defer st.Close()
+			defer done()
 			var job *rota.Job
 			if byKey {
 				job, err = c.AbortKey(cmd.Context(), kind, key, reason)
@@ -196,7 +196,7 @@ func newJobsCancelCmd(a *app) *cobra.Command {
 	return cmd
 }
 
-func newJobActionCmd(a *app, name, short string, act func(*rota.Client, context.Context, int64) (*rota.Job, error)) *cobra.Command {
+func newJobActionCmd(a *app, name, short string, act func(backend, context.Context, int64) (*rota.Job, error)) *cobra.Command {
 	return &cobra.Command{
 		Use:   name + " ID",
 		Short: short,
@@ -206,11 +206,11 @@ func newJobActionCmd(a *app, name, short string, act func(*rota.Client, context.
 			if err != nil {
 				return err
 			}
-			c, st, err := a.client(cmd.Context())
+			c, done, err := a.backend(cmd.Context())
 			if err != nil {
 				return err
 			}
-			defer st.Close()
+			defer done()
 			job, err := act(c, cmd.Context(), id)
 			if err != nil {
 				return jobErr(cmd.Context(), c, id, name, err)
@@ -222,7 +222,7 @@ func newJobActionCmd(a *app, name, short string, act func(*rota.Client, context.
 
 // jobErr words a failed action on job id for a person: "job 7 not found",
 // "cannot retry job 7: it is running"; other errors are returned as they are.
-func jobErr(ctx context.Context, c *rota.Client, id int64, action string, err error) error {
+func jobErr(ctx context.Context, c backend, id int64, action string, err error) error {
 	switch {
 	case errors.Is(err, rota.ErrNotFound):
 		return fmt.Errorf("job %d not found", id)
