@@ -224,4 +224,3 @@ func formatDuration(d time.Duration) string {
 	}
 	return d.String()
 }
-

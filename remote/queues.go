@@ -36,7 +36,7 @@ func (c *Client) Queues(ctx context.Context) ([]rota.QueueInfo, error) {
 	if err := c.call(ctx, "GET", "/v1/queues", nil, nil, &w); err != nil {
 		return nil, err
 	}
-	var out []rota.QueueInfo
+	out := make([]rota.QueueInfo, 0, len(w.Queues))
 	for _, q := range w.Queues {
 		out = append(out, q.queue())
 	}
@@ -93,7 +93,7 @@ func (c *Client) Nodes(ctx context.Context) ([]rota.NodeInfo, error) {
 	if err := c.call(ctx, "GET", "/v1/nodes", nil, nil, &w); err != nil {
 		return nil, err
 	}
-	var out []rota.NodeInfo
+	out := make([]rota.NodeInfo, 0, len(w.Nodes))
 	for _, n := range w.Nodes {
 		hb, err := parseDuration("heartbeat_interval", n.HeartbeatInterval)
 		if err != nil {
