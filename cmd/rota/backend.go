@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -71,10 +72,18 @@ func (a *app) localOnly(cmd *cobra.Command) error {
 	return usagef("rota %s works on the store (ROTA_DATABASE_URL), not over HTTP: drop --server (or unset ROTA_SERVER)", cmd.Name())
 }
 
-// print writes v as JSON with --json, and runs text otherwise.
-func (a *app) print(v any, text func() error) error {
+// output writes v as JSON with --json, and runs text otherwise.
+func (a *app) output(v any, text func() error) error {
 	if a.json {
 		return printJSON(a.stdout, v)
 	}
 	return text()
+}
+
+// say writes v as JSON with --json, and one formatted line otherwise.
+func (a *app) say(v any, format string, args ...any) error {
+	return a.output(v, func() error {
+		_, err := fmt.Fprintf(a.stdout, format+"\n", args...)
+		return err
+	})
 }

@@ -69,11 +69,7 @@ func newEnqueueCmd(a *app) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			if a.json {
-				return printJSON(a.stdout, job)
-			}
-			fmt.Fprintf(a.stdout, "job %d %s (%s, queue %s, priority %d)\n", job.ID, job.State, job.Kind, job.Queue, job.Priority)
-			return nil
+			return a.say(job, "job %d %s (%s, queue %s, priority %d)", job.ID, job.State, job.Kind, job.Queue, job.Priority)
 		},
 	}
 	f := cmd.Flags()

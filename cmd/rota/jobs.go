@@ -139,10 +139,7 @@ func newJobsShowCmd(a *app) *cobra.Command {
 			if err != nil {
 				return jobErr(cmd.Context(), c, id, "show", err)
 			}
-			if a.json {
-				return printJSON(a.stdout, job)
-			}
-			return printJob(a.stdout, job)
+			return a.output(job, func() error { return printJob(a.stdout, job) })
 		},
 	}
 }
@@ -235,15 +232,11 @@ func jobErr(ctx context.Context, c backend, id int64, action string, err error) 
 }
 
 func (a *app) printAction(job *rota.Job, action string) error {
-	if a.json {
-		return printJSON(a.stdout, job)
-	}
 	state := string(job.State)
 	if job.State == rota.StateRunning && job.CancelRequested {
 		state = "running, abort requested"
 	}
-	fmt.Fprintf(a.stdout, "%s: job %d %s (%s)\n", action, job.ID, state, job.Kind)
-	return nil
+	return a.say(job, "%s: job %d %s (%s)", action, job.ID, state, job.Kind)
 }
 
 // stateList is the states as "ready, scheduled, ... or aborted".

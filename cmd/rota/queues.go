@@ -109,9 +109,5 @@ func (a *app) updateQueue(cmd *cobra.Command, name string, u rota.QueueUpdate, v
 	if err != nil {
 		return err
 	}
-	if a.json {
-		return printJSON(a.stdout, q)
-	}
-	fmt.Fprintf(a.stdout, "queue %s %s\n", q.Name, verb)
-	return nil
+	return a.say(q, "queue %s %s", q.Name, verb)
 }

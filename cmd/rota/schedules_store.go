@@ -252,11 +252,7 @@ func addStoredScheduleCmds(a *app, cmd *cobra.Command) {
 			if err := c.DeleteSchedule(cmd.Context(), args[0]); err != nil {
 				return scheduleErr(args[0], err)
 			}
-			if a.json {
-				return printJSON(a.stdout, map[string]string{"deleted": args[0]})
-			}
-			fmt.Fprintf(a.stdout, "schedule %s deleted\n", args[0])
-			return nil
+			return a.say(map[string]string{"deleted": args[0]}, "schedule %s deleted", args[0])
 		},
 	}
 	cmd.AddCommand(create, ls, show, update, enable, disable, rm)
