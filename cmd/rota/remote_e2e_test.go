@@ -158,6 +158,8 @@ func testRemoteCLIMatchesLocal(t *testing.T, local, served *env) {
 		// Stats.
 		{"stats"},
 		{"stats", "--json"},
+		{"stats", "--hours", "-1"},
+		{"nodes", "ls", "extra"},
 		// Schedules.
 		{"schedules", "create", "nightly/report", "--kind", "report", "--spec", "daily at 02:00", "--tz", "Europe/Amsterdam",
 			"--metadata", "team=ops", "--args", `{"full":true}`, "--jitter", "30s", "--misfire", "all", "--misfire-cap", "5"},
