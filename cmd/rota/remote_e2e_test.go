@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -102,7 +103,9 @@ func TestRemoteCLIMatchesLocal(t *testing.T) {
 			if driver == "postgres" {
 				pgLocal, pgServed = postgresEnv(t), postgresEnv(t)
 			}
-			testRemoteCLIMatchesLocal(t, newEnv(t, append(pgLocal, remoteTokens())...), newEnv(t, append(pgServed, remoteTokens())...))
+			served := newEnv(t, append(pgServed, remoteTokens())...)
+			served.vars = append(served.vars, "ROTA_WORKERS_DIR="+echoWorker(t, served.dir))
+			testRemoteCLIMatchesLocal(t, newEnv(t, append(pgLocal, remoteTokens())...), served)
 		})
 	}
 }
@@ -214,8 +217,18 @@ func testRemoteCLIMatchesLocal(t *testing.T, local, served *env) {
 
 	// Read-only commands on one store, both ways: exactly the same output.
 	served.ok("schedules", "create", "s1", "--kind", "report", "--spec", "hourly")
+	// A job that ran, with its attempt and result.
+	var ran struct {
+		ID int64 `json:"id"`
+	}
+	remote.jsonOut(&ran, "enqueue", "e2e.echo", `{"n":1}`)
+	ranID := strconv.FormatInt(ran.ID, 10)
+	waitFor(t, 60*time.Second, "the echo job to be done", func() bool {
+		return strings.Contains(remote.ok("jobs", "show", ranID), "state:     done")
+	})
 	for _, args := range [][]string{
 		{"jobs", "ls", "--json"}, {"jobs", "ls"}, {"jobs", "show", "1", "--json"}, {"jobs", "show", "2"},
+		{"jobs", "show", ranID}, {"jobs", "show", ranID, "--json"},
 		{"queues", "ls", "--json"}, {"queues", "ls"}, {"stats", "--json"}, {"stats"},
 		{"stats", "--hours", "2000", "--json"}, {"stats", "--hours", "3"},
 		{"nodes", "ls", "--json"}, {"schedules", "ls", "--json"}, {"schedules", "show", "s1"},
@@ -296,4 +309,19 @@ func TestRemoteCLIAuth(t *testing.T) {
 	if _, errOut, code := e.cli("jobs", "ls", "--server", "127.0.0.1:7700"); code != exitUsage || !strings.Contains(errOut, "--server") {
 		t.Errorf("a server without a scheme: exit %d: %s", code, errOut)
 	}
+}
+
+// echoWorker writes a workers directory under dir where kind e2e.echo runs
+// a command that answers {"ok":true}, and returns it.
+func echoWorker(t *testing.T, dir string) string {
+	t.Helper()
+	workers := filepath.Join(dir, "workers")
+	if err := os.Mkdir(workers, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(workers, "e2e.echo.json"),
+		[]byte(`{"exec": "cat >/dev/null; echo '{\"ok\":true}'"}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return workers
 }
