@@ -285,7 +285,7 @@ func (c *Config) settings() []setting {
 		{env: EnvPostgresSchema, flag: "postgres-schema", usage: "PostgreSQL schema of rota's tables (postgres stores only)",
 			value: &stringValue{p: &c.PostgresSchema, norm: normSchema}},
 		// The CLI's remote mode.
-		{env: EnvServer, flag: "server", usage: "drive the rota serve at this URL (like http://127.0.0.1:7700) instead of the store",
+		{env: EnvServer, flag: "server", secret: true, usage: "drive the rota serve at this URL (like http://127.0.0.1:7700) instead of the store",
 			value: &stringValue{p: &c.Server, norm: normServer}},
 		{env: EnvToken, flag: "token", hide: func(string) string { return "xxxxx" },
 			usage: "bearer token for --server; prefer the variable (it is never shown)",

@@ -24,6 +24,15 @@ func TestServerAndToken(t *testing.T) {
 	if strings.Contains(help.String(), env[EnvToken]) || !strings.Contains(help.String(), "--token") {
 		t.Errorf("help shows the token or lacks --token:\n%s", help.String())
 	}
+	// A password in the URL is not shown in the error.
+	if _, err := FromEnv(func(k string) string {
+		if k == EnvServer {
+			return "ftp://me:hunter2-0123456789@host"
+		}
+		return ""
+	}); err == nil || strings.Contains(err.Error(), "hunter2") {
+		t.Errorf("bad server URL with a password: %v", err)
+	}
 	for _, bad := range []string{"127.0.0.1:7700", "ftp://host", "http://", "http://h/?a=1"} {
 		_, err := FromEnv(func(k string) string {
 			if k == EnvServer {

@@ -306,8 +306,8 @@ func TestRemoteCLIAuth(t *testing.T) {
 			t.Errorf("%v with --server: exit %d: %s", args, code, errOut)
 		}
 	}
-	if _, errOut, code := e.cli("jobs", "ls", "--server", "127.0.0.1:7700"); code != exitUsage || !strings.Contains(errOut, "--server") {
-		t.Errorf("a server without a scheme: exit %d: %s", code, errOut)
+	if _, errOut, code := e.cli("jobs", "ls", "--server", "ftp://me:pw-0123456789@h"); code != exitUsage || !strings.Contains(errOut, "--server") || strings.Contains(errOut, "pw-0123456789") {
+		t.Errorf("a bad server URL with a password: exit %d: %s", code, errOut)
 	}
 }
 
