@@ -216,7 +216,7 @@ func testRemoteCLIMatchesLocal(t *testing.T, local, served *env) {
 	}
 
 	// Read-only commands on one store, both ways: exactly the same output.
-	served.ok("schedules", "create", "s1", "--kind", "report", "--spec", "hourly")
+	served.ok("schedules", "create", "s1", "--kind", "report", "--spec", "hourly", "--disabled") // it must not fire between two runs
 	// A job that ran, with its attempt and result.
 	var ran struct {
 		ID int64 `json:"id"`
