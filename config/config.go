@@ -33,6 +33,9 @@ const (
 	EnvTokensFile        = "ROTA_TOKENS_FILE"
 	EnvHTTPMaxBody       = "ROTA_HTTP_MAX_BODY"
 	EnvHTTPMaxLongPolls  = "ROTA_HTTP_MAX_LONG_POLLS"
+	// The CLI's remote mode.
+	EnvServer = "ROTA_SERVER"
+	EnvToken  = "ROTA_TOKEN"
 )
 
 // Log formats (Config.LogFormat).
@@ -128,6 +131,13 @@ type Config struct {
 	// HTTPMaxEventStreams is how many GET /v1/events streams may be open
 	// at once; more are refused with 429.
 	HTTPMaxEventStreams int
+	// Server is the URL of a rota serve (http://host:port) that the CLI's
+	// commands drive over its HTTP API instead of opening the store; empty
+	// for the store.
+	Server string
+	// Token is the bearer token sent to Server. It is never shown: not in
+	// --help, errors or logs.
+	Token string
 }
 
 // Default returns the built-in configuration: every Default* constant, and
@@ -290,6 +300,12 @@ func (c *Config) baseSettings() []setting {
 			value: &intValue{p: &c.HTTPMaxLongPolls}},
 		{env: EnvPostgresSchema, flag: "postgres-schema", usage: "PostgreSQL schema of rota's tables (postgres stores only)",
 			value: &stringValue{p: &c.PostgresSchema, norm: normSchema}},
+		// The CLI's remote mode.
+		{env: EnvServer, flag: "server", secret: true, usage: "drive the rota serve at this URL (like http://127.0.0.1:7700) instead of the store",
+			value: &stringValue{p: &c.Server, norm: normServer}},
+		{env: EnvToken, flag: "token", hide: func(string) string { return "xxxxx" },
+			usage: "bearer token for --server; prefer the variable (it is never shown)",
+			value: &secretValue{p: &c.Token}},
 	}
 }
 

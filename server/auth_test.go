@@ -42,6 +42,14 @@ func TestRolesMatrix(t *testing.T) {
 		"POST /v1/leases": RoleWrite, "POST /v1/leases/heartbeat": RoleWrite, "POST /v1/leases/complete": RoleWrite,
 		"POST /v1/leases/fail": RoleWrite, "POST /v1/leases/snooze": RoleWrite,
 	}
+	for pattern, role := range map[string]Role{ // schedules
+		"GET /v1/schedules": RoleRead, "GET /v1/schedules/{key}": RoleRead, "GET /v1/schedule-preview": RoleRead,
+		"POST /v1/schedules": RoleWrite, "PATCH /v1/schedules/{key}": RoleWrite,
+		"POST /v1/schedules/{key}/enable": RoleWrite, "POST /v1/schedules/{key}/disable": RoleWrite,
+		"DELETE /v1/schedules/{key}": RoleAdmin,
+	} {
+		want[pattern] = role
+	}
 	if len(want) != len(e.srv.routes) {
 		t.Errorf("%d routes, the matrix has %d", len(e.srv.routes), len(want))
 	}

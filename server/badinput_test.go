@@ -36,6 +36,12 @@ func (e *env) snapshot() string {
 	}
 	b.WriteString(mustJSON(e.t, st))
 	b.WriteString(mustJSON(e.t, qs))
+	// Schedules.
+	sp, err := e.client.ListSchedules(ctx, rota.ScheduleListParams{Limit: 10000})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	b.WriteString(mustJSON(e.t, sp))
 	return b.String()
 }
 
@@ -59,6 +65,8 @@ func TestBadInputChangesNothing(t *testing.T) {
 	if _, err := e.client.Stats(ctx); err != nil {
 		t.Fatal(err)
 	}
+	e.created("POST", "/v1/schedules", w, `{"key":"kept","kind":"t.a","spec":"daily at 02:00"}`)
+	e.created("POST", "/v1/schedules", w, `{"key":"off/one","kind":"t.a","spec":"hourly","enabled":false}`)
 	qid, hid, pid, did := queued.ID, held.ID, popped.ID, done.ID
 	// A live remote lease, a spent one, and a well-formed token nobody issued.
 	var live, spent leasesResponse
@@ -244,6 +252,47 @@ func TestBadInputChangesNothing(t *testing.T) {
 		{"snooze bad token", "POST", "/v1/leases/snooze", w, `{"token":"rl1.1.1.30000.XYZ","delay":"1m"}`, 400, CodeInvalid, "token"},
 		{"snooze stale token", "POST", "/v1/leases/snooze", w, tokenBody(spentTok, `"delay":"1m"`), 409, CodeLeaseLost, "token"},
 		{"lease route with GET", "GET", "/v1/leases", w, "", 405, CodeMethodNotAllowed, ""},
+		// Schedules.
+		{"schedule bad spec", "POST", "/v1/schedules", w, `{"key":"n1","kind":"t.a","spec":"every 10 parsecs"}`, 400, CodeInvalid, "spec"},
+		{"schedule without spec", "POST", "/v1/schedules", w, `{"key":"n1","kind":"t.a"}`, 400, CodeInvalid, "spec"},
+		{"schedule in the past", "POST", "/v1/schedules", w, `{"key":"n1","kind":"t.a","spec":"once at 2001-01-01T00:00:00Z"}`, 400, CodeInvalid, "spec"},
+		{"schedule unknown zone", "POST", "/v1/schedules", w, `{"key":"n1","kind":"t.a","spec":"hourly","zone":"Mars/Olympus"}`, 400, CodeInvalid, "zone"},
+		{"schedule without key", "POST", "/v1/schedules", w, `{"kind":"t.a","spec":"hourly"}`, 400, CodeInvalid, "key"},
+		{"schedule bad key", "POST", "/v1/schedules", w, `{"key":"a b","kind":"t.a","spec":"hourly"}`, 400, CodeInvalid, "key"},
+		{"schedule without kind", "POST", "/v1/schedules", w, `{"key":"n1","spec":"hourly"}`, 400, CodeInvalid, "kind"},
+		{"schedule duplicate key", "POST", "/v1/schedules", w, `{"key":"kept","kind":"t.b","spec":"hourly"}`, 409, CodeDuplicate, "key"},
+		{"schedule unknown field", "POST", "/v1/schedules", w, `{"key":"n1","kind":"t.a","spec":"hourly","every":"1h"}`, 400, CodeInvalid, "every"},
+		{"schedule priority as string", "POST", "/v1/schedules", w, `{"key":"n1","kind":"t.a","spec":"hourly","priority":"hi"}`, 400, CodeInvalid, "priority"},
+		{"schedule bad jitter", "POST", "/v1/schedules", w, `{"key":"n1","kind":"t.a","spec":"hourly","jitter":"a while"}`, 400, CodeInvalid, "jitter"},
+		{"schedule jitter too long", "POST", "/v1/schedules", w, `{"key":"n1","kind":"t.a","spec":"hourly","jitter":"2d"}`, 400, CodeInvalid, "jitter"},
+		{"schedule bad misfire", "POST", "/v1/schedules", w, `{"key":"n1","kind":"t.a","spec":"hourly","misfire":"later"}`, 400, CodeInvalid, "misfire"},
+		{"schedule negative misfire cap", "POST", "/v1/schedules", w, `{"key":"n1","kind":"t.a","spec":"hourly","misfire_cap":-1}`, 400, CodeInvalid, "misfire_cap"},
+		{"schedule bad overlap", "POST", "/v1/schedules", w, `{"key":"n1","kind":"t.a","spec":"hourly","overlap":"both"}`, 400, CodeInvalid, "overlap"},
+		{"schedule bad condition", "POST", "/v1/schedules", w, `{"key":"n1","kind":"t.a","spec":"hourly","condition":"when ready"}`, 400, CodeInvalid, "condition"},
+		{"schedule created by a reader", "POST", "/v1/schedules", readSecret, `{"key":"n1","kind":"t.a","spec":"hourly"}`, 403, CodeForbidden, ""},
+		{"schedule patch bad spec", "PATCH", "/v1/schedules/kept", w, `{"spec":"daily at 25:00"}`, 400, CodeInvalid, "spec"},
+		{"schedule patch unknown zone", "PATCH", "/v1/schedules/kept", w, `{"zone":"Nowhere/Land"}`, 400, CodeInvalid, "zone"},
+		{"schedule patch nothing", "PATCH", "/v1/schedules/kept", w, `{}`, 400, CodeInvalid, ""},
+		{"schedule patch other key", "PATCH", "/v1/schedules/kept", w, `{"key":"other","spec":"hourly"}`, 400, CodeInvalid, "key"},
+		{"schedule patch unknown key", "PATCH", "/v1/schedules/nope", w, `{"spec":"hourly"}`, 404, CodeNotFound, "key"},
+		{"schedule patch enabled as string", "PATCH", "/v1/schedules/kept", w, `{"enabled":"no"}`, 400, CodeInvalid, "enabled"},
+		{"schedule get unknown", "GET", "/v1/schedules/nope", w, "", 404, CodeNotFound, "key"},
+		{"schedule enable unknown", "POST", "/v1/schedules/nope/enable", w, "", 404, CodeNotFound, "key"},
+		{"schedule disable unknown", "POST", "/v1/schedules/off%2Fnone/disable", w, `{"reason":"x"}`, 404, CodeNotFound, "key"},
+		{"schedule disable unknown field", "POST", "/v1/schedules/kept/disable", w, `{"why":"x"}`, 400, CodeInvalid, "why"},
+		{"schedule enable with a body", "POST", "/v1/schedules/off%2Fone/enable", w, `{"now":true}`, 400, CodeInvalid, "now"},
+		{"schedule deleted by a writer", "DELETE", "/v1/schedules/kept", w, "", 403, CodeForbidden, ""},
+		{"schedule delete unknown", "DELETE", "/v1/schedules/nope", adminSecret, "", 404, CodeNotFound, "key"},
+		{"schedules enabled not a bool", "GET", "/v1/schedules?enabled=maybe", w, "", 400, CodeInvalid, "enabled"},
+		{"schedules bad cursor", "GET", "/v1/schedules?cursor=" + encodeCursor(true, 5), w, "", 400, CodeInvalid, "cursor"},
+		{"schedules zero limit", "GET", "/v1/schedules?limit=0", w, "", 400, CodeInvalid, "limit"},
+		{"schedules search twice", "GET", "/v1/schedules?search=a&search=b", w, "", 400, CodeInvalid, "search"},
+		{"preview without spec", "GET", "/v1/schedule-preview?tz=UTC", w, "", 400, CodeInvalid, "spec"},
+		{"preview bad spec", "GET", "/v1/schedule-preview?spec=wibble", w, "", 400, CodeInvalid, "spec"},
+		{"preview unknown zone", "GET", "/v1/schedule-preview?spec=hourly&tz=Mars%2FBase", w, "", 400, CodeInvalid, "tz"},
+		{"preview zero fires", "GET", "/v1/schedule-preview?spec=hourly&n=0", w, "", 400, CodeInvalid, "n"},
+		{"preview too many fires", "GET", "/v1/schedule-preview?spec=hourly&n=1001", w, "", 400, CodeInvalid, "n"},
+		{"preview bad after", "GET", "/v1/schedule-preview?spec=hourly&after=soon", w, "", 400, CodeInvalid, "after"},
 		// Routing.
 		{"wrong method", "PUT", "/v1/jobs", w, `{}`, 405, CodeMethodNotAllowed, ""},
 		{"unknown route", "GET", "/v1/nothing", w, "", 404, CodeNotFound, ""},

@@ -3,16 +3,15 @@ package server
 import (
 	"bytes"
 	"context"
-	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
-	"strconv"
 	"strings"
 	"time"
 
 	"github.com/rotahq/rota"
+	"github.com/rotahq/rota/internal/apicursor"
 	"github.com/rotahq/rota/store"
 )
 
@@ -172,37 +171,18 @@ func (s *Server) listJobs(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-// cursorPrefix versions the cursor format.
-const cursorPrefix = "c1"
-
 // encodeCursor makes the opaque cursor of the page after id.
-func encodeCursor(desc bool, id int64) string {
-	return base64.RawURLEncoding.EncodeToString([]byte(cursorPrefix + ":" + orderName(desc) + ":" + strconv.FormatInt(id, 10)))
-}
+func encodeCursor(desc bool, id int64) string { return apicursor.Jobs(desc, id) }
 
 func decodeCursor(c string) (desc bool, id int64, err error) {
-	bad := invalid("cursor", "not a cursor from a previous page's next")
-	b, derr := base64.RawURLEncoding.DecodeString(c)
-	if derr != nil {
-		return false, 0, bad
+	desc, id, ok := apicursor.ParseJobs(c)
+	if !ok {
+		return false, 0, invalid("cursor", "not a cursor from a previous page's next")
 	}
-	parts := strings.Split(string(b), ":")
-	if len(parts) != 3 || parts[0] != cursorPrefix || (parts[1] != "asc" && parts[1] != "desc") {
-		return false, 0, bad
-	}
-	id, perr := strconv.ParseInt(parts[2], 10, 64)
-	if perr != nil || id <= 0 {
-		return false, 0, bad
-	}
-	return parts[1] == "desc", id, nil
+	return desc, id, nil
 }
 
-func orderName(desc bool) string {
-	if desc {
-		return "desc"
-	}
-	return "asc"
-}
+func orderName(desc bool) string { return apicursor.Order(desc) }
 
 func stateNames() string {
 	states := store.States()

@@ -60,20 +60,16 @@ func newEnqueueCmd(a *app) *cobra.Command {
 				return err
 			}
 			p.Metadata = m
-			c, st, err := a.client(cmd.Context())
+			c, done, err := a.backend(cmd.Context())
 			if err != nil {
 				return err
 			}
-			defer st.Close()
+			defer done()
 			job, err := c.EnqueueParams(cmd.Context(), p)
 			if err != nil {
 				return err
 			}
-			if a.json {
-				return printJSON(a.stdout, job)
-			}
-			fmt.Fprintf(a.stdout, "job %d %s (%s, queue %s, priority %d)\n", job.ID, job.State, job.Kind, job.Queue, job.Priority)
-			return nil
+			return a.say(job, "job %d %s (%s, queue %s, priority %d)", job.ID, job.State, job.Kind, job.Queue, job.Priority)
 		},
 	}
 	f := cmd.Flags()

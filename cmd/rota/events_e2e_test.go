@@ -6,79 +6,11 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"os/exec"
-	"regexp"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 )
-
-// serveProc is a running rota serve.
-type serveProc struct {
-	cmd  *exec.Cmd
-	base string // http://host:port
-	logs chan string
-}
-
-// startServe starts rota serve in e (which must log at info, for the
-// address) and waits until it listens.
-func startServe(t *testing.T, e *env) *serveProc {
-	t.Helper()
-	cmd := e.command("serve")
-	stderr, err := cmd.StderrPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if cmd.ProcessState == nil {
-			_ = cmd.Process.Kill()
-			_ = cmd.Wait()
-		}
-	})
-	p := &serveProc{cmd: cmd, logs: make(chan string, 1000)}
-	addr := make(chan string, 1)
-	go func() {
-		re := regexp.MustCompile(`msg="rota serving".* http=(\S+)`)
-		sc := bufio.NewScanner(stderr)
-		for sc.Scan() {
-			line := sc.Text()
-			t.Log("serve: " + line)
-			if m := re.FindStringSubmatch(line); m != nil {
-				addr <- m[1]
-			}
-			select {
-			case p.logs <- line:
-			default:
-			}
-		}
-		close(p.logs)
-	}()
-	select {
-	case a := <-addr:
-		p.base = "http://" + a
-	case <-time.After(60 * time.Second):
-		t.Fatal("rota serve did not say where it listens")
-	}
-	return p
-}
-
-// stop sends SIGTERM and waits for a clean exit.
-func (p *serveProc) stop(t *testing.T) {
-	t.Helper()
-	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
-		t.Fatal(err)
-	}
-	for range p.logs { // until the process closes stderr
-	}
-	if err := p.cmd.Wait(); err != nil {
-		t.Fatalf("serve after SIGTERM: %v", err)
-	}
-}
 
 // enqueueHTTP enqueues a job of kind over HTTP and returns its id.
 func (p *serveProc) enqueueHTTP(t *testing.T, kind string) int64 {

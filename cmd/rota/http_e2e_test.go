@@ -9,7 +9,6 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
-	"regexp"
 	"strings"
 	"syscall"
 	"testing"
@@ -33,45 +32,8 @@ func TestServeHTTPAPI(t *testing.T) {
 		t.Fatal(err)
 	}
 	e.vars = append(e.vars, "ROTA_WORKERS_DIR="+workers)
-	cmd := e.command("serve")
-	stderr, err := cmd.StderrPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if cmd.ProcessState == nil {
-			_ = cmd.Process.Kill()
-			_ = cmd.Wait()
-		}
-	})
-	addr := make(chan string, 1)
-	logs := make(chan string, 1000)
-	go func() {
-		re := regexp.MustCompile(`msg="rota serving".* http=(\S+)`)
-		sc := bufio.NewScanner(stderr)
-		for sc.Scan() {
-			line := sc.Text()
-			t.Log("serve: " + line)
-			if m := re.FindStringSubmatch(line); m != nil {
-				addr <- m[1]
-			}
-			select {
-			case logs <- line:
-			default:
-			}
-		}
-		close(logs)
-	}()
-	var base string
-	select {
-	case a := <-addr:
-		base = "http://" + a
-	case <-time.After(60 * time.Second):
-		t.Fatal("rota serve did not say where it listens")
-	}
+	p := startServe(t, e)
+	base := p.base
 
 	call := func(method, path, secret, body string, v any) int {
 		t.Helper()
@@ -137,14 +99,7 @@ func TestServeHTTPAPI(t *testing.T) {
 		t.Errorf("metrics lack the attempt:\n%s", metrics)
 	}
 
-	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
-		t.Fatal(err)
-	}
-	for range logs { // drain until the process closes stderr
-	}
-	if err := cmd.Wait(); err != nil {
-		t.Fatalf("serve after SIGTERM: %v", err)
-	}
+	p.stop(t)
 }
 
 // TestServeRefusesOpenAPIOnTheNetwork: rota serve on an address that is

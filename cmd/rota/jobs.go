@@ -17,9 +17,9 @@ import (
 func newJobsCmd(a *app) *cobra.Command {
 	cmd := &cobra.Command{Use: "jobs", Short: "List, show and act on jobs"}
 	cmd.AddCommand(newJobsLsCmd(a), newJobsShowCmd(a), newJobsCancelCmd(a),
-		newJobActionCmd(a, "retry", "Run a finished, failed or waiting job again now", (*rota.Client).Retry),
-		newJobActionCmd(a, "release", "Release a held (ready) job to run", (*rota.Client).Release),
-		newJobActionCmd(a, "delete", "Delete a job that is not running", (*rota.Client).Delete),
+		newJobActionCmd(a, "retry", "Run a finished, failed or waiting job again now", backend.Retry),
+		newJobActionCmd(a, "release", "Release a held (ready) job to run", backend.Release),
+		newJobActionCmd(a, "delete", "Delete a job that is not running", backend.Delete),
 	)
 	return cmd
 }
@@ -82,11 +82,11 @@ func newJobsLsCmd(a *app) *cobra.Command {
 				}
 				*tf.out = t
 			}
-			c, st, err := a.client(cmd.Context())
+			c, done, err := a.backend(cmd.Context())
 			if err != nil {
 				return err
 			}
-			defer st.Close()
+			defer done()
 			page, err := c.List(cmd.Context(), p)
 			if err != nil {
 				return err
@@ -130,19 +130,16 @@ func newJobsShowCmd(a *app) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			c, st, err := a.client(cmd.Context())
+			c, done, err := a.backend(cmd.Context())
 			if err != nil {
 				return err
 			}
-			defer st.Close()
+			defer done()
 			job, err := c.Get(cmd.Context(), id)
 			if err != nil {
 				return jobErr(cmd.Context(), c, id, "show", err)
 			}
-			if a.json {
-				return printJSON(a.stdout, job)
-			}
-			return printJob(a.stdout, job)
+			return a.output(job, func() error { return printJob(a.stdout, job) })
 		},
 	}
 }
@@ -163,11 +160,11 @@ func newJobsCancelCmd(a *app) *cobra.Command {
 			case len(args) == 0 && (kind == "" || key == ""):
 				return usagef("give a job id, or both --kind and --key")
 			}
-			c, st, err := a.client(cmd.Context())
+			c, done, err := a.backend(cmd.Context())
 			if err != nil {
 				return err
 			}
-			defer st.Close()
+			defer done()
 			var job *rota.Job
 			if byKey {
 				job, err = c.AbortKey(cmd.Context(), kind, key, reason)
@@ -196,7 +193,7 @@ func newJobsCancelCmd(a *app) *cobra.Command {
 	return cmd
 }
 
-func newJobActionCmd(a *app, name, short string, act func(*rota.Client, context.Context, int64) (*rota.Job, error)) *cobra.Command {
+func newJobActionCmd(a *app, name, short string, act func(backend, context.Context, int64) (*rota.Job, error)) *cobra.Command {
 	return &cobra.Command{
 		Use:   name + " ID",
 		Short: short,
@@ -206,11 +203,11 @@ func newJobActionCmd(a *app, name, short string, act func(*rota.Client, context.
 			if err != nil {
 				return err
 			}
-			c, st, err := a.client(cmd.Context())
+			c, done, err := a.backend(cmd.Context())
 			if err != nil {
 				return err
 			}
-			defer st.Close()
+			defer done()
 			job, err := act(c, cmd.Context(), id)
 			if err != nil {
 				return jobErr(cmd.Context(), c, id, name, err)
@@ -222,7 +219,7 @@ func newJobActionCmd(a *app, name, short string, act func(*rota.Client, context.
 
 // jobErr words a failed action on job id for a person: "job 7 not found",
 // "cannot retry job 7: it is running"; other errors are returned as they are.
-func jobErr(ctx context.Context, c *rota.Client, id int64, action string, err error) error {
+func jobErr(ctx context.Context, c backend, id int64, action string, err error) error {
 	switch {
 	case errors.Is(err, rota.ErrNotFound):
 		return fmt.Errorf("job %d not found", id)
@@ -235,15 +232,11 @@ func jobErr(ctx context.Context, c *rota.Client, id int64, action string, err er
 }
 
 func (a *app) printAction(job *rota.Job, action string) error {
-	if a.json {
-		return printJSON(a.stdout, job)
-	}
 	state := string(job.State)
 	if job.State == rota.StateRunning && job.CancelRequested {
 		state = "running, abort requested"
 	}
-	fmt.Fprintf(a.stdout, "%s: job %d %s (%s)\n", action, job.ID, state, job.Kind)
-	return nil
+	return a.say(job, "%s: job %d %s (%s)", action, job.ID, state, job.Kind)
 }
 
 // stateList is the states as "ready, scheduled, ... or aborted".

@@ -1,17 +1,13 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
-	"os/exec"
-	"regexp"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 )
@@ -19,68 +15,16 @@ import (
 // leaseSecret is the write token of the lease end-to-end tests.
 const leaseSecret = "lease-secret-0123456789"
 
-// served is a running `rota serve` and its HTTP API's base URL.
+// served is a running `rota serve` driven with the lease tests' token.
 type served struct {
-	t    *testing.T
-	cmd  *exec.Cmd
-	base string
-	done chan struct{} // closed when the process has closed its stderr
+	*serveProc
+	t *testing.T
 }
 
 // serveHTTP starts `rota serve` in e and waits until it is ready.
 func serveHTTP(t *testing.T, e *env) *served {
 	t.Helper()
-	cmd := e.command("serve")
-	stderr, err := cmd.StderrPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if cmd.ProcessState == nil {
-			_ = cmd.Process.Kill()
-			_ = cmd.Wait()
-		}
-	})
-	s := &served{t: t, cmd: cmd, done: make(chan struct{})}
-	addr := make(chan string, 1)
-	go func() {
-		defer close(s.done)
-		re := regexp.MustCompile(`msg="rota serving".* http=(\S+)`)
-		sc := bufio.NewScanner(stderr)
-		for sc.Scan() {
-			line := sc.Text()
-			t.Log("serve: " + line)
-			if m := re.FindStringSubmatch(line); m != nil {
-				addr <- m[1]
-			}
-		}
-	}()
-	select {
-	case a := <-addr:
-		s.base = "http://" + a
-	case <-time.After(60 * time.Second):
-		t.Fatal("rota serve did not say where it listens")
-	}
-	waitFor(t, 30*time.Second, "readiness", func() bool {
-		code, _ := s.post("GET", "/readyz", "", nil)
-		return code == http.StatusOK
-	})
-	return s
-}
-
-// stop ends the process with SIGTERM (a graceful shutdown) and waits.
-func (s *served) stop() {
-	s.t.Helper()
-	if err := s.cmd.Process.Signal(syscall.SIGTERM); err != nil {
-		s.t.Fatal(err)
-	}
-	<-s.done
-	if err := s.cmd.Wait(); err != nil {
-		s.t.Fatalf("serve after SIGTERM: %v", err)
-	}
+	return &served{serveProc: startServe(t, e), t: t}
 }
 
 // post sends a request with the write token and decodes a 2xx answer into v.
@@ -250,7 +194,7 @@ func testRemoteWorker(t *testing.T, e *env, _ string) {
 	if len(held) != 1 {
 		t.Fatalf("leased %+v", held)
 	}
-	s.stop()
+	s.stop(t)
 	s2 := serveHTTP(t, e)
 	p := worker{s: s2, name: "patient"}
 	var after e2eJob
@@ -265,5 +209,5 @@ func testRemoteWorker(t *testing.T, e *env, _ string) {
 	if j.State != "done" || len(j.Attempts) != 1 || j.Attempts[0].Outcome != "done" {
 		t.Errorf("job completed after the restart: %+v", j)
 	}
-	s2.stop()
+	s2.stop(t)
 }

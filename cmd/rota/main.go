@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/http"
 	"os"
 	"os/signal"
 	"strings"
@@ -15,6 +16,7 @@ import (
 
 	"github.com/rotahq/rota"
 	"github.com/rotahq/rota/config"
+	"github.com/rotahq/rota/remote"
 )
 
 // Exit codes.
@@ -46,7 +48,12 @@ func runWith(args []string, getenv func(string) string, stdin io.Reader, stdout,
 		return exitOK
 	}
 	// Library errors already start with "rota: ".
-	fmt.Fprintln(stderr, "rota:", strings.TrimPrefix(err.Error(), "rota: "))
+	msg := strings.TrimPrefix(err.Error(), "rota: ")
+	var re *remote.Error
+	if errors.As(err, &re) && re.Status == http.StatusUnauthorized {
+		msg += " (give the server's token with --token or ROTA_TOKEN)"
+	}
+	fmt.Fprintln(stderr, "rota:", msg)
 	if isUsage(err) {
 		return exitUsage
 	}
@@ -66,6 +73,9 @@ func isUsage(err error) bool {
 	var fe *rota.FieldError
 	var ce *config.FieldError
 	// cobra has no error type for an unknown command; its message is stable.
+	// The server's refusals of input or credentials (400, 401, 403, 413, ...).
+	var re *remote.Error
 	return errors.As(err, &ue) || errors.As(err, &fe) || errors.As(err, &ce) ||
+		(errors.As(err, &re) && re.BadInput()) ||
 		strings.HasPrefix(err.Error(), "unknown command ")
 }

@@ -12,6 +12,9 @@ func newMigrateCmd(a *app) *cobra.Command {
 		Short: "Bring the store's schema to the newest version (serve does this at start too)",
 		Args:  rangeArgs(0, 0),
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := a.localOnly(cmd); err != nil {
+				return err
+			}
 			st, err := a.openStore(cmd.Context()) // migrates
 			if err != nil {
 				return err

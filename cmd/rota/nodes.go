@@ -22,11 +22,11 @@ func newNodesCmd(a *app) *cobra.Command {
 			rota.NodeRetention.String() + " are pruned.",
 		Args: rangeArgs(0, 0),
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			c, st, err := a.client(cmd.Context())
+			c, done, err := a.backend(cmd.Context())
 			if err != nil {
 				return err
 			}
-			defer st.Close()
+			defer done()
 			ns, err := c.Nodes(cmd.Context())
 			if err != nil {
 				return err

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -94,7 +95,7 @@ func printJob(w io.Writer, j *rota.Job) error {
 	line("priority", fmt.Sprint(j.Priority))
 	line("key", orDash(j.Key))
 	line("metadata", fmtMeta(j.Metadata))
-	line("args", string(j.Args))
+	line("args", compactJSON(j.Args))
 	line("attempt", fmt.Sprintf("%d of %d", j.Attempt, j.MaxAttempts))
 	if j.Timeout > 0 {
 		line("timeout", j.Timeout.String())
@@ -105,7 +106,7 @@ func printJob(w io.Writer, j *rota.Job) error {
 	line("started", fmtTime(j.StartedAt))
 	line("finished", fmtTime(j.FinishedAt))
 	line("node", orDash(j.Node))
-	line("result", orDash(string(j.Result)))
+	line("result", orDash(compactJSON(j.Result)))
 	if j.LastError != "" {
 		line("last error", j.LastError)
 	}
@@ -126,3 +127,14 @@ func printJob(w io.Writer, j *rota.Job) error {
 
 // stateColumns is the state order of count tables.
 func stateColumns() []store.State { return store.States() }
+
+// compactJSON prints stored JSON without insignificant space, so args and
+// results read the same from every store (PostgreSQL's jsonb adds spaces)
+// and over HTTP.
+func compactJSON(raw []byte) string {
+	var b bytes.Buffer
+	if err := json.Compact(&b, raw); err != nil {
+		return string(raw)
+	}
+	return b.String()
+}

@@ -2,13 +2,11 @@ package main
 
 import (
 	"bufio"
-	"context"
 	"fmt"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"regexp"
 	"strings"
 	"syscall"
 	"testing"
@@ -29,7 +27,7 @@ func TestPythonWorkerKilledMidJob(t *testing.T) {
 	python := requirePython(t)
 	// The leader rescues expired leases every ROTA_LEASE_DURATION/2.
 	e := newEnv(t, "ROTA_LOG_LEVEL=info", "ROTA_LEASE_DURATION=1s")
-	base := startServeHTTP(t, e)
+	base := startServe(t, e).base
 	requireLeaseRoutes(t, base)
 
 	const kind = "py.e2e.sleep"
@@ -104,55 +102,6 @@ func requireLeaseRoutes(t *testing.T, base string) {
 	resp.Body.Close()
 	if resp.StatusCode == http.StatusNotFound {
 		t.Fatal("this server has no lease routes (POST /v1/leases is 404)")
-	}
-}
-
-// startServeHTTP starts rota serve in e and returns its API's base URL, read
-// from the `rota serving` log line (e must log at info); the process is
-// stopped when the test ends.
-func startServeHTTP(t *testing.T, e *env) string {
-	t.Helper()
-	cmd := e.command("serve")
-	stderr, err := cmd.StderrPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		_ = cmd.Process.Signal(syscall.SIGTERM)
-		_ = cmd.Wait()
-	})
-	addr := make(chan string, 1)
-	go func() {
-		re := regexp.MustCompile(`msg="rota serving".* http=(\S+)`)
-		sc := bufio.NewScanner(stderr)
-		for sc.Scan() {
-			if m := re.FindStringSubmatch(sc.Text()); m != nil {
-				select {
-				case addr <- m[1]:
-				default:
-				}
-			}
-		}
-	}()
-	select {
-	case a := <-addr:
-		base := "http://" + a
-		waitFor(t, 30*time.Second, "readiness", func() bool {
-			req, _ := http.NewRequestWithContext(context.Background(), http.MethodGet, base+"/readyz", nil)
-			resp, err := http.DefaultClient.Do(req)
-			if err != nil {
-				return false
-			}
-			resp.Body.Close()
-			return resp.StatusCode == http.StatusOK
-		})
-		return base
-	case <-time.After(60 * time.Second):
-		t.Fatal("rota serve did not say where it listens")
-		return ""
 	}
 }
 

@@ -15,11 +15,11 @@ func newQueuesCmd(a *app) *cobra.Command {
 		Short: "List queues with their settings and job counts",
 		Args:  rangeArgs(0, 0),
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			c, st, err := a.client(cmd.Context())
+			c, done, err := a.backend(cmd.Context())
 			if err != nil {
 				return err
 			}
-			defer st.Close()
+			defer done()
 			qs, err := c.Queues(cmd.Context())
 			if err != nil {
 				return err
@@ -100,18 +100,14 @@ func newQueuesCmd(a *app) *cobra.Command {
 func ptr[T any](v T) *T { return &v }
 
 func (a *app) updateQueue(cmd *cobra.Command, name string, u rota.QueueUpdate, verb string) error {
-	c, st, err := a.client(cmd.Context())
+	c, done, err := a.backend(cmd.Context())
 	if err != nil {
 		return err
 	}
-	defer st.Close()
+	defer done()
 	q, err := c.UpdateQueue(cmd.Context(), name, u)
 	if err != nil {
 		return err
 	}
-	if a.json {
-		return printJSON(a.stdout, q)
-	}
-	fmt.Fprintf(a.stdout, "queue %s %s\n", q.Name, verb)
-	return nil
+	return a.say(q, "queue %s %s", q.Name, verb)
 }

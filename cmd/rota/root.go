@@ -78,15 +78,17 @@ func newRootCmd(getenv func(string) string, stdin io.Reader, stdout, stderr io.W
 	return root
 }
 
-// redactFlagError drops the value from an error about --tokens: pflag
-// quotes the bad value, which holds secrets.
+// redactFlagError drops the value from an error about --tokens or
+// --server: pflag quotes the bad value, which may hold secrets (a
+// password in the server's URL).
 func redactFlagError(err error) error {
 	msg := err.Error()
-	if !strings.Contains(msg, `"--tokens" flag`) {
-		return err
+	for _, flag := range []string{"tokens", "server"} {
+		if _, reason, ok := strings.Cut(msg, `"--`+flag+`" flag: `); ok {
+			return fmt.Errorf("invalid argument for --%s: %s", flag, reason)
+		}
 	}
-	_, reason, _ := strings.Cut(msg, `"--tokens" flag: `)
-	return fmt.Errorf("invalid argument for --tokens: %s", reason)
+	return err
 }
 
 // logger builds the process logger from the configuration.

@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"time"
 
@@ -106,14 +107,14 @@ func addStoredScheduleCmds(a *app, cmd *cobra.Command) {
 			if err := cf.apply(cmd, &p); err != nil {
 				return err
 			}
-			c, st, err := a.client(cmd.Context())
+			c, done, err := a.backend(cmd.Context())
 			if err != nil {
 				return err
 			}
-			defer st.Close()
+			defer done()
 			s, err := c.CreateSchedule(cmd.Context(), p)
 			if err != nil {
-				return err
+				return scheduleErr(args[0], err)
 			}
 			return a.printSchedule(s)
 		},
@@ -127,14 +128,14 @@ func addStoredScheduleCmds(a *app, cmd *cobra.Command) {
 		Example: "  rota schedules update nightly-report --spec 'daily at 03:00' --overlap skip",
 		Args:    rangeArgs(1, 1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			c, st, err := a.client(cmd.Context())
+			c, done, err := a.backend(cmd.Context())
 			if err != nil {
 				return err
 			}
-			defer st.Close()
+			defer done()
 			cur, err := c.GetSchedule(cmd.Context(), args[0])
 			if err != nil {
-				return err
+				return scheduleErr(args[0], err)
 			}
 			p := rota.ScheduleParamsOf(cur)
 			if err := uf.apply(cmd, &p); err != nil {
@@ -142,7 +143,7 @@ func addStoredScheduleCmds(a *app, cmd *cobra.Command) {
 			}
 			s, err := c.UpdateSchedule(cmd.Context(), p)
 			if err != nil {
-				return err
+				return scheduleErr(args[0], err)
 			}
 			return a.printSchedule(s)
 		},
@@ -156,11 +157,11 @@ func addStoredScheduleCmds(a *app, cmd *cobra.Command) {
 		Short: "List stored schedules with their next fire and last outcome",
 		Args:  rangeArgs(0, 0),
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			c, st, err := a.client(cmd.Context())
+			c, done, err := a.backend(cmd.Context())
 			if err != nil {
 				return err
 			}
-			defer st.Close()
+			defer done()
 			page, err := c.ListSchedules(cmd.Context(), rota.ScheduleListParams{Kind: kind, AfterKey: after, Limit: limit})
 			if err != nil {
 				return err
@@ -196,14 +197,14 @@ func addStoredScheduleCmds(a *app, cmd *cobra.Command) {
 	show := &cobra.Command{
 		Use: "show KEY", Short: "Show a stored schedule", Args: rangeArgs(1, 1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			c, st, err := a.client(cmd.Context())
+			c, done, err := a.backend(cmd.Context())
 			if err != nil {
 				return err
 			}
-			defer st.Close()
+			defer done()
 			s, err := c.GetSchedule(cmd.Context(), args[0])
 			if err != nil {
-				return err
+				return scheduleErr(args[0], err)
 			}
 			return a.printSchedule(s)
 		},
@@ -211,14 +212,14 @@ func addStoredScheduleCmds(a *app, cmd *cobra.Command) {
 	enable := &cobra.Command{
 		Use: "enable KEY", Short: "Enable a schedule; it fires next at its first fire time after now", Args: rangeArgs(1, 1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			c, st, err := a.client(cmd.Context())
+			c, done, err := a.backend(cmd.Context())
 			if err != nil {
 				return err
 			}
-			defer st.Close()
+			defer done()
 			s, err := c.EnableSchedule(cmd.Context(), args[0])
 			if err != nil {
-				return err
+				return scheduleErr(args[0], err)
 			}
 			return a.printSchedule(s)
 		},
@@ -227,14 +228,14 @@ func addStoredScheduleCmds(a *app, cmd *cobra.Command) {
 	disable := &cobra.Command{
 		Use: "disable KEY", Short: "Disable a schedule", Args: rangeArgs(1, 1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			c, st, err := a.client(cmd.Context())
+			c, done, err := a.backend(cmd.Context())
 			if err != nil {
 				return err
 			}
-			defer st.Close()
+			defer done()
 			s, err := c.DisableSchedule(cmd.Context(), args[0], reason)
 			if err != nil {
-				return err
+				return scheduleErr(args[0], err)
 			}
 			return a.printSchedule(s)
 		},
@@ -243,19 +244,15 @@ func addStoredScheduleCmds(a *app, cmd *cobra.Command) {
 	rm := &cobra.Command{
 		Use: "rm KEY", Short: "Delete a schedule (the jobs it made stay)", Args: rangeArgs(1, 1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			c, st, err := a.client(cmd.Context())
+			c, done, err := a.backend(cmd.Context())
 			if err != nil {
 				return err
 			}
-			defer st.Close()
+			defer done()
 			if err := c.DeleteSchedule(cmd.Context(), args[0]); err != nil {
-				return err
+				return scheduleErr(args[0], err)
 			}
-			if a.json {
-				return printJSON(a.stdout, map[string]string{"deleted": args[0]})
-			}
-			fmt.Fprintf(a.stdout, "schedule %s deleted\n", args[0])
-			return nil
+			return a.say(map[string]string{"deleted": args[0]}, "schedule %s deleted", args[0])
 		},
 	}
 	cmd.AddCommand(create, ls, show, update, enable, disable, rm)
@@ -271,7 +268,7 @@ func (a *app) printSchedule(s *rota.Schedule) error {
 		enabled = "no (" + s.DisabledReason + ")"
 	}
 	rows := [][]string{
-		{"key:", s.Key}, {"kind:", s.Kind}, {"queue:", s.Queue}, {"args:", string(s.Args)},
+		{"key:", s.Key}, {"kind:", s.Kind}, {"queue:", s.Queue}, {"args:", compactJSON(s.Args)},
 		{"priority:", fmt.Sprint(s.Priority)}, {"metadata:", orDash(fmtMeta(s.Metadata))},
 		{"spec:", s.Spec}, {"zone:", orDash(s.Zone)}, {"jitter:", s.Jitter.String()}, {"enabled:", enabled},
 		{"misfire:", fmt.Sprintf("%s (grace %s, cap %d)", s.Misfire, s.MisfireGrace, s.MisfireCap)},
@@ -281,4 +278,16 @@ func (a *app) printSchedule(s *rota.Schedule) error {
 		{"created:", fmtTime(s.CreatedAt)}, {"updated:", fmtTime(s.UpdatedAt)},
 	}
 	return table(a.stdout, nil, rows)
+}
+
+// scheduleErr words a schedule that is not there, or already is, for a
+// person, the same for the store and a server.
+func scheduleErr(key string, err error) error {
+	switch {
+	case errors.Is(err, rota.ErrNotFound):
+		return fmt.Errorf("schedule %q not found", key)
+	case errors.Is(err, rota.ErrDuplicate):
+		return fmt.Errorf("schedule %q exists", key)
+	}
+	return err
 }

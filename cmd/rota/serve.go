@@ -28,6 +28,9 @@ func newServeCmd(a *app) *cobra.Command {
 			"ROTA_SHUTDOWN_TIMEOUT, then puts the rest back in their queue.",
 		Args: rangeArgs(0, 0),
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := a.localOnly(cmd); err != nil {
+				return err
+			}
 			return a.serve(cmd.Context())
 		},
 	}

@@ -20,11 +20,11 @@ func newStatsCmd(a *app) *cobra.Command {
 			if hours < 0 || hours > 24*366 {
 				return usagef("invalid hours: %d is not in 0..%d", hours, 24*366)
 			}
-			c, st, err := a.client(cmd.Context())
+			c, done, err := a.backend(cmd.Context())
 			if err != nil {
 				return err
 			}
-			defer st.Close()
+			defer done()
 			s, err := c.Stats(cmd.Context())
 			if err != nil {
 				return err

@@ -1,0 +1,96 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"net/http"
+	"os/exec"
+	"regexp"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// servingRE finds the HTTP address in rota serve's "rota serving" log line.
+var servingRE = regexp.MustCompile(`msg="rota serving".* http=(\S+)`)
+
+// serveProc is a running rota serve, started by startServe.
+type serveProc struct {
+	cmd  *exec.Cmd
+	base string      // http://host:port
+	logs chan string // its log lines (a bounded copy); closed when it closes stderr
+}
+
+// startServe starts `rota serve` with args in e (which must log at info,
+// for the address; the port should be 0), logs its lines to t, and waits
+// until it says where it listens and answers /readyz. A process still
+// running when the test ends is killed.
+func startServe(t *testing.T, e *env, args ...string) *serveProc {
+	t.Helper()
+	cmd := e.command(append([]string{"serve"}, args...)...)
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	p := &serveProc{cmd: cmd, logs: make(chan string, 1000)}
+	t.Cleanup(func() {
+		if cmd.ProcessState == nil {
+			_ = cmd.Process.Kill()
+			_ = cmd.Wait()
+		}
+	})
+	addr := make(chan string, 1)
+	go func() {
+		defer close(p.logs)
+		sc := bufio.NewScanner(stderr)
+		for sc.Scan() {
+			line := sc.Text()
+			t.Log("serve: " + line)
+			if m := servingRE.FindStringSubmatch(line); m != nil {
+				select {
+				case addr <- m[1]:
+				default:
+				}
+			}
+			select {
+			case p.logs <- line:
+			default:
+			}
+		}
+	}()
+	select {
+	case a := <-addr:
+		p.base = "http://" + a
+	case <-time.After(60 * time.Second):
+		t.Fatal("rota serve did not say where it listens")
+	}
+	waitFor(t, 30*time.Second, "rota serve ready", func() bool {
+		req, err := http.NewRequestWithContext(context.Background(), http.MethodGet, p.base+"/readyz", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			return false
+		}
+		resp.Body.Close()
+		return resp.StatusCode == http.StatusOK
+	})
+	return p
+}
+
+// stop sends SIGTERM and waits for a clean exit.
+func (p *serveProc) stop(t *testing.T) {
+	t.Helper()
+	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	for range p.logs { // until the process closes stderr
+	}
+	if err := p.cmd.Wait(); err != nil {
+		t.Fatalf("serve after SIGTERM: %v", err)
+	}
+}
