@@ -50,6 +50,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"Nodes", nodeTests()},
 		{"Limits", limitTests()},
 		{"Schedules", scheduleTests()},
+		{"Fires", fireTests()},
 	}
 	for _, g := range groups {
 		t.Run(g.name, func(t *testing.T) {
