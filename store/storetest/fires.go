@@ -224,4 +224,3 @@ func containsKey(ps []store.FireParams, key string) bool {
 	}
 	return false
 }
-
