@@ -17,13 +17,16 @@ import (
 
 // Firing loop tuning.
 const (
-	// fireBatch is how many due schedules one query returns.
-	fireBatch = 500
+	// fireBatch is how many due schedules one query returns: 1,000
+	// schedules due at once are read once, and the next batch is read only
+	// after this one's fires are written (the query has no cursor).
+	fireBatch = 1000
 	// fireChunk is how many fires one store transaction writes
 	// (FireSchedules), and fireWrites how many such transactions run at
-	// once (they share commits on SQLite, and use several connections on
-	// PostgreSQL).
-	fireChunk  = 128
+	// once: a batch's chunks are written together (on SQLite the writer
+	// commits them together, or pipelines one commit's fsync with the next
+	// transaction; on PostgreSQL they use several connections).
+	fireChunk  = 250
 	fireWrites = 4
 	// fireReads is how many overlap and condition reads run at once.
 	fireReads = 16
