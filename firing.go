@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"hash/fnv"
+	"log/slog"
 	"slices"
 	"strconv"
 	"sync"
@@ -16,11 +17,23 @@ import (
 
 // Firing loop tuning.
 const (
-	// fireBatch is how many due schedules one query returns.
-	fireBatch = 500
-	// fireParallel is how many schedules of a batch fire at once (their
-	// transactions share commits on SQLite and connections on PostgreSQL).
-	fireParallel = 128
+	// fireBatch is how many due schedules one query returns. The query
+	// reads only due schedules, and the next batch is read only after this
+	// one's fires are written (it has no cursor), so a large batch costs
+	// nothing when few are due and saves sequential reads when many are
+	// (10,000 schedules due at once are one read).
+	fireBatch = 10_000
+	// fireChunk is how many fires one store transaction writes
+	// (FireSchedules), and fireWrites how many such transactions run at
+	// once: a batch's chunks are written together (on SQLite the writer
+	// commits them together, or pipelines one commit's fsync with the next
+	// transaction; on PostgreSQL they use several connections).
+	fireChunk  = 250
+	fireWrites = 4
+	// fireReads is how many overlap and condition reads run at once.
+	fireReads = 16
+	// specCacheMax bounds the cache of parsed specs (by schedule key).
+	specCacheMax = 100_000
 	// fireRecheck bounds the loop's sleep: a safety net for changes whose
 	// notice was lost. Notices and the earliest next fire wake it sooner.
 	fireRecheck = time.Minute
@@ -51,10 +64,12 @@ type firing struct {
 	nodesAt  time.Time
 	pendings bool // a queue_one fire may be held
 	periodic bool // the worker configuration changed: sync periodic schedules
+
+	specs map[string]parsedSpec // parsed specs by schedule key; the loop's goroutine only
 }
 
 func newFiring(n *node) *firing {
-	return &firing{n: n, kick: make(chan struct{}, 1), pendings: true}
+	return &firing{n: n, kick: make(chan struct{}, 1), pendings: true, specs: make(map[string]parsedSpec)}
 }
 
 // wake makes the loop look at the store now.
@@ -122,16 +137,7 @@ func (f *firing) runDue(ctx context.Context) time.Time {
 			}
 			return now.Add(pendingRecheck) // try again soon
 		}
-		sem := make(chan struct{}, fireParallel)
-		var wg sync.WaitGroup
-		for _, s := range due {
-			sem <- struct{}{}
-			wg.Go(func() {
-				defer func() { <-sem }()
-				f.fireDue(ctx, s, now)
-			})
-		}
-		wg.Wait()
+		f.fireAll(ctx, due, now)
 		// The fired schedules moved on: their new next fires count too. One
 		// that did not move (the store failed, or another fire won) is
 		// looked at again after pendingRecheck.
@@ -153,149 +159,236 @@ func (f *firing) runDue(ctx context.Context) time.Time {
 	}
 }
 
-// fireDue handles every fire time of s up to now, with its misfire policy.
-func (f *firing) fireDue(ctx context.Context, s *store.Schedule, now time.Time) {
-	log := f.n.log.With("schedule", s.Key, "kind", s.Kind)
+// dueFire is a due schedule during one pass of fireAll, and the fire
+// being decided for it in the current round.
+type dueFire struct {
+	s      *store.Schedule // moved along as its fires apply
+	sp     *schedule.Schedule
+	log    *slog.Logger
+	caught int // MisfireAll catch-up fires of this pass
+
+	p      store.FireParams // the fire; an empty Key leaves the round
+	ft     time.Time
+	prefix string
+	// decide: the fire still needs its overlap and condition decision and
+	// its job; otherwise p is complete (a fire without a job).
+	decide bool
+	hold   bool
+	failed bool   // a fire whose job failed, to record as an error
+	after  func() // logs once p applied
+}
+
+// logger returns the schedule's logger.
+func (d *dueFire) logger(f *firing) *slog.Logger {
+	if d.log == nil {
+		d.log = f.n.log.With("schedule", d.s.Key, "kind", d.s.Kind)
+	}
+	return d.log
+}
+
+// next returns the fire time after t, zero if none.
+func (d *dueFire) next(t time.Time) time.Time {
+	n, ok := d.sp.Next(t)
+	if !ok {
+		return time.Time{}
+	}
+	return n.UTC()
+}
+
+// fire makes d's fire the one of fire time ft, moving to next.
+func (d *dueFire) fire(ft, next time.Time, prefix string) {
+	d.p = store.FireParams{Key: d.s.Key, Expected: d.s.NextFire, Next: next, FireTime: ft}
+	d.ft, d.prefix, d.decide = ft, prefix, true
+}
+
+// fireAll handles every fire time up to now of the due schedules, with
+// their misfire, overlap and condition policies. It works in rounds: in
+// each, every schedule with a due fire time gets the decision of its
+// earliest one (the reads that needs, overlap and conditions, run
+// concurrently), and the decided fires are written together, fireChunk
+// fires per store transaction (FireSchedules), fireWrites transactions at
+// once. A schedule whose fire did not apply (another fire won, or the
+// store failed) leaves the pass.
+func (f *firing) fireAll(ctx context.Context, due []*store.Schedule, now time.Time) {
+	active := make([]*dueFire, 0, len(due))
+	for _, s := range due {
+		active = append(active, &dueFire{s: s})
+	}
+	round := make([]*dueFire, 0, len(active))
+	for len(active) > 0 && ctx.Err() == nil {
+		round = round[:0]
+		for _, d := range active {
+			if f.safePlan(ctx, d, now) {
+				round = append(round, d)
+			}
+		}
+		f.decideAll(ctx, round)
+		active = f.writeAll(ctx, round)
+	}
+}
+
+// safePlan is plan that never crashes the loop: a panic leaves d out.
+func (f *firing) safePlan(ctx context.Context, d *dueFire, now time.Time) (ok bool) {
 	defer func() {
-		if r := recover(); r != nil { // never crash the loop
-			log.Error("rota: schedule fire panicked", "panic", fmt.Sprint(r))
+		if r := recover(); r != nil {
+			d.logger(f).Error("rota: schedule fire panicked", "panic", fmt.Sprint(r))
+			ok = false
 		}
 	}()
-	sp, err := parseStored(s)
-	if err != nil {
-		f.record(ctx, s, store.FireParams{Expected: s.NextFire, Next: s.NextFire, FireTime: s.LastFire,
-			Outcome: s.LastOutcome, Disable: "bad spec: " + err.Error()}, log)
-		return
+	return f.plan(ctx, d, now)
+}
+
+// plan sets d's next fire (d.p, or a fire to decide) if d has one due at
+// now, and reports whether it has.
+func (f *firing) plan(ctx context.Context, d *dueFire, now time.Time) bool {
+	s := d.s
+	d.p, d.decide, d.hold, d.failed, d.after, d.prefix = store.FireParams{}, false, false, false, nil, ""
+	if !s.Enabled {
+		return false
 	}
-	if !f.kindServed(ctx, s.Kind) {
-		reason := fmt.Sprintf("kind %q is served by no live node", s.Kind)
-		log.Warn("rota: schedule disabled", "reason", reason)
-		f.record(ctx, s, store.FireParams{Expected: s.NextFire, Next: s.NextFire, FireTime: s.LastFire,
-			Outcome: s.LastOutcome, Disable: reason}, log)
-		return
-	}
-	next := func(t time.Time) time.Time {
-		n, ok := sp.Next(t)
-		if !ok {
-			return time.Time{}
+	if d.sp == nil {
+		sp, err := f.parsed(s)
+		if err != nil {
+			d.p = store.FireParams{Key: s.Key, Expected: s.NextFire, Next: s.NextFire, FireTime: s.LastFire,
+				Outcome: s.LastOutcome, Disable: "bad spec: " + err.Error()}
+			return true
 		}
-		return n.UTC()
+		if !f.kindServed(ctx, s.Kind) {
+			reason := fmt.Sprintf("kind %q is served by no live node", s.Kind)
+			d.logger(f).Warn("rota: schedule disabled", "reason", reason)
+			d.p = store.FireParams{Key: s.Key, Expected: s.NextFire, Next: s.NextFire, FireTime: s.LastFire,
+				Outcome: s.LastOutcome, Disable: reason}
+			return true
+		}
+		d.sp = sp
+	}
+	cur := s.NextFire
+	if cur.IsZero() || cur.After(now) {
+		return false
 	}
 	grace := s.MisfireGrace
 	if grace <= 0 {
 		grace = DefaultMisfireGrace
 	}
-	cur := s.NextFire
-	if missedEnd := now.Add(-grace); cur.Before(missedEnd) {
-		// Fire times before missedEnd were missed.
-		resume := next(missedEnd.Add(-time.Second)) // the first fire time >= missedEnd
-		switch s.Misfire {
-		case store.MisfireSkip:
-			if !f.record(ctx, s, store.FireParams{Expected: cur, Next: resume, FireTime: cur,
-				Outcome: store.FireOutcomeMisfired + ": skipped"}, log) {
-				return
-			}
-			log.Warn("rota: schedule misfired: missed fires skipped", "from", cur, "resume", resume)
-		case store.MisfireAll:
-			cap := max(s.MisfireCap, 1)
-			for i := 0; !cur.IsZero() && cur.Before(missedEnd); i++ {
-				if i == cap {
-					if !f.record(ctx, s, store.FireParams{Expected: cur, Next: resume, FireTime: cur,
-						Outcome: store.FireOutcomeMisfired + ": cap reached, rest skipped"}, log) {
-						return
-					}
-					log.Warn("rota: schedule misfired: catch-up cap reached", "cap", cap, "resume", resume)
-					break
-				}
-				if !f.fireOne(ctx, s, cur, next(cur), "", log) {
-					return
-				}
-				cur = s.NextFire
-			}
-		default: // once
-			if !f.fireOne(ctx, s, cur, resume, store.FireOutcomeMisfired+": fired once; ", log) {
-				return
-			}
-		}
-		cur = s.NextFire
+	missedEnd := now.Add(-grace)
+	if !cur.Before(missedEnd) {
+		d.fire(cur, d.next(cur), "")
+		return true
 	}
-	for !cur.IsZero() && !cur.After(now) && ctx.Err() == nil {
-		if !f.fireOne(ctx, s, cur, next(cur), "", log) {
-			return
+	// Fire times before missedEnd were missed.
+	resume := d.next(missedEnd.Add(-time.Second)) // the first fire time >= missedEnd
+	switch s.Misfire {
+	case store.MisfireSkip:
+		d.p = store.FireParams{Key: s.Key, Expected: cur, Next: resume, FireTime: cur,
+			Outcome: store.FireOutcomeMisfired + ": skipped"}
+		d.after = func() {
+			d.logger(f).Warn("rota: schedule misfired: missed fires skipped", "from", cur, "resume", resume)
 		}
-		cur = s.NextFire
+	case store.MisfireAll:
+		if limit := max(s.MisfireCap, 1); d.caught == limit {
+			d.p = store.FireParams{Key: s.Key, Expected: cur, Next: resume, FireTime: cur,
+				Outcome: store.FireOutcomeMisfired + ": cap reached, rest skipped"}
+			d.after = func() {
+				d.logger(f).Warn("rota: schedule misfired: catch-up cap reached", "cap", limit, "resume", resume)
+			}
+			break
+		}
+		d.caught++
+		d.fire(cur, d.next(cur), "")
+	default: // once
+		d.fire(cur, resume, store.FireOutcomeMisfired+": fired once; ")
 	}
+	return true
 }
 
-// parseStored parses a stored schedule's spec.
-func parseStored(s *store.Schedule) (*schedule.Schedule, error) {
-	loc, err := loadZone(s.Zone)
+// parsedSpec is a cached parse of a schedule's spec.
+type parsedSpec struct {
+	spec, zone string
+	created    time.Time
+	sp         *schedule.Schedule
+}
+
+// parsed returns s's parsed spec, from the cache when its spec, zone and
+// creation time are the ones parsed before.
+func (f *firing) parsed(s *store.Schedule) (*schedule.Schedule, error) {
+	if c, ok := f.specs[s.Key]; ok && c.spec == s.Spec && c.zone == s.Zone && c.created.Equal(s.CreatedAt) {
+		return c.sp, nil
+	}
+	sp, err := parseStored(s)
 	if err != nil {
 		return nil, err
 	}
-	return schedule.Parse(s.Spec, s.CreatedAt, loc)
+	if len(f.specs) >= specCacheMax {
+		clear(f.specs) // deleted schedules' entries go too
+	}
+	f.specs[s.Key] = parsedSpec{spec: s.Spec, zone: s.Zone, created: s.CreatedAt, sp: sp}
+	return sp, nil
 }
 
-// record applies a fire without a job; it reports whether it applied,
-// and moves s along when it did.
-func (f *firing) record(ctx context.Context, s *store.Schedule, p store.FireParams, log interface {
-	Error(string, ...any)
-}) bool {
-	p.Key, p.Now = s.Key, f.n.c.now()
-	res, err := f.n.store.FireSchedule(ctx, p)
-	if err != nil {
-		if ctx.Err() == nil {
-			log.Error("rota: record schedule fire", "err", err)
+// decideAll decides the fires of round that need it: overlap and
+// condition first (their reads run concurrently, up to fireReads at once),
+// then the job.
+func (f *firing) decideAll(ctx context.Context, round []*dueFire) {
+	sem := make(chan struct{}, fireReads)
+	var wg sync.WaitGroup
+	for _, d := range round {
+		if !d.decide {
+			continue
 		}
-		return false
-	}
-	if res.Applied {
-		s.NextFire, s.LastFire, s.LastOutcome = p.Next, p.FireTime, p.Outcome
-		if p.Disable != "" {
-			s.Enabled, s.DisabledReason = false, p.Disable
+		if d.s.Overlap != store.OverlapSkip && d.s.Overlap != store.OverlapQueueOne && d.s.Condition == "" {
+			f.decide(ctx, d) // nothing to read
+			continue
 		}
+		sem <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			defer func() {
+				if r := recover(); r != nil { // a condition function: never crash the loop
+					d.logger(f).Error("rota: schedule fire panicked", "panic", fmt.Sprint(r))
+					d.p.Key = ""
+				}
+			}()
+			f.decide(ctx, d)
+		})
 	}
-	return res.Applied
+	wg.Wait()
 }
 
-// fireOne handles fire time ft of s: overlap, condition, then the job and
-// the move to next, in one store transaction. It reports whether the
-// schedule moved on (false: another fire won, or the store failed).
-func (f *firing) fireOne(ctx context.Context, s *store.Schedule, ft, next time.Time,
-	prefix string, log interface {
-		Error(string, ...any)
-		Info(string, ...any)
-	}) bool {
-	p := store.FireParams{Key: s.Key, Expected: s.NextFire, Next: next, FireTime: ft}
-	hold := false
+// decide makes d's fire a skip (overlap, condition) or a job. A failed
+// overlap read takes d out of the round.
+func (f *firing) decide(ctx context.Context, d *dueFire) {
+	s, ft, prefix := d.s, d.ft, d.prefix
+	d.decide = false
 	if s.Overlap == store.OverlapSkip || s.Overlap == store.OverlapQueueOne {
 		busy, err := f.unfinished(ctx, s.LastJobID)
 		if err != nil {
-			log.Error("rota: schedule overlap check", "err", err)
-			return false
+			d.logger(f).Error("rota: schedule overlap check", "err", err)
+			d.p.Key = ""
+			return
 		}
 		switch {
 		case s.Overlap == store.OverlapQueueOne && s.PendingJobID != 0:
-			p.Outcome = prefix + store.FireOutcomeSkipOverlap
+			d.p.Outcome = prefix + store.FireOutcomeSkipOverlap
 		case busy && s.Overlap == store.OverlapSkip:
-			p.Outcome = prefix + store.FireOutcomeSkipOverlap
+			d.p.Outcome = prefix + store.FireOutcomeSkipOverlap
 		case busy:
-			hold = true
+			d.hold = true
 		}
-		if p.Outcome != "" {
-			log.Info("rota: schedule fire skipped: the previous fire's job is unfinished", "fire_time", ft,
+		if d.p.Outcome != "" {
+			d.logger(f).Info("rota: schedule fire skipped: the previous fire's job is unfinished", "fire_time", ft,
 				"job", s.LastJobID)
-			return f.record(ctx, s, p, log)
+			return
 		}
 	}
 	if ok, why := f.conditionHolds(ctx, s, ft); !ok {
-		p.Outcome = prefix + store.FireOutcomeSkipCondition + why
-		log.Info("rota: schedule fire skipped: condition false", "fire_time", ft, "condition", s.Condition, "why", why)
-		return f.record(ctx, s, p, log)
+		d.p.Outcome = prefix + store.FireOutcomeSkipCondition + why
+		d.logger(f).Info("rota: schedule fire skipped: condition false", "fire_time", ft, "condition", s.Condition,
+			"why", why)
+		return
 	}
 	ko := f.n.c.reg.options(s.Kind)
 	job := store.InsertParams{
-		Kind: s.Kind, Queue: s.Queue, Args: s.Args, Priority: s.Priority, Hold: hold,
+		Kind: s.Kind, Queue: s.Queue, Args: s.Args, Priority: s.Priority, Hold: d.hold,
 		Key: store.FireJobKey(s.Key, ft), OnConflict: store.OnConflictReturn,
 		Metadata:    fireMetadata(s, ft),
 		MaxAttempts: orDefault(ko.MaxAttempts, DefaultMaxAttempts),
@@ -306,42 +399,146 @@ func (f *firing) fireOne(ctx context.Context, s *store.Schedule, ft, next time.T
 	if len(job.Args) == 0 {
 		job.Args = []byte(`{}`)
 	}
-	p.Job = &job
-	p.Outcome = prefix + store.FireOutcomeFired
-	if hold {
-		p.Outcome = prefix + store.FireOutcomeHeld
+	d.p.Job = &job
+	d.p.Outcome = prefix + store.FireOutcomeFired
+	if d.hold {
+		d.p.Outcome = prefix + store.FireOutcomeHeld
 	}
-	p.Now = f.n.c.now()
+}
+
+// writeAll writes the decided fires of round, fireChunk per store
+// transaction and fireWrites transactions at once, then records as errors
+// the fires whose job could not be inserted (a full queue...), so that
+// their schedules move on. It returns the schedules whose fire applied:
+// they may have more fire times due.
+func (f *firing) writeAll(ctx context.Context, round []*dueFire) []*dueFire {
+	ready := slices.DeleteFunc(round, func(d *dueFire) bool { return d.p.Key == "" })
+	applied := make([]bool, len(ready))
+	sem := make(chan struct{}, fireWrites)
+	var wg sync.WaitGroup
+	for lo := 0; lo < len(ready); lo += fireChunk {
+		hi := min(lo+fireChunk, len(ready))
+		sem <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			f.write(ctx, ready[lo:hi], applied[lo:hi])
+		})
+	}
+	wg.Wait()
+	var failed []*dueFire
+	var at []int
+	for i, d := range ready {
+		if d.failed {
+			failed, at = append(failed, d), append(at, i)
+		}
+	}
+	if len(failed) > 0 && ctx.Err() == nil {
+		ok := make([]bool, len(failed))
+		f.write(ctx, failed, ok)
+		for k, i := range at {
+			applied[i] = ok[k]
+		}
+	}
+	next := make([]*dueFire, 0, len(ready))
+	for i, d := range ready {
+		if applied[i] {
+			next = append(next, d)
+		}
+	}
+	return next
+}
+
+// write writes the fires ds in one store transaction and applies their
+// results to their schedules, setting applied. When the transaction
+// fails, each fire is written alone, so that one bad fire does not hold
+// back the others.
+func (f *firing) write(ctx context.Context, ds []*dueFire, applied []bool) {
+	ps := make([]store.FireParams, len(ds))
+	now := f.n.c.now()
+	for i, d := range ds {
+		d.p.Now = now
+		ps[i] = d.p
+	}
 	f.n.c.events.gate.RLock()
-	res, err := f.n.store.FireSchedule(ctx, p)
-	if err == nil && res.Applied && res.Job != nil {
-		f.n.c.events.transitions([]store.Transition{{Job: res.Job}}, p.Now)
+	res, err := f.n.store.FireSchedules(ctx, ps)
+	if err == nil {
+		var ts []store.Transition
+		for _, r := range res {
+			if r.Applied && r.Job != nil && !r.Duplicate {
+				ts = append(ts, store.Transition{Job: r.Job})
+			}
+		}
+		if len(ts) > 0 {
+			f.n.c.events.transitions(ts, now)
+		}
 	}
 	f.n.c.events.gate.RUnlock()
 	if err != nil {
 		if ctx.Err() != nil {
+			return
+		}
+		if len(ds) > 1 {
+			f.n.log.Warn("rota: schedule fires failed together: writing them one by one", "fires", len(ds), "err", err)
+			for i := range ds {
+				f.write(ctx, ds[i:i+1], applied[i:i+1])
+			}
+			return
+		}
+		res = []store.FireResult{{Err: err}}
+	}
+	for i, d := range ds {
+		applied[i] = f.apply(d, res[i])
+	}
+}
+
+// apply moves d's schedule along with the result of its fire and reports
+// whether the fire applied. A fire whose job failed is marked failed,
+// with the error as its outcome and no job.
+func (f *firing) apply(d *dueFire, res store.FireResult) bool {
+	p, s := &d.p, d.s
+	if res.Err != nil {
+		if p.Job == nil {
+			d.logger(f).Error("rota: record schedule fire", "err", res.Err)
+			d.failed = false
 			return false
 		}
-		// The job could not be inserted (a full queue...): the fire is
-		// recorded as an error and the schedule moves on.
-		log.Error("rota: schedule fire failed", "fire_time", ft, "err", err)
+		d.logger(f).Error("rota: schedule fire failed", "fire_time", d.ft, "err", res.Err)
 		p.Job = nil
-		p.Outcome = prefix + store.FireOutcomeError + ": " + err.Error()
-		return f.record(ctx, s, p, log)
+		p.Outcome = d.prefix + store.FireOutcomeError + ": " + res.Err.Error()
+		d.failed = true
+		return false
 	}
+	d.failed = false
 	if !res.Applied {
 		return false
 	}
-	s.NextFire, s.LastFire, s.LastOutcome = next, ft, p.Outcome
-	if hold {
-		s.PendingJobID = res.Job.ID
-		f.mu.Lock()
-		f.pendings = true
-		f.mu.Unlock()
-	} else if res.Job != nil {
-		s.LastJobID = res.Job.ID
+	s.NextFire, s.LastFire, s.LastOutcome = p.Next, p.FireTime, p.Outcome
+	if p.Disable != "" {
+		s.Enabled, s.DisabledReason = false, p.Disable
+	}
+	if p.Job != nil && res.Job != nil {
+		if p.Job.Hold {
+			s.PendingJobID = res.Job.ID
+			f.mu.Lock()
+			f.pendings = true
+			f.mu.Unlock()
+		} else {
+			s.LastJobID = res.Job.ID
+		}
+	}
+	if d.after != nil {
+		d.after()
 	}
 	return true
+}
+
+// parseStored parses a stored schedule's spec.
+func parseStored(s *store.Schedule) (*schedule.Schedule, error) {
+	loc, err := loadZone(s.Zone)
+	if err != nil {
+		return nil, err
+	}
+	return schedule.Parse(s.Spec, s.CreatedAt, loc)
 }
 
 func orDefault(v, def int) int {

@@ -467,3 +467,65 @@ func TestScheduleRealClockWakesOnNotice(t *testing.T) {
 		return len(page.Jobs) >= 2
 	})
 }
+
+// TestScheduleManyFireTogether fires more due schedules than one store
+// transaction writes, with per-schedule policies among them: each gets
+// its own outcome, and one whose job cannot be inserted (a full queue) is
+// recorded as an error without holding back the others.
+func TestScheduleManyFireTogether(t *testing.T) {
+	t.Parallel()
+	e := newSchedEnv(t, true, rota.Options{})
+	defer close(e.block)
+	ctx := context.Background()
+	const plain = 300 // more than one transaction's fires
+	for i := range plain {
+		create(t, e.c, rota.ScheduleParams{Key: fmt.Sprintf("p%03d", i), Kind: "tick", Spec: "every 1 minute"})
+	}
+	create(t, e.c, rota.ScheduleParams{Key: "skip", Kind: "tick", Spec: "every 1 minute", Overlap: rota.OverlapSkip})
+	create(t, e.c, rota.ScheduleParams{Key: "cond", Kind: "tick", Spec: "every 1 minute",
+		Condition: "signal 'never' >= 1 within 1h"})
+	_, err := e.c.UpdateQueue(ctx, "small", rota.QueueUpdate{MaxSize: ptr(1)})
+	must(t, err)
+	_, err = e.c.Enqueue(ctx, "tick", nil, rota.Queue("small"))
+	must(t, err)
+	create(t, e.c, rota.ScheduleParams{Key: "full", Kind: "tick", Spec: "every 1 minute", Queue: "small"})
+
+	keys := []string{"skip", "cond", "full"}
+	for i := range plain {
+		keys = append(keys, fmt.Sprintf("p%03d", i))
+	}
+	for m := 1; m <= 2; m++ {
+		to := t0.Add(time.Duration(m) * time.Minute)
+		e.clock.set(to)
+		waitFor(t, fmt.Sprintf("every schedule handled minute %d", m), func() bool {
+			e.c.KickSchedules()
+			page, err := e.c.ListSchedules(ctx, rota.ScheduleListParams{Limit: 1000})
+			must(t, err)
+			for _, s := range page.Schedules {
+				if !s.NextFire.After(to) {
+					return false
+				}
+			}
+			return len(page.Schedules) == len(keys)
+		})
+	}
+	for _, key := range keys {
+		s, err := e.c.GetSchedule(ctx, key)
+		must(t, err)
+		want, jobs := store.FireOutcomeFired, 2
+		switch key {
+		case "skip":
+			want, jobs = store.FireOutcomeSkipOverlap, 1
+		case "cond":
+			want, jobs = store.FireOutcomeSkipCondition, 0
+		case "full":
+			want, jobs = store.FireOutcomeError, 0
+		}
+		if !strings.HasPrefix(s.LastOutcome, want) || !s.LastFire.Equal(t0.Add(2*time.Minute)) {
+			t.Errorf("%s: last fire %v, outcome %q; want %v, %q", key, s.LastFire, s.LastOutcome, t0.Add(2*time.Minute), want)
+		}
+		if got := e.fireTimes(t, key); len(got) != jobs || (jobs == 2 && !slices.Equal(got, minutes(1, 2))) {
+			t.Errorf("%s: fire times %v, want %d", key, got, jobs)
+		}
+	}
+}

@@ -172,13 +172,25 @@ type FireParams struct {
 	Now     time.Time
 }
 
-// FireResult is the answer to FireSchedule.
+// FireResult is the answer to FireSchedule, and to each fire of
+// FireSchedules.
 type FireResult struct {
 	// Applied is false when the schedule's next fire was not Expected
-	// (another fire won, or the schedule changed or is gone): nothing was done.
+	// (another fire won, or the schedule changed or is gone), or when Err
+	// is set: nothing was done for this fire.
 	Applied bool
-	// Job is the fire's job (an existing one if its key was active).
+	// Job is the fire's job: the one inserted, or the active job that
+	// already held its key (Duplicate).
 	Job *Job
+	// Duplicate: an active job of the fire's kind already held the key of
+	// its job (the fire time was handled before, and the schedule was then
+	// set back to it). Nothing was inserted; the schedule moved on
+	// (Applied) with Job, that job, as its last or pending job.
+	Duplicate bool
+	// Err is why this fire of FireSchedules did nothing while the others
+	// of the call went on: ErrQueueFull, or invalid parameters. Applied
+	// is false. FireSchedule returns it as its error instead.
+	Err error
 }
 
 // Scheduler is the part of the driver contract for stored schedules and
@@ -212,6 +224,16 @@ type Scheduler interface {
 	// inserted at most once: the compare-and-set on NextFire and the job
 	// insert are one transaction.
 	FireSchedule(ctx context.Context, p FireParams) (FireResult, error)
+	// FireSchedules records many fires in one transaction and returns
+	// their results in input order. Each fire is all or nothing, and
+	// independent of the others: its compare-and-set, its job and the move
+	// of its schedule apply together or not at all, and its result says
+	// which (Applied; Duplicate; or Err, a per-fire failure such as
+	// ErrQueueFull). Fire jobs are not subject to their conflict policy:
+	// an active job holding a fire job's key makes that fire Duplicate. A
+	// schedule key may appear once per call (ErrInvalidFires otherwise).
+	// An error of the call itself means that nothing was applied.
+	FireSchedules(ctx context.Context, fires []FireParams) ([]FireResult, error)
 	// SettlePending makes the pending job of a queue_one schedule its last
 	// job, if PendingJobID is still pendingID.
 	SettlePending(ctx context.Context, key string, pendingID int64, now time.Time) error
@@ -222,6 +244,23 @@ type Scheduler interface {
 	// SignalCount sums the counts of name in the buckets that start in
 	// [from, to).
 	SignalCount(ctx context.Context, name string, from, to time.Time) (int64, error)
+}
+
+// ErrInvalidFires: a FireSchedules call names a schedule twice.
+var ErrInvalidFires = errors.New("invalid fires: a schedule appears twice")
+
+// CheckFires reports the first schedule key that appears twice in fires
+// (ErrInvalidFires), for drivers.
+func CheckFires(fires []FireParams) error {
+	seen := make(map[string]bool, len(fires))
+	for i := range fires {
+		k := fires[i].Key
+		if seen[k] {
+			return fmt.Errorf("fire %d, schedule %q: %w", i, k, ErrInvalidFires)
+		}
+		seen[k] = true
+	}
+	return nil
 }
 
 // SignalBucket is the width of the buckets signals are counted in.

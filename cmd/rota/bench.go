@@ -147,6 +147,7 @@ func (a *app) printBench(res bench.Result) error {
 	case bench.Schedules:
 		fmt.Fprintf(a.stdout, " (fires of %d schedules); fire lateness p50 %.3f ms, p99 %.3f ms, max %.3f ms",
 			res.Schedules, res.P50Ms, res.P99Ms, res.MaxMs)
+		fmt.Fprintf(a.stdout, "; process CPU %.1fs (%.0f%% of a core)", res.CPUSeconds, res.CPUPercent)
 		if res.FiresMissing > 0 {
 			fmt.Fprintf(a.stdout, "; %d fires missing", res.FiresMissing)
 		}

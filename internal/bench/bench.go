@@ -89,6 +89,11 @@ type Result struct {
 	// lost (their fires are not measured).
 	Schedules     int    `json:"schedules,omitempty"`
 	EventsDropped uint64 `json:"events_dropped,omitempty"`
+	// CPUSeconds is the CPU time (user and system) of this process while
+	// the node ran, and CPUPercent that over the wall time (100: one
+	// core). Schedules workload; the store server's CPU is not included.
+	CPUSeconds float64 `json:"cpu_s,omitempty"`
+	CPUPercent float64 `json:"cpu_percent,omitempty"`
 	// FiresMissing: fires due in the measured window that were not seen
 	// (by the end of the drain).
 	FiresMissing int `json:"fires_missing,omitempty"`
@@ -186,6 +191,49 @@ func heapWatch(stop <-chan struct{}) func() float64 {
 		}
 	}()
 	return func() float64 { <-done; return float64(peak.Load()) / (1 << 20) }
+}
+
+// cpuTime is the CPU time (user and system) the process used so far.
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// scheduleSetup is how many schedules the schedules workload creates or
+// deletes at once.
+const scheduleSetup = 32
+
+// forEach calls fn for every key, scheduleSetup at a time, and returns
+// the first error.
+func forEach(keys []string, fn func(string) error) error {
+	var (
+		wg    sync.WaitGroup
+		mu    sync.Mutex
+		first error
+	)
+	next := make(chan string)
+	for range scheduleSetup {
+		wg.Go(func() {
+			for k := range next {
+				if err := fn(k); err != nil {
+					mu.Lock()
+					if first == nil {
+						first = err
+					}
+					mu.Unlock()
+				}
+			}
+		})
+	}
+	for _, k := range keys {
+		next <- k
+	}
+	close(next)
+	wg.Wait()
+	return first
 }
 
 func maxRSSMB() float64 {
@@ -464,22 +512,28 @@ func schedules(ctx context.Context, st store.Store, queue string, p Params, res 
 	keys := make([]string, n)
 	for i := range keys {
 		keys[i] = fmt.Sprintf("%s-%d", queue, i)
-		if _, err := c.CreateSchedule(ctx, rota.ScheduleParams{Key: keys[i], Kind: Kind, Queue: queue,
-			Spec: "every 1 second", Misfire: rota.MisfireSkip}); err != nil {
-			return fmt.Errorf("create schedule %d: %w", i, err)
-		}
 	}
+	// Created and deleted scheduleSetup at a time (their commits are
+	// shared), so that 10,000 take seconds, not minutes.
 	defer func() {
-		for _, k := range keys {
-			_ = c.DeleteSchedule(context.WithoutCancel(ctx), k)
-		}
+		_ = forEach(keys, func(k string) error { return c.DeleteSchedule(context.WithoutCancel(ctx), k) })
 	}()
+	if err := forEach(keys, func(k string) error {
+		_, err := c.CreateSchedule(ctx, rota.ScheduleParams{Key: k, Kind: Kind, Queue: queue,
+			Spec: "every 1 second", Misfire: rota.MisfireSkip})
+		if err != nil {
+			return fmt.Errorf("create schedule %s: %w", k, err)
+		}
+		return nil
+	}); err != nil {
+		return err
+	}
 	// A fire's insert event, then its job's running and done events.
 	sub := c.Subscribe(8*n, rota.EventFilter{Queues: []string{queue}})
 	defer sub.Close()
 	stopHeap := make(chan struct{})
 	heapPeak := heapWatch(stopHeap)
-	start := time.Now()
+	start, cpu0 := time.Now(), cpuTime()
 	if err := c.Start(ctx); err != nil {
 		return err
 	}
@@ -519,6 +573,8 @@ collect:
 			return ctx.Err()
 		}
 	}
+	res.CPUSeconds = (cpuTime() - cpu0).Seconds()
+	res.CPUPercent = 100 * res.CPUSeconds / time.Since(start).Seconds()
 	res.EventsDropped = sub.Dropped()
 	res.FiresMissing = max(0, expected-len(lat))
 	if err := c.Stop(ctx); err != nil {

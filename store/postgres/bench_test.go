@@ -12,6 +12,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/rotahq/rota/store"
+	"github.com/rotahq/rota/store/storetest"
 )
 
 // BenchmarkClaimFinish inserts b.N jobs in batches of 1,000, then claims
@@ -147,6 +148,16 @@ func BenchmarkCopyBatch(b *testing.B) {
 				}
 			}
 			b.ReportMetric(float64(b.N*batch)/b.Elapsed().Seconds(), "jobs/s")
+		})
+	}
+}
+
+// BenchmarkFireSchedules fires 1,000 schedules due at the same second, in
+// calls of 128 and of 1,000 fires (the leader's firing loop).
+func BenchmarkFireSchedules(b *testing.B) {
+	for _, per := range []int{128, 1000} {
+		b.Run("per"+strconv.Itoa(per), func(b *testing.B) {
+			storetest.BenchmarkFires(b, openTest(b, Options{}), 1000, per)
 		})
 	}
 }

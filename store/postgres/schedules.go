@@ -241,68 +241,6 @@ func (s *Store) DueSchedules(ctx context.Context, now time.Time, limit int) ([]*
 	return due, next, nil
 }
 
-// FireSchedule records one fire in one transaction: it locks the
-// schedule's row if its next fire is still the expected one, inserts the
-// job and moves the schedule on. See store.Scheduler.
-func (s *Store) FireSchedule(ctx context.Context, p store.FireParams) (store.FireResult, error) {
-	now := utc(p.Now)
-	var rows []insertRow
-	var queues []string
-	if p.Job != nil {
-		var err error
-		rows, queues, err = prepareInsert(now, []store.InsertParams{*p.Job})
-		if err != nil {
-			return store.FireResult{}, fmt.Errorf("postgres: fire schedule %q: %w", p.Key, err)
-		}
-	}
-	var res store.FireResult
-	err := s.inTx(ctx, func(tx pgx.Tx) error {
-		res = store.FireResult{}
-		var one int
-		err := tx.QueryRow(ctx, `SELECT 1 FROM schedules WHERE key = $1 AND enabled AND next_fire = $2 FOR UPDATE`,
-			p.Key, utc(p.Expected)).Scan(&one)
-		if errors.Is(err, pgx.ErrNoRows) {
-			return nil // another fire won, or the schedule changed
-		}
-		if err != nil {
-			return fmt.Errorf("postgres: fire schedule %q: %w", p.Key, err)
-		}
-		var n notes
-		var jobID, pendingID *int64
-		if len(rows) > 0 {
-			results := make([]store.InsertResult, 1)
-			if err := s.insertTx(ctx, tx, now, rows, queues, results, &n); err != nil {
-				return fmt.Errorf("postgres: fire schedule %q: %w", p.Key, err)
-			}
-			res.Job = results[0].Job
-			id := res.Job.ID
-			if p.Job.Hold {
-				pendingID = &id
-			} else {
-				jobID = &id
-			}
-		}
-		var disable *string
-		if p.Disable != "" {
-			disable = &p.Disable
-		}
-		if _, err := tx.Exec(ctx, `UPDATE schedules SET next_fire = $1, last_fire = $2, last_outcome = $3,
-				last_job_id = coalesce($4, last_job_id), pending_job_id = coalesce($5, pending_job_id),
-				enabled = CASE WHEN $6::text IS NULL THEN enabled ELSE false END,
-				disabled_reason = coalesce($6, disabled_reason), updated_at = $7
-			WHERE key = $8`,
-			nullTime(p.Next), nullTime(p.FireTime), p.Outcome, jobID, pendingID, disable, now, p.Key); err != nil {
-			return fmt.Errorf("postgres: fire schedule %q: %w", p.Key, err)
-		}
-		res.Applied = true
-		return s.notify(ctx, tx, &n)
-	})
-	if err != nil {
-		return store.FireResult{}, err
-	}
-	return res, nil
-}
-
 // SettlePending makes a schedule's pending job its last. See store.Scheduler.
 func (s *Store) SettlePending(ctx context.Context, key string, pendingID int64, now time.Time) error {
 	if _, err := s.pool.Exec(ctx, `UPDATE schedules SET last_job_id = pending_job_id, pending_job_id = 0, updated_at = $1

@@ -2,6 +2,7 @@ package sqlite
 
 import (
 	"encoding/json"
+	"fmt"
 	"runtime"
 	"slices"
 	"sync/atomic"
@@ -10,6 +11,7 @@ import (
 	"time"
 
 	"github.com/rotahq/rota/store"
+	"github.com/rotahq/rota/store/storetest"
 )
 
 // benchJob is a no-op job as `rota bench` inserts them.
@@ -262,4 +264,14 @@ func BenchmarkInsertToClaimLatency(b *testing.B) {
 	slices.Sort(lat)
 	b.ReportMetric(float64(lat[len(lat)/2].Microseconds())/1000, "p50-ms")
 	b.ReportMetric(float64(lat[len(lat)*99/100].Microseconds())/1000, "p99-ms")
+}
+
+// BenchmarkFireSchedules fires 1,000 schedules due at the same second, in
+// calls of 128 and of 1,000 fires (the leader's firing loop).
+func BenchmarkFireSchedules(b *testing.B) {
+	for _, per := range []int{128, 1000} {
+		b.Run(fmt.Sprintf("per%d", per), func(b *testing.B) {
+			storetest.BenchmarkFires(b, openTest(b, Options{}), 1000, per)
+		})
+	}
 }
