@@ -295,7 +295,9 @@ func testCLIRoundTrip(t *testing.T, e *env, driver string) {
 func TestServeSurvivesKillAndShutsDownGracefully(t *testing.T) {
 	t.Parallel()
 	onEachStore(t, func(t *testing.T, e *env, _ string) { testServeSurvivesKill(t, e) },
-		"ROTA_LEASE_DURATION=1s", "ROTA_SHUTDOWN_TIMEOUT=50ms", "ROTA_ABORT_GRACE=2s")
+		// A lease of 3 s: with 1 s, a heartbeat delayed by a loaded machine
+		// (the race detector in CI) let a lease expire under a running job.
+		"ROTA_LEASE_DURATION=3s", "ROTA_SHUTDOWN_TIMEOUT=50ms", "ROTA_ABORT_GRACE=2s")
 }
 
 func testServeSurvivesKill(t *testing.T, e *env) {
@@ -632,8 +634,11 @@ func testNodesLs(t *testing.T, e *env) {
 		return m[other].Leader && !m[leader].Leader && m[leader].State == "stale" && m[other].State == "alive"
 	})
 	t.Logf("%s led %s after %s was killed (leader lease %s)", other, tookOver, leader, leaderLease)
-	// The polls themselves start a process each: allow for them.
-	if tookOver > 3*leaderLease {
+	// The polls start a CLI process each, and under the race detector on a
+	// loaded machine one poll can take seconds: the bound is loose on
+	// purpose. It still fails a takeover that waits for anything longer
+	// than the leader lease (a job lease, a restart).
+	if tookOver > 10*leaderLease {
 		t.Errorf("%s led %s after the leader died; want about the leader lease %s", other, tookOver, leaderLease)
 	}
 
