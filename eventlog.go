@@ -127,6 +127,9 @@ func NewEventLog(c *Client, opts EventLogOptions) (*EventLog, error) {
 // Changed returns a channel that is closed at the writer's next append (a
 // reader takes it before reading the log, then waits on it).
 func (l *EventLog) Changed() <-chan struct{} {
+	if l == nil {
+		return nil // no writer: nothing to wait for (a nil channel never fires)
+	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.changed

@@ -131,6 +131,9 @@ type Config struct {
 	// HTTPMaxEventStreams is how many GET /v1/events streams may be open
 	// at once; more are refused with 429.
 	HTTPMaxEventStreams int
+	// EventLog is "on" (the default) or "off": whether this node writes
+	// its job events to the durable event log.
+	EventLog string
 	// Server is the URL of a rota serve (http://host:port) that the CLI's
 	// commands drive over its HTTP API instead of opening the store; empty
 	// for the store.
@@ -167,6 +170,7 @@ func Default() Config {
 
 		EventsMax:           DefaultEventsMax,
 		EventsMaxAge:        DefaultEventsMaxAge,
+		EventLog:            EventLogOn,
 		HTTPMaxEventStreams: DefaultHTTPMaxEventStreams,
 	}
 }

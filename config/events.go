@@ -1,6 +1,10 @@
 package config
 
-import "time"
+import (
+	"errors"
+	"strings"
+	"time"
+)
 
 // Event log and event stream settings.
 const (
@@ -10,6 +14,15 @@ const (
 	EnvEventsMaxAge = "ROTA_EVENTS_MAX_AGE"
 	// EnvHTTPMaxEventStreams bounds the open GET /v1/events streams.
 	EnvHTTPMaxEventStreams = "ROTA_HTTP_MAX_EVENT_STREAMS"
+	// EnvEventLog turns this node's writing of its events to the durable
+	// event log on or off.
+	EnvEventLog = "ROTA_EVENT_LOG"
+)
+
+// The values of ROTA_EVENT_LOG.
+const (
+	EventLogOn  = "on"
+	EventLogOff = "off"
 )
 
 // Defaults of the event settings (the rota and server packages have the
@@ -29,5 +42,20 @@ func (c *Config) eventSettings() []setting {
 			value: &durationValue{p: &c.EventsMaxAge, positive: true}},
 		{env: EnvHTTPMaxEventStreams, flag: "http-max-event-streams", usage: "GET /v1/events streams open at once",
 			value: &intValue{p: &c.HTTPMaxEventStreams}},
+		{env: EnvEventLog, flag: "event-log", usage: "on: this node writes its job events to the durable event log behind GET /v1/events; off: it does not (its streams still show other nodes' events)",
+			value: &stringValue{p: &c.EventLog, norm: normEventLog}},
 	}
 }
+
+// normEventLog accepts on and off, in any case.
+func normEventLog(s string) (string, error) {
+	switch v := strings.ToLower(strings.TrimSpace(s)); v {
+	case EventLogOn, EventLogOff:
+		return v, nil
+	}
+	return "", errors.New(`not "on" or "off"`)
+}
+
+// EventLogDisabled reports whether this node writes no events to the
+// durable event log (EventLog is "off").
+func (c Config) EventLogDisabled() bool { return c.EventLog == EventLogOff }

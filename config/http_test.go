@@ -115,3 +115,28 @@ func TestListenOff(t *testing.T) {
 		t.Error("the default listen address is disabled")
 	}
 }
+
+func TestEventLogSetting(t *testing.T) {
+	t.Parallel()
+	if Default().EventLogDisabled() {
+		t.Error("the event log is off by default")
+	}
+	for _, tc := range []struct {
+		val     string
+		off     bool
+		wantErr bool
+	}{
+		{"on", false, false}, {"OFF", true, false}, {" off ", true, false}, {"On", false, false},
+		{"no", false, true}, {"0", false, true},
+	} {
+		c, err := FromEnv(envOf(map[string]string{EnvEventLog: tc.val}))
+		switch {
+		case tc.wantErr:
+			if err == nil || !strings.Contains(err.Error(), EnvEventLog) {
+				t.Errorf("ROTA_EVENT_LOG=%q: %v; want an error naming %s", tc.val, err, EnvEventLog)
+			}
+		case err != nil || c.EventLogDisabled() != tc.off:
+			t.Errorf("ROTA_EVENT_LOG=%q: disabled %v, %v; want %v", tc.val, c.EventLogDisabled(), err, tc.off)
+		}
+	}
+}

@@ -460,3 +460,35 @@ func TestEventsOutliveReadTimeout(t *testing.T) {
 		t.Errorf("event of job %d, want %d", d.JobID, j.ID)
 	}
 }
+
+// TestEventsWithoutLogWriter: with NoEventLog the server logs none of its
+// client's events, and its streams still show what another writer of the
+// store's log appends (found by polling).
+func TestEventsWithoutLogWriter(t *testing.T) {
+	t.Parallel()
+	e, hs := newEventsEnv(t, Options{NoEventLog: true, LongPollInterval: 20 * time.Millisecond})
+	st := e.client.Store()
+	before := enqueue(t, e.client, "t.quiet")
+	stream, _ := openStream(t, hs.URL, "/v1/events?last_event_id=0", "")
+	// Another writer of the same store (as another node's would be) logs
+	// from now on.
+	other, err := rota.NewEventLog(e.client, rota.EventLogOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = other.Close(context.Background()) })
+	after := enqueue(t, e.client, "t.loud")
+	if d := stream.job(); d.JobID != after.ID {
+		t.Errorf("first streamed event %+v, want job %d's (job %d's was logged by no one)", d, after.ID, before.ID)
+	}
+	if err := other.Close(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	last, err := st.LastEventID(t.Context())
+	if err != nil || last != 1 {
+		t.Errorf("the log holds %d events (%v), want only the other writer's 1", last, err)
+	}
+	if _, err := New(e.client, Options{NoEventLog: true, EventLog: other}); err == nil {
+		t.Error("NoEventLog with an EventLog: no error")
+	}
+}

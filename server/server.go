@@ -72,6 +72,11 @@ type Options struct {
 	// one of your own to keep logging events after the API stops (rota
 	// serve does, until the node stops).
 	EventLog *rota.EventLog
+	// NoEventLog: the server starts no event log writer (EventLog must be
+	// nil), so this node's events are not logged; GET /v1/events still
+	// streams the store's log (the events of the nodes that write it),
+	// found by polling every LongPollInterval.
+	NoEventLog bool
 	// MaxEventStreams bounds the GET /v1/events streams open at once; more
 	// are refused with 429 too_many_streams.
 	MaxEventStreams int
@@ -176,7 +181,10 @@ func New(c *rota.Client, opts Options) (*Server, error) {
 	}
 	s := &Server{client: c, opts: o, log: o.Logger, auth: auth, polls: newLongPolls(o.MaxLongPolls),
 		streams: newLongPolls(o.MaxEventStreams), eventLog: o.EventLog}
-	if s.eventLog == nil {
+	if o.NoEventLog && o.EventLog != nil {
+		return nil, errors.New("server: Options.NoEventLog with an EventLog")
+	}
+	if s.eventLog == nil && !o.NoEventLog {
 		if s.eventLog, err = rota.NewEventLog(c, rota.EventLogOptions{Logger: o.Logger}); err != nil {
 			return nil, err
 		}

@@ -86,17 +86,21 @@ func (a *app) serve(ctx context.Context) error {
 	// The durable event log (GET /v1/events on any node of the store) gets
 	// this node's events from before Start until after Stop, whether or
 	// not this node serves HTTP.
-	evlog, err := rota.NewEventLog(client, rota.EventLogOptions{MaxEvents: a.cfg.EventsMax, MaxAge: a.cfg.EventsMaxAge, Logger: logger})
-	if err != nil {
-		return err
-	}
-	defer func() {
-		ctx, cancel := context.WithTimeout(context.Background(), a.cfg.ShutdownTimeout)
-		defer cancel()
-		if err := evlog.Close(ctx); err != nil {
-			logger.Warn("rota: event log", "err", err)
+	// ROTA_EVENT_LOG=off leaves it out (the log costs throughput: two rows
+	// per job on the store's writer).
+	var evlog *rota.EventLog
+	if !a.cfg.EventLogDisabled() {
+		if evlog, err = rota.NewEventLog(client, rota.EventLogOptions{MaxEvents: a.cfg.EventsMax, MaxAge: a.cfg.EventsMaxAge, Logger: logger}); err != nil {
+			return err
 		}
-	}()
+		defer func() {
+			ctx, cancel := context.WithTimeout(context.Background(), a.cfg.ShutdownTimeout)
+			defer cancel()
+			if err := evlog.Close(ctx); err != nil {
+				logger.Warn("rota: event log", "err", err)
+			}
+		}()
+	}
 	// The node runs until Stop, not until the signal: the signal starts a
 	// graceful shutdown below, with its own deadline.
 	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
@@ -112,7 +116,7 @@ func (a *app) serve(ctx context.Context) error {
 	if !a.cfg.ListenDisabled() {
 		if srv, err = server.New(client, server.Options{Logger: logger, Tokens: tokens,
 			MaxBodyBytes: a.cfg.HTTPMaxBody, MaxLongPolls: a.cfg.HTTPMaxLongPolls,
-			EventLog: evlog, MaxEventStreams: a.cfg.HTTPMaxEventStreams}); err != nil {
+			EventLog: evlog, NoEventLog: evlog == nil, MaxEventStreams: a.cfg.HTTPMaxEventStreams}); err != nil {
 			return err
 		}
 		if ln, err = net.Listen("tcp", a.cfg.Listen); err != nil {
