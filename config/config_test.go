@@ -31,7 +31,7 @@ func TestDefault(t *testing.T) {
 		ShutdownTimeout: 30 * time.Second, AbortGrace: 10 * time.Second, Retention: 7 * 24 * time.Hour,
 		SQLiteSynchronous: "FULL", Listen: "127.0.0.1:7700", PostgresSchema: "rota",
 		HTTPMaxBody: 1 << 20, HTTPMaxLongPolls: 100,
-		EventsMax: 100000, EventsMaxAge: 24 * time.Hour, HTTPMaxEventStreams: 100,
+		EventsMax: 100000, EventsMaxAge: 24 * time.Hour, HTTPMaxEventStreams: 100, EventLog: "on",
 	}
 	if !reflect.DeepEqual(c, want) {
 		t.Errorf("Default() = %+v\nwant        %+v", c, want)
@@ -294,7 +294,7 @@ func TestBindFlagsDefaultsShown(t *testing.T) {
 		"abort-grace": "10s", "retention": "14d", "sqlite-synchronous": "FULL", "listen": "127.0.0.1:7700",
 		"node-id": c.NodeID, "postgres-schema": "rota",
 		"tokens": "", "tokens-file": "", "http-max-body": "1MiB", "http-max-long-polls": "100",
-		"events-max": "100000", "events-max-age": "1d", "http-max-event-streams": "100",
+		"events-max": "100000", "events-max-age": "1d", "http-max-event-streams": "100", "event-log": "on",
 	}
 	want["server"], want["token"] = "", "" // the CLI's remote mode
 	n := 0
