@@ -143,9 +143,10 @@ func (h *httpBench) complete(ctx context.Context, token string) error {
 // are enqueued over HTTP and worked by remote workers speaking the lease
 // protocol, in a fresh queue named bench-<random>. Workloads: throughput
 // (insert in batches, then workers lease HTTPLeaseBatch jobs at a time
-// and complete them in one POST /v1/leases/complete/batch), latency (one long-polling worker; insert-to-start
-// is from before the enqueue request to the lease's answer) and enqueue
-// (single-job requests from Concurrency goroutines).
+// and complete them in one POST /v1/leases/complete/batch), latency (one
+// long-polling worker; insert-to-start is from before the enqueue request
+// to the lease's answer) and enqueue (single-job requests from
+// Concurrency goroutines).
 func RunHTTP(ctx context.Context, base, token string, p Params) (Result, error) {
 	var suffix [4]byte
 	_, _ = rand.Read(suffix[:])
