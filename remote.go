@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -292,7 +293,9 @@ func (c *Client) ExtendLease(ctx context.Context, token string, d time.Duration)
 
 // CompleteLease ends the lease's job done with result (marshalled to JSON;
 // nil stores none) and returns the job as it is now. An abort requested
-// meanwhile does not undo a completion.
+// meanwhile does not undo a completion. It costs two store statements:
+// the job is read, then finished under the token, and the answer is the
+// job as read with the finish's changes applied.
 func (c *Client) CompleteLease(ctx context.Context, token string, result any) (*Job, error) {
 	var res []byte
 	if result != nil {
@@ -302,11 +305,26 @@ func (c *Client) CompleteLease(ctx context.Context, token string, result any) (*
 		}
 		res = b
 	}
-	return c.endLease(ctx, token, func(j *store.Job, bo Backoff, now time.Time) store.FinishParams {
-		f := finishFor(j, j.Node, j.StartedAt, now, nil, nil, nil, false, bo)
-		f.Result = res
-		return f
+	j, f, err := c.endLease(ctx, token, func(j *store.Job, _ Backoff, now time.Time) store.FinishParams {
+		return completeFinish(c, j, res, now)
 	})
+	if err != nil {
+		return nil, err
+	}
+	// What the finish changed (sqlFinish): a done finish is never turned
+	// into an abort, and it keeps last_error.
+	after := *j
+	now := store.Micro(f.Now)
+	after.State = StateDone
+	after.Result = store.CleanJSON(res)
+	after.LeaseUntil = time.Time{}
+	after.CancelRequested = false
+	after.FinishedAt, after.UpdatedAt = now, now
+	rec := f.Record
+	rec.StartedAt, rec.FinishedAt = store.Micro(rec.StartedAt), store.Micro(rec.FinishedAt)
+	rec.Node, rec.Error, rec.Location = store.CleanText(rec.Node), store.CleanText(rec.Error), store.CleanText(rec.Location)
+	after.Attempts = append(slices.Clip(j.Attempts), rec)
+	return newJob(&after), nil
 }
 
 // FailLease ends the lease's attempt as failed: retried after the kind's
@@ -322,7 +340,7 @@ func (c *Client) FailLease(ctx context.Context, token string, f LeaseFailure) (*
 	case f.Final && f.RetryAfter > 0:
 		return nil, fieldErr("retry_after", "a final failure is not retried")
 	}
-	return c.endLease(ctx, token, func(j *store.Job, bo Backoff, now time.Time) store.FinishParams {
+	return c.endLeaseGet(ctx, token, func(j *store.Job, bo Backoff, now time.Time) store.FinishParams {
 		var cause, werr error
 		switch {
 		case j.CancelRequested:
@@ -351,31 +369,38 @@ func (c *Client) SnoozeLease(ctx context.Context, token string, delay time.Durat
 	if delay <= 0 {
 		return nil, fieldErr("delay", "want a positive delay, not %s", delay)
 	}
-	return c.endLease(ctx, token, func(j *store.Job, bo Backoff, now time.Time) store.FinishParams {
+	return c.endLeaseGet(ctx, token, func(j *store.Job, bo Backoff, now time.Time) store.FinishParams {
 		return finishFor(j, j.Node, j.StartedAt, now, Snooze(delay), nil, nil, false, bo)
 	})
 }
 
-// endLease ends the attempt of token with the finish that build makes for
-// the job as stored, publishes the finish's event (as FailJob does) and
-// returns the job as it is after.
-func (c *Client) endLease(ctx context.Context, token string,
+// endLeaseGet is endLease, then reads the job as it is after.
+func (c *Client) endLeaseGet(ctx context.Context, token string,
 	build func(j *store.Job, bo Backoff, now time.Time) store.FinishParams) (*Job, error) {
-	tok, err := parseLeaseToken(token)
+	j, _, err := c.endLease(ctx, token, build)
 	if err != nil {
 		return nil, err
 	}
-	lost := func() error {
-		return fmt.Errorf("rota: end lease of job %d attempt %d: %w", tok.id, tok.attempt, ErrLeaseLost)
+	return c.Get(ctx, j.ID)
+}
+
+// endLease ends the attempt of token with the finish that build makes for
+// the job as stored and publishes the finish's event (as FailJob does). It
+// returns the job as read before, with its history, and the finish.
+func (c *Client) endLease(ctx context.Context, token string,
+	build func(j *store.Job, bo Backoff, now time.Time) store.FinishParams) (*store.Job, store.FinishParams, error) {
+	tok, err := parseLeaseToken(token)
+	if err != nil {
+		return nil, store.FinishParams{}, err
 	}
 	j, err := c.store.Get(ctx, tok.id)
 	switch {
 	case errors.Is(err, store.ErrNotFound):
-		return nil, lost()
+		return nil, store.FinishParams{}, leaseLost(tok)
 	case err != nil:
-		return nil, fmt.Errorf("rota: end lease of job %d: %w", tok.id, err)
+		return nil, store.FinishParams{}, fmt.Errorf("rota: end lease of job %d: %w", tok.id, err)
 	case j.State != StateRunning || j.Attempt != tok.attempt:
-		return nil, lost()
+		return nil, store.FinishParams{}, leaseLost(tok)
 	}
 	now := c.now()
 	ko := c.reg.options(j.Kind)
@@ -383,13 +408,9 @@ func (c *Client) endLease(ctx context.Context, token string,
 	f.LeaseToken = tok.secret
 	f.Limited = ko.GlobalMaxWorkers > 0
 	if err := c.finishRemote(ctx, j, f, now); err != nil {
-		return nil, err
+		return nil, store.FinishParams{}, err
 	}
-	out, err := c.Get(ctx, tok.id)
-	if err != nil {
-		return nil, err
-	}
-	return out, nil
+	return j, f, nil
 }
 
 // finishRemote writes f, the finish of remote lease j, and publishes its
@@ -408,9 +429,7 @@ func (c *Client) finishRemote(ctx context.Context, j *store.Job, f store.FinishP
 	after := *j
 	after.State = states[0] // aborted if an abort won over a retry
 	if c.events.active() {
-		e := jobEvent(&after, StateRunning, f.Error, now)
-		e.Outcome, e.RunTime = f.Record.Outcome, f.Record.FinishedAt.Sub(f.Record.StartedAt)
-		c.events.publish(e)
+		c.events.publish(finishEvent(&after, f, now))
 	} else {
 		c.events.skip(1)
 	}

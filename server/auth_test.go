@@ -41,6 +41,7 @@ func TestRolesMatrix(t *testing.T) {
 		"DELETE /v1/jobs/{id}": RoleAdmin, "PATCH /v1/queues/{name}": RoleAdmin,
 		"POST /v1/leases": RoleWrite, "POST /v1/leases/heartbeat": RoleWrite, "POST /v1/leases/complete": RoleWrite,
 		"POST /v1/leases/fail": RoleWrite, "POST /v1/leases/snooze": RoleWrite,
+		"POST /v1/leases/complete/batch": RoleWrite,
 	}
 	for pattern, role := range map[string]Role{ // schedules
 		"GET /v1/schedules": RoleRead, "GET /v1/schedules/{key}": RoleRead, "GET /v1/schedule-preview": RoleRead,

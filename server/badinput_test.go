@@ -293,6 +293,18 @@ func TestBadInputChangesNothing(t *testing.T) {
 		{"preview zero fires", "GET", "/v1/schedule-preview?spec=hourly&n=0", w, "", 400, CodeInvalid, "n"},
 		{"preview too many fires", "GET", "/v1/schedule-preview?spec=hourly&n=1001", w, "", 400, CodeInvalid, "n"},
 		{"preview bad after", "GET", "/v1/schedule-preview?spec=hourly&after=soon", w, "", 400, CodeInvalid, "after"},
+		// Batch complete: the request as a whole (an item's own error is a 200; see TestLeaseCompleteBatch).
+		{"complete batch malformed", "POST", "/v1/leases/complete/batch", w, `{"items":[`, 400, CodeMalformedJSON, ""},
+		{"complete batch empty body", "POST", "/v1/leases/complete/batch", w, ``, 400, CodeMalformedJSON, ""},
+		{"complete batch without items", "POST", "/v1/leases/complete/batch", w, `{}`, 400, CodeInvalid, "items"},
+		{"complete batch empty items", "POST", "/v1/leases/complete/batch", w, `{"items":[]}`, 400, CodeInvalid, "items"},
+		{"complete batch items not a list", "POST", "/v1/leases/complete/batch", w, `{"items":{"token":"x"}}`, 400, CodeInvalid, "items"},
+		{"complete batch unknown field", "POST", "/v1/leases/complete/batch", w, `{"items":[],"tokens":[]}`, 400, CodeInvalid, "tokens"},
+		{"complete batch unknown item field", "POST", "/v1/leases/complete/batch", w, `{"items":[` + tokenBody(liveTok, `"output":1`) + `]}`, 400, CodeInvalid, "output"},
+		{"complete batch token as number", "POST", "/v1/leases/complete/batch", w, `{"items":[{"token":5}]}`, 400, CodeInvalid, "items.token"},
+		{"complete batch too many items", "POST", "/v1/leases/complete/batch", w, `{"items":[` + strings.Repeat(tokenBody(liveTok, "")+",", 1000) + tokenBody(liveTok, "") + `]}`, 400, CodeInvalid, "items"},
+		{"complete batch with a read token", "POST", "/v1/leases/complete/batch", readSecret, `{"items":[` + tokenBody(liveTok, "") + `]}`, 403, CodeForbidden, ""},
+		{"complete batch with GET", "GET", "/v1/leases/complete/batch", w, "", 405, CodeMethodNotAllowed, ""},
 		// Routing.
 		{"wrong method", "PUT", "/v1/jobs", w, `{}`, 405, CodeMethodNotAllowed, ""},
 		{"unknown route", "GET", "/v1/nothing", w, "", 404, CodeNotFound, ""},

@@ -46,10 +46,11 @@ func FuzzLease(f *testing.F) {
 	f.Add([]byte(`{"token":"rl1.1.1.30000.0123456789abcdef0123456789abcdef","lease":90}`))
 	f.Add([]byte(`{"token":"rl1.1.1.30000.0123456789abcdef0123456789abcdef","error":"x","retry_after":"1m","final":false}`))
 	f.Add([]byte(`{"token":"rl1.9223372036854775807.2147483648.3600000.ffffffffffffffffffffffffffffffff","result":{"a":[1,2]},"delay":"1h"}`))
+	f.Add([]byte(`{"items":[{"token":"rl1.1.1.30000.0123456789abcdef0123456789abcdef","result":[1]},{"token":"x"},{}]}`))
 	e := newEnv(f, envOptions{noStart: true, server: Options{MaxBodyBytes: 16 << 10, MaxWait: time.Millisecond}})
 	h := e.srv.Handler()
 	f.Fuzz(func(t *testing.T, body []byte) {
-		for _, path := range []string{"/v1/leases", "/v1/leases/heartbeat", "/v1/leases/complete", "/v1/leases/fail", "/v1/leases/snooze"} {
+		for _, path := range []string{"/v1/leases", "/v1/leases/heartbeat", "/v1/leases/complete", "/v1/leases/fail", "/v1/leases/snooze", "/v1/leases/complete/batch"} {
 			r := serve(h, "POST", path, "", string(body))
 			if r.status >= 500 {
 				t.Fatalf("POST %s %q: %d %s", path, body, r.status, r.body)

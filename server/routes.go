@@ -49,6 +49,7 @@ func (s *Server) routeTable() []route {
 		{method: post, path: "/v1/leases/complete", role: RoleWrite, handle: s.completeLease},
 		{method: post, path: "/v1/leases/fail", role: RoleWrite, handle: s.failLease},
 		{method: post, path: "/v1/leases/snooze", role: RoleWrite, handle: s.snoozeLease},
+		{method: post, path: "/v1/leases/complete/batch", role: RoleWrite, handle: s.completeLeases},
 
 		{method: get, path: "/v1/stats", role: RoleRead, query: statsQuery(), handle: s.stats},
 		{method: get, path: "/v1/nodes", role: RoleRead, handle: s.nodes},

@@ -321,6 +321,9 @@ type ListParams struct {
 	Limit   int // 0: DefaultListLimit; capped at MaxListLimit
 }
 
+// MaxGetMany bounds the ids of one GetMany call.
+const MaxGetMany = 10000
+
 // List limits.
 const (
 	DefaultListLimit = 100
@@ -563,6 +566,12 @@ type Store interface {
 
 	// Get returns one job with its attempt history.
 	Get(ctx context.Context, id int64) (*Job, error)
+
+	// GetMany returns the jobs of ids that exist, without attempt history,
+	// in no particular order (ids not found are left out; at most
+	// MaxGetMany ids). One statement: ending many remote leases at once
+	// reads their jobs with it (decision 0015).
+	GetMany(ctx context.Context, ids []int64) ([]*Job, error)
 	// GetByKey returns the active job of (kind, key), or else the newest one.
 	GetByKey(ctx context.Context, kind, key string) (*Job, error)
 	// List returns a page of jobs (without attempt history).

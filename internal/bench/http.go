@@ -98,6 +98,41 @@ func (h *httpBench) lease(ctx context.Context, max int) ([]httpLease, error) {
 	return resp.Leases, nil
 }
 
+// completeAll completes the leases ls in one POST /v1/leases/complete/batch;
+// an item refused is an error (the bench's leases are all live).
+func (h *httpBench) completeAll(ctx context.Context, ls []httpLease) error {
+	var b strings.Builder
+	b.WriteString(`{"items":[`)
+	for i, l := range ls {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		tok, _ := json.Marshal(l.Token)
+		b.WriteString(`{"token":`)
+		b.Write(tok)
+		b.WriteByte('}')
+	}
+	b.WriteString(`]}`)
+	var resp struct {
+		Results []struct {
+			ID    int64           `json:"id"`
+			Error json.RawMessage `json:"error"`
+		} `json:"results"`
+	}
+	if err := h.call(ctx, "POST", "/v1/leases/complete/batch", b.String(), &resp); err != nil {
+		return err
+	}
+	if len(resp.Results) != len(ls) {
+		return fmt.Errorf("complete batch: %d results for %d leases", len(resp.Results), len(ls))
+	}
+	for _, r := range resp.Results {
+		if len(r.Error) > 0 {
+			return fmt.Errorf("complete batch: job %d: %s", r.ID, r.Error)
+		}
+	}
+	return nil
+}
+
 func (h *httpBench) complete(ctx context.Context, token string) error {
 	b, _ := json.Marshal(token)
 	return h.call(ctx, "POST", "/v1/leases/complete", `{"token":`+string(b)+`}`, nil)
@@ -108,9 +143,10 @@ func (h *httpBench) complete(ctx context.Context, token string) error {
 // are enqueued over HTTP and worked by remote workers speaking the lease
 // protocol, in a fresh queue named bench-<random>. Workloads: throughput
 // (insert in batches, then workers lease HTTPLeaseBatch jobs at a time
-// and complete each), latency (one long-polling worker; insert-to-start
-// is from before the enqueue request to the lease's answer) and enqueue
-// (single-job requests from Concurrency goroutines).
+// and complete them in one POST /v1/leases/complete/batch), latency (one
+// long-polling worker; insert-to-start is from before the enqueue request
+// to the lease's answer) and enqueue (single-job requests from
+// Concurrency goroutines).
 func RunHTTP(ctx context.Context, base, token string, p Params) (Result, error) {
 	var suffix [4]byte
 	_, _ = rand.Read(suffix[:])
@@ -181,15 +217,18 @@ func (h *httpBench) throughput(ctx context.Context, p Params, res *Result) error
 					}
 					return
 				}
-				for _, l := range ls {
-					if err := h.complete(wctx, l.Token); err != nil {
+				if len(ls) == 0 {
+					continue
+				}
+				if err := h.completeAll(wctx, ls); err != nil {
+					if wctx.Err() == nil {
 						errs <- err
 						cancel()
-						return
 					}
-					if done.Add(1) == int64(n) {
-						cancel() // the others stop waiting
-					}
+					return
+				}
+				if done.Add(int64(len(ls))) == int64(n) {
+					cancel() // the others stop waiting
 				}
 			}
 		})

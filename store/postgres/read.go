@@ -176,3 +176,22 @@ func (s *Store) LastFinished(ctx context.Context, kind, key string) (time.Time, 
 	}
 	return fromNull(t), t != nil, nil
 }
+
+// GetMany returns the jobs of ids that exist, without attempt history.
+func (s *Store) GetMany(ctx context.Context, ids []int64) ([]*store.Job, error) {
+	if len(ids) == 0 {
+		return nil, nil
+	}
+	if len(ids) > store.MaxGetMany {
+		return nil, fmt.Errorf("postgres: get %d jobs: at most %d at once", len(ids), store.MaxGetMany)
+	}
+	rows, err := s.pool.Query(ctx, `SELECT `+jobColumns+` FROM jobs WHERE id = ANY($1)`, ids)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: get jobs: %w", err)
+	}
+	jobs, err := scanJobs(rows, false)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: get jobs: %w", err)
+	}
+	return jobs, nil
+}

@@ -182,3 +182,26 @@ func (s *Store) LastFinished(ctx context.Context, kind, key string) (time.Time, 
 	}
 	return fromNullMicros(t), t.Valid, nil
 }
+
+// GetMany returns the jobs of ids that exist, without attempt history.
+func (s *Store) GetMany(ctx context.Context, ids []int64) ([]*store.Job, error) {
+	if len(ids) == 0 {
+		return nil, nil
+	}
+	if len(ids) > store.MaxGetMany {
+		return nil, fmt.Errorf("sqlite: get %d jobs: at most %d at once", len(ids), store.MaxGetMany)
+	}
+	list, err := json.Marshal(ids)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: get jobs: %w", err)
+	}
+	rows, err := s.rdb.QueryContext(ctx, `SELECT `+jobColumns+` FROM jobs WHERE id IN (SELECT value FROM json_each(?))`, string(list))
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: get jobs: %w", err)
+	}
+	jobs, err := scanJobs(rows, false)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: get jobs: %w", err)
+	}
+	return jobs, nil
+}

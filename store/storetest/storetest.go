@@ -53,6 +53,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"Schedules", scheduleTests()},
 		{"Events", eventTests()},
 		{"Fires", fireTests()},
+		{"GetMany", getManyTests()},
 	}
 	for _, g := range groups {
 		t.Run(g.name, func(t *testing.T) {

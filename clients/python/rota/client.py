@@ -359,6 +359,25 @@ class Client:
             body["result"] = result
         return self.request("POST", "/v1/leases/complete", body)["job"]
 
+    def complete_many(self, items: Iterable[Any]) -> List[Dict[str, Any]]:
+        """End many leased jobs done in one request (at most 1000).  Each
+        item is a token, or a ``(token, result)`` pair.  Returns one dict
+        per item, in order: ``{"id", "state"}`` when it was completed, or
+        ``{"id", "error": {"code", "message", "field"}}`` when it was
+        refused (``lease_lost`` for a stale token); one refused item does
+        not stop the others."""
+        body_items = []
+        for item in items:
+            if isinstance(item, str):
+                body_items.append({"token": item})
+            else:
+                token, result = item
+                entry: Dict[str, Any] = {"token": token}
+                if result is not None:
+                    entry["result"] = result
+                body_items.append(entry)
+        return self.request("POST", "/v1/leases/complete/batch", {"items": body_items})["results"]
+
     def fail(self, token: str, error: str, *, retry_after: Optional[Duration] = None,
              final: bool = False) -> Dict[str, Any]:
         """End a leased job's attempt with ``error``: retried with the kind's

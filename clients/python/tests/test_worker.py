@@ -63,6 +63,26 @@ class LeaseProtocolTest(LeaseServerTest):
         with self.assertRaises(rota.LeaseLost):
             c.complete(new.token, {"from": "again"})
 
+    def test_complete_many(self):
+        c = self.server.client()
+        kind = self.kind()
+        ids = [c.enqueue(kind, {"n": i})["id"] for i in range(3)]
+        leases = c.lease([kind], max=3, wait=5, worker="pytest")
+        self.assertEqual(sorted(lease.job["id"] for lease in leases), sorted(ids))
+        spent = leases[2]
+        c.complete(spent.token)
+        got = c.complete_many([(leases[0].token, {"n": 0}), leases[1].token, spent.token])
+        self.assertEqual(len(got), 3)
+        self.assertEqual((got[0]["id"], got[0]["state"]), (leases[0].job["id"], "done"))
+        self.assertEqual((got[1]["id"], got[1]["state"]), (leases[1].job["id"], "done"))
+        self.assertEqual(got[2]["id"], spent.job["id"])
+        self.assertEqual((got[2]["error"]["code"], got[2]["error"]["field"]), ("lease_lost", "items[2].token"))
+        self.assertEqual(c.get(leases[0].job["id"])["result"], {"n": 0})
+        self.assertEqual(c.get(leases[1].job["id"])["state"], "done")
+        with self.assertRaises(rota.BadRequest) as cm:
+            c.complete_many([])
+        self.assertEqual(cm.exception.field, "items")
+
     def test_bad_lease_requests(self):
         c = self.server.client()
         cases = [
