@@ -332,6 +332,12 @@ func TestRunEndsLeftoverProcesses(t *testing.T) {
 	assertGroupGone(t, readPID(t, childFile+".group"))
 }
 
+// untilExeced waits until the shell's last background child ($!) runs
+// sleep: until then it is a fork of the shell that has the shell's TERM
+// trap and loses a SIGTERM that arrives before its exec (the test then saw
+// sleep outlive the SIGTERM and waited the whole grace).
+const untilExeced = `while [ "$(cat /proc/$!/comm 2>/dev/null)" != sleep ]; do :; done`
+
 func TestRunCancel(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
@@ -347,6 +353,7 @@ func TestRunCancel(t *testing.T) {
 			name: "SIGTERM honoured",
 			body: `trap 'echo "got TERM" >&2; exit 1' TERM
 sleep 60 &
+` + untilExeced + `
 echo $$ > "$PIDFILE"
 wait`,
 			grace:      time.Minute,
@@ -358,6 +365,7 @@ wait`,
 			name: "SIGTERM ignored, SIGKILL after grace",
 			body: `trap '' TERM
 sleep 60 &
+` + untilExeced + `
 echo $$ > "$PIDFILE"
 wait
 echo "still here" >&2`,
