@@ -22,10 +22,9 @@ func newBenchCmd(a *app) *cobra.Command {
 	}
 	var p bench.Params
 	var cpuProfile string
-	var hb httpBenchFlags
-	cmd.PersistentFlags().StringVar(&hb.server, "server", "",
-		"run throughput, latency or enqueue through the HTTP API of the rota serve at this URL, with remote workers (lease protocol)")
-	cmd.PersistentFlags().StringVar(&hb.token, "token", "", "bearer token (its secret) for --server, role write")
+	// --server (ROTA_SERVER) and --token (ROTA_TOKEN) are the global
+	// settings every command uses: with a server, throughput, latency and
+	// enqueue run through its HTTP API with remote workers (lease protocol).
 	add := func(name, short string) *cobra.Command {
 		c := &cobra.Command{
 			Use:   name,
@@ -33,8 +32,8 @@ func newBenchCmd(a *app) *cobra.Command {
 			Args:  rangeArgs(0, 0),
 			RunE: func(cmd *cobra.Command, _ []string) error {
 				p.Workload = name
-				if hb.server != "" {
-					return a.runBenchHTTP(cmd, p, hb)
+				if a.cfg.Server != "" {
+					return a.runBenchHTTP(cmd, p, httpBenchFlags{server: a.cfg.Server, token: a.cfg.Token})
 				}
 				return a.runBench(cmd, p, cpuProfile)
 			},

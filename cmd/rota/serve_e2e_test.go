@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"os/exec"
 	"regexp"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -92,5 +93,25 @@ func (p *serveProc) stop(t *testing.T) {
 	}
 	if err := p.cmd.Wait(); err != nil {
 		t.Fatalf("serve after SIGTERM: %v", err)
+	}
+}
+
+// TestBenchThroughServer: rota bench takes the global --server setting, by
+// flag or by ROTA_SERVER, and runs its workloads through that server's
+// API; the schedules workload refuses it.
+func TestBenchThroughServer(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, "ROTA_LISTEN=127.0.0.1:0", "ROTA_LOG_LEVEL=info")
+	p := startServe(t, e)
+	if out := e.ok("bench", "enqueue", "-n", "200", "--server", p.base); !strings.Contains(out, "enqueue on http: 200 jobs") {
+		t.Errorf("bench enqueue --server: %s", out)
+	}
+	byEnv := *e
+	byEnv.vars = append(append([]string(nil), e.vars...), "ROTA_SERVER="+p.base)
+	if out := byEnv.ok("bench", "throughput", "-n", "300"); !strings.Contains(out, "throughput on http: 300 jobs") {
+		t.Errorf("ROTA_SERVER bench throughput: %s", out)
+	}
+	if _, errOut, code := byEnv.cli("bench", "schedules", "--duration", "1s"); code != 2 || !strings.Contains(errOut, "server") {
+		t.Errorf("bench schedules with a server: exit %d, %q; want 2 naming the server", code, errOut)
 	}
 }
