@@ -6,6 +6,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -287,11 +288,16 @@ func (h *httpBench) latency(ctx context.Context, p Params, res *Result) error {
 	defer cancel()
 	werr := make(chan error, 1)
 	go func() {
+		// The worker's lease loop does not wait for its completes: they
+		// run beside it, as a real worker's jobs do (the Python worker's
+		// loop leases while its jobs run), so a job enqueued while the
+		// previous one is being completed finds the worker waiting.
+		var completes background
 		got := 0
 		for got < n {
 			ls, err := h.lease(wctx, 1)
 			if err != nil {
-				werr <- err
+				werr <- errors.Join(err, completes.wait())
 				return
 			}
 			now := time.Now()
@@ -300,18 +306,15 @@ func (h *httpBench) latency(ctx context.Context, p Params, res *Result) error {
 					I int `json:"i"`
 				}
 				if err := json.Unmarshal(l.Job.Args, &a); err != nil || a.I < 0 || a.I >= n {
-					werr <- fmt.Errorf("bench: job %d: bad args %s", l.Job.ID, l.Job.Args)
+					werr <- errors.Join(fmt.Errorf("bench: job %d: bad args %s", l.Job.ID, l.Job.Args), completes.wait())
 					return
 				}
 				lat[a.I] = now.Sub(time.Unix(0, sent[a.I].Load()))
-				if err := h.complete(wctx, l.Token); err != nil {
-					werr <- err
-					return
-				}
+				completes.do(func() error { return h.complete(wctx, l.Token) })
 				got++
 			}
 		}
-		werr <- nil
+		werr <- completes.wait()
 	}()
 	tick := time.NewTicker(every)
 	defer tick.Stop()
@@ -405,4 +408,29 @@ func (h *httpBench) enqueue(ctx context.Context, p Params, res *Result) error {
 		}
 	}
 	return fmt.Errorf("bench: queue %s not found", h.queue)
+}
+
+// background runs functions in goroutines and keeps the first error.
+type background struct {
+	wg    sync.WaitGroup
+	mu    sync.Mutex
+	first error
+}
+
+func (g *background) do(f func() error) {
+	g.wg.Go(func() {
+		if err := f(); err != nil {
+			g.mu.Lock()
+			if g.first == nil {
+				g.first = err
+			}
+			g.mu.Unlock()
+		}
+	})
+}
+
+// wait waits for every function and returns the first error.
+func (g *background) wait() error {
+	g.wg.Wait()
+	return g.first
 }
