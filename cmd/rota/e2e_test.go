@@ -589,10 +589,13 @@ func testNodesLs(t *testing.T, e *env) {
 	}
 
 	var m map[string]nodeRow
-	waitFor(t, 60*time.Second, "both nodes alive, one leading", func() bool {
+	// The kinds of the worker files arrive with a node's first heartbeat
+	// after they are loaded, so they are part of the wait.
+	waitFor(t, 60*time.Second, "both nodes alive with their kinds, one leading", func() bool {
 		m = byID()
 		_, n := leaderOf(m)
-		return len(m) == 2 && m["node-a"].State == "alive" && m["node-b"].State == "alive" && n == 1
+		return len(m) == 2 && m["node-a"].State == "alive" && m["node-b"].State == "alive" && n == 1 &&
+			fmt.Sprint(m["node-a"].Kinds) == "[e2e.echo]" && fmt.Sprint(m["node-b"].Kinds) == "[e2e.echo]"
 	})
 	host, _ := os.Hostname()
 	for id, cmd := range procs {
