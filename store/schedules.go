@@ -172,8 +172,7 @@ type FireParams struct {
 	Now     time.Time
 }
 
-// FireResult is the answer to FireSchedule, and to each fire of
-// FireSchedules.
+// FireResult is the answer to each fire of FireSchedules.
 type FireResult struct {
 	// Applied is false when the schedule's next fire was not Expected
 	// (another fire won, or the schedule changed or is gone), or when Err
@@ -189,7 +188,7 @@ type FireResult struct {
 	Duplicate bool
 	// Err is why this fire of FireSchedules did nothing while the others
 	// of the call went on: ErrQueueFull, or invalid parameters. Applied
-	// is false. FireSchedule returns it as its error instead.
+	// is false.
 	Err error
 }
 
@@ -220,10 +219,6 @@ type Scheduler interface {
 	// now, by NextFire then key, and the earliest NextFire of the enabled
 	// schedules not returned (zero if none).
 	DueSchedules(ctx context.Context, now time.Time, limit int) (due []*Schedule, next time.Time, err error)
-	// FireSchedule records one fire; see FireParams. A fire time is
-	// inserted at most once: the compare-and-set on NextFire and the job
-	// insert are one transaction.
-	FireSchedule(ctx context.Context, p FireParams) (FireResult, error)
 	// FireSchedules records many fires in one transaction and returns
 	// their results in input order. Each fire is all or nothing, and
 	// independent of the others: its compare-and-set, its job and the move

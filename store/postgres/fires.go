@@ -66,18 +66,6 @@ type fireRow struct {
 // kindKey is a job's (kind, key).
 type kindKey struct{ kind, key string }
 
-// FireSchedule records one fire in one transaction. See store.Scheduler.
-func (s *Store) FireSchedule(ctx context.Context, p store.FireParams) (store.FireResult, error) {
-	res, err := s.FireSchedules(ctx, []store.FireParams{p})
-	if err != nil {
-		return store.FireResult{}, err
-	}
-	if res[0].Err != nil {
-		return store.FireResult{}, res[0].Err
-	}
-	return res[0], nil
-}
-
 // FireSchedules records many fires in one transaction: it locks the
 // schedules still at their expected next fire (the compare-and-set), reads
 // the active jobs holding their job keys, inserts the other jobs with one

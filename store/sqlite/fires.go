@@ -23,18 +23,6 @@ type fireRow struct {
 // kindKey is a job's (kind, key).
 type kindKey struct{ kind, key string }
 
-// FireSchedule records one fire in one transaction. See store.Scheduler.
-func (s *Store) FireSchedule(ctx context.Context, p store.FireParams) (store.FireResult, error) {
-	res, err := s.FireSchedules(ctx, []store.FireParams{p})
-	if err != nil {
-		return store.FireResult{}, err
-	}
-	if res[0].Err != nil {
-		return store.FireResult{}, res[0].Err
-	}
-	return res[0], nil
-}
-
 // FireSchedules records many fires in one transaction: one query finds
 // the fires whose schedule is still at the expected next fire (the
 // compare-and-set, under the write lock), one the active jobs holding

@@ -221,14 +221,14 @@ func scheduleTests() []test {
 			upsert(t, s, sched("a", f1), at(0))
 			fp := store.FireParams{Key: "a", Expected: f1, Next: f2, FireTime: f1, Outcome: store.FireOutcomeFired,
 				Job: fireJob("a", f1), Now: at(time.Minute)}
-			res, err := s.FireSchedule(t.Context(), fp)
+			res, err := fireSchedule(t.Context(), s, fp)
 			if err != nil || !res.Applied || res.Job == nil {
 				t.Fatalf("fire: %+v, %v", res, err)
 			}
 			if res.Job.Key != store.FireJobKey("a", f1) {
 				t.Errorf("job key %q", res.Job.Key)
 			}
-			again, err := s.FireSchedule(t.Context(), fp)
+			again, err := fireSchedule(t.Context(), s, fp)
 			if err != nil || again.Applied || again.Job != nil {
 				t.Fatalf("second fire of the same time: %+v, %v; want not applied", again, err)
 			}
@@ -243,7 +243,7 @@ func scheduleTests() []test {
 				t.Errorf("%d jobs, want 1", len(page.Jobs))
 			}
 			// A fire without a job (skipped) moves on and keeps the last job.
-			res, err = s.FireSchedule(t.Context(), store.FireParams{Key: "a", Expected: f2, Next: time.Time{}, FireTime: f2,
+			res, err = fireSchedule(t.Context(), s, store.FireParams{Key: "a", Expected: f2, Next: time.Time{}, FireTime: f2,
 				Outcome: store.FireOutcomeSkipCondition, Disable: "done", Now: at(2 * time.Minute)})
 			if err != nil || !res.Applied {
 				t.Fatalf("skip: %+v, %v", res, err)
@@ -256,7 +256,7 @@ func scheduleTests() []test {
 		}},
 		{"FireLostRollsBackJob", func(t *testing.T, s store.Store) {
 			upsert(t, s, sched("a", at(time.Minute)), at(0))
-			res, err := s.FireSchedule(t.Context(), store.FireParams{Key: "a", Expected: at(time.Hour), Next: at(2 * time.Hour),
+			res, err := fireSchedule(t.Context(), s, store.FireParams{Key: "a", Expected: at(time.Hour), Next: at(2 * time.Hour),
 				FireTime: at(time.Hour), Outcome: store.FireOutcomeFired, Job: fireJob("a", at(time.Hour)), Now: at(time.Hour)})
 			if err != nil || res.Applied {
 				t.Fatalf("stale fire: %+v, %v; want not applied", res, err)
@@ -287,7 +287,7 @@ func scheduleTests() []test {
 							return
 						}
 						next := ft.Add(time.Second)
-						if _, err := s.FireSchedule(t.Context(), store.FireParams{Key: "a", Expected: ft, Next: next,
+						if _, err := fireSchedule(t.Context(), s, store.FireParams{Key: "a", Expected: ft, Next: next,
 							FireTime: ft, Outcome: store.FireOutcomeFired, Job: fireJob("a", ft), Now: ft}); err != nil {
 							errs <- err
 							return
@@ -317,7 +317,7 @@ func scheduleTests() []test {
 					t.Fatal(err)
 				}
 			}
-			res, err := s.FireSchedule(t.Context(), store.FireParams{Key: "a", Expected: at(time.Second), Next: at(2 * time.Second),
+			res, err := fireSchedule(t.Context(), s, store.FireParams{Key: "a", Expected: at(time.Second), Next: at(2 * time.Second),
 				FireTime: at(time.Second), Job: fireJob("a", at(time.Second)), Now: at(time.Hour)})
 			if err != nil || res.Applied {
 				t.Errorf("refire of a past time: %+v, %v", res, err)
@@ -326,14 +326,14 @@ func scheduleTests() []test {
 		{"PendingQueueOne", func(t *testing.T, s store.Store) {
 			f1, f2, f3 := at(time.Minute), at(2*time.Minute), at(3*time.Minute)
 			upsert(t, s, sched("a", f1), at(0))
-			r1, err := s.FireSchedule(t.Context(), store.FireParams{Key: "a", Expected: f1, Next: f2, FireTime: f1,
+			r1, err := fireSchedule(t.Context(), s, store.FireParams{Key: "a", Expected: f1, Next: f2, FireTime: f1,
 				Job: fireJob("a", f1), Now: f1})
 			if err != nil || !r1.Applied {
 				t.Fatal(r1, err)
 			}
 			j2 := fireJob("a", f2)
 			j2.Hold = true
-			r2, err := s.FireSchedule(t.Context(), store.FireParams{Key: "a", Expected: f2, Next: f3, FireTime: f2,
+			r2, err := fireSchedule(t.Context(), s, store.FireParams{Key: "a", Expected: f2, Next: f3, FireTime: f2,
 				Outcome: store.FireOutcomeHeld, Job: j2, Now: f2})
 			if err != nil || !r2.Applied || r2.Job.State != store.StateReady {
 				t.Fatalf("held fire: %+v, %v", r2, err)
