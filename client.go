@@ -147,6 +147,12 @@ func (o Options) withDefaults() (Options, error) {
 	case o.PollInterval < MinPollInterval:
 		return o, fieldErr("poll_interval", "%s is under the minimum %s", o.PollInterval, MinPollInterval)
 	}
+	switch {
+	case o.ScheduleLookahead > MaxScheduleLookahead:
+		return o, fieldErr("schedule_lookahead", "%s is over the maximum %s", o.ScheduleLookahead, MaxScheduleLookahead)
+	case o.ScheduleLookahead == 0:
+		o.ScheduleLookahead = DefaultScheduleLookahead
+	}
 	if o.Clock == nil {
 		o.Clock = wallClock{}
 	}

@@ -67,6 +67,16 @@ type Options struct {
 	// Schedules are declared in code: Start upserts them (a re-declared
 	// schedule whose spec and zone are unchanged keeps its next fire).
 	Schedules []ScheduleParams
+	// ScheduleLookahead is how long before its fire time the leader writes
+	// the job of a schedule's fire, scheduled to run at the fire time, so
+	// that the job is there when the time comes however many fires fall on
+	// the same instant (DefaultScheduleLookahead when zero; negative: off,
+	// every fire is written at its time; at most MaxScheduleLookahead).
+	// Only fires that cannot depend on the moment are written ahead: those
+	// of enabled schedules with no condition and overlap allow. Updating,
+	// disabling or deleting a schedule deletes the jobs of its fires that
+	// were written ahead and whose time has not come.
+	ScheduleLookahead time.Duration
 }
 
 // WorkerConfigSource supplies live per-kind configuration, such as

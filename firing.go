@@ -125,35 +125,60 @@ func (f *firing) loop(ctx context.Context) {
 	}
 }
 
-// runDue fires every due schedule and returns the earliest next fire.
+// lookahead is how long before its fire time the job of a fire may be
+// written (zero: off).
+func (f *firing) lookahead() time.Duration {
+	return max(f.n.c.opts.ScheduleLookahead, 0)
+}
+
+// ahead is how long before its fire time the job of s's next fire is
+// written: the lookahead for a fire whose decision cannot depend on the
+// moment (no condition; overlap allow), else zero.
+func (f *firing) ahead(s *store.Schedule) time.Duration {
+	if s.Condition != "" || (s.Overlap != "" && s.Overlap != store.OverlapAllow) {
+		return 0
+	}
+	return f.lookahead()
+}
+
+// runDue fires every due schedule, writing the fires within their
+// lookahead ahead, and returns when to look again: the earliest time a
+// schedule's next fire (less its lookahead) comes due.
 func (f *firing) runDue(ctx context.Context) time.Time {
 	f.settlePending(ctx)
 	for {
 		now := f.n.c.now()
-		due, next, err := f.n.store.DueSchedules(ctx, now, fireBatch)
+		// Due here: a fire time within the lookahead; plan leaves the
+		// schedules whose fires are not written ahead until their time.
+		due, next, err := f.n.store.DueSchedules(ctx, now.Add(f.lookahead()), fireBatch)
 		if err != nil {
 			if ctx.Err() == nil {
 				f.n.log.Error("rota: due schedules", "err", err)
 			}
 			return now.Add(pendingRecheck) // try again soon
 		}
-		f.fireAll(ctx, due, now)
+		if !next.IsZero() {
+			next = next.Add(-f.lookahead()) // early for a schedule not written ahead: it is then read and left
+		}
+		applied := f.fireAll(ctx, due, now)
 		// The fired schedules moved on: their new next fires count too. One
-		// that did not move (the store failed, or another fire won) is
+		// due that did not move (the store failed, or another fire won) is
 		// looked at again after pendingRecheck.
 		for _, s := range due {
-			t := s.NextFire
-			switch {
-			case !s.Enabled || t.IsZero():
+			if !s.Enabled || s.NextFire.IsZero() {
 				continue
-			case !t.After(now):
+			}
+			t := s.NextFire.Add(-f.ahead(s))
+			if !t.After(now) {
 				t = now.Add(pendingRecheck)
 			}
 			if next.IsZero() || t.Before(next) {
 				next = t
 			}
 		}
-		if len(due) < fireBatch || ctx.Err() != nil {
+		// A full batch is followed by the next one, unless nothing of it
+		// applied (its schedules wait for their time, or the store fails).
+		if len(due) < fireBatch || applied == 0 || ctx.Err() != nil {
 			return next
 		}
 	}
@@ -209,7 +234,7 @@ func (d *dueFire) fire(ft, next time.Time, prefix string) {
 // fires per store transaction (FireSchedules), fireWrites transactions at
 // once. A schedule whose fire did not apply (another fire won, or the
 // store failed) leaves the pass.
-func (f *firing) fireAll(ctx context.Context, due []*store.Schedule, now time.Time) {
+func (f *firing) fireAll(ctx context.Context, due []*store.Schedule, now time.Time) (applied int) {
 	active := make([]*dueFire, 0, len(due))
 	for _, s := range due {
 		active = append(active, &dueFire{s: s})
@@ -222,9 +247,11 @@ func (f *firing) fireAll(ctx context.Context, due []*store.Schedule, now time.Ti
 				round = append(round, d)
 			}
 		}
-		f.decideAll(ctx, round)
+		f.decideAll(ctx, round, now)
 		active = f.writeAll(ctx, round)
+		applied += len(active)
 	}
+	return applied
 }
 
 // safePlan is plan that never crashes the loop: a panic leaves d out.
@@ -239,7 +266,7 @@ func (f *firing) safePlan(ctx context.Context, d *dueFire, now time.Time) (ok bo
 }
 
 // plan sets d's next fire (d.p, or a fire to decide) if d has one due at
-// now, and reports whether it has.
+// now, or within its lookahead (see ahead), and reports whether it has.
 func (f *firing) plan(ctx context.Context, d *dueFire, now time.Time) bool {
 	s := d.s
 	d.p, d.decide, d.hold, d.failed, d.after, d.prefix = store.FireParams{}, false, false, false, nil, ""
@@ -263,7 +290,7 @@ func (f *firing) plan(ctx context.Context, d *dueFire, now time.Time) bool {
 		d.sp = sp
 	}
 	cur := s.NextFire
-	if cur.IsZero() || cur.After(now) {
+	if cur.IsZero() || cur.After(now.Add(f.ahead(s))) {
 		return false
 	}
 	grace := s.MisfireGrace
@@ -328,7 +355,7 @@ func (f *firing) parsed(s *store.Schedule) (*schedule.Schedule, error) {
 // decideAll decides the fires of round that need it: overlap and
 // condition first (their reads run concurrently, up to fireReads at once),
 // then the job.
-func (f *firing) decideAll(ctx context.Context, round []*dueFire) {
+func (f *firing) decideAll(ctx context.Context, round []*dueFire, now time.Time) {
 	sem := make(chan struct{}, fireReads)
 	var wg sync.WaitGroup
 	for _, d := range round {
@@ -336,7 +363,7 @@ func (f *firing) decideAll(ctx context.Context, round []*dueFire) {
 			continue
 		}
 		if d.s.Overlap != store.OverlapSkip && d.s.Overlap != store.OverlapQueueOne && d.s.Condition == "" {
-			f.decide(ctx, d) // nothing to read
+			f.decide(ctx, d, now) // nothing to read
 			continue
 		}
 		sem <- struct{}{}
@@ -348,15 +375,16 @@ func (f *firing) decideAll(ctx context.Context, round []*dueFire) {
 					d.p.Key = ""
 				}
 			}()
-			f.decide(ctx, d)
+			f.decide(ctx, d, now)
 		})
 	}
 	wg.Wait()
 }
 
 // decide makes d's fire a skip (overlap, condition) or a job. A failed
-// overlap read takes d out of the round.
-func (f *firing) decide(ctx context.Context, d *dueFire) {
+// overlap read takes d out of the round. A fire written ahead of its time
+// (after now) has its job scheduled for it.
+func (f *firing) decide(ctx context.Context, d *dueFire, now time.Time) {
 	s, ft, prefix := d.s, d.ft, d.prefix
 	d.decide = false
 	if s.Overlap == store.OverlapSkip || s.Overlap == store.OverlapQueueOne {
@@ -393,8 +421,11 @@ func (f *firing) decide(ctx context.Context, d *dueFire) {
 		Metadata:    fireMetadata(s, ft),
 		MaxAttempts: orDefault(ko.MaxAttempts, DefaultMaxAttempts),
 	}
-	if s.Jitter > 0 {
+	switch {
+	case s.Jitter > 0:
 		job.RunAt = ft.Add(jitterOf(s.Key, ft, s.Jitter)).Truncate(time.Microsecond)
+	case ft.After(now):
+		job.RunAt = ft
 	}
 	if len(job.Args) == 0 {
 		job.Args = []byte(`{}`)
@@ -714,7 +745,7 @@ func (f *firing) syncPeriodic(ctx context.Context) {
 		kc, ok := c.reg.config(kind)
 		if !ok || kc.Interval == nil {
 			if cur != nil {
-				if err := f.n.store.DeleteSchedule(ctx, key); err != nil && !errors.Is(err, store.ErrNotFound) {
+				if err := f.n.store.DeleteSchedule(ctx, key, c.now()); err != nil && !errors.Is(err, store.ErrNotFound) {
 					log.Error("rota: delete periodic worker schedule", "err", err)
 				} else {
 					log.Info("rota: kind is no longer periodic: its schedule is deleted")

@@ -529,3 +529,123 @@ func TestScheduleManyFireTogether(t *testing.T) {
 		}
 	}
 }
+
+// jobsOf returns the jobs of schedule key, by id.
+func (e *schedEnv) jobsOf(t *testing.T, key string) []*rota.Job {
+	t.Helper()
+	page, err := e.c.List(context.Background(), rota.ListParams{Metadata: map[string]string{rota.MetaSchedule: key}, Limit: 1000})
+	must(t, err)
+	return page.Jobs
+}
+
+// waitAhead kicks the firing loop until schedule key has one job, written
+// ahead for fire time ft: scheduled to run at ft, with args.
+func (e *schedEnv) waitAhead(t *testing.T, key string, ft time.Time, args string) *rota.Job {
+	t.Helper()
+	var j *rota.Job
+	waitFor(t, "the fire of "+key+" at "+ft.String()+" written ahead with args "+args, func() bool {
+		e.c.KickSchedules()
+		js := e.jobsOf(t, key)
+		if len(js) != 1 || string(js[0].Args) != args {
+			return false
+		}
+		j = js[0]
+		return true
+	})
+	if j.State != rota.StateScheduled || !j.RunAt.Equal(ft) || j.Key != store.FireJobKey(key, ft) {
+		t.Errorf("job written ahead: state %s run_at %v key %q; want scheduled at %v", j.State, j.RunAt, j.Key, ft)
+	}
+	return j
+}
+
+func TestScheduleLookahead(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	ft := t0.Add(time.Minute)
+	early := ft.Add(-500 * time.Millisecond)
+
+	t.Run("written ahead, taken back by update, disable and delete", func(t *testing.T) {
+		t.Parallel()
+		e := newSchedEnv(t, false, rota.Options{}) // the default lookahead, 1.5s
+		p := rota.ScheduleParams{Key: "a", Kind: "tick", Spec: "every 1 minute", Args: []byte(`{"v":1}`)}
+		create(t, e.c, p)
+		create(t, e.c, rota.ScheduleParams{Key: "del", Kind: "tick", Spec: "every 1 minute"})
+		// Fires that depend on the moment are not written ahead.
+		create(t, e.c, rota.ScheduleParams{Key: "skip", Kind: "tick", Spec: "every 1 minute", Overlap: rota.OverlapSkip})
+		create(t, e.c, rota.ScheduleParams{Key: "cond", Kind: "tick", Spec: "every 1 minute", Condition: "signal 'x' >= 1 within 1h"})
+		e.clock.set(early)
+		first := e.waitAhead(t, "a", ft, `{"v":1}`)
+		e.waitAhead(t, "del", ft, `{}`)
+		s, err := e.c.GetSchedule(ctx, "a")
+		must(t, err)
+		if !s.NextFire.Equal(ft.Add(time.Minute)) || !s.LastFire.Equal(ft) || s.LastJobID != first.ID {
+			t.Errorf("schedule after its fire was written ahead: next %v last %v job %d", s.NextFire, s.LastFire, s.LastJobID)
+		}
+		for _, key := range []string{"skip", "cond"} {
+			s, err := e.c.GetSchedule(ctx, key)
+			must(t, err)
+			if js := e.jobsOf(t, key); len(js) != 0 || !s.NextFire.Equal(ft) {
+				t.Errorf("%s (not written ahead): %d jobs, next fire %v; want none and %v", key, len(js), s.NextFire, ft)
+			}
+		}
+
+		// An update before the fire time takes the job back; the fire is
+		// written again from the new schedule.
+		p.Args = []byte(`{"v":2}`)
+		if _, err := e.c.UpdateSchedule(ctx, p); err != nil {
+			t.Fatal(err)
+		}
+		second := e.waitAhead(t, "a", ft, `{"v":2}`)
+		if _, err := e.c.Get(ctx, first.ID); !errors.Is(err, rota.ErrNotFound) {
+			t.Errorf("the job written ahead before the update: %v, want ErrNotFound", err)
+		}
+
+		// A disable or a delete before the fire time takes it back for good.
+		if _, err := e.c.DisableSchedule(ctx, "a", ""); err != nil {
+			t.Fatal(err)
+		}
+		must(t, e.c.DeleteSchedule(ctx, "del"))
+		for _, key := range []string{"a", "del"} {
+			if js := e.jobsOf(t, key); len(js) != 0 {
+				t.Errorf("%s: %d jobs after it was disabled or deleted before its fire time, want none", key, len(js))
+			}
+		}
+		if _, err := e.c.Get(ctx, second.ID); !errors.Is(err, rota.ErrNotFound) {
+			t.Errorf("the job written ahead before the disable: %v, want ErrNotFound", err)
+		}
+		// The fires of the others come at their time, once.
+		for _, key := range []string{"skip", "cond"} {
+			s := e.advance(t, key, ft)
+			if !s.LastFire.Equal(ft) {
+				t.Errorf("%s: last fire %v, want %v", key, s.LastFire, ft)
+			}
+		}
+		if got := e.fireTimes(t, "skip"); !slices.Equal(got, minutes(1)) {
+			t.Errorf("skip fired %v, want %v", got, minutes(1))
+		}
+		if js := e.jobsOf(t, "a"); len(js) != 0 {
+			t.Errorf("disabled schedule a has %d jobs after its fire time, want none", len(js))
+		}
+	})
+
+	t.Run("off", func(t *testing.T) {
+		t.Parallel()
+		e := newSchedEnv(t, false, rota.Options{ScheduleLookahead: -1})
+		create(t, e.c, rota.ScheduleParams{Key: "a", Kind: "tick", Spec: "every 1 minute"})
+		// A schedule due now is the barrier: once its fire is written, the
+		// loop has looked at a in the same pass.
+		create(t, e.c, rota.ScheduleParams{Key: "now", Kind: "tick", Spec: "once at " + ft.Add(-time.Second).Format(time.RFC3339)})
+		e.clock.set(early)
+		waitFor(t, "the fire due now", func() bool {
+			e.c.KickSchedules()
+			return len(e.jobsOf(t, "now")) == 1
+		})
+		if js := e.jobsOf(t, "a"); len(js) != 0 {
+			t.Errorf("with the lookahead off, %d jobs before the fire time, want none", len(js))
+		}
+		e.advance(t, "a", ft)
+		if got := e.fireTimes(t, "a"); !slices.Equal(got, minutes(1)) {
+			t.Errorf("fired %v, want %v", got, minutes(1))
+		}
+	})
+}

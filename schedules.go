@@ -50,6 +50,14 @@ const (
 	DefaultOverlap = OverlapAllow
 	// MaxScheduleJitter bounds a schedule's jitter.
 	MaxScheduleJitter = 24 * time.Hour
+	// DefaultScheduleLookahead is how long before its fire time the leader
+	// writes the job of a fire that does not depend on the moment (see
+	// Options.ScheduleLookahead), and MaxScheduleLookahead its bound. Half
+	// a second off the whole seconds that most fire times fall on, so that
+	// writing the next fires ahead does not compete for the store with the
+	// promotion of the fires now due.
+	DefaultScheduleLookahead = 1500 * time.Millisecond
+	MaxScheduleLookahead     = time.Minute
 )
 
 // ScheduleParams is a schedule to create, update or declare in Options.
@@ -263,7 +271,8 @@ func (c *Client) CreateSchedule(ctx context.Context, p ScheduleParams) (*Schedul
 
 // UpdateSchedule replaces the schedule p.Key (ErrNotFound if none). Its
 // next fire is kept when the spec and zone are unchanged, else computed
-// from now.
+// from now. The jobs of fires written ahead of their fire time are
+// deleted, and written again from the new schedule.
 func (c *Client) UpdateSchedule(ctx context.Context, p ScheduleParams) (*Schedule, error) {
 	s, err := p.toStore(c.now())
 	if err != nil {
@@ -326,7 +335,8 @@ func (c *Client) EnableSchedule(ctx context.Context, key string) (*Schedule, err
 	return out, nil
 }
 
-// DisableSchedule disables the schedule key, recording reason.
+// DisableSchedule disables the schedule key, recording reason. The jobs
+// of fires written ahead of their fire time are deleted.
 func (c *Client) DisableSchedule(ctx context.Context, key, reason string) (*Schedule, error) {
 	if reason == "" {
 		reason = "disabled by request"
@@ -338,9 +348,11 @@ func (c *Client) DisableSchedule(ctx context.Context, key, reason string) (*Sche
 	return out, nil
 }
 
-// DeleteSchedule deletes the schedule key (its jobs stay); ErrNotFound if none.
+// DeleteSchedule deletes the schedule key; ErrNotFound if none. The jobs
+// of its past fires stay; the jobs of fires written ahead of their fire
+// time (see Options.ScheduleLookahead) are deleted with it.
 func (c *Client) DeleteSchedule(ctx context.Context, key string) error {
-	if err := c.store.DeleteSchedule(ctx, key); err != nil {
+	if err := c.store.DeleteSchedule(ctx, key, c.now()); err != nil {
 		return fmt.Errorf("rota: delete schedule: %w", err)
 	}
 	return nil

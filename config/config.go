@@ -26,6 +26,7 @@ const (
 	EnvShutdownTimeout   = "ROTA_SHUTDOWN_TIMEOUT"
 	EnvAbortGrace        = "ROTA_ABORT_GRACE"
 	EnvRetention         = "ROTA_RETENTION"
+	EnvScheduleLookahead = "ROTA_SCHEDULE_LOOKAHEAD"
 	EnvSQLiteSynchronous = "ROTA_SQLITE_SYNCHRONOUS"
 	EnvListen            = "ROTA_LISTEN"
 	EnvPostgresSchema    = "ROTA_POSTGRES_SCHEMA"
@@ -67,6 +68,8 @@ const (
 	DefaultShutdownTimeout   = 30 * time.Second
 	DefaultAbortGrace        = 10 * time.Second
 	DefaultRetention         = 7 * 24 * time.Hour
+	DefaultScheduleLookahead = 1500 * time.Millisecond
+	MaxScheduleLookahead     = time.Minute
 	DefaultSQLiteSynchronous = SynchronousFull
 	DefaultListen            = "127.0.0.1:7700"
 	DefaultPostgresSchema    = "rota"
@@ -95,6 +98,10 @@ type Config struct {
 	// the nodes on one store, its holder runs the rescuer and the pruner,
 	// and a leader that dies is replaced within it.
 	LeaderLease time.Duration
+	// ScheduleLookahead is how long before its fire time the leader writes
+	// the job of a schedule fire that cannot depend on the moment (no
+	// condition, overlap allow), scheduled for the fire time; 0: off.
+	ScheduleLookahead time.Duration
 	// ShutdownTimeout is how long running jobs get to finish on shutdown
 	// before they are interrupted and put back in their queue.
 	ShutdownTimeout time.Duration
@@ -159,6 +166,7 @@ func Default() Config {
 		Queues:            map[string]int{DefaultQueue: DefaultQueueWorkers},
 		LeaseDuration:     DefaultLeaseDuration,
 		LeaderLease:       DefaultLeaderLease,
+		ScheduleLookahead: DefaultScheduleLookahead,
 		ShutdownTimeout:   DefaultShutdownTimeout,
 		AbortGrace:        DefaultAbortGrace,
 		Retention:         DefaultRetention,
@@ -283,6 +291,9 @@ func (c *Config) baseSettings() []setting {
 			value: &durationValue{p: &c.LeaseDuration, positive: true}},
 		{env: EnvLeaderLease, flag: "leader-lease", usage: "how long the leader lease lasts without renewal (a dead leader is replaced within it)",
 			value: &durationValue{p: &c.LeaderLease, positive: true}},
+		{env: EnvScheduleLookahead, flag: "schedule-lookahead",
+			usage: "how long before its fire time a schedule fire's job is written (fires with no condition and overlap allow); 0: off",
+			value: &durationValue{p: &c.ScheduleLookahead, max: MaxScheduleLookahead}},
 		{env: EnvShutdownTimeout, flag: "shutdown-timeout", usage: "how long running jobs get to finish on shutdown",
 			value: &durationValue{p: &c.ShutdownTimeout}},
 		{env: EnvAbortGrace, flag: "abort-grace", usage: "time between SIGTERM and SIGKILL for an aborted process",

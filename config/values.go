@@ -54,7 +54,8 @@ func (v *stringValue) Set(s string) error {
 
 type durationValue struct {
 	p        *time.Duration
-	positive bool // 0 is not allowed either
+	positive bool          // 0 is not allowed either
+	max      time.Duration // 0: no maximum
 }
 
 func (v *durationValue) String() string { return FormatDuration(*v.p) }
@@ -66,6 +67,8 @@ func (v *durationValue) checkValue(d time.Duration) error {
 		return errors.New("negative; want 0 or more")
 	case d == 0 && v.positive:
 		return errors.New("zero; want more than 0")
+	case v.max > 0 && d > v.max:
+		return fmt.Errorf("over the maximum %s", FormatDuration(v.max))
 	}
 	return nil
 }

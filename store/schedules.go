@@ -5,7 +5,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // MisfirePolicy says what happens to fire times a schedule missed by more
@@ -194,13 +196,24 @@ type FireResult struct {
 
 // Scheduler is the part of the driver contract for stored schedules and
 // the signals of their conditions. Every driver implements it.
+//
+// A fire's job may be written before its fire time (the leader's
+// lookahead), scheduled to run at it. Such a job has not fired yet in the
+// user's eyes, so a change of its schedule takes it back: UpsertSchedule
+// (replacing a schedule), DeleteSchedule and SetScheduleEnabled (disabling)
+// delete, in the same transaction, the schedule's fire jobs (of its kind,
+// keyed FireJobKey) that are still scheduled and whose fire time is after
+// the second of now; see TakenBack.
 type Scheduler interface {
 	// UpsertSchedule inserts s or replaces the schedule of s.Key, setting
 	// CreatedAt (on insert) and UpdatedAt to now. On replace, NextFire,
 	// LastFire, LastOutcome, LastJobID and PendingJobID are kept when Spec
 	// and Zone are unchanged and the stored schedule is enabled and s is
 	// too (re-declaring a schedule at every start does not move it);
-	// otherwise s.NextFire is taken. It returns the stored schedule.
+	// otherwise s.NextFire is taken. A replace takes back the fire jobs
+	// written ahead (see Scheduler); a kept NextFire moves back to the
+	// earliest fire time taken back, so that the fire is written again
+	// from the new schedule. It returns the stored schedule.
 	UpsertSchedule(ctx context.Context, s Schedule, now time.Time) (*Schedule, error)
 	// CreateSchedule inserts s, setting CreatedAt and UpdatedAt to now;
 	// ErrDuplicate (and nothing changed) if a schedule of s.Key exists, even
@@ -210,10 +223,13 @@ type Scheduler interface {
 	GetSchedule(ctx context.Context, key string) (*Schedule, error)
 	// ListSchedules returns a page of schedules, by key.
 	ListSchedules(ctx context.Context, p ScheduleListParams) (SchedulePage, error)
-	// DeleteSchedule deletes a schedule (not its jobs); ErrNotFound if none.
-	DeleteSchedule(ctx context.Context, key string) error
+	// DeleteSchedule deletes a schedule and takes back its fire jobs
+	// written ahead of now (see Scheduler); its other jobs stay.
+	// ErrNotFound if none.
+	DeleteSchedule(ctx context.Context, key string, now time.Time) error
 	// SetScheduleEnabled enables (with NextFire next) or disables (with
-	// reason) a schedule and returns it; ErrNotFound if none.
+	// reason) a schedule and returns it; ErrNotFound if none. Disabling
+	// takes back the fire jobs written ahead of now (see Scheduler).
 	SetScheduleEnabled(ctx context.Context, key string, enabled bool, reason string, next, now time.Time) (*Schedule, error)
 	// DueSchedules returns up to limit enabled schedules whose NextFire <=
 	// now, by NextFire then key, and the earliest NextFire of the enabled
@@ -239,6 +255,25 @@ type Scheduler interface {
 	// SignalCount sums the counts of name in the buckets that start in
 	// [from, to).
 	SignalCount(ctx context.Context, name string, from, to time.Time) (int64, error)
+}
+
+// TakenBack returns the bounds of the keys of the fire jobs of schedule
+// key whose fire time is after the second of now: such a job key k has
+// lo < k < hi and chars runes. The rune count tells the fire jobs of key
+// from those of a schedule whose key starts with key + ":".
+func TakenBack(key string, now time.Time) (lo, hi string, chars int) {
+	prefix := "sched:" + key + ":"
+	lo = prefix + now.UTC().Format(time.RFC3339)
+	return lo, prefix + "~", utf8.RuneCountInString(lo)
+}
+
+// FireTimeOfKey returns the fire time in a fire job key of schedule key.
+func FireTimeOfKey(key, jobKey string) (time.Time, error) {
+	t, err := time.Parse(time.RFC3339, strings.TrimPrefix(jobKey, "sched:"+key+":"))
+	if err != nil {
+		return time.Time{}, fmt.Errorf("fire job key %q of schedule %q: %w", jobKey, key, err)
+	}
+	return t.UTC(), nil
 }
 
 // ErrInvalidFires: a FireSchedules call names a schedule twice.

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -66,6 +67,8 @@ func (a *app) serve(ctx context.Context) error {
 		LeaderLease:   a.cfg.LeaderLease,
 		AbortGrace:    a.cfg.AbortGrace,
 		Retention:     a.cfg.Retention,
+		// 0 turns the lookahead off here; rota.Options takes 0 as its default.
+		ScheduleLookahead: cmp.Or(a.cfg.ScheduleLookahead, -1),
 	}
 	var workers *workerDir
 	if a.cfg.WorkersDir != "" {

@@ -64,6 +64,9 @@ type Params struct {
 	// every second, for Run).
 	Schedules int
 	Run       time.Duration
+	// Lookahead is the node's rota.Options.ScheduleLookahead (0: its
+	// default; negative: off).
+	Lookahead time.Duration
 	// Logger for the client; nil discards.
 	Logger *slog.Logger
 	// EventLog attaches the durable event log writer (rota.EventLog, as
@@ -94,9 +97,19 @@ type Result struct {
 	// core). Schedules workload; the store server's CPU is not included.
 	CPUSeconds float64 `json:"cpu_s,omitempty"`
 	CPUPercent float64 `json:"cpu_percent,omitempty"`
-	// FiresMissing: fires due in the measured window that were not seen
-	// (by the end of the drain).
-	FiresMissing int `json:"fires_missing,omitempty"`
+	// FiresMissing: fires due in the measured window whose job was not
+	// seen ready to run (by the end of the drain). In the schedules
+	// workload, P50Ms... are when a fire's job was ready to run (queued)
+	// less its fire time; Insert* when it was inserted (negative: written
+	// ahead, FiresAhead of them) and Start* when a worker started it.
+	FiresMissing int     `json:"fires_missing,omitempty"`
+	FiresAhead   int     `json:"fires_ahead,omitempty"`
+	InsertP50Ms  float64 `json:"insert_p50_ms,omitempty"`
+	InsertP99Ms  float64 `json:"insert_p99_ms,omitempty"`
+	InsertMaxMs  float64 `json:"insert_max_ms,omitempty"`
+	StartP50Ms   float64 `json:"start_p50_ms,omitempty"`
+	StartP99Ms   float64 `json:"start_p99_ms,omitempty"`
+	StartMaxMs   float64 `json:"start_max_ms,omitempty"`
 	// HeapMaxMB is the largest Go heap in use seen while working, and
 	// MaxRSSMB the process's peak resident set (getrusage), both in MiB.
 	// EventLog: the event log writer ran (Params.EventLog); it appended
@@ -245,11 +258,16 @@ func maxRSSMB() float64 {
 }
 
 func newClient(st store.Store, queue string, workers int, logger *slog.Logger, w rota.Worker) (*rota.Client, error) {
-	c, err := rota.New(st, rota.Options{
+	return newClientOpts(st, rota.Options{
 		NodeID: "bench",
 		Queues: map[string]rota.QueueConfig{queue: {MaxWorkers: workers}},
 		Logger: logger,
-	})
+	}, w)
+}
+
+// newClientOpts returns a client with opts and w registered for Kind.
+func newClientOpts(st store.Store, opts rota.Options, w rota.Worker) (*rota.Client, error) {
+	c, err := rota.New(st, opts)
 	if err != nil {
 		return nil, err
 	}
@@ -487,10 +505,19 @@ func enqueue(ctx context.Context, st store.Store, queue string, p Params, res *R
 	return nil
 }
 
+// fireTimes are when the events of one fire's job reached the subscriber.
+type fireTimes struct {
+	ft                       time.Time // the fire time
+	inserted, ready, started time.Time
+}
+
 // schedules creates p.Schedules schedules that fire every second into
 // queue, runs a node (the leader, which fires them and runs their jobs) for
-// p.Run, and measures each fire's lateness: when its job's insert was
-// committed and announced (the event reached a subscriber) minus its fire
+// p.Run, and measures each fire's lateness: when its job was ready to run
+// (committed and announced as queued: inserted queued at or after the fire
+// time, or, written ahead of it by the lookahead, promoted from scheduled)
+// minus its fire time. It also measures the insert (negative: written
+// ahead) and the start of the job by the node's workers against the fire
 // time. Fires of the first scheduleWarmUp are not measured; those of the
 // last seconds are awaited up to scheduleDrain after the run, and any
 // still missing are counted in FiresMissing. The schedules are deleted at
@@ -505,7 +532,10 @@ func schedules(ctx context.Context, st store.Store, queue string, p Params, res 
 		return fmt.Errorf("run: %s is not longer than the %s warm-up", run, scheduleWarmUp)
 	}
 	res.Schedules, res.Workers = n, DefaultWorkers
-	c, err := newClient(st, queue, DefaultWorkers, p.Logger, rota.WorkFunc(func(context.Context, *rota.Job) error { return nil }))
+	c, err := newClientOpts(st, rota.Options{
+		NodeID: "bench", Queues: map[string]rota.QueueConfig{queue: {MaxWorkers: DefaultWorkers}},
+		Logger: p.Logger, ScheduleLookahead: p.Lookahead,
+	}, rota.WorkFunc(func(context.Context, *rota.Job) error { return nil }))
 	if err != nil {
 		return err
 	}
@@ -547,24 +577,34 @@ func schedules(ctx context.Context, st store.Store, queue string, p Params, res 
 	for t := first; t.Before(end); t = t.Add(time.Second) {
 		expected += n
 	}
-	var lat []time.Duration
+	fires := make(map[int64]*fireTimes, expected)
+	ready, started := 0, 0
 	timer := time.NewTimer(run + scheduleDrain)
 	defer timer.Stop()
 collect:
-	for {
+	for ready < expected || started < expected {
 		select {
 		case e := <-sub.C:
 			now := time.Now()
-			if e.From != "" {
-				continue
+			f := fires[e.JobID]
+			if f == nil {
+				if e.From != "" {
+					continue // a job inserted before the subscription, or whose insert event was dropped
+				}
+				ft, err := time.Parse(time.RFC3339, e.Metadata[rota.MetaFireTime])
+				if err != nil || ft.Before(measureFrom) || !ft.Before(end) {
+					continue
+				}
+				f = &fireTimes{ft: ft, inserted: now}
+				fires[e.JobID] = f
 			}
-			ft, err := time.Parse(time.RFC3339, e.Metadata[rota.MetaFireTime])
-			if err != nil || ft.Before(measureFrom) || !ft.Before(end) {
-				continue
-			}
-			lat = append(lat, now.Sub(ft))
-			if len(lat) == expected {
-				break collect
+			switch {
+			case e.To == rota.StateQueued && f.ready.IsZero():
+				f.ready = now
+				ready++
+			case e.To == rota.StateRunning && f.started.IsZero():
+				f.started = now
+				started++
 			}
 		case <-timer.C:
 			break collect
@@ -576,23 +616,44 @@ collect:
 	res.CPUSeconds = (cpuTime() - cpu0).Seconds()
 	res.CPUPercent = 100 * res.CPUSeconds / time.Since(start).Seconds()
 	res.EventsDropped = sub.Dropped()
-	res.FiresMissing = max(0, expected-len(lat))
+	res.FiresMissing = max(0, expected-ready)
 	if err := c.Stop(ctx); err != nil {
 		return err
 	}
 	close(stopHeap)
 	res.HeapMaxMB = heapPeak()
 	res.Seconds = run.Seconds()
+	var lat, ins, run0 []time.Duration
+	for _, f := range fires {
+		if !f.ready.IsZero() {
+			lat = append(lat, f.ready.Sub(f.ft))
+			ins = append(ins, f.inserted.Sub(f.ft))
+		}
+		if !f.started.IsZero() {
+			run0 = append(run0, f.started.Sub(f.ft))
+		}
+		if f.inserted.Before(f.ft) {
+			res.FiresAhead++
+		}
+	}
 	res.Jobs = len(lat)
 	if len(lat) == 0 {
 		return errors.New("bench: no fire was measured")
 	}
 	res.JobsPerS = float64(len(lat)) / end.Sub(first).Seconds()
-	slices.Sort(lat)
-	ms := func(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
-	k := len(lat)
-	res.P50Ms = ms(lat[k/2])
-	res.P99Ms = ms(lat[min(k-1, k*99/100)])
-	res.MaxMs = ms(lat[k-1])
+	res.P50Ms, res.P99Ms, res.MaxMs = percentiles(lat)
+	res.InsertP50Ms, res.InsertP99Ms, res.InsertMaxMs = percentiles(ins)
+	if len(run0) > 0 {
+		res.StartP50Ms, res.StartP99Ms, res.StartMaxMs = percentiles(run0)
+	}
 	return nil
+}
+
+// percentiles returns the p50, p99 and max of ds (not empty) in
+// milliseconds, sorting ds.
+func percentiles(ds []time.Duration) (p50, p99, maxMs float64) {
+	slices.Sort(ds)
+	ms := func(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+	k := len(ds)
+	return ms(ds[k/2]), ms(ds[min(k-1, k*99/100)]), ms(ds[k-1])
 }

@@ -11,33 +11,54 @@ import (
 	"github.com/rotahq/rota/store/sqlite"
 )
 
-// TestSchedulesWorkload runs the schedules workload small, so that it
-// cannot rot: every schedule fires in the measured window, lateness is
-// reported, and the schedules are gone afterwards.
+// TestSchedulesWorkload runs the schedules workload small, with the
+// lookahead on and off, so that it cannot rot: every schedule fires in the
+// measured window, lateness is reported, fires are written ahead exactly
+// when the lookahead is on, and the schedules are gone afterwards.
 func TestSchedulesWorkload(t *testing.T) {
 	t.Parallel()
-	st, err := sqlite.Open(filepath.Join(t.TempDir(), "bench.db"), sqlite.Options{Logger: slog.New(slog.DiscardHandler)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	if err := st.Migrate(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	const n = 20
-	res, err := Run(context.Background(), st, Params{Workload: Schedules, Schedules: n, Run: scheduleWarmUp + 3*time.Second})
-	if err != nil {
-		t.Fatal(err)
-	}
-	// Three measured seconds: three fires of each schedule, none missing.
-	if res.Jobs != 3*n || res.FiresMissing != 0 {
-		t.Errorf("measured %d fires of %d schedules over 3 s, %d missing; want %d, none missing", res.Jobs, n, res.FiresMissing, 3*n)
-	}
-	if res.P50Ms <= 0 || res.P99Ms < res.P50Ms || res.MaxMs < res.P99Ms || res.Schedules != n {
-		t.Errorf("result %+v", res)
-	}
-	page, err := st.ListSchedules(context.Background(), store.ScheduleListParams{})
-	if err != nil || len(page.Schedules) != 0 {
-		t.Errorf("schedules left after the run: %d, %v", len(page.Schedules), err)
+	for _, tc := range []struct {
+		name      string
+		lookahead time.Duration
+		ahead     bool
+	}{
+		{"default lookahead", 0, true},
+		{"lookahead off", -1, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			st, err := sqlite.Open(filepath.Join(t.TempDir(), "bench.db"), sqlite.Options{Logger: slog.New(slog.DiscardHandler)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer st.Close()
+			if err := st.Migrate(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+			const n = 20
+			res, err := Run(context.Background(), st, Params{Workload: Schedules, Schedules: n,
+				Run: scheduleWarmUp + 3*time.Second, Lookahead: tc.lookahead})
+			if err != nil {
+				t.Fatal(err)
+			}
+			// Three measured seconds: three fires of each schedule, none missing.
+			if res.Jobs != 3*n || res.FiresMissing != 0 {
+				t.Errorf("measured %d fires of %d schedules over 3 s, %d missing; want %d, none missing", res.Jobs, n, res.FiresMissing, 3*n)
+			}
+			if res.P50Ms <= 0 || res.P99Ms < res.P50Ms || res.MaxMs < res.P99Ms || res.Schedules != n ||
+				res.StartP50Ms < res.P50Ms || res.StartMaxMs < res.StartP99Ms || res.InsertMaxMs < res.InsertP99Ms {
+				t.Errorf("result %+v", res)
+			}
+			// Written ahead: every insert before its fire time; else none.
+			if tc.ahead && (res.FiresAhead != res.Jobs || res.InsertMaxMs >= 0) ||
+				!tc.ahead && (res.FiresAhead != 0 || res.InsertP50Ms <= 0) {
+				t.Errorf("%d of %d fires written ahead, insert p50 %.3f ms max %.3f ms", res.FiresAhead, res.Jobs,
+					res.InsertP50Ms, res.InsertMaxMs)
+			}
+			page, err := st.ListSchedules(context.Background(), store.ScheduleListParams{})
+			if err != nil || len(page.Schedules) != 0 {
+				t.Errorf("schedules left after the run: %d, %v", len(page.Schedules), err)
+			}
+		})
 	}
 }

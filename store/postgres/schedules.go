@@ -56,11 +56,49 @@ func (s *Store) scheduleChanged(ctx context.Context, tx pgx.Tx) error {
 
 // UpsertSchedule inserts or replaces a schedule. See store.Scheduler.
 func (s *Store) UpsertSchedule(ctx context.Context, sc store.Schedule, now time.Time) (*store.Schedule, error) {
+	// $19 is the earliest fire time taken back, or NULL (LEAST ignores NULLs).
 	return s.writeSchedule(ctx, sc, now, "upsert", `ON CONFLICT (key) DO UPDATE SET kind = $2, queue = $3,
 				args = $4::jsonb, priority = $5, metadata = $6::jsonb, jitter = $9, enabled = $10, disabled_reason = $11,
 				misfire = $12, misfire_cap = $13, misfire_grace = $14, overlap = $15, condition = $16, updated_at = $18,
-				next_fire = CASE WHEN s.spec = $7 AND s.zone = $8 AND s.enabled AND $10 THEN s.next_fire ELSE $17 END,
+				next_fire = CASE WHEN s.spec = $7 AND s.zone = $8 AND s.enabled AND $10
+					THEN LEAST(s.next_fire, $19::timestamptz) ELSE $17 END,
 				spec = $7, zone = $8`)
+}
+
+// takeBack locks the row of schedule key (so that a fire the leader
+// writes meanwhile is either seen here or refused by its compare-and-set),
+// deletes its fire jobs written ahead of now (see store.Scheduler) and
+// returns the earliest of their fire times (zero if none, or no schedule).
+func takeBack(ctx context.Context, tx pgx.Tx, key string, now time.Time) (time.Time, error) {
+	var kind string
+	err := tx.QueryRow(ctx, `SELECT kind FROM schedules WHERE key = $1 FOR UPDATE`, key).Scan(&kind)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return time.Time{}, nil
+	}
+	if err != nil {
+		return time.Time{}, fmt.Errorf("take back fires written ahead: %w", err)
+	}
+	lo, hi, chars := store.TakenBack(key, now)
+	rows, err := tx.Query(ctx, `DELETE FROM jobs WHERE kind = $1 AND key <> '' AND key > $2 AND key < $3 AND length(key) = $4
+		AND state = 'scheduled' RETURNING key`, kind, lo, hi, chars)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("take back fires written ahead: %w", err)
+	}
+	var earliest time.Time
+	keys, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return time.Time{}, fmt.Errorf("take back fires written ahead: %w", err)
+	}
+	for _, k := range keys {
+		ft, err := store.FireTimeOfKey(key, k)
+		if err != nil {
+			return time.Time{}, err
+		}
+		if earliest.IsZero() || ft.Before(earliest) {
+			earliest = ft
+		}
+	}
+	return earliest, nil
 }
 
 // CreateSchedule inserts a new schedule. See store.Scheduler.
@@ -81,16 +119,23 @@ func (s *Store) writeSchedule(ctx context.Context, sc store.Schedule, now time.T
 	}
 	var out *store.Schedule
 	err = s.inTx(ctx, func(tx pgx.Tx) error {
+		args := []any{sc.Key, sc.Kind, sc.Queue, nullJSON(sc.Args), sc.Priority, md, sc.Spec, sc.Zone, sc.Jitter.Microseconds(),
+			sc.Enabled, sc.DisabledReason, string(sc.Misfire), sc.MisfireCap, sc.MisfireGrace.Microseconds(),
+			string(sc.Overlap), sc.Condition, nullTime(sc.NextFire), utc(now)}
+		if action == "upsert" {
+			back, err := takeBack(ctx, tx, sc.Key, now)
+			if err != nil {
+				return fmt.Errorf("postgres: upsert schedule %q: %w", sc.Key, err)
+			}
+			args = append(args, nullTime(back))
+		}
 		var err error
 		out, err = scanSchedule(tx.QueryRow(ctx, `INSERT INTO schedules AS s (key, kind, queue, args, priority, metadata,
 				spec, zone, jitter, enabled, disabled_reason, misfire, misfire_cap, misfire_grace, overlap, condition,
 				next_fire, created_at, updated_at)
 			VALUES ($1, $2, $3, $4::jsonb, $5, $6::jsonb, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $18)
 			`+onConflict+`
-			RETURNING `+scheduleColumns,
-			sc.Key, sc.Kind, sc.Queue, nullJSON(sc.Args), sc.Priority, md, sc.Spec, sc.Zone, sc.Jitter.Microseconds(),
-			sc.Enabled, sc.DisabledReason, string(sc.Misfire), sc.MisfireCap, sc.MisfireGrace.Microseconds(),
-			string(sc.Overlap), sc.Condition, nullTime(sc.NextFire), utc(now)))
+			RETURNING `+scheduleColumns, args...))
 		if errors.Is(err, pgx.ErrNoRows) {
 			return fmt.Errorf("postgres: %s schedule %q: %w", action, sc.Key, store.ErrDuplicate)
 		}
@@ -171,8 +216,11 @@ func (s *Store) ListSchedules(ctx context.Context, p store.ScheduleListParams) (
 }
 
 // DeleteSchedule deletes a schedule. See store.Scheduler.
-func (s *Store) DeleteSchedule(ctx context.Context, key string) error {
+func (s *Store) DeleteSchedule(ctx context.Context, key string, now time.Time) error {
 	return s.inTx(ctx, func(tx pgx.Tx) error {
+		if _, err := takeBack(ctx, tx, key, now); err != nil {
+			return fmt.Errorf("postgres: delete schedule %q: %w", key, err)
+		}
 		tag, err := tx.Exec(ctx, `DELETE FROM schedules WHERE key = $1`, key)
 		if err != nil {
 			return fmt.Errorf("postgres: delete schedule %q: %w", key, err)
@@ -191,6 +239,11 @@ func (s *Store) SetScheduleEnabled(ctx context.Context, key string, enabled bool
 	}
 	var out *store.Schedule
 	err := s.inTx(ctx, func(tx pgx.Tx) error {
+		if !enabled {
+			if _, err := takeBack(ctx, tx, key, now); err != nil {
+				return fmt.Errorf("postgres: disable schedule %q: %w", key, err)
+			}
+		}
 		var err error
 		out, err = scanSchedule(tx.QueryRow(ctx, `UPDATE schedules SET enabled = $1, disabled_reason = $2,
 				next_fire = CASE WHEN $1 THEN $3 ELSE next_fire END, updated_at = $4

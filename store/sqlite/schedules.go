@@ -52,12 +52,52 @@ func scanSchedule(sc scanner) (*store.Schedule, error) {
 
 // UpsertSchedule inserts or replaces a schedule. See store.Scheduler.
 func (s *Store) UpsertSchedule(ctx context.Context, sc store.Schedule, now time.Time) (*store.Schedule, error) {
+	// ?19 is the earliest fire time taken back, or NULL.
 	return s.writeSchedule(ctx, sc, now, "upsert", `ON CONFLICT (key) DO UPDATE SET kind = ?2, queue = ?3, args = ?4,
 				priority = ?5, metadata = ?6, jitter = ?9, enabled = ?10, disabled_reason = ?11, misfire = ?12,
 				misfire_cap = ?13, misfire_grace = ?14, overlap = ?15, condition = ?16, updated_at = ?18,
 				next_fire = CASE WHEN schedules.spec = ?7 AND schedules.zone = ?8 AND schedules.enabled = 1 AND ?10 = 1
-					THEN schedules.next_fire ELSE ?17 END,
+					THEN CASE WHEN ?19 IS NOT NULL AND (schedules.next_fire IS NULL OR ?19 < schedules.next_fire)
+						THEN ?19 ELSE schedules.next_fire END
+					ELSE ?17 END,
 				spec = ?7, zone = ?8`)
+}
+
+// sqlTakeBack deletes the fire jobs of schedule ?1 written ahead: see
+// store.TakenBack for ?2, ?3 and ?4.
+const sqlTakeBack = `DELETE FROM jobs WHERE kind = (SELECT kind FROM schedules WHERE key = ?1)
+	AND key <> '' AND key > ?2 AND key < ?3 AND length(key) = ?4 AND state = 'scheduled'
+	RETURNING queue, kind, key`
+
+// takeBack deletes the fire jobs of schedule key written ahead of now (see
+// store.Scheduler) and returns the earliest of their fire times (zero if
+// none).
+func (w *writer) takeBack(key string, now time.Time) (time.Time, error) {
+	lo, hi, chars := store.TakenBack(key, now)
+	rows, err := w.query(sqlTakeBack, key, lo, hi, chars)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("take back fires written ahead: %w", err)
+	}
+	defer rows.Close()
+	var earliest time.Time
+	for rows.Next() {
+		var queue, kind, jobKey string
+		if err := rows.Scan(&queue, &kind, &jobKey); err != nil {
+			return time.Time{}, fmt.Errorf("take back fires written ahead: %w", err)
+		}
+		w.count(queue, kind, store.StateScheduled, "")
+		ft, err := store.FireTimeOfKey(key, jobKey)
+		if err != nil {
+			return time.Time{}, err
+		}
+		if earliest.IsZero() || ft.Before(earliest) {
+			earliest = ft
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return time.Time{}, fmt.Errorf("take back fires written ahead: %w", err)
+	}
+	return earliest, nil
 }
 
 // CreateSchedule inserts a new schedule. See store.Scheduler.
@@ -78,16 +118,23 @@ func (s *Store) writeSchedule(ctx context.Context, sc store.Schedule, now time.T
 	}
 	var out *store.Schedule
 	err = s.do(ctx, false, func(w *writer) error {
+		args := []any{sc.Key, sc.Kind, sc.Queue, nullJSON(sc.Args), sc.Priority, md, sc.Spec, sc.Zone, sc.Jitter.Microseconds(),
+			boolInt(sc.Enabled), sc.DisabledReason, string(sc.Misfire), sc.MisfireCap, sc.MisfireGrace.Microseconds(),
+			string(sc.Overlap), sc.Condition, nullMicros(utc(sc.NextFire)), micros(utc(now))}
+		if action == "upsert" {
+			back, err := w.takeBack(sc.Key, now)
+			if err != nil {
+				return fmt.Errorf("sqlite: upsert schedule %q: %w", sc.Key, err)
+			}
+			args = append(args, nullMicros(back))
+		}
 		var err error
 		out, err = scanSchedule(w.queryRow(`INSERT INTO schedules (key, kind, queue, args, priority, metadata, spec,
 				zone, jitter, enabled, disabled_reason, misfire, misfire_cap, misfire_grace, overlap, condition,
 				next_fire, created_at, updated_at)
 			VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?18)
 			`+onConflict+`
-			RETURNING `+scheduleColumns,
-			sc.Key, sc.Kind, sc.Queue, nullJSON(sc.Args), sc.Priority, md, sc.Spec, sc.Zone, sc.Jitter.Microseconds(),
-			boolInt(sc.Enabled), sc.DisabledReason, string(sc.Misfire), sc.MisfireCap, sc.MisfireGrace.Microseconds(),
-			string(sc.Overlap), sc.Condition, nullMicros(utc(sc.NextFire)), micros(utc(now))))
+			RETURNING `+scheduleColumns, args...))
 		if errors.Is(err, sql.ErrNoRows) {
 			return fmt.Errorf("sqlite: %s schedule %q: %w", action, sc.Key, store.ErrDuplicate)
 		}
@@ -173,8 +220,11 @@ func (s *Store) ListSchedules(ctx context.Context, p store.ScheduleListParams) (
 }
 
 // DeleteSchedule deletes a schedule. See store.Scheduler.
-func (s *Store) DeleteSchedule(ctx context.Context, key string) error {
+func (s *Store) DeleteSchedule(ctx context.Context, key string, now time.Time) error {
 	return s.do(ctx, false, func(w *writer) error {
+		if _, err := w.takeBack(key, now); err != nil {
+			return fmt.Errorf("sqlite: delete schedule %q: %w", key, err)
+		}
 		res, err := w.exec(`DELETE FROM schedules WHERE key = ?`, key)
 		if err != nil {
 			return fmt.Errorf("sqlite: delete schedule %q: %w", key, err)
@@ -196,6 +246,11 @@ func (s *Store) SetScheduleEnabled(ctx context.Context, key string, enabled bool
 	}
 	var out *store.Schedule
 	err := s.do(ctx, false, func(w *writer) error {
+		if !enabled {
+			if _, err := w.takeBack(key, now); err != nil {
+				return fmt.Errorf("sqlite: disable schedule %q: %w", key, err)
+			}
+		}
 		var err error
 		out, err = scanSchedule(w.queryRow(`UPDATE schedules SET enabled = ?1, disabled_reason = ?2,
 				next_fire = CASE WHEN ?1 = 1 THEN ?3 ELSE next_fire END, updated_at = ?4

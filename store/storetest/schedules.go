@@ -186,13 +186,14 @@ func scheduleTests() []test {
 				t.Fatalf("enable: %+v, %v", got, err)
 			}
 			sameTime(t, "next fire after enable", got.NextFire, at(2*time.Minute))
-			if err := s.DeleteSchedule(t.Context(), "a"); err != nil {
+			if err := s.DeleteSchedule(t.Context(), "a", at(3*time.Second)); err != nil {
 				t.Fatalf("DeleteSchedule: %v", err)
 			}
-			wantErr(t, "delete again", s.DeleteSchedule(t.Context(), "a"), store.ErrNotFound)
+			wantErr(t, "delete again", s.DeleteSchedule(t.Context(), "a", at(3*time.Second)), store.ErrNotFound)
 			_, err = s.SetScheduleEnabled(t.Context(), "a", true, "", at(0), at(0))
 			wantErr(t, "enable deleted", err, store.ErrNotFound)
 		}},
+		{"TakeBackFiresWrittenAhead", testTakeBack},
 		{"Due", func(t *testing.T, s store.Store) {
 			upsert(t, s, sched("late", at(3*time.Minute)), at(0))
 			upsert(t, s, sched("b", at(time.Minute)), at(0))
@@ -386,4 +387,125 @@ func scheduleTests() []test {
 			})
 		}},
 	}
+}
+
+// testTakeBack: fire jobs written ahead of their fire time are taken back
+// by a replace, a disable and a delete of their schedule while they are
+// still scheduled and their fire time is after now; jobs of fires already
+// due, jobs no longer scheduled and other schedules' jobs stay.
+func testTakeBack(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	f1 := at(time.Hour).Truncate(time.Second)
+	f0, f2, f3 := f1.Add(-time.Minute), f1.Add(time.Minute), f1.Add(2*time.Minute)
+	// fireAhead writes the fire of key at ft at now, scheduled for ft.
+	fireAhead := func(key string, ft, next, now time.Time) *store.Job {
+		t.Helper()
+		job := fireJob(key, ft)
+		job.RunAt = ft
+		res, err := fireSchedule(ctx, s, store.FireParams{Key: key, Expected: ft, Next: next, FireTime: ft,
+			Outcome: store.FireOutcomeFired, Job: job, Now: now})
+		if err != nil || !res.Applied || res.Job == nil || res.Job.State != store.StateScheduled {
+			t.Fatalf("fire %s at %v ahead: %+v, %v", key, ft, res, err)
+		}
+		return res.Job
+	}
+	// exists reports whether job id is still stored.
+	exists := func(id int64) bool {
+		t.Helper()
+		_, err := s.Get(ctx, id)
+		if err != nil && !errors.Is(err, store.ErrNotFound) {
+			t.Fatalf("Get(%d): %v", id, err)
+		}
+		return err == nil
+	}
+	wantJobs := func(what string, want map[int64]bool) {
+		t.Helper()
+		for id, w := range want {
+			if got := exists(id); got != w {
+				t.Errorf("%s: job %d exists %v, want %v", what, id, got, w)
+			}
+		}
+	}
+	a := sched("a", f0)
+	a.Jitter, a.Condition = 0, ""
+	upsert(t, s, a, at(0))
+	ab := sched("a:b", f1) // its fire jobs' keys start with a's prefix
+	ab.Jitter, ab.Condition = 0, ""
+	upsert(t, s, ab, at(0))
+
+	// f0 fired on time with its job held back by jitter (still scheduled);
+	// f1 and f2 are written ahead, at f1 - 1s.
+	jitter := fireJob("a", f0)
+	jitter.RunAt = f1.Add(30 * time.Second)
+	res, err := fireSchedule(ctx, s, store.FireParams{Key: "a", Expected: f0, Next: f1, FireTime: f0,
+		Outcome: store.FireOutcomeFired, Job: jitter, Now: f0})
+	if err != nil || !res.Applied {
+		t.Fatalf("fire f0: %+v, %v", res, err)
+	}
+	j0 := res.Job
+	early := f1.Add(-time.Second)
+	j1 := fireAhead("a", f1, f2, early)
+	j2 := fireAhead("a", f2, f3, early)
+	jab := fireAhead("a:b", f1, f2, early)
+	other := insertJob(t, s, at(0), params("report", withKey("sched:a:"+f2.Format(time.RFC3339)+"x", store.OnConflictReject),
+		withRunAt(f3)))
+
+	// A replace half a second before f1 takes back f1 and f2, and moves
+	// the kept next fire back to f1 so that the fire is written again.
+	changed := a
+	changed.Args = json.RawMessage(`{"a":2}`)
+	got := upsert(t, s, changed, f1.Add(-500*time.Millisecond))
+	sameTime(t, "next fire after a replace took back f1 and f2", got.NextFire, f1)
+	wantJobs("after replace", map[int64]bool{j0.ID: true, j1.ID: false, j2.ID: false, jab.ID: true, other.ID: true})
+	counts, err := s.Counts(ctx)
+	if err != nil {
+		t.Fatalf("Counts: %v", err)
+	}
+	var scheduled int64
+	for _, c := range counts {
+		if c.Kind == "report" && c.State == store.StateScheduled {
+			scheduled += c.N
+		}
+	}
+	if scheduled != 3 { // j0, jab, other
+		t.Errorf("%d scheduled report jobs counted after the take-back, want 3", scheduled)
+	}
+
+	// Written again (with the new args); f1 is then promoted (queued), and a
+	// disable a little before f1 (another node's clock) takes back only f2.
+	j1 = fireAhead("a", f1, f2, early)
+	j2 = fireAhead("a", f2, f3, early)
+	if _, _, err := s.Promote(ctx, f1, 1000); err != nil { // j1 and jab
+		t.Fatalf("Promote: %v", err)
+	}
+	if _, err := s.SetScheduleEnabled(ctx, "a", false, "paused", time.Time{}, f1.Add(-200*time.Millisecond)); err != nil {
+		t.Fatalf("disable: %v", err)
+	}
+	wantJobs("after disable", map[int64]bool{j1.ID: true, j2.ID: false})
+	if j := get(t, s, j1.ID); j.State != store.StateQueued {
+		t.Errorf("promoted fire job is %s, want queued", j.State)
+	}
+
+	// Disabling a:b takes back its f2 (jab, promoted, stays); enabling
+	// takes nothing back; a delete at the fire time itself keeps that
+	// fire's job (it is due) and takes back the later ones.
+	jab2 := fireAhead("a:b", f2, f3, early)
+	if _, err := s.SetScheduleEnabled(ctx, "a:b", false, "x", time.Time{}, early); err != nil {
+		t.Fatalf("disable a:b: %v", err)
+	}
+	wantJobs("after disabling a:b", map[int64]bool{jab.ID: true, jab2.ID: false, j0.ID: true, other.ID: true})
+	if _, err := s.SetScheduleEnabled(ctx, "a:b", true, "", f2, early); err != nil {
+		t.Fatalf("enable a:b: %v", err)
+	}
+	jab2 = fireAhead("a:b", f2, f3, early)
+	jab3 := fireAhead("a:b", f3, f3.Add(time.Minute), early)
+	if err := s.DeleteSchedule(ctx, "a:b", f2); err != nil {
+		t.Fatalf("DeleteSchedule: %v", err)
+	}
+	wantJobs("after deleting a:b at f2", map[int64]bool{jab.ID: true, jab2.ID: true, jab3.ID: false, j0.ID: true,
+		other.ID: true})
+	if err := s.DeleteSchedule(ctx, "a", f0); err != nil {
+		t.Fatalf("DeleteSchedule(a): %v", err)
+	}
+	wantJobs("after deleting a", map[int64]bool{j0.ID: true, j1.ID: true, other.ID: true})
 }
