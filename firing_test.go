@@ -613,6 +613,9 @@ func TestScheduleLookahead(t *testing.T) {
 		if _, err := e.c.Get(ctx, second.ID); !errors.Is(err, rota.ErrNotFound) {
 			t.Errorf("the job written ahead before the disable: %v, want ErrNotFound", err)
 		}
+		if s, err := e.c.GetSchedule(ctx, "a"); err != nil || s.LastOutcome != store.FireOutcomeTakenBack || s.LastJobID != 0 {
+			t.Errorf("disabled before its fire time: %+v, %v; want outcome %q and no last job", s, err, store.FireOutcomeTakenBack)
+		}
 		// The fires of the others come at their time, once.
 		for _, key := range []string{"skip", "cond"} {
 			s := e.advance(t, key, ft)

@@ -69,6 +69,9 @@ const (
 	FireOutcomeSkipOverlap   = "skipped: overlap"
 	FireOutcomeMisfired      = "misfired"
 	FireOutcomeError         = "error"
+	// FireOutcomeTakenBack: the latest fire's job was written ahead of its
+	// fire time and deleted when the schedule changed before that time.
+	FireOutcomeTakenBack = "taken back: the schedule changed before its fire time"
 )
 
 // Schedule is a stored schedule: a spec that makes jobs of Kind at its
@@ -203,7 +206,8 @@ type FireResult struct {
 // (replacing a schedule), DeleteSchedule and SetScheduleEnabled (disabling)
 // delete, in the same transaction, the schedule's fire jobs (of its kind,
 // keyed FireJobKey) that are still scheduled and whose fire time is after
-// the second of now; see TakenBack.
+// the second of now (see TakenBack); when its LastJobID is one of them, it
+// becomes 0 and LastOutcome FireOutcomeTakenBack.
 type Scheduler interface {
 	// UpsertSchedule inserts s or replaces the schedule of s.Key, setting
 	// CreatedAt (on insert) and UpdatedAt to now. On replace, NextFire,

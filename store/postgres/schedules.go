@@ -80,17 +80,32 @@ func takeBack(ctx context.Context, tx pgx.Tx, key string, now time.Time) (time.T
 	}
 	lo, hi, chars := store.TakenBack(key, now)
 	rows, err := tx.Query(ctx, `DELETE FROM jobs WHERE kind = $1 AND key <> '' AND key > $2 AND key < $3 AND length(key) = $4
-		AND state = 'scheduled' RETURNING key`, kind, lo, hi, chars)
+		AND state = 'scheduled' RETURNING id, key`, kind, lo, hi, chars)
 	if err != nil {
 		return time.Time{}, fmt.Errorf("take back fires written ahead: %w", err)
+	}
+	type taken struct {
+		ID  int64
+		Key string
 	}
 	var earliest time.Time
-	keys, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	jobs, err := pgx.CollectRows(rows, pgx.RowToStructByPos[taken])
 	if err != nil {
 		return time.Time{}, fmt.Errorf("take back fires written ahead: %w", err)
 	}
-	for _, k := range keys {
-		ft, err := store.FireTimeOfKey(key, k)
+	if len(jobs) == 0 {
+		return time.Time{}, nil
+	}
+	ids := make([]int64, len(jobs))
+	for i, j := range jobs {
+		ids[i] = j.ID
+	}
+	if _, err := tx.Exec(ctx, `UPDATE schedules SET last_outcome = $1, last_job_id = 0
+		WHERE key = $2 AND last_job_id = ANY($3)`, store.FireOutcomeTakenBack, key, ids); err != nil {
+		return time.Time{}, fmt.Errorf("take back fires written ahead: %w", err)
+	}
+	for _, j := range jobs {
+		ft, err := store.FireTimeOfKey(key, j.Key)
 		if err != nil {
 			return time.Time{}, err
 		}

@@ -67,7 +67,7 @@ func (s *Store) UpsertSchedule(ctx context.Context, sc store.Schedule, now time.
 // store.TakenBack for ?2, ?3 and ?4.
 const sqlTakeBack = `DELETE FROM jobs WHERE kind = (SELECT kind FROM schedules WHERE key = ?1)
 	AND key <> '' AND key > ?2 AND key < ?3 AND length(key) = ?4 AND state = 'scheduled'
-	RETURNING queue, kind, key`
+	RETURNING id, queue, kind, key`
 
 // takeBack deletes the fire jobs of schedule key written ahead of now (see
 // store.Scheduler) and returns the earliest of their fire times (zero if
@@ -80,11 +80,14 @@ func (w *writer) takeBack(key string, now time.Time) (time.Time, error) {
 	}
 	defer rows.Close()
 	var earliest time.Time
+	var ids []int64
 	for rows.Next() {
+		var id int64
 		var queue, kind, jobKey string
-		if err := rows.Scan(&queue, &kind, &jobKey); err != nil {
+		if err := rows.Scan(&id, &queue, &kind, &jobKey); err != nil {
 			return time.Time{}, fmt.Errorf("take back fires written ahead: %w", err)
 		}
+		ids = append(ids, id)
 		w.count(queue, kind, store.StateScheduled, "")
 		ft, err := store.FireTimeOfKey(key, jobKey)
 		if err != nil {
@@ -96,6 +99,14 @@ func (w *writer) takeBack(key string, now time.Time) (time.Time, error) {
 	}
 	if err := rows.Err(); err != nil {
 		return time.Time{}, fmt.Errorf("take back fires written ahead: %w", err)
+	}
+	if len(ids) > 0 {
+		list, _ := json.Marshal(ids)
+		if _, err := w.exec(`UPDATE schedules SET last_outcome = ?, last_job_id = 0
+			WHERE key = ? AND last_job_id IN (SELECT value FROM json_each(?))`,
+			store.FireOutcomeTakenBack, key, string(list)); err != nil {
+			return time.Time{}, fmt.Errorf("take back fires written ahead: %w", err)
+		}
 	}
 	return earliest, nil
 }

@@ -482,6 +482,11 @@ func testTakeBack(t *testing.T, s store.Store) {
 		t.Fatalf("disable: %v", err)
 	}
 	wantJobs("after disable", map[int64]bool{j1.ID: true, j2.ID: false})
+	if got, err := s.GetSchedule(ctx, "a"); err != nil || got.LastOutcome != store.FireOutcomeTakenBack ||
+		got.LastJobID != 0 || !got.LastFire.Equal(f2) {
+		t.Errorf("after its last fire was taken back: %+v, %v; want outcome %q, no last job, last fire %v", got, err,
+			store.FireOutcomeTakenBack, f2)
+	}
 	if j := get(t, s, j1.ID); j.State != store.StateQueued {
 		t.Errorf("promoted fire job is %s, want queued", j.State)
 	}
