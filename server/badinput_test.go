@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/rotahq/rota"
+	"github.com/rotahq/rota/internal/apiwire"
 )
 
 // snapshot is everything stored that a request could change.
@@ -52,7 +53,7 @@ func TestBadInputChangesNothing(t *testing.T) {
 	e := newEnv(t, envOptions{server: Options{Tokens: testTokens(), MaxBodyBytes: 64 << 10}})
 	ctx := context.Background()
 	w := writeSecret
-	var queued, held, popped, done jobJSON
+	var queued, held, popped, done apiwire.Job
 	e.ok("POST", "/v1/jobs", w, `{"kind":"t.a","key":"k1","queue":"idle"}`, &queued)
 	e.ok("POST", "/v1/jobs", w, `{"kind":"t.a","hold":true,"queue":"idle"}`, &held)
 	e.ok("POST", "/v1/jobs", w, `{"kind":"t.pop","queue":"ext"}`, nil)
