@@ -194,6 +194,11 @@ func TestJobActions(t *testing.T) {
 	if j.ID != held.ID || j.State != rota.StateAborted {
 		t.Errorf("aborted by key: %+v", j)
 	}
+	r = e.do("POST", "/v1/jobs/abort", "", `{"kind":"test.other","key":"h1"}`)
+	want := fmt.Sprintf(`cannot abort job %d (kind test.other, key "h1"): it is already aborted`, held.ID)
+	if ae := r.errorOf(t); r.status != http.StatusConflict || ae.Code != CodeConflict || ae.Message != want || ae.Field != "" {
+		t.Errorf("second abort by key: %d %+v, want 409 conflict %q", r.status, ae, want)
+	}
 	e.ok("DELETE", "/v1/jobs/"+id, "", "", &j)
 	if r := e.do("GET", "/v1/jobs/"+id, "", ""); r.status != http.StatusNotFound {
 		t.Errorf("deleted job: GET %d", r.status)
