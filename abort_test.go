@@ -137,6 +137,10 @@ func TestAbortKey(t *testing.T) {
 	if !strings.Contains(j.LastError, "by key") {
 		t.Errorf("last error = %q, want the reason", j.LastError)
 	}
+	want := fmt.Sprintf(`rota: cannot abort job %d (kind test.block, key "doc-7"): it is already aborted`, j.ID)
+	if _, err := c.AbortKey(context.Background(), "test.block", "doc-7", ""); !errors.Is(err, rota.ErrConflict) || err.Error() != want {
+		t.Errorf("abort by key of an aborted job: err = %v, want ErrConflict %q", err, want)
+	}
 	if _, err := c.AbortKey(context.Background(), "test.block", "no-such-key", ""); !errors.Is(err, rota.ErrNotFound) {
 		t.Errorf("abort of an unknown key: err = %v, want ErrNotFound", err)
 	}

@@ -2,6 +2,7 @@ package rota
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -267,12 +268,35 @@ func (c *Client) Abort(ctx context.Context, id int64, reason string) (*Job, erro
 	return c.cancel(ctx, store.CancelParams{ID: id, Reason: reason})
 }
 
-// AbortKey aborts the active job of (kind, key); see Abort.
+// AbortKey aborts the active job of (kind, key); see Abort. When the key
+// has jobs but none active, the ErrConflict names the latest:
+// `cannot abort job 12 (kind a.b, key "x"): it is already aborted`.
 func (c *Client) AbortKey(ctx context.Context, kind, key, reason string) (*Job, error) {
 	if kind == "" || key == "" {
 		return nil, fieldErr("key", "kind and key are both required")
 	}
-	return c.cancel(ctx, store.CancelParams{Kind: kind, Key: key, Reason: reason})
+	j, err := c.cancel(ctx, store.CancelParams{Kind: kind, Key: key, Reason: reason})
+	if errors.Is(err, ErrConflict) {
+		return nil, c.endedKeyError(ctx, kind, key, err)
+	}
+	return j, err
+}
+
+// endedKeyError words err, the store's ErrConflict for an abort by key
+// whose job has ended, naming that job (the key's latest). It returns err
+// as it is if that job cannot be read or is no longer final (a new job of
+// the key was enqueued meanwhile).
+func (c *Client) endedKeyError(ctx context.Context, kind, key string, err error) error {
+	page, lerr := c.store.List(ctx, store.ListParams{Kinds: []string{kind}, Key: key, Desc: true, Limit: 1})
+	if lerr != nil || len(page.Jobs) == 0 || !page.Jobs[0].State.Final() {
+		return err
+	}
+	j := page.Jobs[0]
+	how := "it is already " + string(j.State)
+	if j.State == StateError {
+		how = "it has already ended in error"
+	}
+	return &wordedError{msg: fmt.Sprintf("rota: cannot abort job %d (kind %s, key %q): %s", j.ID, kind, key, how), err: err}
 }
 
 func (c *Client) cancel(ctx context.Context, p store.CancelParams) (*Job, error) {

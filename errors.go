@@ -49,6 +49,16 @@ func (e *IndexError) Error() string { return fmt.Sprintf("job %d: %v", e.Index, 
 // Unwrap returns Err.
 func (e *IndexError) Unwrap() error { return e.Err }
 
+// wordedError is err with a message for people in place of err's own
+// text; it still matches what err matches (errors.Is, errors.As).
+type wordedError struct {
+	msg string
+	err error
+}
+
+func (e *wordedError) Error() string { return e.msg }
+func (e *wordedError) Unwrap() error { return e.err }
+
 func fieldErr(field, format string, args ...any) error {
 	return &FieldError{Field: field, Reason: fmt.Sprintf(format, args...)}
 }

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/rotahq/rota"
+	"github.com/rotahq/rota/internal/apiwire"
 )
 
 // Defaults of Options.
@@ -105,15 +106,6 @@ func (e *Error) BadInput() bool {
 	return e.Status >= 400 && e.Status < 500
 }
 
-// errorBody is the JSON of an error answer.
-type errorBody struct {
-	Error *struct {
-		Code    string `json:"code"`
-		Message string `json:"message"`
-		Field   string `json:"field"`
-	} `json:"error"`
-}
-
 // call sends one request: body (if not nil) as JSON, and decodes a 2xx
 // answer into out (if not nil). A non-2xx answer is an *Error.
 func (c *Client) call(ctx context.Context, method, path string, query url.Values, body, out any) error {
@@ -163,7 +155,7 @@ func (c *Client) call(ctx context.Context, method, path string, query url.Values
 // proxy's page) keeps its status and the start of its text.
 func readError(resp *http.Response) error {
 	b, _ := io.ReadAll(io.LimitReader(resp.Body, maxErrorBody))
-	var eb errorBody
+	var eb apiwire.ErrorBody
 	if err := json.Unmarshal(b, &eb); err == nil && eb.Error != nil && eb.Error.Message != "" {
 		return &Error{Status: resp.StatusCode, Code: eb.Error.Code, Field: eb.Error.Field, Message: eb.Error.Message}
 	}
@@ -217,10 +209,18 @@ func parseDuration(field, s string) (time.Duration, error) {
 	return d, nil
 }
 
-// formatDuration writes a duration for a request ("" for 0).
-func formatDuration(d time.Duration) string {
-	if d == 0 {
-		return ""
+// parseTime reads a time the API wrote (RFC 3339).
+func parseTime(field, s string) (time.Time, error) {
+	t, err := time.Parse(time.RFC3339, s)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("rota remote: the server's %s %q is not an RFC 3339 time: %w", field, s, err)
 	}
-	return d.String()
+	return t, nil
+}
+
+// durationJSON writes a duration for a request: a JSON string in Go's
+// syntax ("1m30s").
+func durationJSON(d time.Duration) json.RawMessage {
+	b, _ := json.Marshal(d.String()) // a string always marshals
+	return b
 }

@@ -2,7 +2,6 @@ package remote
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"net/url"
 	"strconv"
@@ -10,64 +9,32 @@ import (
 
 	"github.com/rotahq/rota"
 	"github.com/rotahq/rota/internal/apicursor"
+	"github.com/rotahq/rota/internal/apiwire"
 	"github.com/rotahq/rota/store"
 )
 
-// jobWire is a job as the API writes it.
-type jobWire struct {
-	ID              int64             `json:"id"`
-	Kind            string            `json:"kind"`
-	Queue           string            `json:"queue"`
-	State           rota.State        `json:"state"`
-	Args            json.RawMessage   `json:"args"`
-	Priority        int               `json:"priority"`
-	RunAt           time.Time         `json:"run_at"`
-	Key             string            `json:"key"`
-	Metadata        map[string]string `json:"metadata"`
-	Attempt         int               `json:"attempt"`
-	MaxAttempts     int               `json:"max_attempts"`
-	Timeout         string            `json:"timeout"`
-	Result          json.RawMessage   `json:"result"`
-	LastError       string            `json:"last_error"`
-	Node            string            `json:"node"`
-	LeaseUntil      time.Time         `json:"lease_until"`
-	CancelRequested bool              `json:"cancel_requested"`
-	CreatedAt       time.Time         `json:"created_at"`
-	UpdatedAt       time.Time         `json:"updated_at"`
-	StartedAt       time.Time         `json:"started_at"`
-	FinishedAt      time.Time         `json:"finished_at"`
-	Attempts        []rota.Attempt    `json:"attempts"`
-}
-
-func (w *jobWire) job() (*rota.Job, error) {
+// toJob converts a job the API wrote, with its attempts (nil when the
+// answer has none).
+func toJob(w *apiwire.Job, attempts []apiwire.Attempt) (*rota.Job, error) {
 	timeout, err := parseDuration("timeout", w.Timeout)
 	if err != nil {
 		return nil, err
 	}
-	return &rota.Job{Job: store.Job{
+	j := &rota.Job{Job: store.Job{
 		ID: w.ID, Kind: w.Kind, Queue: w.Queue, Args: w.Args, Priority: w.Priority, RunAt: w.RunAt, State: w.State,
 		Key: w.Key, Metadata: w.Metadata, Attempt: w.Attempt, MaxAttempts: w.MaxAttempts, Timeout: timeout,
 		Result: w.Result, LastError: w.LastError, Node: w.Node, LeaseUntil: w.LeaseUntil,
 		CancelRequested: w.CancelRequested, CreatedAt: w.CreatedAt, UpdatedAt: w.UpdatedAt,
-		StartedAt: w.StartedAt, FinishedAt: w.FinishedAt, Attempts: w.Attempts,
-	}}, nil
-}
-
-// enqueueWire is a job to enqueue as the API reads it.
-type enqueueWire struct {
-	Kind          string            `json:"kind"`
-	Args          json.RawMessage   `json:"args,omitempty"`
-	Queue         string            `json:"queue,omitempty"`
-	Priority      *int              `json:"priority,omitempty"`
-	RunAt         *time.Time        `json:"run_at,omitempty"`
-	Delay         string            `json:"delay,omitempty"`
-	Hold          bool              `json:"hold,omitempty"`
-	Key           string            `json:"key,omitempty"`
-	OnConflict    string            `json:"on_conflict,omitempty"`
-	Metadata      map[string]string `json:"metadata,omitempty"`
-	MaxAttempts   int               `json:"max_attempts,omitempty"`
-	Timeout       string            `json:"timeout,omitempty"`
-	UserRequested bool              `json:"user_requested,omitempty"`
+		StartedAt: w.StartedAt, FinishedAt: w.FinishedAt,
+	}}
+	if attempts != nil {
+		j.Attempts = make([]rota.Attempt, len(attempts))
+		for i, a := range attempts {
+			j.Attempts[i] = rota.Attempt{Number: a.Number, Node: a.Node, StartedAt: a.StartedAt,
+				FinishedAt: a.FinishedAt, Outcome: a.Outcome, Error: a.Error, Location: a.Location}
+		}
+	}
+	return j, nil
 }
 
 // EnqueueParams enqueues one job (POST /v1/jobs). With a key and the
@@ -77,22 +44,28 @@ func (c *Client) EnqueueParams(ctx context.Context, p rota.EnqueueParams) (*rota
 	if err != nil {
 		return nil, err
 	}
-	req := enqueueWire{Kind: p.Kind, Args: args, Queue: p.Queue, Priority: p.Priority, Delay: formatDuration(p.Delay),
-		Hold: p.Hold, Key: p.Key, OnConflict: string(p.OnConflict), Metadata: p.Metadata, MaxAttempts: p.MaxAttempts,
-		Timeout: formatDuration(p.Timeout), UserRequested: p.UserRequested}
+	req := apiwire.EnqueueRequest{Kind: p.Kind, Args: args, Queue: p.Queue, Priority: p.Priority, Hold: p.Hold,
+		Key: p.Key, OnConflict: string(p.OnConflict), Metadata: p.Metadata, MaxAttempts: p.MaxAttempts,
+		UserRequested: p.UserRequested}
 	if !p.RunAt.IsZero() {
-		req.RunAt = &p.RunAt
+		req.RunAt = new(p.RunAt.Format(time.RFC3339Nano)) // as time.Time marshals
+	}
+	if p.Delay != 0 {
+		req.Delay = durationJSON(p.Delay)
+	}
+	if p.Timeout != 0 {
+		req.Timeout = durationJSON(p.Timeout)
 	}
 	return c.jobCall(ctx, "POST", "/v1/jobs", req)
 }
 
 // jobCall sends a request whose answer is one job.
 func (c *Client) jobCall(ctx context.Context, method, path string, body any) (*rota.Job, error) {
-	var w jobWire
+	var w apiwire.JobDetail
 	if err := c.call(ctx, method, path, nil, body, &w); err != nil {
 		return nil, err
 	}
-	return w.job()
+	return toJob(&w.Job, w.Attempts)
 }
 
 func jobPath(id int64, action string) string {
@@ -111,12 +84,12 @@ func (c *Client) Get(ctx context.Context, id int64) (*rota.Job, error) {
 // Abort aborts a job (POST /v1/jobs/{id}/abort); a running one is asked
 // to stop.
 func (c *Client) Abort(ctx context.Context, id int64, reason string) (*rota.Job, error) {
-	return c.jobCall(ctx, "POST", jobPath(id, "abort"), map[string]string{"reason": reason})
+	return c.jobCall(ctx, "POST", jobPath(id, "abort"), apiwire.AbortRequest{Reason: reason})
 }
 
 // AbortKey aborts the active job of kind and key (POST /v1/jobs/abort).
 func (c *Client) AbortKey(ctx context.Context, kind, key, reason string) (*rota.Job, error) {
-	return c.jobCall(ctx, "POST", "/v1/jobs/abort", map[string]string{"kind": kind, "key": key, "reason": reason})
+	return c.jobCall(ctx, "POST", "/v1/jobs/abort", apiwire.AbortKeyRequest{Kind: kind, Key: key, Reason: reason})
 }
 
 // Retry runs a finished, failed or waiting job again now.
@@ -132,11 +105,6 @@ func (c *Client) Release(ctx context.Context, id int64) (*rota.Job, error) {
 // Delete deletes a job that is not running (an admin token's).
 func (c *Client) Delete(ctx context.Context, id int64) (*rota.Job, error) {
 	return c.jobCall(ctx, "DELETE", jobPath(id, ""), nil)
-}
-
-type jobsWire struct {
-	Jobs []jobWire `json:"jobs"`
-	Next string    `json:"next"`
 }
 
 // List returns a page of jobs (GET /v1/jobs) for the same parameters as
@@ -173,13 +141,13 @@ func (c *Client) List(ctx context.Context, p rota.ListParams) (rota.ListPage, er
 	if p.AfterID > 0 {
 		q.Set("cursor", apicursor.Jobs(p.Desc, p.AfterID))
 	}
-	var w jobsWire
+	var w apiwire.JobList
 	if err := c.call(ctx, "GET", "/v1/jobs", q, nil, &w); err != nil {
 		return rota.ListPage{}, err
 	}
 	page := rota.ListPage{}
 	for i := range w.Jobs {
-		j, err := w.Jobs[i].job()
+		j, err := toJob(&w.Jobs[i], nil)
 		if err != nil {
 			return rota.ListPage{}, err
 		}

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/rotahq/rota"
+	"github.com/rotahq/rota/internal/apiwire"
 	"github.com/rotahq/rota/store"
 )
 
@@ -13,32 +14,20 @@ import (
 // CountsByHour asks for longer ranges piece by piece.
 const MaxStatsHours = 31 * 24
 
-type queueWire struct {
-	Name           string               `json:"name"`
-	Paused         bool                 `json:"paused"`
-	MaxSize        int                  `json:"max_size"`
-	UrgentPriority int                  `json:"urgent_priority"`
-	Counts         map[rota.State]int64 `json:"counts"`
-	OldestQueuedAt time.Time            `json:"oldest_queued_at"`
-	UpdatedAt      time.Time            `json:"updated_at"`
-}
-
-func (w queueWire) queue() rota.QueueInfo {
+func toQueue(w apiwire.Queue) rota.QueueInfo {
 	return rota.QueueInfo{Name: w.Name, Paused: w.Paused, MaxSize: w.MaxSize, UrgentPriority: w.UrgentPriority,
 		Counts: w.Counts, OldestQueuedAt: w.OldestQueuedAt, UpdatedAt: w.UpdatedAt}
 }
 
 // Queues lists the queues with their settings and counts (GET /v1/queues).
 func (c *Client) Queues(ctx context.Context) ([]rota.QueueInfo, error) {
-	var w struct {
-		Queues []queueWire `json:"queues"`
-	}
+	var w apiwire.QueueList
 	if err := c.call(ctx, "GET", "/v1/queues", nil, nil, &w); err != nil {
 		return nil, err
 	}
 	out := make([]rota.QueueInfo, 0, len(w.Queues))
 	for _, q := range w.Queues {
-		out = append(out, q.queue())
+		out = append(out, toQueue(q))
 	}
 	return out, nil
 }
@@ -48,7 +37,7 @@ func (c *Client) Queues(ctx context.Context) ([]rota.QueueInfo, error) {
 // /v1/queues/{name} (an admin token's).
 func (c *Client) UpdateQueue(ctx context.Context, name string, u rota.QueueUpdate) (rota.QueueInfo, error) {
 	path := "/v1/queues/" + url.PathEscape(name)
-	var w queueWire
+	var w apiwire.Queue
 	var err error
 	switch {
 	case u.Paused != nil && u.MaxSize == nil && u.UrgentPriority == nil && *u.Paused:
@@ -56,40 +45,19 @@ func (c *Client) UpdateQueue(ctx context.Context, name string, u rota.QueueUpdat
 	case u.Paused != nil && u.MaxSize == nil && u.UrgentPriority == nil:
 		err = c.call(ctx, "POST", path+"/resume", nil, nil, &w)
 	default:
-		err = c.call(ctx, "PATCH", path, nil, struct {
-			Paused         *bool `json:"paused,omitempty"`
-			MaxSize        *int  `json:"max_size,omitempty"`
-			UrgentPriority *int  `json:"urgent_priority,omitempty"`
-		}{u.Paused, u.MaxSize, u.UrgentPriority}, &w)
+		err = c.call(ctx, "PATCH", path, nil,
+			apiwire.QueueUpdate{Paused: u.Paused, MaxSize: u.MaxSize, UrgentPriority: u.UrgentPriority}, &w)
 	}
 	if err != nil {
 		return rota.QueueInfo{}, err
 	}
-	return w.queue(), nil
-}
-
-type nodeWire struct {
-	ID                string         `json:"id"`
-	Instance          string         `json:"instance"`
-	Host              string         `json:"host"`
-	PID               int            `json:"pid"`
-	Version           string         `json:"version"`
-	Queues            []string       `json:"queues"`
-	Kinds             []string       `json:"kinds"`
-	HeartbeatInterval string         `json:"heartbeat_interval"`
-	StartedAt         time.Time      `json:"started_at"`
-	HeartbeatAt       time.Time      `json:"heartbeat_at"`
-	StoppedAt         time.Time      `json:"stopped_at"`
-	State             rota.NodeState `json:"state"`
-	Leader            bool           `json:"leader"`
+	return toQueue(w), nil
 }
 
 // Nodes lists the nodes of the server's store (GET /v1/nodes), their state
 // judged by the server's clock.
 func (c *Client) Nodes(ctx context.Context) ([]rota.NodeInfo, error) {
-	var w struct {
-		Nodes []nodeWire `json:"nodes"`
-	}
+	var w apiwire.NodeList
 	if err := c.call(ctx, "GET", "/v1/nodes", nil, nil, &w); err != nil {
 		return nil, err
 	}
@@ -106,16 +74,9 @@ func (c *Client) Nodes(ctx context.Context) ([]rota.NodeInfo, error) {
 	return out, nil
 }
 
-type statsWire struct {
-	ByState map[rota.State]int64            `json:"by_state"`
-	ByQueue map[string]map[rota.State]int64 `json:"by_queue"`
-	ByKind  map[string]map[rota.State]int64 `json:"by_kind"`
-	PerHour []rota.HourCount                `json:"per_hour"`
-}
-
 // Stats returns job counts by state, queue and kind (GET /v1/stats).
 func (c *Client) Stats(ctx context.Context) (rota.Stats, error) {
-	var w statsWire
+	var w apiwire.Stats
 	if err := c.call(ctx, "GET", "/v1/stats", url.Values{"hours": {"1"}}, nil, &w); err != nil {
 		return rota.Stats{}, err
 	}
@@ -132,12 +93,14 @@ func (c *Client) CountsByHour(ctx context.Context, from, to time.Time) ([]rota.H
 		if end.After(to) {
 			end = to
 		}
-		var w statsWire
+		var w apiwire.Stats
 		q := url.Values{"from": {start.Format(time.RFC3339Nano)}, "to": {end.Format(time.RFC3339Nano)}}
 		if err := c.call(ctx, "GET", "/v1/stats", q, nil, &w); err != nil {
 			return nil, err
 		}
-		out = append(out, w.PerHour...)
+		for _, h := range w.PerHour {
+			out = append(out, rota.HourCount{Hour: h.Hour, State: h.State, N: h.N})
+		}
 		start = end
 	}
 	return out, nil

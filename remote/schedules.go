@@ -10,36 +10,12 @@ import (
 
 	"github.com/rotahq/rota"
 	"github.com/rotahq/rota/internal/apicursor"
+	"github.com/rotahq/rota/internal/apiwire"
 	"github.com/rotahq/rota/store"
 )
 
-type scheduleWire struct {
-	Key            string             `json:"key"`
-	Kind           string             `json:"kind"`
-	Queue          string             `json:"queue"`
-	Args           json.RawMessage    `json:"args"`
-	Priority       int                `json:"priority"`
-	Metadata       map[string]string  `json:"metadata"`
-	Spec           string             `json:"spec"`
-	Zone           string             `json:"zone"`
-	Jitter         string             `json:"jitter"`
-	Enabled        bool               `json:"enabled"`
-	DisabledReason string             `json:"disabled_reason"`
-	Misfire        rota.MisfirePolicy `json:"misfire"`
-	MisfireGrace   string             `json:"misfire_grace"`
-	MisfireCap     int                `json:"misfire_cap"`
-	Overlap        rota.OverlapPolicy `json:"overlap"`
-	Condition      string             `json:"condition"`
-	NextFire       time.Time          `json:"next_fire"`
-	LastFire       time.Time          `json:"last_fire"`
-	LastOutcome    string             `json:"last_outcome"`
-	LastJobID      int64              `json:"last_job_id"`
-	PendingJobID   int64              `json:"pending_job_id"`
-	CreatedAt      time.Time          `json:"created_at"`
-	UpdatedAt      time.Time          `json:"updated_at"`
-}
-
-func (w *scheduleWire) schedule() (*rota.Schedule, error) {
+// toSchedule converts a schedule the API wrote.
+func toSchedule(w *apiwire.Schedule) (*rota.Schedule, error) {
 	jitter, err := parseDuration("jitter", w.Jitter)
 	if err != nil {
 		return nil, err
@@ -57,30 +33,12 @@ func (w *scheduleWire) schedule() (*rota.Schedule, error) {
 	}, nil
 }
 
-// scheduleRequestWire is the body of a create (every field) or an update
-// (every field: the update replaces the schedule, as rota.Client's does).
-type scheduleRequestWire struct {
-	Key          string             `json:"key"`
-	Kind         string             `json:"kind"`
-	Args         json.RawMessage    `json:"args"`
-	Queue        string             `json:"queue"`
-	Priority     *int               `json:"priority,omitempty"`
-	Metadata     map[string]string  `json:"metadata"`
-	Spec         string             `json:"spec"`
-	Zone         string             `json:"zone"`
-	Jitter       string             `json:"jitter"`
-	Enabled      bool               `json:"enabled"`
-	Misfire      rota.MisfirePolicy `json:"misfire"`
-	MisfireGrace string             `json:"misfire_grace"`
-	MisfireCap   int                `json:"misfire_cap"`
-	Overlap      rota.OverlapPolicy `json:"overlap"`
-	Condition    string             `json:"condition"`
-}
-
-func scheduleRequest(p rota.ScheduleParams) (scheduleRequestWire, error) {
+// scheduleRequest is the body of a create or an update, with every field:
+// an update replaces the schedule, as rota.Client's does.
+func scheduleRequest(p rota.ScheduleParams) (apiwire.ScheduleRequest, error) {
 	args, err := marshalArgs(p.Args)
 	if err != nil {
-		return scheduleRequestWire{}, err
+		return apiwire.ScheduleRequest{}, err
 	}
 	if args == nil {
 		args = json.RawMessage("null")
@@ -91,12 +49,12 @@ func scheduleRequest(p rota.ScheduleParams) (scheduleRequestWire, error) {
 	}
 	prio := p.Priority
 	if prio == nil {
-		def := rota.DefaultPriority
-		prio = &def
+		prio = new(rota.DefaultPriority)
 	}
-	return scheduleRequestWire{Key: p.Key, Kind: p.Kind, Args: args, Queue: p.Queue, Priority: prio, Metadata: meta,
-		Spec: p.Spec, Zone: p.Zone, Jitter: p.Jitter.String(), Enabled: !p.Disabled, Misfire: p.Misfire,
-		MisfireGrace: p.MisfireGrace.String(), MisfireCap: p.MisfireCap, Overlap: p.Overlap, Condition: p.Condition}, nil
+	return apiwire.ScheduleRequest{Key: &p.Key, Kind: &p.Kind, Args: args, Queue: &p.Queue, Priority: prio,
+		Metadata: meta, Spec: &p.Spec, Zone: &p.Zone, Jitter: durationJSON(p.Jitter), Enabled: new(!p.Disabled),
+		Misfire: new(string(p.Misfire)), MisfireGrace: durationJSON(p.MisfireGrace), MisfireCap: &p.MisfireCap,
+		Overlap: new(string(p.Overlap)), Condition: &p.Condition}, nil
 }
 
 func schedulePath(key, action string) string {
@@ -109,11 +67,11 @@ func schedulePath(key, action string) string {
 
 // scheduleCall sends a request whose answer is one schedule.
 func (c *Client) scheduleCall(ctx context.Context, method, path string, body any) (*rota.Schedule, error) {
-	var w scheduleWire
+	var w apiwire.Schedule
 	if err := c.call(ctx, method, path, nil, body, &w); err != nil {
 		return nil, err
 	}
-	return w.schedule()
+	return toSchedule(&w)
 }
 
 // CreateSchedule stores a new schedule (POST /v1/schedules); an error
@@ -152,7 +110,7 @@ func (c *Client) EnableSchedule(ctx context.Context, key string) (*rota.Schedule
 
 // DisableSchedule disables a schedule, recording reason.
 func (c *Client) DisableSchedule(ctx context.Context, key, reason string) (*rota.Schedule, error) {
-	return c.scheduleCall(ctx, "POST", schedulePath(key, "disable"), map[string]string{"reason": reason})
+	return c.scheduleCall(ctx, "POST", schedulePath(key, "disable"), apiwire.DisableRequest{Reason: reason})
 }
 
 // DeleteSchedule deletes a schedule (an admin token's); its jobs stay.
@@ -188,16 +146,13 @@ func (c *Client) SearchSchedules(ctx context.Context, p rota.ScheduleListParams,
 	if p.AfterKey != "" {
 		q.Set("cursor", apicursor.Schedules(p.AfterKey))
 	}
-	var w struct {
-		Schedules []scheduleWire `json:"schedules"`
-		Next      string         `json:"next"`
-	}
+	var w apiwire.ScheduleList
 	if err := c.call(ctx, "GET", "/v1/schedules", q, nil, &w); err != nil {
 		return rota.SchedulePage{}, err
 	}
 	var page rota.SchedulePage
 	for i := range w.Schedules {
-		s, err := w.Schedules[i].schedule()
+		s, err := toSchedule(&w.Schedules[i])
 		if err != nil {
 			return rota.SchedulePage{}, err
 		}
@@ -237,16 +192,19 @@ func (c *Client) PreviewSchedule(ctx context.Context, spec, tz string, after tim
 	if n != 0 {
 		q.Set("n", strconv.Itoa(n))
 	}
-	var w struct {
-		Spec       string      `json:"spec"`
-		Normalized string      `json:"normalized"`
-		Zone       string      `json:"zone"`
-		After      time.Time   `json:"after"`
-		Fires      []time.Time `json:"fires"`
-		Never      bool        `json:"never"`
-	}
+	var w apiwire.Preview
 	if err := c.call(ctx, "GET", "/v1/schedule-preview", q, nil, &w); err != nil {
 		return Preview{}, err
 	}
-	return Preview(w), nil
+	out := Preview{Spec: w.Spec, Normalized: w.Normalized, Zone: w.Zone, Never: w.Never, Fires: make([]time.Time, len(w.Fires))}
+	var err error
+	if out.After, err = parseTime("after", w.After); err != nil {
+		return Preview{}, err
+	}
+	for i, f := range w.Fires {
+		if out.Fires[i], err = parseTime("fires", f); err != nil {
+			return Preview{}, err
+		}
+	}
+	return out, nil
 }

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/rotahq/rota"
+	"github.com/rotahq/rota/internal/apiwire"
 )
 
 // snapshot is everything stored that a request could change.
@@ -52,7 +53,7 @@ func TestBadInputChangesNothing(t *testing.T) {
 	e := newEnv(t, envOptions{server: Options{Tokens: testTokens(), MaxBodyBytes: 64 << 10}})
 	ctx := context.Background()
 	w := writeSecret
-	var queued, held, popped, done jobJSON
+	var queued, held, popped, done apiwire.Job
 	e.ok("POST", "/v1/jobs", w, `{"kind":"t.a","key":"k1","queue":"idle"}`, &queued)
 	e.ok("POST", "/v1/jobs", w, `{"kind":"t.a","hold":true,"queue":"idle"}`, &held)
 	e.ok("POST", "/v1/jobs", w, `{"kind":"t.pop","queue":"ext"}`, nil)
@@ -62,6 +63,8 @@ func TestBadInputChangesNothing(t *testing.T) {
 	e.ok("POST", fmt.Sprintf("/v1/jobs/%d/complete", done.ID), w, `{"attempt":1}`, nil)
 	e.ok("PATCH", "/v1/queues/full", adminSecret, `{"max_size":1}`, nil)
 	e.ok("POST", "/v1/jobs", w, `{"kind":"t.a","queue":"full"}`, nil)
+	e.ok("POST", "/v1/jobs", w, `{"kind":"t.a","key":"ended","queue":"idle"}`, nil)
+	e.ok("POST", "/v1/jobs/abort", w, `{"kind":"t.a","key":"ended"}`, nil)
 	if _, err := e.client.Stats(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -166,6 +169,7 @@ func TestBadInputChangesNothing(t *testing.T) {
 		{"abort by key without key", "POST", "/v1/jobs/abort", w, `{"kind":"t.a"}`, 400, CodeInvalid, "key"},
 		{"abort by key without kind", "POST", "/v1/jobs/abort", w, `{"key":"k1"}`, 400, CodeInvalid, "kind"},
 		{"abort by unknown key", "POST", "/v1/jobs/abort", w, `{"kind":"t.a","key":"nope"}`, 404, CodeNotFound, ""},
+		{"abort by key of an aborted job", "POST", "/v1/jobs/abort", w, `{"kind":"t.a","key":"ended"}`, 409, CodeConflict, ""},
 		{"complete without attempt", "POST", fmt.Sprintf("/v1/jobs/%d/complete", pid), w, `{}`, 400, CodeInvalid, "attempt"},
 		{"complete a stale attempt", "POST", fmt.Sprintf("/v1/jobs/%d/complete", pid), w, `{"attempt":2}`, 409, CodeConflict, "attempt"},
 		{"complete a queued job", "POST", fmt.Sprintf("/v1/jobs/%d/complete", qid), w, `{"attempt":1}`, 409, CodeConflict, "attempt"},

@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/rotahq/rota"
+	"github.com/rotahq/rota/internal/apiwire"
 )
 
 // Error codes of the API's error body.
@@ -30,21 +31,22 @@ const (
 	CodeInternal         = "internal"            // 500: a bug or a store failure; logged
 )
 
-// apiError is an error as the API reports it.
+// apiError is an error as the API reports it: its body (wire) with the
+// HTTP status.
 type apiError struct {
-	Status  int    `json:"-"`
-	Code    string `json:"code"`
-	Message string `json:"message"`
-	Field   string `json:"field,omitempty"`
-	err     error  // the cause, logged for 5xx
+	Status  int
+	Code    string
+	Message string
+	Field   string
+	err     error // the cause, logged for 5xx
 }
 
 func (e *apiError) Error() string { return e.Message }
 func (e *apiError) Unwrap() error { return e.err }
 
-// errorBody is the JSON of every error response.
-type errorBody struct {
-	Error *apiError `json:"error"`
+// wire is e as the error body shows it.
+func (e *apiError) wire() *apiwire.Error {
+	return &apiwire.Error{Code: e.Code, Message: e.Message, Field: e.Field}
 }
 
 // invalid is a 400 naming field.
@@ -117,7 +119,7 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	if ae.Status == http.StatusUnauthorized {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="rota"`)
 	}
-	writeJSON(w, ae.Status, errorBody{Error: ae})
+	writeJSON(w, ae.Status, apiwire.ErrorBody{Error: ae.wire()})
 }
 
 // writeJSON writes v with status. v is encoded before the status is sent,
@@ -128,7 +130,7 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	if err := json.NewEncoder(&buf).Encode(v); err != nil {
 		buf.Reset()
 		status = http.StatusInternalServerError
-		_ = json.NewEncoder(&buf).Encode(errorBody{Error: &apiError{Status: status, Code: CodeInternal,
+		_ = json.NewEncoder(&buf).Encode(apiwire.ErrorBody{Error: &apiwire.Error{Code: CodeInternal,
 			Message: "the answer could not be encoded: " + err.Error()}})
 	}
 	w.Header().Set("Content-Type", "application/json")

@@ -5,6 +5,8 @@ import (
 	"net/http"
 	"testing"
 	"time"
+
+	"github.com/rotahq/rota/internal/apiwire"
 )
 
 // FuzzEnqueue sends arbitrary bodies to POST /v1/jobs and to the batch
@@ -27,7 +29,7 @@ func FuzzEnqueue(f *testing.F) {
 			}
 			if r.status != http.StatusOK {
 				var eb struct {
-					Error *apiError `json:"error"`
+					Error *apiwire.Error `json:"error"`
 				}
 				if err := json.Unmarshal(r.body, &eb); err != nil || eb.Error == nil || eb.Error.Code == "" || eb.Error.Message == "" {
 					t.Fatalf("POST %s %q: %d with a body not in the error shape: %s", path, body, r.status, r.body)
@@ -57,7 +59,7 @@ func FuzzLease(f *testing.F) {
 			}
 			if r.status != http.StatusOK {
 				var eb struct {
-					Error *apiError `json:"error"`
+					Error *apiwire.Error `json:"error"`
 				}
 				if err := json.Unmarshal(r.body, &eb); err != nil || eb.Error == nil || eb.Error.Code == "" || eb.Error.Message == "" {
 					t.Fatalf("POST %s %q: %d with a body not in the error shape: %s", path, body, r.status, r.body)

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/rotahq/rota"
+	"github.com/rotahq/rota/internal/apiwire"
 	"github.com/rotahq/rota/store/sqlite"
 )
 
@@ -115,10 +116,10 @@ type response struct {
 }
 
 // errorOf decodes an error body.
-func (r response) errorOf(t testing.TB) apiError {
+func (r response) errorOf(t testing.TB) apiwire.Error {
 	t.Helper()
 	var eb struct {
-		Error *apiError `json:"error"`
+		Error *apiwire.Error `json:"error"`
 	}
 	if err := json.Unmarshal(r.body, &eb); err != nil || eb.Error == nil {
 		t.Fatalf("status %d: body is not an error: %s", r.status, r.body)

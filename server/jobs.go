@@ -12,6 +12,7 @@ import (
 
 	"github.com/rotahq/rota"
 	"github.com/rotahq/rota/internal/apicursor"
+	"github.com/rotahq/rota/internal/apiwire"
 	"github.com/rotahq/rota/store"
 )
 
@@ -23,15 +24,15 @@ func listQuery() []string {
 
 // enqueue is POST /v1/jobs: one job.
 func (s *Server) enqueue(w http.ResponseWriter, r *http.Request) error {
-	var req enqueueRequest
+	var req apiwire.EnqueueRequest
 	if err := decodeBody(r, &req, false); err != nil {
 		return err
 	}
 	return s.enqueueOne(w, r, &req)
 }
 
-func (s *Server) enqueueOne(w http.ResponseWriter, r *http.Request, req *enqueueRequest) error {
-	p, err := req.params("")
+func (s *Server) enqueueOne(w http.ResponseWriter, r *http.Request, req *apiwire.EnqueueRequest) error {
+	p, err := enqueueParams(req, "")
 	if err != nil {
 		return err
 	}
@@ -49,12 +50,6 @@ type batchRequest struct {
 	Jobs []json.RawMessage `json:"jobs"`
 }
 
-type jobsResponse struct {
-	Jobs []jobJSON `json:"jobs"`
-	// Next is the cursor of the next page (GET /v1/jobs); empty on the last.
-	Next string `json:"next,omitempty"`
-}
-
 // enqueueBatch is POST /v1/jobs/batch: all jobs or none.
 func (s *Server) enqueueBatch(w http.ResponseWriter, r *http.Request) error {
 	var req batchRequest
@@ -70,11 +65,11 @@ func (s *Server) enqueueBatch(w http.ResponseWriter, r *http.Request) error {
 	ps := make([]rota.EnqueueParams, len(req.Jobs))
 	for i, raw := range req.Jobs {
 		prefix := fmt.Sprintf("jobs[%d].", i)
-		var item enqueueRequest
+		var item apiwire.EnqueueRequest
 		if err := decodeJSON(bytes.NewReader(raw), &item, false, prefix); err != nil {
 			return err
 		}
-		p, err := item.params(prefix)
+		p, err := enqueueParams(&item, prefix)
 		if err != nil {
 			return err
 		}
@@ -84,7 +79,7 @@ func (s *Server) enqueueBatch(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, jobsResponse{Jobs: toJobs(jobs)})
+	writeJSON(w, http.StatusOK, apiwire.JobList{Jobs: toJobs(jobs)})
 	return nil
 }
 
@@ -163,7 +158,7 @@ func (s *Server) listJobs(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	resp := jobsResponse{Jobs: toJobs(page.Jobs)}
+	resp := apiwire.JobList{Jobs: toJobs(page.Jobs)}
 	if page.NextAfterID != 0 {
 		resp.Next = encodeCursor(p.Desc, page.NextAfterID)
 	}
@@ -207,18 +202,13 @@ func (s *Server) getJob(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-// abortRequest is the optional body of POST /v1/jobs/{id}/abort.
-type abortRequest struct {
-	Reason string `json:"reason"`
-}
-
 // abortJob is POST /v1/jobs/{id}/abort.
 func (s *Server) abortJob(w http.ResponseWriter, r *http.Request) error {
 	id, err := pathID(r)
 	if err != nil {
 		return err
 	}
-	var req abortRequest
+	var req apiwire.AbortRequest
 	if err := decodeBody(r, &req, true); err != nil {
 		return err
 	}
@@ -230,16 +220,9 @@ func (s *Server) abortJob(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-// abortKeyRequest is POST /v1/jobs/abort.
-type abortKeyRequest struct {
-	Kind   string `json:"kind"`
-	Key    string `json:"key"`
-	Reason string `json:"reason"`
-}
-
 // abortByKey is POST /v1/jobs/abort: the active job of a kind and key.
 func (s *Server) abortByKey(w http.ResponseWriter, r *http.Request) error {
-	var req abortKeyRequest
+	var req apiwire.AbortKeyRequest
 	if err := decodeBody(r, &req, false); err != nil {
 		return err
 	}

@@ -11,13 +11,14 @@ import (
 	"time"
 
 	"github.com/rotahq/rota"
+	"github.com/rotahq/rota/internal/apiwire"
 )
 
 func TestEnqueueWithEveryOption(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, envOptions{})
 	runAt := time.Now().Add(time.Hour).UTC().Truncate(time.Second)
-	var j jobJSON
+	var j apiwire.Job
 	e.ok("POST", "/v1/jobs", "", mustJSON(t, map[string]any{
 		"kind": "report.build", "args": map[string]int{"week": 47}, "queue": "reports", "priority": 7,
 		"run_at": runAt.Format(time.RFC3339), "key": "w47", "on_conflict": "reject",
@@ -29,17 +30,17 @@ func TestEnqueueWithEveryOption(t *testing.T) {
 		t.Errorf("enqueued %+v", j)
 	}
 	// delay in seconds, hold, and the return policy giving back the active job.
-	var h jobJSON
+	var h apiwire.Job
 	e.ok("POST", "/v1/jobs", "", `{"kind":"report.build","delay":3600,"hold":true}`, &h)
 	if h.State != rota.StateReady || time.Until(h.RunAt) < 59*time.Minute {
 		t.Errorf("held delayed job %+v", h)
 	}
-	var dup jobJSON
+	var dup apiwire.Job
 	e.ok("POST", "/v1/jobs", "", `{"kind":"report.build","key":"w47","args":{"week":48}}`, &dup)
 	if dup.ID != j.ID || string(dup.Args) != `{"week":47}` {
 		t.Errorf("duplicate key gave %+v, want job %d unchanged", dup, j.ID)
 	}
-	var upd jobJSON
+	var upd apiwire.Job
 	e.ok("POST", "/v1/jobs", "", `{"kind":"report.build","key":"w47","priority":3,"on_conflict":"update_priority"}`, &upd)
 	if upd.ID != j.ID || upd.Priority != 3 {
 		t.Errorf("update_priority gave %+v", upd)
@@ -50,7 +51,7 @@ func TestEnqueueWithEveryOption(t *testing.T) {
 		t.Errorf("reject: %d %+v", r.status, ae)
 	}
 	// Push puts it in the path's queue.
-	var p jobJSON
+	var p apiwire.Job
 	e.ok("POST", "/v1/queues/mail/push", "", `{"kind":"mail.send"}`, &p)
 	if p.Queue != "mail" || p.State != rota.StateQueued {
 		t.Errorf("pushed %+v", p)
@@ -60,7 +61,7 @@ func TestEnqueueWithEveryOption(t *testing.T) {
 func TestBatchAllOrNothing(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, envOptions{})
-	var b jobsResponse
+	var b apiwire.JobList
 	e.ok("POST", "/v1/jobs/batch", "", `{"jobs":[{"kind":"a.one","queue":"q"},{"kind":"a.two","queue":"q","priority":1}]}`, &b)
 	if len(b.Jobs) != 2 || b.Jobs[0].Kind != "a.one" || b.Jobs[1].Priority != 1 {
 		t.Fatalf("batch %+v", b)
@@ -71,7 +72,7 @@ func TestBatchAllOrNothing(t *testing.T) {
 	if ae := r.errorOf(t); r.status != http.StatusTooManyRequests || ae.Code != CodeQueueFull {
 		t.Errorf("batch into a full queue: %d %+v", r.status, ae)
 	}
-	var l jobsResponse
+	var l apiwire.JobList
 	e.ok("GET", "/v1/jobs?queue=q", "", "", &l)
 	if len(l.Jobs) != 2 {
 		t.Errorf("after a refused batch the queue has %d jobs, want 2", len(l.Jobs))
@@ -99,7 +100,7 @@ func TestListFiltersAndCursor(t *testing.T) {
 	var got []int64
 	path := "/v1/jobs?limit=2&state=ready"
 	for range 10 {
-		var pg jobsResponse
+		var pg apiwire.JobList
 		e.ok("GET", path, "", "", &pg)
 		for _, j := range pg.Jobs {
 			got = append(got, j.ID)
@@ -112,12 +113,12 @@ func TestListFiltersAndCursor(t *testing.T) {
 	if fmt.Sprint(got) != fmt.Sprint([]int64{ids[4], ids[3], ids[2], ids[1], ids[0]}) {
 		t.Errorf("pages gave %v, want %v newest first", got, ids)
 	}
-	var asc jobsResponse
+	var asc apiwire.JobList
 	e.ok("GET", "/v1/jobs?order=asc&limit=2", "", "", &asc)
 	if len(asc.Jobs) != 2 || asc.Jobs[0].ID != ids[0] || asc.Next == "" {
 		t.Errorf("asc page %+v", asc)
 	}
-	var asc2 jobsResponse
+	var asc2 apiwire.JobList
 	e.ok("GET", "/v1/jobs?limit=2&cursor="+asc.Next, "", "", &asc2)
 	if len(asc2.Jobs) != 2 || asc2.Jobs[0].ID != ids[2] {
 		t.Errorf("second asc page (order from the cursor) %+v", asc2)
@@ -139,7 +140,7 @@ func TestListFiltersAndCursor(t *testing.T) {
 		{"created_from=" + future, nil},
 	}
 	for _, tt := range tests {
-		var pg jobsResponse
+		var pg apiwire.JobList
 		e.ok("GET", "/v1/jobs?"+tt.query, "", "", &pg)
 		var g []int64
 		for _, j := range pg.Jobs {
@@ -158,9 +159,9 @@ func TestJobActions(t *testing.T) {
 			return j.SetResult(map[string]json.RawMessage{"echo": j.Args})
 		}))
 	}})
-	var done jobJSON
+	var done apiwire.Job
 	e.ok("POST", "/v1/jobs", "", `{"kind":"test.echo","args":{"x":1}}`, &done)
-	var d jobDetailJSON
+	var d apiwire.JobDetail
 	waitFor(t, "the job to be done", func() bool {
 		e.ok("GET", fmt.Sprintf("/v1/jobs/%d", done.ID), "", "", &d)
 		return d.State == rota.StateDone
@@ -169,10 +170,10 @@ func TestJobActions(t *testing.T) {
 		t.Errorf("done job %+v", d)
 	}
 
-	var held jobJSON
+	var held apiwire.Job
 	e.ok("POST", "/v1/jobs", "", `{"kind":"test.other","hold":true,"key":"h1"}`, &held)
 	id := fmt.Sprint(held.ID)
-	var j jobJSON
+	var j apiwire.Job
 	e.ok("POST", "/v1/jobs/"+id+"/release", "", "", &j)
 	if j.State != rota.StateQueued {
 		t.Errorf("released: %s", j.State)
@@ -192,6 +193,11 @@ func TestJobActions(t *testing.T) {
 	e.ok("POST", "/v1/jobs/abort", "", `{"kind":"test.other","key":"h1","reason":"by key"}`, &j)
 	if j.ID != held.ID || j.State != rota.StateAborted {
 		t.Errorf("aborted by key: %+v", j)
+	}
+	r = e.do("POST", "/v1/jobs/abort", "", `{"kind":"test.other","key":"h1"}`)
+	want := fmt.Sprintf(`cannot abort job %d (kind test.other, key "h1"): it is already aborted`, held.ID)
+	if ae := r.errorOf(t); r.status != http.StatusConflict || ae.Code != CodeConflict || ae.Message != want || ae.Field != "" {
+		t.Errorf("second abort by key: %d %+v, want 409 conflict %q", r.status, ae, want)
 	}
 	e.ok("DELETE", "/v1/jobs/"+id, "", "", &j)
 	if r := e.do("GET", "/v1/jobs/"+id, "", ""); r.status != http.StatusNotFound {
@@ -221,9 +227,9 @@ func TestPopCompleteAndFail(t *testing.T) {
 		{`{"metadata":{"org":"b"}}`, b},
 		{`{"args":{"port":443}}`, a},
 	}
-	popped := map[int64]jobJSON{}
+	popped := map[int64]apiwire.Job{}
 	for _, tt := range tests {
-		var j jobJSON
+		var j apiwire.Job
 		e.ok("POST", "/v1/queues/scans/pop", "", tt.body, &j)
 		if j.ID != tt.want || j.State != rota.StateRunning || j.Attempt != 1 || j.LeaseUntil.IsZero() {
 			t.Errorf("pop %s: %+v, want job %d running", tt.body, j, tt.want)
@@ -233,7 +239,7 @@ func TestPopCompleteAndFail(t *testing.T) {
 	if r := e.do("POST", "/v1/queues/scans/pop", "", ""); r.status != http.StatusNoContent || len(r.body) != 0 {
 		t.Errorf("pop of an empty queue: %d %s", r.status, r.body)
 	}
-	var j jobJSON
+	var j apiwire.Job
 	e.ok("POST", fmt.Sprintf("/v1/jobs/%d/complete", n), "", `{"attempt":1,"result":{"findings":3}}`, &j)
 	if j.State != rota.StateDone || string(j.Result) != `{"findings":3}` {
 		t.Errorf("completed %+v", j)
@@ -267,11 +273,11 @@ func TestLongPollPop(t *testing.T) {
 		t.Errorf("pop without wait: %d", r.status)
 	}
 	start := time.Now()
-	var j jobJSON
+	var j apiwire.Job
 	e.ok("POST", "/v1/jobs", "", `{"kind":"ext.work","queue":"ext"}`, &j)
 	select {
 	case r := <-got:
-		var p jobJSON
+		var p apiwire.Job
 		if r.status != http.StatusOK || json.Unmarshal(r.body, &p) != nil || p.ID != j.ID {
 			t.Fatalf("long poll: %d %s, want job %d", r.status, r.body, j.ID)
 		}
@@ -312,7 +318,7 @@ func TestCompleteOnlyPoppedAttempts(t *testing.T) {
 			t.Fatal(err)
 		}
 	}})
-	var j jobJSON
+	var j apiwire.Job
 	e.ok("POST", "/v1/jobs", "", `{"kind":"test.block"}`, &j)
 	if id := <-started; id != j.ID {
 		t.Fatalf("started %d, want %d", id, j.ID)

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/rotahq/rota"
+	"github.com/rotahq/rota/internal/apiwire"
 )
 
 // The lease protocol for remote workers (decision 0015,
@@ -28,9 +29,9 @@ type leaseRequest struct {
 
 // leaseJSON is one lease handed out.
 type leaseJSON struct {
-	Token    string    `json:"token"`
-	Deadline time.Time `json:"deadline"`
-	Job      jobJSON   `json:"job"`
+	Token    string      `json:"token"`
+	Deadline time.Time   `json:"deadline"`
+	Job      apiwire.Job `json:"job"`
 }
 
 type leasesResponse struct {
@@ -70,7 +71,7 @@ type leaseSnoozeRequest struct {
 
 // leaseJobResponse is the answer of complete, fail and snooze.
 type leaseJobResponse struct {
-	Job jobDetailJSON `json:"job"`
+	Job apiwire.JobDetail `json:"job"`
 }
 
 // absent reports whether an optional JSON value was left out (or null).

@@ -5,6 +5,7 @@ import (
 	"net/http"
 
 	"github.com/rotahq/rota"
+	"github.com/rotahq/rota/internal/apiwire"
 )
 
 // POST /v1/leases/complete/batch ends many leases done in one request
@@ -19,9 +20,9 @@ type leaseCompleteBatchRequest struct {
 // leaseCompletedJSON answers one item: the job's id and new state, or the
 // error that refused it (the API's error shape, field named items[i].…).
 type leaseCompletedJSON struct {
-	ID    int64      `json:"id,omitempty"`
-	State rota.State `json:"state,omitempty"`
-	Error *apiError  `json:"error,omitempty"`
+	ID    int64          `json:"id,omitempty"`
+	State rota.State     `json:"state,omitempty"`
+	Error *apiwire.Error `json:"error,omitempty"`
 }
 
 type leaseCompleteBatchResponse struct {
@@ -56,7 +57,7 @@ func (s *Server) completeLeases(w http.ResponseWriter, r *http.Request) error {
 		resp.Results[i] = leaseCompletedJSON{ID: d.ID, State: d.State}
 		if d.Err != nil {
 			resp.Results[i].State = ""
-			resp.Results[i].Error = toAPIError(d.Err, fmt.Sprintf("items[%d].", i))
+			resp.Results[i].Error = toAPIError(d.Err, fmt.Sprintf("items[%d].", i)).wire()
 		}
 	}
 	writeJSON(w, http.StatusOK, resp)

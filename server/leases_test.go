@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/rotahq/rota"
+	"github.com/rotahq/rota/internal/apiwire"
 	"github.com/rotahq/rota/internal/pgtest"
 	"github.com/rotahq/rota/store"
 	"github.com/rotahq/rota/store/postgres"
@@ -113,9 +114,9 @@ func (e *env) wantLost(what, path, body string) {
 }
 
 // getJob reads a job through the API.
-func (e *env) getJob(id int64) jobDetailJSON {
+func (e *env) getJob(id int64) apiwire.JobDetail {
 	e.t.Helper()
-	var j jobDetailJSON
+	var j apiwire.JobDetail
 	e.ok("GET", fmt.Sprintf("/v1/jobs/%d", id), readSecret, "", &j)
 	return j
 }
@@ -138,7 +139,7 @@ func testLeaseLifecycle(t *testing.T, e *env) {
 	w := writeSecret
 	sub := e.client.Subscribe(64, rota.EventFilter{Kinds: []string{"remote.a"}})
 	defer sub.Close()
-	var a, b, other jobJSON
+	var a, b, other apiwire.Job
 	e.ok("POST", "/v1/jobs", w, `{"kind":"remote.a","args":{"n":1},"priority":1}`, &a)
 	e.ok("POST", "/v1/jobs", w, `{"kind":"remote.a","args":{"n":2},"priority":2}`, &b)
 	e.ok("POST", "/v1/jobs", w, `{"kind":"remote.other"}`, &other)
@@ -225,7 +226,7 @@ func testLeaseLifecycle(t *testing.T, e *env) {
 // the job has the same attempt number; the first token stays refused.
 func testLeaseSnooze(t *testing.T, e *env) {
 	w := writeSecret
-	var j jobJSON
+	var j apiwire.Job
 	e.ok("POST", "/v1/jobs", w, `{"kind":"remote.snooze"}`, &j)
 	first := e.leaseOne(`{"kinds":["remote.snooze"]}`)
 	var snoozed leaseJobResponse
@@ -257,7 +258,7 @@ func TestLeaseAbort(t *testing.T) {
 	t.Parallel()
 	e := leaseEnv(t, openSQLiteAt(t, filepath.Join(t.TempDir(), "rota.db")), "n1")
 	w := writeSecret
-	var j jobJSON
+	var j apiwire.Job
 	e.ok("POST", "/v1/jobs", w, `{"kind":"remote.abort","max_attempts":5}`, &j)
 	l := e.leaseOne(`{"kinds":["remote.abort"]}`)
 	var hb heartbeatResponse
@@ -281,7 +282,7 @@ func TestLeaseAbort(t *testing.T) {
 	e.ok("POST", "/v1/jobs", w, `{"kind":"remote.abort","max_attempts":5}`, &j)
 	gone := e.leaseOne(`{"kinds":["remote.abort"],"lease":"1s"}`)
 	e.ok("POST", fmt.Sprintf("/v1/jobs/%d/abort", j.ID), w, `{"reason":"nobody home"}`, nil)
-	var got jobDetailJSON
+	var got apiwire.JobDetail
 	waitFor(t, "the expired lease of an aborted job to end it", func() bool {
 		got = e.getJob(j.ID)
 		return got.State != rota.StateRunning
@@ -297,7 +298,7 @@ func TestLeaseAbort(t *testing.T) {
 func TestLeaseExpires(t *testing.T) {
 	t.Parallel()
 	e := leaseEnv(t, openSQLiteAt(t, filepath.Join(t.TempDir(), "rota.db")), "n1")
-	var j jobJSON
+	var j apiwire.Job
 	e.ok("POST", "/v1/jobs", writeSecret, `{"kind":"remote.vanish"}`, &j)
 	first := e.leaseOne(`{"kinds":["remote.vanish"],"lease":"1s"}`)
 	second := e.leaseOne(`{"kinds":["remote.vanish"],"wait":"15s"}`)
@@ -319,7 +320,7 @@ func TestLeaseAnyNode(t *testing.T) {
 	t.Parallel()
 	path := filepath.Join(t.TempDir(), "rota.db")
 	a := leaseEnv(t, openSQLiteAt(t, path), "node-a")
-	var j jobJSON
+	var j apiwire.Job
 	a.ok("POST", "/v1/jobs", writeSecret, `{"kind":"remote.any"}`, &j)
 	l := a.leaseOne(`{"kinds":["remote.any"],"lease":"1h"}`)
 	ctx, cancel := context.WithTimeout(context.Background(), waitTimeout)
@@ -329,7 +330,7 @@ func TestLeaseAnyNode(t *testing.T) {
 	}
 	b := leaseEnv(t, openSQLiteAt(t, path), "node-b")
 	if got := b.getJob(j.ID); got.State != rota.StateRunning || !got.LeaseUntil.Equal(l.Deadline) {
-		t.Fatalf("after node-a stopped: %+v, want running with the lease's deadline %v", got.jobJSON, l.Deadline)
+		t.Fatalf("after node-a stopped: %+v, want running with the lease's deadline %v", got.Job, l.Deadline)
 	}
 	var hb heartbeatResponse
 	b.ok("POST", "/v1/leases/heartbeat", writeSecret, tokenBody(l.Token, ""), &hb)
@@ -348,7 +349,7 @@ func TestLeaseLongPoll(t *testing.T) {
 	go func() {
 		got <- serve(e.srv.Handler(), "POST", "/v1/leases", writeSecret, `{"kinds":["remote.wait"],"queues":["other","default"],"wait":"30s"}`)
 	}()
-	var j jobJSON
+	var j apiwire.Job
 	e.ok("POST", "/v1/jobs", writeSecret, `{"kind":"remote.wait"}`, &j)
 	r := <-got
 	var resp leasesResponse

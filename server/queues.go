@@ -8,11 +8,8 @@ import (
 	"time"
 
 	"github.com/rotahq/rota"
+	"github.com/rotahq/rota/internal/apiwire"
 )
-
-type queuesResponse struct {
-	Queues []queueJSON `json:"queues"`
-}
 
 // listQueues is GET /v1/queues: every queue with its settings and counts.
 func (s *Server) listQueues(w http.ResponseWriter, r *http.Request) error {
@@ -20,7 +17,7 @@ func (s *Server) listQueues(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	resp := queuesResponse{Queues: make([]queueJSON, len(qs))}
+	resp := apiwire.QueueList{Queues: make([]apiwire.Queue, len(qs))}
 	for i, q := range qs {
 		resp.Queues[i] = toQueue(q)
 	}
@@ -28,16 +25,9 @@ func (s *Server) listQueues(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-// queueUpdate is PATCH /v1/queues/{name}; absent fields stay as they are.
-type queueUpdate struct {
-	Paused         *bool `json:"paused"`
-	MaxSize        *int  `json:"max_size"`
-	UrgentPriority *int  `json:"urgent_priority"`
-}
-
 // updateQueue is PATCH /v1/queues/{name}: its limits (and pause).
 func (s *Server) updateQueue(w http.ResponseWriter, r *http.Request) error {
-	var req queueUpdate
+	var req apiwire.QueueUpdate
 	if err := decodeBody(r, &req, false); err != nil {
 		return err
 	}
@@ -138,7 +128,7 @@ func (s *Server) pop(w http.ResponseWriter, r *http.Request) error {
 
 // push is POST /v1/queues/{name}/push: enqueue one job into the queue.
 func (s *Server) push(w http.ResponseWriter, r *http.Request) error {
-	var req enqueueRequest
+	var req apiwire.EnqueueRequest
 	if err := decodeBody(r, &req, false); err != nil {
 		return err
 	}

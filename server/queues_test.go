@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/rotahq/rota"
+	"github.com/rotahq/rota/internal/apiwire"
 )
 
 func TestQueues(t *testing.T) {
@@ -15,7 +16,7 @@ func TestQueues(t *testing.T) {
 	e := newEnv(t, envOptions{})
 	e.ok("POST", "/v1/jobs", "", `{"kind":"q.a","queue":"scans","hold":true}`, nil)
 	e.ok("POST", "/v1/jobs", "", `{"kind":"q.a","queue":"scans/deep"}`, nil)
-	var q queueJSON
+	var q apiwire.Queue
 	e.ok("POST", "/v1/queues/scans/pause", "", "", &q)
 	if q.Name != "scans" || !q.Paused {
 		t.Errorf("paused: %+v", q)
@@ -33,9 +34,9 @@ func TestQueues(t *testing.T) {
 	if q.Name != "scans/deep" || !q.Paused {
 		t.Errorf("paused scans/deep: %+v", q)
 	}
-	var l queuesResponse
+	var l apiwire.QueueList
 	e.ok("GET", "/v1/queues", "", "", &l)
-	byName := map[string]queueJSON{}
+	byName := map[string]apiwire.Queue{}
 	for _, q := range l.Queues {
 		byName[q.Name] = q
 	}
@@ -59,7 +60,7 @@ func TestStatsNodesKinds(t *testing.T) {
 	}})
 	e.ok("POST", "/v1/jobs", "", `{"kind":"stats.a","hold":true}`, nil)
 	e.ok("POST", "/v1/jobs", "", `{"kind":"stats.b","queue":"other","delay":"1h"}`, nil)
-	var st statsResponse
+	var st apiwire.Stats
 	e.ok("GET", "/v1/stats?hours=2", "", "", &st)
 	if st.ByState[rota.StateReady] != 1 || st.ByState[rota.StateScheduled] != 1 || st.ByQueue["other"][rota.StateScheduled] != 1 ||
 		st.ByKind["stats.a"][rota.StateReady] != 1 || st.To.Sub(st.From) != 2*time.Hour {
@@ -72,14 +73,14 @@ func TestStatsNodesKinds(t *testing.T) {
 	if n != 2 {
 		t.Errorf("per hour %+v, want 2 jobs", st.PerHour)
 	}
-	var ranged statsResponse
+	var ranged apiwire.Stats
 	from := time.Now().Add(-time.Hour).UTC().Truncate(time.Hour)
 	e.ok("GET", "/v1/stats?from="+from.Format(time.RFC3339)+"&to="+from.Add(3*time.Hour).Format(time.RFC3339), "", "", &ranged)
 	if !ranged.From.Equal(from) || len(ranged.PerHour) == 0 {
 		t.Errorf("ranged stats %+v", ranged)
 	}
 
-	var nodes nodesResponse
+	var nodes apiwire.NodeList
 	waitFor(t, "the node to register", func() bool {
 		e.ok("GET", "/v1/nodes", "", "", &nodes)
 		return len(nodes.Nodes) == 1
@@ -134,7 +135,7 @@ func TestMetrics(t *testing.T) {
 		_ = c.Register("m.ok", rota.WorkFunc(func(context.Context, *rota.Job) error { return nil }))
 		_ = c.Register("m.bad", rota.WorkFunc(func(context.Context, *rota.Job) error { return rota.Fail(context.Canceled) }))
 	}})
-	var ok, bad jobJSON
+	var ok, bad apiwire.Job
 	e.ok("POST", "/v1/jobs", "", `{"kind":"m.ok"}`, &ok)
 	e.ok("POST", "/v1/jobs", "", `{"kind":"m.bad"}`, &bad)
 	e.ok("POST", "/v1/jobs", "", `{"kind":"m.wait","queue":"backlog"}`, nil)

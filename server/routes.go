@@ -61,9 +61,9 @@ func (s *Server) routeTable() []route {
 		{method: get, path: "/v1/schedules", role: RoleRead, query: scheduleListQuery(), handle: s.listSchedules},
 		{method: get, path: "/v1/schedules/{key}", role: RoleRead, handle: s.getSchedule},
 		{method: patch, path: "/v1/schedules/{key}", role: RoleWrite, handle: s.updateSchedule},
-		{method: del, path: "/v1/schedules/{key}", role: RoleAdmin, handle: s.deleteSchedule},
-		{method: post, path: "/v1/schedules/{key}/enable", role: RoleWrite, handle: s.enableSchedule},
-		{method: post, path: "/v1/schedules/{key}/disable", role: RoleWrite, handle: s.disableSchedule},
+		{method: del, path: "/v1/schedules/{key}", role: RoleAdmin, handle: scheduleAction(s.deleteSchedule)},
+		{method: post, path: "/v1/schedules/{key}/enable", role: RoleWrite, handle: scheduleAction(s.enableSchedule)},
+		{method: post, path: "/v1/schedules/{key}/disable", role: RoleWrite, handle: scheduleAction(s.disableSchedule)},
 		{method: get, path: "/v1/schedule-preview", role: RoleRead, query: schedulePreviewQuery(), handle: s.previewSchedule},
 	}
 }

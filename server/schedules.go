@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -10,6 +11,7 @@ import (
 
 	"github.com/rotahq/rota"
 	"github.com/rotahq/rota/internal/apicursor"
+	"github.com/rotahq/rota/internal/apiwire"
 	"github.com/rotahq/rota/schedule"
 	"github.com/rotahq/rota/store"
 )
@@ -33,35 +35,8 @@ func scheduleListQuery() []string {
 // schedulePreviewQuery is what GET /v1/schedule-preview reads.
 func schedulePreviewQuery() []string { return []string{"spec", "tz", "after", "n"} }
 
-// scheduleJSON is a stored schedule as the API shows it.
-type scheduleJSON struct {
-	Key            string             `json:"key"`
-	Kind           string             `json:"kind"`
-	Queue          string             `json:"queue"`
-	Args           json.RawMessage    `json:"args"`
-	Priority       int                `json:"priority"`
-	Metadata       map[string]string  `json:"metadata,omitempty"`
-	Spec           string             `json:"spec"`
-	Zone           string             `json:"zone,omitempty"`
-	Jitter         string             `json:"jitter"`
-	Enabled        bool               `json:"enabled"`
-	DisabledReason string             `json:"disabled_reason,omitempty"`
-	Misfire        rota.MisfirePolicy `json:"misfire"`
-	MisfireGrace   string             `json:"misfire_grace"`
-	MisfireCap     int                `json:"misfire_cap"`
-	Overlap        rota.OverlapPolicy `json:"overlap"`
-	Condition      string             `json:"condition,omitempty"`
-	NextFire       time.Time          `json:"next_fire,omitzero"`
-	LastFire       time.Time          `json:"last_fire,omitzero"`
-	LastOutcome    string             `json:"last_outcome,omitempty"`
-	LastJobID      int64              `json:"last_job_id,omitempty"`
-	PendingJobID   int64              `json:"pending_job_id,omitempty"`
-	CreatedAt      time.Time          `json:"created_at"`
-	UpdatedAt      time.Time          `json:"updated_at"`
-}
-
-func toSchedule(s *rota.Schedule) scheduleJSON {
-	out := scheduleJSON{
+func toSchedule(s *rota.Schedule) apiwire.Schedule {
+	out := apiwire.Schedule{
 		Key: s.Key, Kind: s.Kind, Queue: s.Queue, Args: s.Args, Priority: s.Priority, Metadata: s.Metadata,
 		Spec: s.Spec, Zone: s.Zone, Jitter: s.Jitter.String(), Enabled: s.Enabled, DisabledReason: s.DisabledReason,
 		Misfire: s.Misfire, MisfireGrace: s.MisfireGrace.String(), MisfireCap: s.MisfireCap, Overlap: s.Overlap,
@@ -74,30 +49,9 @@ func toSchedule(s *rota.Schedule) scheduleJSON {
 	return out
 }
 
-// scheduleRequest is the body of POST /v1/schedules (a new schedule) and
-// PATCH /v1/schedules/{key} (the fields to change; absent fields, and a
-// null metadata, stay as they are).
-type scheduleRequest struct {
-	Key          *string           `json:"key"`
-	Kind         *string           `json:"kind"`
-	Args         json.RawMessage   `json:"args"`
-	Queue        *string           `json:"queue"`
-	Priority     *int              `json:"priority"`
-	Metadata     map[string]string `json:"metadata"`
-	Spec         *string           `json:"spec"`
-	Zone         *string           `json:"zone"`
-	Jitter       json.RawMessage   `json:"jitter"`
-	Enabled      *bool             `json:"enabled"`
-	Misfire      *string           `json:"misfire"`
-	MisfireGrace json.RawMessage   `json:"misfire_grace"`
-	MisfireCap   *int              `json:"misfire_cap"`
-	Overlap      *string           `json:"overlap"`
-	Condition    *string           `json:"condition"`
-}
-
-// apply sets the fields given in r on p and reports whether r gave any
-// besides the key.
-func (r *scheduleRequest) apply(p *rota.ScheduleParams) (bool, error) {
+// applySchedule sets the fields given in r on p and reports whether r gave
+// any besides the key.
+func applySchedule(r *apiwire.ScheduleRequest, p *rota.ScheduleParams) (bool, error) {
 	given := false
 	set := func(dst *string, src *string) {
 		if src != nil {
@@ -175,7 +129,7 @@ func scheduleError(key string, err error) error {
 
 // createSchedule is POST /v1/schedules: a new schedule; 409 if its key exists.
 func (s *Server) createSchedule(w http.ResponseWriter, r *http.Request) error {
-	var req scheduleRequest
+	var req apiwire.ScheduleRequest
 	if err := decodeBody(r, &req, false); err != nil {
 		return err
 	}
@@ -183,7 +137,7 @@ func (s *Server) createSchedule(w http.ResponseWriter, r *http.Request) error {
 	if req.Key != nil {
 		p.Key = *req.Key
 	}
-	if _, err := req.apply(&p); err != nil {
+	if _, err := applySchedule(&req, &p); err != nil {
 		return err
 	}
 	sc, err := s.client.CreateSchedule(r.Context(), p)
@@ -201,7 +155,7 @@ func (s *Server) updateSchedule(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	var req scheduleRequest
+	var req apiwire.ScheduleRequest
 	if err := decodeBody(r, &req, false); err != nil {
 		return err
 	}
@@ -209,7 +163,7 @@ func (s *Server) updateSchedule(w http.ResponseWriter, r *http.Request) error {
 		return invalid("key", "%q differs from the key of the path, %q", *req.Key, key)
 	}
 	var probe rota.ScheduleParams
-	given, err := req.apply(&probe)
+	given, err := applySchedule(&req, &probe)
 	if err != nil {
 		return err
 	}
@@ -221,7 +175,7 @@ func (s *Server) updateSchedule(w http.ResponseWriter, r *http.Request) error {
 		return scheduleError(key, err)
 	}
 	p := rota.ScheduleParamsOf(cur)
-	if _, err := req.apply(&p); err != nil {
+	if _, err := applySchedule(&req, &p); err != nil {
 		return err
 	}
 	sc, err := s.client.UpdateSchedule(r.Context(), p)
@@ -246,70 +200,50 @@ func (s *Server) getSchedule(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
+// scheduleAction is jobAction's twin for schedules: a request on schedule
+// {key} whose optional body is a B (struct{}: the body may only be {}). It
+// calls act with the key and the body, and answers the schedule act
+// returns (200), or 204 No Content when act returns none. getSchedule is
+// not one: a GET reads no body.
+func scheduleAction[B any](act func(ctx context.Context, key string, body B) (*rota.Schedule, error)) func(http.ResponseWriter, *http.Request) error {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		key, err := scheduleKey(r)
+		if err != nil {
+			return err
+		}
+		var body B
+		if err := decodeBody(r, &body, true); err != nil {
+			return err
+		}
+		sc, err := act(r.Context(), key, body)
+		switch {
+		case err != nil:
+			return scheduleError(key, err)
+		case sc == nil:
+			w.WriteHeader(http.StatusNoContent)
+		default:
+			writeJSON(w, http.StatusOK, toSchedule(sc))
+		}
+		return nil
+	}
+}
+
 // enableSchedule is POST /v1/schedules/{key}/enable: it fires next at its
 // first fire time after now.
-func (s *Server) enableSchedule(w http.ResponseWriter, r *http.Request) error {
-	key, err := scheduleKey(r)
-	if err != nil {
-		return err
-	}
-	var empty struct{}
-	if err := decodeBody(r, &empty, true); err != nil {
-		return err
-	}
-	sc, err := s.client.EnableSchedule(r.Context(), key)
-	if err != nil {
-		return scheduleError(key, err)
-	}
-	writeJSON(w, http.StatusOK, toSchedule(sc))
-	return nil
+func (s *Server) enableSchedule(ctx context.Context, key string, _ struct{}) (*rota.Schedule, error) {
+	return s.client.EnableSchedule(ctx, key)
 }
 
-// disableRequest is the optional body of POST /v1/schedules/{key}/disable.
-type disableRequest struct {
-	Reason string `json:"reason"`
-}
-
-// disableSchedule is POST /v1/schedules/{key}/disable.
-func (s *Server) disableSchedule(w http.ResponseWriter, r *http.Request) error {
-	key, err := scheduleKey(r)
-	if err != nil {
-		return err
-	}
-	var req disableRequest
-	if err := decodeBody(r, &req, true); err != nil {
-		return err
-	}
-	sc, err := s.client.DisableSchedule(r.Context(), key, req.Reason)
-	if err != nil {
-		return scheduleError(key, err)
-	}
-	writeJSON(w, http.StatusOK, toSchedule(sc))
-	return nil
+// disableSchedule is POST /v1/schedules/{key}/disable, with an optional
+// reason.
+func (s *Server) disableSchedule(ctx context.Context, key string, req apiwire.DisableRequest) (*rota.Schedule, error) {
+	return s.client.DisableSchedule(ctx, key, req.Reason)
 }
 
 // deleteSchedule is DELETE /v1/schedules/{key}: the schedule goes, the
 // jobs it made stay. 204 on success.
-func (s *Server) deleteSchedule(w http.ResponseWriter, r *http.Request) error {
-	key, err := scheduleKey(r)
-	if err != nil {
-		return err
-	}
-	var empty struct{}
-	if err := decodeBody(r, &empty, true); err != nil {
-		return err
-	}
-	if err := s.client.DeleteSchedule(r.Context(), key); err != nil {
-		return scheduleError(key, err)
-	}
-	w.WriteHeader(http.StatusNoContent)
-	return nil
-}
-
-type schedulesResponse struct {
-	Schedules []scheduleJSON `json:"schedules"`
-	// Next is the cursor of the next page; empty on the last.
-	Next string `json:"next,omitempty"`
+func (s *Server) deleteSchedule(ctx context.Context, key string, _ struct{}) (*rota.Schedule, error) {
+	return nil, s.client.DeleteSchedule(ctx, key)
 }
 
 // listSchedules is GET /v1/schedules: by key, filtered by kind, enabled,
@@ -367,7 +301,7 @@ func (s *Server) listSchedules(w http.ResponseWriter, r *http.Request) error {
 			return err
 		}
 	}
-	resp := schedulesResponse{Schedules: make([]scheduleJSON, len(list))}
+	resp := apiwire.ScheduleList{Schedules: make([]apiwire.Schedule, len(list))}
 	for i, sc := range list {
 		resp.Schedules[i] = toSchedule(sc)
 	}
@@ -403,18 +337,6 @@ func (s *Server) searchSchedules(r *http.Request, p rota.ScheduleListParams, nee
 		}
 		p.AfterKey = page.NextAfterKey
 	}
-}
-
-// previewJSON is the answer of GET /v1/schedule-preview (the same as
-// rota schedules next --json).
-type previewJSON struct {
-	Spec       string   `json:"spec"`
-	Normalized string   `json:"normalized"`
-	Zone       string   `json:"zone"`
-	After      string   `json:"after"`
-	Fires      []string `json:"fires"`
-	// Never: the schedule stops before n fires.
-	Never bool `json:"never"`
 }
 
 // previewSchedule is GET /v1/schedule-preview: the next n fire times of a
@@ -463,7 +385,7 @@ func (s *Server) previewSchedule(w http.ResponseWriter, r *http.Request) error {
 		}
 		return invalid("spec", "%v", err)
 	}
-	out := previewJSON{Spec: spec, Normalized: sp.String(), Zone: sp.Location().String(),
+	out := apiwire.Preview{Spec: spec, Normalized: sp.String(), Zone: sp.Location().String(),
 		After: from.In(sp.Location()).Format(time.RFC3339), Fires: []string{}}
 	for t := from; len(out.Fires) < n; {
 		next, ok := sp.Next(t)

@@ -5,6 +5,8 @@ import (
 	"net/http"
 	"net/url"
 	"testing"
+
+	"github.com/rotahq/rota/internal/apiwire"
 )
 
 // FuzzScheduleRequests sends arbitrary bodies to the schedule routes that
@@ -31,7 +33,7 @@ func FuzzScheduleRequests(f *testing.F) {
 			}
 			if r.status >= 300 {
 				var eb struct {
-					Error *apiError `json:"error"`
+					Error *apiwire.Error `json:"error"`
 				}
 				if err := json.Unmarshal(r.body, &eb); err != nil || eb.Error == nil || eb.Error.Code == "" || eb.Error.Message == "" {
 					t.Fatalf("%s %s %q: %d with a body not in the error shape: %s", req.method, req.path, req.body, r.status, r.body)

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/rotahq/rota"
+	"github.com/rotahq/rota/internal/apiwire"
 )
 
 // TestScheduleLifecycle drives one schedule through every route: create,
@@ -23,7 +24,7 @@ func TestScheduleLifecycle(t *testing.T) {
 	ctx := context.Background()
 	w := writeSecret
 
-	var sc scheduleJSON
+	var sc apiwire.Schedule
 	r := e.do("POST", "/v1/schedules", w, `{"key":"reports/nightly","kind":"report.build","spec":"daily at 02:00",
 		"zone":"Europe/Amsterdam","args":{"full":true},"metadata":{"org":"acme"},"jitter":"30s","misfire":"skip",
 		"misfire_grace":120,"overlap":"skip","priority":7}`)
@@ -45,14 +46,14 @@ func TestScheduleLifecycle(t *testing.T) {
 	}
 
 	// A key with a '/' is percent-encoded in paths.
-	var got scheduleJSON
+	var got apiwire.Schedule
 	e.ok("GET", "/v1/schedules/reports%2Fnightly", readSecret, "", &got)
 	if got.Key != sc.Key || !got.UpdatedAt.Equal(sc.UpdatedAt) {
 		t.Errorf("get: %+v", got)
 	}
 
 	// PATCH changes what it names and keeps the rest.
-	got = scheduleJSON{}
+	got = apiwire.Schedule{}
 	e.ok("PATCH", "/v1/schedules/reports%2Fnightly", w, `{"spec":"daily at 03:00","metadata":{}}`, &got)
 	if got.Spec != "daily at 03:00" || got.Zone != "Europe/Amsterdam" || got.Priority != 7 || len(got.Metadata) != 0 ||
 		got.Overlap != rota.OverlapSkip || got.NextFire.Equal(sc.NextFire) {
@@ -68,7 +69,7 @@ func TestScheduleLifecycle(t *testing.T) {
 		t.Errorf("enabled: %+v", got)
 	}
 
-	var l schedulesResponse
+	var l apiwire.ScheduleList
 	e.ok("GET", "/v1/schedules", readSecret, "", &l)
 	if len(l.Schedules) != 1 || l.Schedules[0].Key != "reports/nightly" || l.Next != "" {
 		t.Errorf("list: %+v", l)
@@ -95,7 +96,7 @@ func TestScheduleLifecycle(t *testing.T) {
 func TestScheduleCreateDuplicate(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, envOptions{})
-	var first scheduleJSON
+	var first apiwire.Schedule
 	r := e.do("POST", "/v1/schedules", "", `{"key":"k","kind":"a.b","spec":"every 10 minutes"}`)
 	if r.status != http.StatusCreated {
 		t.Fatalf("create: %d %s", r.status, r.body)
@@ -111,7 +112,7 @@ func TestScheduleCreateDuplicate(t *testing.T) {
 		!strings.Contains(ae.Message, "at 28:") {
 		t.Errorf("bad spec: %d %+v", r.status, ae)
 	}
-	var got scheduleJSON
+	var got apiwire.Schedule
 	e.ok("GET", "/v1/schedules/k", "", "", &got)
 	if got.Kind != "a.b" || got.Spec != "every 10 minutes" || !got.UpdatedAt.Equal(first.UpdatedAt) {
 		t.Errorf("after the refused create: %+v", got)
@@ -144,7 +145,7 @@ func TestScheduleListFilters(t *testing.T) {
 			if cursor != "" {
 				path += "&cursor=" + url.QueryEscape(cursor)
 			}
-			var l schedulesResponse
+			var l apiwire.ScheduleList
 			e.ok("GET", path, "", "", &l)
 			pages++
 			for _, s := range l.Schedules {
@@ -207,14 +208,14 @@ func TestSchedulePreview(t *testing.T) {
 		{"spec=" + url.QueryEscape("once at 2026-05-01T00:00:00Z") + "&after=2026-01-01T00:00:00Z",
 			[]string{"2026-05-01T00:00:00Z"}, "UTC", true},
 	} {
-		var p previewJSON
+		var p apiwire.Preview
 		e.ok("GET", "/v1/schedule-preview?"+tc.query, "", "", &p)
 		if strings.Join(p.Fires, " ") != strings.Join(tc.fires, " ") || p.Zone != tc.zone || p.Never != tc.never || p.Normalized == "" {
 			t.Errorf("%s: %+v", tc.query, p)
 		}
 	}
 	// The default is 10 fires after now.
-	var p previewJSON
+	var p apiwire.Preview
 	e.ok("GET", "/v1/schedule-preview?spec=hourly", "", "", &p)
 	if len(p.Fires) != DefaultPreviewFires {
 		t.Errorf("default n: %d fires", len(p.Fires))

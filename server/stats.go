@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/rotahq/rota"
+	"github.com/rotahq/rota/internal/apiwire"
 )
 
 // statsQuery is what GET /v1/stats reads.
@@ -16,21 +17,6 @@ const (
 	DefaultStatsHours = 24
 	MaxStatsHours     = 31 * 24
 )
-
-type statsResponse struct {
-	ByState map[rota.State]int64            `json:"by_state"`
-	ByQueue map[string]map[rota.State]int64 `json:"by_queue"`
-	ByKind  map[string]map[rota.State]int64 `json:"by_kind"`
-	From    time.Time                       `json:"from"`
-	To      time.Time                       `json:"to"`
-	PerHour []hourJSON                      `json:"per_hour"`
-}
-
-type hourJSON struct {
-	Hour  time.Time  `json:"hour"`
-	State rota.State `json:"state"`
-	N     int64      `json:"n"`
-}
 
 // stats is GET /v1/stats: counts by state, queue and kind, and per hour
 // (of the jobs' last change) over the last `hours` hours, or [from, to).
@@ -85,17 +71,13 @@ func (s *Server) stats(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	resp := statsResponse{ByState: st.ByState, ByQueue: st.ByQueue, ByKind: st.ByKind,
-		From: from.UTC(), To: to.UTC(), PerHour: make([]hourJSON, len(hc))}
+	resp := apiwire.Stats{ByState: st.ByState, ByQueue: st.ByQueue, ByKind: st.ByKind,
+		From: from.UTC(), To: to.UTC(), PerHour: make([]apiwire.HourCount, len(hc))}
 	for i, h := range hc {
-		resp.PerHour[i] = hourJSON{Hour: h.Hour, State: h.State, N: h.N}
+		resp.PerHour[i] = apiwire.HourCount{Hour: h.Hour, State: h.State, N: h.N}
 	}
 	writeJSON(w, http.StatusOK, resp)
 	return nil
-}
-
-type nodesResponse struct {
-	Nodes []nodeJSON `json:"nodes"`
 }
 
 // nodes is GET /v1/nodes: the nodes in the store's node registry.
@@ -104,7 +86,7 @@ func (s *Server) nodes(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	resp := nodesResponse{Nodes: make([]nodeJSON, len(ns))}
+	resp := apiwire.NodeList{Nodes: make([]apiwire.Node, len(ns))}
 	for i, n := range ns {
 		resp.Nodes[i] = toNode(n)
 	}

@@ -103,6 +103,7 @@ func testRemoteCLIMatchesLocal(t *testing.T, local, served *env) {
 		{"jobs", "cancel", "1", "--reason", "not needed"},
 		{"jobs", "cancel", "1"},
 		{"jobs", "cancel", "--kind", "a.b", "--key", "k2", "--json"},
+		{"jobs", "cancel", "--kind", "a.b", "--key", "k2"},
 		{"jobs", "cancel", "--kind", "a.b", "--key", "nope"},
 		{"jobs", "retry", "1"},
 		{"jobs", "retry", "3"},
