@@ -46,10 +46,39 @@ func newEnv(t *testing.T, vars ...string) *env {
 
 func (e *env) command(args ...string) *exec.Cmd {
 	cmd := exec.Command(os.Args[0], args...)
-	cmd.Env = append(os.Environ(), e.vars...)
+	cmd.Env = append(append(os.Environ(), e.vars...), raceExitEnv())
 	// A test binary that dies (killed, or a broken pipe) takes its servers with it.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	return cmd
+}
+
+// raceExitEnv is the GORACE setting of the processes the tests start. A
+// binary built with -race sleeps atexit_sleep_ms (1000 by default) before it
+// exits while it has other threads, for their last races to be reported: a
+// second for each of the hundreds of CLI commands these tests run, which
+// made the race run of this package several minutes longer. The processes
+// the tests start have nothing left to run when they exit (a command is
+// done; a stopped serve has ended its goroutines), so they exit at once.
+// Races are still reported when they happen, and fail the process (exit 66).
+// Without -race, GORACE is not read.
+func raceExitEnv() string {
+	gorace := os.Getenv("GORACE")
+	if !strings.Contains(gorace, "atexit_sleep_ms") {
+		gorace = strings.TrimSpace(gorace + " atexit_sleep_ms=0")
+	}
+	return "GORACE=" + gorace
+}
+
+// skipUnderRace skips a test in a build with the race detector, for why: a
+// test whose worth is the processes' behaviour (their output, their exit
+// codes), where the code it runs is run with the race detector by other
+// tests, and that the race detector only slows down. The test still runs in
+// the plain `go test ./...` of .ci/run.
+func skipUnderRace(t *testing.T, why string) {
+	t.Helper()
+	if raceEnabled {
+		t.Skip("not with -race (it runs without): " + why)
+	}
 }
 
 // cli runs one command to completion.
