@@ -157,7 +157,12 @@ func (a *app) printBench(res bench.Result) error {
 			res.Schedules, res.P50Ms, res.P99Ms, res.MaxMs)
 		fmt.Fprintf(a.stdout, "\n  inserted p50 %+.3f ms, p99 %+.3f ms, max %+.3f ms from the fire time (%d of %d written ahead)",
 			res.InsertP50Ms, res.InsertP99Ms, res.InsertMaxMs, res.FiresAhead, res.Jobs)
-		fmt.Fprintf(a.stdout, "; started p50 %.3f ms, p99 %.3f ms, max %.3f ms\n ", res.StartP50Ms, res.StartP99Ms, res.StartMaxMs)
+		if res.FiresStarted == 0 {
+			fmt.Fprintf(a.stdout, "; none started by the end of the run\n ")
+		} else {
+			fmt.Fprintf(a.stdout, "; started (%d of them) p50 %.3f ms, p99 %.3f ms, max %.3f ms\n ",
+				res.FiresStarted, res.StartP50Ms, res.StartP99Ms, res.StartMaxMs)
+		}
 		fmt.Fprintf(a.stdout, "; process CPU %.1fs (%.0f%% of a core)", res.CPUSeconds, res.CPUPercent)
 		if res.FiresMissing > 0 {
 			fmt.Fprintf(a.stdout, "; %d fires missing", res.FiresMissing)

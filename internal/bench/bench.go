@@ -101,9 +101,11 @@ type Result struct {
 	// seen ready to run (by the end of the drain). In the schedules
 	// workload, P50Ms... are when a fire's job was ready to run (queued)
 	// less its fire time; Insert* when it was inserted (negative: written
-	// ahead, FiresAhead of them) and Start* when a worker started it.
+	// ahead, FiresAhead of them) and Start* when a worker started it
+	// (FiresStarted of them started by the end of the drain).
 	FiresMissing int     `json:"fires_missing,omitempty"`
 	FiresAhead   int     `json:"fires_ahead,omitempty"`
+	FiresStarted int     `json:"fires_started,omitempty"`
 	InsertP50Ms  float64 `json:"insert_p50_ms,omitempty"`
 	InsertP99Ms  float64 `json:"insert_p99_ms,omitempty"`
 	InsertMaxMs  float64 `json:"insert_max_ms,omitempty"`
@@ -643,6 +645,7 @@ collect:
 	res.JobsPerS = float64(len(lat)) / end.Sub(first).Seconds()
 	res.P50Ms, res.P99Ms, res.MaxMs = percentiles(lat)
 	res.InsertP50Ms, res.InsertP99Ms, res.InsertMaxMs = percentiles(ins)
+	res.FiresStarted = len(run0)
 	if len(run0) > 0 {
 		res.StartP50Ms, res.StartP99Ms, res.StartMaxMs = percentiles(run0)
 	}

@@ -42,7 +42,7 @@ func TestSchedulesWorkload(t *testing.T) {
 				t.Fatal(err)
 			}
 			// Three measured seconds: three fires of each schedule, none missing.
-			if res.Jobs != 3*n || res.FiresMissing != 0 {
+			if res.Jobs != 3*n || res.FiresMissing != 0 || res.FiresStarted != res.Jobs {
 				t.Errorf("measured %d fires of %d schedules over 3 s, %d missing; want %d, none missing", res.Jobs, n, res.FiresMissing, 3*n)
 			}
 			if res.P50Ms <= 0 || res.P99Ms < res.P50Ms || res.MaxMs < res.P99Ms || res.Schedules != n ||
