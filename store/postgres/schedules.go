@@ -79,8 +79,8 @@ func takeBack(ctx context.Context, tx pgx.Tx, key string, now time.Time) (time.T
 		return time.Time{}, fmt.Errorf("take back fires written ahead: %w", err)
 	}
 	lo, hi, chars := store.TakenBack(key, now)
-	rows, err := tx.Query(ctx, `DELETE FROM jobs WHERE kind = $1 AND key <> '' AND key > $2 AND key < $3 AND length(key) = $4
-		AND state = 'scheduled' RETURNING id, key`, kind, lo, hi, chars)
+	rows, err := tx.Query(ctx, `DELETE FROM jobs WHERE kind = $1 AND state = 'scheduled' AND key LIKE 'sched:%'
+		AND key COLLATE "C" > $2 AND key COLLATE "C" < $3 AND length(key) = $4 RETURNING id, key`, kind, lo, hi, chars)
 	if err != nil {
 		return time.Time{}, fmt.Errorf("take back fires written ahead: %w", err)
 	}
