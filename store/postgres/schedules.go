@@ -79,39 +79,42 @@ func takeBack(ctx context.Context, tx pgx.Tx, key string, now time.Time) (time.T
 		return time.Time{}, fmt.Errorf("take back fires written ahead: %w", err)
 	}
 	lo, hi, chars := store.TakenBack(key, now)
-	rows, err := tx.Query(ctx, `DELETE FROM jobs WHERE kind = $1 AND state = 'scheduled' AND key LIKE 'sched:%'
-		AND key COLLATE "C" > $2 AND key COLLATE "C" < $3 AND length(key) = $4 RETURNING id, key`, kind, lo, hi, chars)
+	rows, err := tx.Query(ctx, `SELECT id, key FROM jobs WHERE kind = $1 AND state = 'scheduled' AND key LIKE 'sched:%'
+		AND key COLLATE "C" > $2 AND key COLLATE "C" < $3 AND length(key) = $4 FOR UPDATE`, kind, lo, hi, chars)
 	if err != nil {
 		return time.Time{}, fmt.Errorf("take back fires written ahead: %w", err)
 	}
-	type taken struct {
+	type candidate struct {
 		ID  int64
 		Key string
 	}
-	var earliest time.Time
-	jobs, err := pgx.CollectRows(rows, pgx.RowToStructByPos[taken])
+	cands, err := pgx.CollectRows(rows, pgx.RowToStructByPos[candidate])
 	if err != nil {
 		return time.Time{}, fmt.Errorf("take back fires written ahead: %w", err)
 	}
-	if len(jobs) == 0 {
+	// Only keys that end in a fire time are fire jobs (a job of the user's
+	// may have a key of the same length).
+	var earliest time.Time
+	var ids []int64
+	for _, c := range cands {
+		ft, err := store.FireTimeOfKey(key, c.Key)
+		if err != nil {
+			continue
+		}
+		ids = append(ids, c.ID)
+		if earliest.IsZero() || ft.Before(earliest) {
+			earliest = ft
+		}
+	}
+	if len(ids) == 0 {
 		return time.Time{}, nil
 	}
-	ids := make([]int64, len(jobs))
-	for i, j := range jobs {
-		ids[i] = j.ID
+	if _, err := tx.Exec(ctx, `DELETE FROM jobs WHERE id = ANY($1)`, ids); err != nil {
+		return time.Time{}, fmt.Errorf("take back fires written ahead: %w", err)
 	}
 	if _, err := tx.Exec(ctx, `UPDATE schedules SET last_outcome = $1, last_job_id = 0
 		WHERE key = $2 AND last_job_id = ANY($3)`, store.FireOutcomeTakenBack, key, ids); err != nil {
 		return time.Time{}, fmt.Errorf("take back fires written ahead: %w", err)
-	}
-	for _, j := range jobs {
-		ft, err := store.FireTimeOfKey(key, j.Key)
-		if err != nil {
-			return time.Time{}, err
-		}
-		if earliest.IsZero() || ft.Before(earliest) {
-			earliest = ft
-		}
 	}
 	return earliest, nil
 }

@@ -63,11 +63,10 @@ func (s *Store) UpsertSchedule(ctx context.Context, sc store.Schedule, now time.
 				spec = ?7, zone = ?8`)
 }
 
-// sqlTakeBack deletes the fire jobs of schedule ?1 written ahead: see
-// store.TakenBack for ?2, ?3 and ?4.
-const sqlTakeBack = `DELETE FROM jobs WHERE kind = (SELECT kind FROM schedules WHERE key = ?1)
-	AND key <> '' AND key > ?2 AND key < ?3 AND length(key) = ?4 AND state = 'scheduled'
-	RETURNING id, queue, kind, key`
+// sqlTakeBack selects the candidate fire jobs of schedule ?1 written
+// ahead: see store.TakenBack for ?2, ?3 and ?4.
+const sqlTakeBack = `SELECT id, queue, kind, key FROM jobs WHERE kind = (SELECT kind FROM schedules WHERE key = ?1)
+	AND key <> '' AND key > ?2 AND key < ?3 AND length(key) = ?4 AND state = 'scheduled'`
 
 // takeBack deletes the fire jobs of schedule key written ahead of now (see
 // store.Scheduler) and returns the earliest of their fire times (zero if
@@ -78,35 +77,49 @@ func (w *writer) takeBack(key string, now time.Time) (time.Time, error) {
 	if err != nil {
 		return time.Time{}, fmt.Errorf("take back fires written ahead: %w", err)
 	}
-	defer rows.Close()
-	var earliest time.Time
-	var ids []int64
+	type candidate struct {
+		id               int64
+		queue, kind, key string
+	}
+	var cands []candidate
 	for rows.Next() {
-		var id int64
-		var queue, kind, jobKey string
-		if err := rows.Scan(&id, &queue, &kind, &jobKey); err != nil {
+		var c candidate
+		if err := rows.Scan(&c.id, &c.queue, &c.kind, &c.key); err != nil {
+			rows.Close()
 			return time.Time{}, fmt.Errorf("take back fires written ahead: %w", err)
 		}
-		ids = append(ids, id)
-		w.count(queue, kind, store.StateScheduled, "")
-		ft, err := store.FireTimeOfKey(key, jobKey)
+		cands = append(cands, c)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return time.Time{}, fmt.Errorf("take back fires written ahead: %w", err)
+	}
+	// Only keys that end in a fire time are fire jobs (a job of the user's
+	// may have a key of the same length).
+	var earliest time.Time
+	var ids []int64
+	for _, c := range cands {
+		ft, err := store.FireTimeOfKey(key, c.key)
 		if err != nil {
-			return time.Time{}, err
+			continue
 		}
+		ids = append(ids, c.id)
+		w.count(c.queue, c.kind, store.StateScheduled, "")
 		if earliest.IsZero() || ft.Before(earliest) {
 			earliest = ft
 		}
 	}
-	if err := rows.Err(); err != nil {
+	if len(ids) == 0 {
+		return time.Time{}, nil
+	}
+	list, _ := json.Marshal(ids)
+	if _, err := w.exec(`DELETE FROM jobs WHERE id IN (SELECT value FROM json_each(?))`, string(list)); err != nil {
 		return time.Time{}, fmt.Errorf("take back fires written ahead: %w", err)
 	}
-	if len(ids) > 0 {
-		list, _ := json.Marshal(ids)
-		if _, err := w.exec(`UPDATE schedules SET last_outcome = ?, last_job_id = 0
-			WHERE key = ? AND last_job_id IN (SELECT value FROM json_each(?))`,
-			store.FireOutcomeTakenBack, key, string(list)); err != nil {
-			return time.Time{}, fmt.Errorf("take back fires written ahead: %w", err)
-		}
+	if _, err := w.exec(`UPDATE schedules SET last_outcome = ?, last_job_id = 0
+		WHERE key = ? AND last_job_id IN (SELECT value FROM json_each(?))`,
+		store.FireOutcomeTakenBack, key, string(list)); err != nil {
+		return time.Time{}, fmt.Errorf("take back fires written ahead: %w", err)
 	}
 	return earliest, nil
 }

@@ -449,6 +449,9 @@ func testTakeBack(t *testing.T, s store.Store) {
 	jab := fireAhead("a:b", f1, f2, early)
 	other := insertJob(t, s, at(0), params("report", withKey("sched:a:"+f2.Format(time.RFC3339)+"x", store.OnConflictReject),
 		withRunAt(f3)))
+	// A job of the user's whose key has a fire key's length but no time.
+	notTime := insertJob(t, s, at(0), params("report", withKey("sched:a:99999999999999999999", store.OnConflictReject),
+		withRunAt(f3)))
 
 	// A replace half a second before f1 takes back f1 and f2, and moves
 	// the kept next fire back to f1 so that the fire is written again.
@@ -456,7 +459,8 @@ func testTakeBack(t *testing.T, s store.Store) {
 	changed.Args = json.RawMessage(`{"a":2}`)
 	got := upsert(t, s, changed, f1.Add(-500*time.Millisecond))
 	sameTime(t, "next fire after a replace took back f1 and f2", got.NextFire, f1)
-	wantJobs("after replace", map[int64]bool{j0.ID: true, j1.ID: false, j2.ID: false, jab.ID: true, other.ID: true})
+	wantJobs("after replace", map[int64]bool{j0.ID: true, j1.ID: false, j2.ID: false, jab.ID: true, other.ID: true,
+		notTime.ID: true})
 	counts, err := s.Counts(ctx)
 	if err != nil {
 		t.Fatalf("Counts: %v", err)
@@ -467,8 +471,8 @@ func testTakeBack(t *testing.T, s store.Store) {
 			scheduled += c.N
 		}
 	}
-	if scheduled != 3 { // j0, jab, other
-		t.Errorf("%d scheduled report jobs counted after the take-back, want 3", scheduled)
+	if scheduled != 4 { // j0, jab, other, notTime
+		t.Errorf("%d scheduled report jobs counted after the take-back, want 4", scheduled)
 	}
 
 	// Written again (with the new args); f1 is then promoted (queued), and a
@@ -512,5 +516,5 @@ func testTakeBack(t *testing.T, s store.Store) {
 	if err := s.DeleteSchedule(ctx, "a", f0); err != nil {
 		t.Fatalf("DeleteSchedule(a): %v", err)
 	}
-	wantJobs("after deleting a", map[int64]bool{j0.ID: true, j1.ID: true, other.ID: true})
+	wantJobs("after deleting a", map[int64]bool{j0.ID: true, j1.ID: true, other.ID: true, notTime.ID: true})
 }
