@@ -157,10 +157,17 @@ func (f *firing) runDue(ctx context.Context) time.Time {
 			}
 			return now.Add(pendingRecheck) // try again soon
 		}
-		if !next.IsZero() {
+		applied := f.fireAll(ctx, due, now)
+		switch {
+		case next.IsZero():
+		case len(due) == fireBatch && applied == 0 && !next.Add(-f.lookahead()).After(now):
+			// A full batch of schedules not written ahead, all waiting for
+			// their time: the ones after the batch wait behind them (their
+			// wake is the batch's, below), else the loop would spin.
+			next = time.Time{}
+		default:
 			next = next.Add(-f.lookahead()) // early for a schedule not written ahead: it is then read and left
 		}
-		applied := f.fireAll(ctx, due, now)
 		// The fired schedules moved on: their new next fires count too. One
 		// due that did not move (the store failed, or another fire won) is
 		// looked at again after pendingRecheck.
@@ -488,6 +495,7 @@ func (f *firing) write(ctx context.Context, ds []*dueFire, applied []bool) {
 	now := f.n.c.now()
 	for i, d := range ds {
 		d.p.Now = now
+		d.p.Updated = d.s.UpdatedAt // a fire decided before a change of its schedule does not apply
 		ps[i] = d.p
 	}
 	f.n.c.events.gate.RLock()
@@ -545,7 +553,7 @@ func (f *firing) apply(d *dueFire, res store.FireResult) bool {
 	}
 	s.NextFire, s.LastFire, s.LastOutcome = p.Next, p.FireTime, p.Outcome
 	if p.Disable != "" {
-		s.Enabled, s.DisabledReason = false, p.Disable
+		s.Enabled, s.DisabledReason, s.UpdatedAt = false, p.Disable, p.Now
 	}
 	if p.Job != nil && res.Job != nil {
 		if p.Job.Hold {

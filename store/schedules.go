@@ -111,7 +111,9 @@ type Schedule struct {
 	// for LastJobID to finish.
 	PendingJobID int64     `json:"pending_job_id,omitempty"`
 	CreatedAt    time.Time `json:"created_at"`
-	UpdatedAt    time.Time `json:"updated_at"`
+	// UpdatedAt is when the schedule was last created, updated, enabled or
+	// disabled (fires do not change it, except one that disables it).
+	UpdatedAt time.Time `json:"updated_at"`
 }
 
 // FireJobKey is the job key of the fire of schedule key at fire time t.
@@ -159,11 +161,17 @@ type SchedulePage struct {
 }
 
 // FireParams records one fire of a schedule, in one transaction: if the
-// schedule's next fire is still Expected (compare-and-set), Job (if any)
-// is inserted and the schedule moves to Next.
+// schedule's next fire is still Expected and it is unchanged since
+// Updated (compare-and-set), Job (if any) is inserted and the schedule
+// moves to Next.
 type FireParams struct {
 	Key      string
 	Expected time.Time // the NextFire the caller read
+	// Updated is the UpdatedAt the caller read: the fire applies only if
+	// the schedule was not changed since (an update, enable or disable);
+	// zero does not check it. Fires themselves leave UpdatedAt as it is,
+	// except one that disables the schedule.
+	Updated time.Time
 	Next     time.Time // the new NextFire (zero: never again)
 	// FireTime is recorded as LastFire, Outcome as LastOutcome.
 	FireTime time.Time

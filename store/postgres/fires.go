@@ -22,10 +22,11 @@ const maxFireRounds = 8
 
 const (
 	// sqlFireWinners locks the schedules still at their expected next fire
-	// ($1 keys, $2 expected), in key order (no deadlock between leaders).
+	// and unchanged since their expected update ($1 keys, $2 expected, $3
+	// updated, NULL not checked), in key order (no deadlock between leaders).
 	sqlFireWinners = `SELECT s.key FROM schedules AS s
-		JOIN unnest($1::text[], $2::timestamptz[]) AS u(key, expected) ON s.key = u.key
-		WHERE s.enabled AND s.next_fire = u.expected
+		JOIN unnest($1::text[], $2::timestamptz[], $3::timestamptz[]) AS u(key, expected, updated) ON s.key = u.key
+		WHERE s.enabled AND s.next_fire = u.expected AND (u.updated IS NULL OR s.updated_at = u.updated)
 		ORDER BY s.key FOR UPDATE OF s`
 	// sqlFireActive returns (and locks) the active jobs holding the keys
 	// ($1 kinds, $2 keys).
@@ -49,7 +50,7 @@ const (
 	sqlFireMove = `UPDATE schedules AS s SET next_fire = u.next, last_fire = u.last, last_outcome = u.outcome,
 			last_job_id = coalesce(u.job, s.last_job_id), pending_job_id = coalesce(u.pending, s.pending_job_id),
 			enabled = s.enabled AND u.disable IS NULL, disabled_reason = coalesce(u.disable, s.disabled_reason),
-			updated_at = u.now
+			updated_at = CASE WHEN u.disable IS NULL THEN s.updated_at ELSE u.now END
 		FROM unnest($1::text[], $2::timestamptz[], $3::timestamptz[], $4::text[], $5::bigint[], $6::bigint[],
 			$7::text[], $8::timestamptz[]) AS u(key, next, last, outcome, job, pending, disable, now)
 		WHERE s.key = u.key`
@@ -227,10 +228,11 @@ func fireWinners(ctx context.Context, tx pgx.Tx, rows []fireRow, live []int) ([]
 	}
 	keys := make([]string, len(live))
 	expected := make([]*time.Time, len(live))
+	updated := make([]*time.Time, len(live))
 	for x, i := range live {
-		keys[x], expected[x] = rows[i].p.Key, nullTime(rows[i].p.Expected)
+		keys[x], expected[x], updated[x] = rows[i].p.Key, nullTime(rows[i].p.Expected), nullTime(rows[i].p.Updated)
 	}
-	rs, err := tx.Query(ctx, sqlFireWinners, keys, expected)
+	rs, err := tx.Query(ctx, sqlFireWinners, keys, expected, updated)
 	if err != nil {
 		return nil, fmt.Errorf("postgres: fire schedules: %w", err)
 	}

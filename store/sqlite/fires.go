@@ -188,17 +188,18 @@ func valuesSQL(n, cols int) string {
 }
 
 // fireWinners returns the fires of live whose schedule is enabled with
-// next fire Expected, in input order.
+// next fire Expected and unchanged since Updated, in input order.
 func (w *writer) fireWinners(rows []fireRow, live []int) ([]int, error) {
 	ok := make(map[string]bool, len(live))
 	err := chunks(live, func(chunk []int) error {
-		args := make([]any, 0, 2*len(chunk))
+		args := make([]any, 0, 3*len(chunk))
 		for _, i := range chunk {
 			p := rows[i].p
-			args = append(args, p.Key, nullMicros(utc(p.Expected)))
+			args = append(args, p.Key, nullMicros(utc(p.Expected)), nullMicros(utc(p.Updated)))
 		}
-		rs, err := w.query(`WITH v(k, e) AS (VALUES `+valuesSQL(len(chunk), 2)+`)
-			SELECT v.k FROM v JOIN schedules AS s ON s.key = v.k WHERE s.enabled = 1 AND s.next_fire = v.e`, args...)
+		rs, err := w.query(`WITH v(k, e, u) AS (VALUES `+valuesSQL(len(chunk), 3)+`)
+			SELECT v.k FROM v JOIN schedules AS s ON s.key = v.k WHERE s.enabled = 1 AND s.next_fire = v.e
+				AND (v.u IS NULL OR s.updated_at = v.u)`, args...)
 		if err != nil {
 			return fmt.Errorf("sqlite: fire schedules: %w", err)
 		}
@@ -282,7 +283,8 @@ func (w *writer) moveSchedules(rows []fireRow, results []store.FireResult, idx [
 				last_job_id = coalesce(v.jb, schedules.last_job_id),
 				pending_job_id = coalesce(v.pd, schedules.pending_job_id),
 				enabled = CASE WHEN v.ds IS NULL THEN schedules.enabled ELSE 0 END,
-				disabled_reason = coalesce(v.ds, schedules.disabled_reason), updated_at = v.up
+				disabled_reason = coalesce(v.ds, schedules.disabled_reason),
+				updated_at = CASE WHEN v.ds IS NULL THEN schedules.updated_at ELSE v.up END
 			FROM v WHERE schedules.key = v.k AND schedules.enabled = 1 AND schedules.next_fire = v.e`, args...)
 		if err != nil {
 			return fmt.Errorf("sqlite: fire schedules: %w", err)

@@ -194,6 +194,33 @@ func scheduleTests() []test {
 			wantErr(t, "enable deleted", err, store.ErrNotFound)
 		}},
 		{"TakeBackFiresWrittenAhead", testTakeBack},
+		{"FireRefusedAfterChange", func(t *testing.T, s store.Store) {
+			// A fire decided from a read of the schedule does not apply once
+			// the schedule changed since, even when its next fire did not.
+			f1 := at(time.Hour).Truncate(time.Second)
+			read := upsert(t, s, sched("a", f1), at(0))
+			changed := sched("a", f1)
+			changed.Args = json.RawMessage(`{"a":2}`)
+			now := upsert(t, s, changed, at(time.Second))
+			if now.UpdatedAt.Equal(read.UpdatedAt) || !now.NextFire.Equal(f1) {
+				t.Fatalf("update: updated %v (was %v), next %v", now.UpdatedAt, read.UpdatedAt, now.NextFire)
+			}
+			fp := store.FireParams{Key: "a", Expected: f1, Updated: read.UpdatedAt, Next: f1.Add(time.Minute), FireTime: f1,
+				Outcome: store.FireOutcomeFired, Job: fireJob("a", f1), Now: f1}
+			if res, err := fireSchedule(t.Context(), s, fp); err != nil || res.Applied || res.Job != nil {
+				t.Fatalf("fire decided before the update: %+v, %v; want not applied", res, err)
+			}
+			fp.Updated = now.UpdatedAt
+			res, err := fireSchedule(t.Context(), s, fp)
+			if err != nil || !res.Applied {
+				t.Fatalf("fire decided after the update: %+v, %v", res, err)
+			}
+			// The fire leaves UpdatedAt as it was: the next fire's read still holds.
+			got, err := s.GetSchedule(t.Context(), "a")
+			if err != nil || !got.UpdatedAt.Equal(now.UpdatedAt) {
+				t.Errorf("after a fire: %+v, %v; want updated_at %v unchanged", got, err, now.UpdatedAt)
+			}
+		}},
 		{"Due", func(t *testing.T, s store.Store) {
 			upsert(t, s, sched("late", at(3*time.Minute)), at(0))
 			upsert(t, s, sched("b", at(time.Minute)), at(0))
