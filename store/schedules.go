@@ -172,7 +172,7 @@ type FireParams struct {
 	// zero does not check it. Fires themselves leave UpdatedAt as it is,
 	// except one that disables the schedule.
 	Updated time.Time
-	Next     time.Time // the new NextFire (zero: never again)
+	Next    time.Time // the new NextFire (zero: never again)
 	// FireTime is recorded as LastFire, Outcome as LastOutcome.
 	FireTime time.Time
 	Outcome  string
