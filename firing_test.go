@@ -589,6 +589,14 @@ func TestScheduleLookahead(t *testing.T) {
 			}
 		}
 
+		// Re-declaring it unchanged keeps the job written ahead.
+		if _, err := e.c.UpdateSchedule(ctx, p); err != nil {
+			t.Fatal(err)
+		}
+		if js := e.jobsOf(t, "a"); len(js) != 1 || js[0].ID != first.ID {
+			t.Errorf("after an update that changed nothing: jobs %v, want job %d kept", js, first.ID)
+		}
+
 		// An update before the fire time takes the job back; the fire is
 		// written again from the new schedule.
 		p.Args = []byte(`{"v":2}`)

@@ -1,9 +1,11 @@
 package rota
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"regexp"
 	"strconv"
 	"strings"
@@ -284,13 +286,29 @@ func (c *Client) UpdateSchedule(ctx context.Context, p ScheduleParams) (*Schedul
 	return c.upsertSchedule(ctx, s)
 }
 
-// upsertSchedule stores s (see store.Scheduler.UpsertSchedule).
+// upsertSchedule stores s (see store.Scheduler.UpsertSchedule). A
+// schedule stored with the same definition is left as it is, so that
+// re-declaring it (at every Start) does not take back and rewrite the
+// fires written ahead.
 func (c *Client) upsertSchedule(ctx context.Context, s store.Schedule) (*Schedule, error) {
+	if cur, err := c.store.GetSchedule(ctx, s.Key); err == nil && sameDefinition(cur, &s) {
+		return cur, nil
+	}
 	out, err := c.store.UpsertSchedule(ctx, s, c.now())
 	if err != nil {
 		return nil, fmt.Errorf("rota: store schedule %q: %w", s.Key, err)
 	}
 	return out, nil
+}
+
+// sameDefinition reports whether a and b make the same fires: every field
+// a user sets is equal (not the record of fires, nor the times).
+func sameDefinition(a, b *store.Schedule) bool {
+	return a.Kind == b.Kind && a.Queue == b.Queue && bytes.Equal(a.Args, b.Args) && a.Priority == b.Priority &&
+		maps.Equal(a.Metadata, b.Metadata) && a.Spec == b.Spec && a.Zone == b.Zone && a.Jitter == b.Jitter &&
+		a.Enabled == b.Enabled && a.DisabledReason == b.DisabledReason && a.Misfire == b.Misfire &&
+		a.MisfireCap == b.MisfireCap && a.MisfireGrace == b.MisfireGrace && a.Overlap == b.Overlap &&
+		a.Condition == b.Condition
 }
 
 // GetSchedule returns the schedule key; ErrNotFound if none.

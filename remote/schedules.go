@@ -113,7 +113,8 @@ func (c *Client) DisableSchedule(ctx context.Context, key, reason string) (*rota
 	return c.scheduleCall(ctx, "POST", schedulePath(key, "disable"), apiwire.DisableRequest{Reason: reason})
 }
 
-// DeleteSchedule deletes a schedule (an admin token's); its jobs stay.
+// DeleteSchedule deletes a schedule (an admin token's); its jobs stay,
+// except those of fires written ahead whose time has not come.
 func (c *Client) DeleteSchedule(ctx context.Context, key string) error {
 	return c.call(ctx, "DELETE", schedulePath(key, ""), nil, nil, nil)
 }

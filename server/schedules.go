@@ -241,7 +241,8 @@ func (s *Server) disableSchedule(ctx context.Context, key string, req apiwire.Di
 }
 
 // deleteSchedule is DELETE /v1/schedules/{key}: the schedule goes, the
-// jobs it made stay. 204 on success.
+// jobs it made stay (but those of fires written ahead whose time has not
+// come). 204 on success.
 func (s *Server) deleteSchedule(ctx context.Context, key string, _ struct{}) (*rota.Schedule, error) {
 	return nil, s.client.DeleteSchedule(ctx, key)
 }

@@ -242,7 +242,7 @@ func addStoredScheduleCmds(a *app, cmd *cobra.Command) {
 	}
 	disable.Flags().StringVar(&reason, "reason", "", "why (shown by ls and show)")
 	rm := &cobra.Command{
-		Use: "rm KEY", Short: "Delete a schedule (the jobs it made stay)", Args: rangeArgs(1, 1),
+		Use: "rm KEY", Short: "Delete a schedule (its jobs stay, but those of fires written ahead and not yet due)", Args: rangeArgs(1, 1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			c, done, err := a.backend(cmd.Context())
 			if err != nil {
