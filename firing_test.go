@@ -660,3 +660,84 @@ func TestScheduleLookahead(t *testing.T) {
 		}
 	})
 }
+
+// TestScheduleLookaheadRealClock: on the wall clock, with no kick, the
+// loop wakes a lookahead before a fire time and writes the fire's job
+// then, before its time; the job runs at its time, once.
+func TestScheduleLookaheadRealClock(t *testing.T) {
+	t.Parallel()
+	const lookahead = 5 * time.Second // a wide margin: the write is checked to come before the fire time
+	ran := make(chan time.Time, 10)
+	c := setup(t, rota.Options{ScheduleLookahead: lookahead}, func(c *rota.Client) {
+		must(t, c.Register("tick", rota.WorkFunc(func(context.Context, *rota.Job) error {
+			ran <- time.Now()
+			return nil
+		})))
+	})
+	waitFor(t, "leadership", c.IsLeader)
+	ft := time.Now().Add(lookahead + 2*time.Second).Truncate(time.Second)
+	create(t, c, rota.ScheduleParams{Key: "rt", Kind: "tick", Spec: "once at " + ft.Format(time.RFC3339)})
+	var j *rota.Job
+	waitFor(t, "the fire written ahead", func() bool {
+		page, err := c.List(context.Background(), rota.ListParams{Metadata: map[string]string{rota.MetaSchedule: "rt"}})
+		must(t, err)
+		if len(page.Jobs) == 0 {
+			return false
+		}
+		j = page.Jobs[0]
+		return true
+	})
+	if !j.CreatedAt.Before(ft) || !j.RunAt.Equal(ft) {
+		t.Errorf("job created %v, run_at %v; want created before the fire time %v and run_at it", j.CreatedAt, j.RunAt, ft)
+	}
+	select {
+	case at := <-ran:
+		if at.Before(ft) {
+			t.Errorf("the job ran at %v, before its fire time %v", at, ft)
+		}
+	case <-time.After(waitTimeout):
+		t.Fatal("the fire's job did not run")
+	}
+}
+
+// TestScheduleLookaheadOnceAndJitter: a one-off's fire written ahead is
+// taken back by an update (its next fire comes back from never) and
+// written again; a jittered fire written ahead runs at its jittered time.
+func TestScheduleLookaheadOnceAndJitter(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	e := newSchedEnv(t, false, rota.Options{})
+	ft := t0.Add(time.Minute)
+	p := rota.ScheduleParams{Key: "once", Kind: "tick", Spec: "once at " + ft.Format(time.RFC3339), Args: []byte(`{"v":1}`)}
+	create(t, e.c, p)
+	create(t, e.c, rota.ScheduleParams{Key: "jit", Kind: "tick", Spec: "every 1 minute", Jitter: 30 * time.Second})
+	e.clock.set(ft.Add(-time.Second))
+	first := e.waitAhead(t, "once", ft, `{"v":1}`)
+	s, err := e.c.GetSchedule(ctx, "once")
+	must(t, err)
+	if !s.NextFire.IsZero() {
+		t.Errorf("one-off written ahead: next fire %v, want never", s.NextFire)
+	}
+	p.Args = []byte(`{"v":2}`)
+	if _, err := e.c.UpdateSchedule(ctx, p); err != nil {
+		t.Fatal(err)
+	}
+	second := e.waitAhead(t, "once", ft, `{"v":2}`)
+	if second.ID == first.ID {
+		t.Errorf("the one-off's fire was not written again after the update")
+	}
+	var jit *rota.Job
+	waitFor(t, "the jittered fire written ahead", func() bool {
+		e.c.KickSchedules()
+		js := e.jobsOf(t, "jit")
+		if len(js) != 1 {
+			return false
+		}
+		jit = js[0]
+		return true
+	})
+	if d := jit.RunAt.Sub(ft); jit.State != rota.StateScheduled || d < 0 || d >= 30*time.Second {
+		t.Errorf("jittered fire: state %s run_at %v (%v after the fire time), want scheduled within [0, 30s)", jit.State,
+			jit.RunAt, d)
+	}
+}
