@@ -279,6 +279,24 @@ func TakenBack(key string, now time.Time) (lo, hi string, chars int) {
 	return lo, prefix + "~", utf8.RuneCountInString(lo)
 }
 
+// PickTakenBack returns which of the job keys found in the TakenBack
+// range of schedule key are fire job keys (they end in a fire time: a job
+// of the user's may have a key of the same length), as indexes into keys,
+// and the earliest of their fire times (zero if none).
+func PickTakenBack(key string, keys []string) (picked []int, earliest time.Time) {
+	for i, k := range keys {
+		ft, err := FireTimeOfKey(key, k)
+		if err != nil {
+			continue
+		}
+		picked = append(picked, i)
+		if earliest.IsZero() || ft.Before(earliest) {
+			earliest = ft
+		}
+	}
+	return picked, earliest
+}
+
 // FireTimeOfKey returns the fire time in a fire job key of schedule key.
 func FireTimeOfKey(key, jobKey string) (time.Time, error) {
 	t, err := time.Parse(time.RFC3339, strings.TrimPrefix(jobKey, "sched:"+key+":"))

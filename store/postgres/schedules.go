@@ -92,19 +92,14 @@ func takeBack(ctx context.Context, tx pgx.Tx, key string, now time.Time) (time.T
 	if err != nil {
 		return time.Time{}, fmt.Errorf("take back fires written ahead: %w", err)
 	}
-	// Only keys that end in a fire time are fire jobs (a job of the user's
-	// may have a key of the same length).
-	var earliest time.Time
-	var ids []int64
-	for _, c := range cands {
-		ft, err := store.FireTimeOfKey(key, c.Key)
-		if err != nil {
-			continue
-		}
-		ids = append(ids, c.ID)
-		if earliest.IsZero() || ft.Before(earliest) {
-			earliest = ft
-		}
+	keys := make([]string, len(cands))
+	for i, c := range cands {
+		keys[i] = c.Key
+	}
+	picked, earliest := store.PickTakenBack(key, keys)
+	ids := make([]int64, len(picked))
+	for x, i := range picked {
+		ids[x] = cands[i].ID
 	}
 	if len(ids) == 0 {
 		return time.Time{}, nil

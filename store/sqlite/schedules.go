@@ -94,20 +94,15 @@ func (w *writer) takeBack(key string, now time.Time) (time.Time, error) {
 	if err := rows.Err(); err != nil {
 		return time.Time{}, fmt.Errorf("take back fires written ahead: %w", err)
 	}
-	// Only keys that end in a fire time are fire jobs (a job of the user's
-	// may have a key of the same length).
-	var earliest time.Time
-	var ids []int64
-	for _, c := range cands {
-		ft, err := store.FireTimeOfKey(key, c.key)
-		if err != nil {
-			continue
-		}
-		ids = append(ids, c.id)
-		w.count(c.queue, c.kind, store.StateScheduled, "")
-		if earliest.IsZero() || ft.Before(earliest) {
-			earliest = ft
-		}
+	keys := make([]string, len(cands))
+	for i, c := range cands {
+		keys[i] = c.key
+	}
+	picked, earliest := store.PickTakenBack(key, keys)
+	ids := make([]int64, len(picked))
+	for x, i := range picked {
+		ids[x] = cands[i].id
+		w.count(cands[i].queue, cands[i].kind, store.StateScheduled, "")
 	}
 	if len(ids) == 0 {
 		return time.Time{}, nil
