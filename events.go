@@ -153,6 +153,9 @@ func (b *eventBus) rescued(ts []store.Transition, at time.Time) {
 // finish may have just put where they were (scheduled, retrying, final),
 // after the events of the finishes in flight.
 func (b *eventBus) transitionsAfterFinishes(ts []store.Transition, at time.Time) {
+	if len(ts) == 0 {
+		return // nothing to order: do not wait for the finishers in flight
+	}
 	if !b.active() {
 		b.skip(len(ts))
 		return

@@ -191,10 +191,16 @@ type holdFinishStore struct {
 const holdBound = 300 * time.Millisecond
 
 func (s *holdFinishStore) Finish(ctx context.Context, fs []store.FinishParams) ([]store.State, error) {
+	// The job is named before the store call: the promoter may promote it
+	// as soon as the finish commits, before the call returns here.
+	for _, f := range fs {
+		if f.State == rota.StateScheduled && !s.held.Load() {
+			s.job.CompareAndSwap(0, f.ID)
+		}
+	}
 	applied, err := s.Store.Finish(ctx, fs)
 	for i, f := range fs {
 		if err == nil && applied[i] != "" && f.State == rota.StateScheduled && s.held.CompareAndSwap(false, true) {
-			s.job.Store(f.ID)
 			select {
 			case <-s.promoted:
 			case <-time.After(waitTimeout):
