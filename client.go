@@ -192,7 +192,11 @@ func (c *Client) Start(ctx context.Context) error {
 		if err != nil {
 			return fmt.Errorf("rota: start: schedules[%d]: %w", i, err)
 		}
-		if _, err := c.upsertSchedule(ctx, s); err != nil {
+		cur, err := c.store.GetSchedule(ctx, s.Key)
+		if err != nil {
+			cur = nil // none, or unreadable: the upsert decides
+		}
+		if _, err := c.upsertSchedule(ctx, cur, s); err != nil {
 			return fmt.Errorf("rota: start: %w", err)
 		}
 	}

@@ -133,12 +133,19 @@ func (f *firing) lookahead() time.Duration {
 
 // ahead is how long before its fire time the job of s's next fire is
 // written: the lookahead for a fire whose decision cannot depend on the
-// moment (no condition; overlap allow), else zero.
+// moment (see readsNothing), else zero.
 func (f *firing) ahead(s *store.Schedule) time.Duration {
-	if s.Condition != "" || (s.Overlap != "" && s.Overlap != store.OverlapAllow) {
+	if !readsNothing(s) {
 		return 0
 	}
 	return f.lookahead()
+}
+
+// readsNothing reports whether a fire of s is decided without reading
+// anything (no condition to evaluate, no previous job to look at: overlap
+// allow), so that the decision does not depend on the moment it is made.
+func readsNothing(s *store.Schedule) bool {
+	return s.Condition == "" && s.Overlap != store.OverlapSkip && s.Overlap != store.OverlapQueueOne
 }
 
 // runDue fires every due schedule, writing the fires within their
@@ -369,8 +376,8 @@ func (f *firing) decideAll(ctx context.Context, round []*dueFire, now time.Time)
 		if !d.decide {
 			continue
 		}
-		if d.s.Overlap != store.OverlapSkip && d.s.Overlap != store.OverlapQueueOne && d.s.Condition == "" {
-			f.decide(ctx, d, now) // nothing to read
+		if readsNothing(d.s) {
+			f.decide(ctx, d, now)
 			continue
 		}
 		sem <- struct{}{}
@@ -776,7 +783,7 @@ func (f *firing) syncPeriodic(ctx context.Context) {
 		if cur != nil && cur.Enabled && cur.Spec == s.Spec && cur.Queue == s.Queue && cur.Priority == s.Priority {
 			continue
 		}
-		if _, err := c.upsertSchedule(ctx, s); err != nil {
+		if _, err := c.upsertSchedule(ctx, cur, s); err != nil {
 			log.Error("rota: periodic worker schedule", "err", err)
 			continue
 		}

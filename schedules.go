@@ -280,18 +280,19 @@ func (c *Client) UpdateSchedule(ctx context.Context, p ScheduleParams) (*Schedul
 	if err != nil {
 		return nil, err
 	}
-	if _, err := c.store.GetSchedule(ctx, p.Key); err != nil {
+	cur, err := c.store.GetSchedule(ctx, p.Key)
+	if err != nil {
 		return nil, fmt.Errorf("rota: update schedule %q: %w", p.Key, err)
 	}
-	return c.upsertSchedule(ctx, s)
+	return c.upsertSchedule(ctx, cur, s)
 }
 
-// upsertSchedule stores s (see store.Scheduler.UpsertSchedule). A
-// schedule stored with the same definition is left as it is, so that
-// re-declaring it (at every Start) does not take back and rewrite the
-// fires written ahead.
-func (c *Client) upsertSchedule(ctx context.Context, s store.Schedule) (*Schedule, error) {
-	if cur, err := c.store.GetSchedule(ctx, s.Key); err == nil && sameDefinition(cur, &s) {
+// upsertSchedule stores s (see store.Scheduler.UpsertSchedule) over cur,
+// the schedule of its key as the caller read it (nil: none). One stored
+// with the same definition is left as it is, so that re-declaring it (at
+// every Start) does not take back and rewrite the fires written ahead.
+func (c *Client) upsertSchedule(ctx context.Context, cur *store.Schedule, s store.Schedule) (*Schedule, error) {
+	if cur != nil && sameDefinition(cur, &s) {
 		return cur, nil
 	}
 	out, err := c.store.UpsertSchedule(ctx, s, c.now())

@@ -118,8 +118,11 @@ type Schedule struct {
 
 // FireJobKey is the job key of the fire of schedule key at fire time t.
 func FireJobKey(key string, t time.Time) string {
-	return "sched:" + key + ":" + t.UTC().Format(time.RFC3339)
+	return fireKeyPrefix(key) + t.UTC().Format(time.RFC3339)
 }
+
+// fireKeyPrefix is what the fire job keys of schedule key start with.
+func fireKeyPrefix(key string) string { return "sched:" + key + ":" }
 
 // Check reports the first invalid field of s, for drivers (the rota
 // package validates with field names first).
@@ -274,22 +277,22 @@ type Scheduler interface {
 // lo < k < hi and chars runes. The rune count tells the fire jobs of key
 // from those of a schedule whose key starts with key + ":".
 func TakenBack(key string, now time.Time) (lo, hi string, chars int) {
-	prefix := "sched:" + key + ":"
+	prefix := fireKeyPrefix(key)
 	lo = prefix + now.UTC().Format(time.RFC3339)
 	return lo, prefix + "~", utf8.RuneCountInString(lo)
 }
 
-// PickTakenBack returns which of the job keys found in the TakenBack
-// range of schedule key are fire job keys (they end in a fire time: a job
-// of the user's may have a key of the same length), as indexes into keys,
-// and the earliest of their fire times (zero if none).
-func PickTakenBack(key string, keys []string) (picked []int, earliest time.Time) {
-	for i, k := range keys {
-		ft, err := FireTimeOfKey(key, k)
+// PickTakenBack returns which of the jobs found in the TakenBack range of
+// schedule key (keyOf gives a job's key) are fire jobs (their key ends in a
+// fire time: a job of the user's may have a key of the same length), and
+// the earliest of their fire times (zero if none).
+func PickTakenBack[J any](key string, found []J, keyOf func(J) string) (picked []J, earliest time.Time) {
+	for _, j := range found {
+		ft, err := FireTimeOfKey(key, keyOf(j))
 		if err != nil {
 			continue
 		}
-		picked = append(picked, i)
+		picked = append(picked, j)
 		if earliest.IsZero() || ft.Before(earliest) {
 			earliest = ft
 		}
@@ -299,7 +302,7 @@ func PickTakenBack(key string, keys []string) (picked []int, earliest time.Time)
 
 // FireTimeOfKey returns the fire time in a fire job key of schedule key.
 func FireTimeOfKey(key, jobKey string) (time.Time, error) {
-	t, err := time.Parse(time.RFC3339, strings.TrimPrefix(jobKey, "sched:"+key+":"))
+	t, err := time.Parse(time.RFC3339, strings.TrimPrefix(jobKey, fireKeyPrefix(key)))
 	if err != nil {
 		return time.Time{}, fmt.Errorf("fire job key %q of schedule %q: %w", jobKey, key, err)
 	}

@@ -92,14 +92,10 @@ func takeBack(ctx context.Context, tx pgx.Tx, key string, now time.Time) (time.T
 	if err != nil {
 		return time.Time{}, fmt.Errorf("take back fires written ahead: %w", err)
 	}
-	keys := make([]string, len(cands))
-	for i, c := range cands {
-		keys[i] = c.Key
-	}
-	picked, earliest := store.PickTakenBack(key, keys)
+	picked, earliest := store.PickTakenBack(key, cands, func(c candidate) string { return c.Key })
 	ids := make([]int64, len(picked))
-	for x, i := range picked {
-		ids[x] = cands[i].ID
+	for i, c := range picked {
+		ids[i] = c.ID
 	}
 	if len(ids) == 0 {
 		return time.Time{}, nil

@@ -94,15 +94,11 @@ func (w *writer) takeBack(key string, now time.Time) (time.Time, error) {
 	if err := rows.Err(); err != nil {
 		return time.Time{}, fmt.Errorf("take back fires written ahead: %w", err)
 	}
-	keys := make([]string, len(cands))
-	for i, c := range cands {
-		keys[i] = c.key
-	}
-	picked, earliest := store.PickTakenBack(key, keys)
+	picked, earliest := store.PickTakenBack(key, cands, func(c candidate) string { return c.key })
 	ids := make([]int64, len(picked))
-	for x, i := range picked {
-		ids[x] = cands[i].id
-		w.count(cands[i].queue, cands[i].kind, store.StateScheduled, "")
+	for i, c := range picked {
+		ids[i] = c.id
+		w.count(c.queue, c.kind, store.StateScheduled, "")
 	}
 	if len(ids) == 0 {
 		return time.Time{}, nil
