@@ -10,7 +10,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -346,11 +345,7 @@ func (h *httpBench) latency(ctx context.Context, p Params, res *Result) error {
 	res.HeapMaxMB = heapPeak()
 	res.Seconds = elapsed.Seconds()
 	res.JobsPerS = float64(n) / elapsed.Seconds()
-	slices.Sort(lat)
-	ms := func(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
-	res.P50Ms = ms(lat[n/2])
-	res.P99Ms = ms(lat[min(n-1, n*99/100)])
-	res.MaxMs = ms(lat[n-1])
+	res.P50Ms, res.P99Ms, res.MaxMs = percentiles(lat)
 	return h.verifyDone(ctx, n)
 }
 
