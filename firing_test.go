@@ -71,10 +71,8 @@ func (e *schedEnv) advance(t *testing.T, key string, to time.Time) *rota.Schedul
 // fireTimes returns the fire times of the jobs of schedule key, sorted.
 func (e *schedEnv) fireTimes(t *testing.T, key string) []string {
 	t.Helper()
-	page, err := e.c.List(context.Background(), rota.ListParams{Metadata: map[string]string{rota.MetaSchedule: key}, Limit: 1000})
-	must(t, err)
 	var out []string
-	for _, j := range page.Jobs {
+	for _, j := range e.jobsOf(t, key) {
 		out = append(out, j.Metadata[rota.MetaFireTime])
 	}
 	slices.Sort(out)
