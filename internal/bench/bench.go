@@ -94,7 +94,8 @@ type Result struct {
 	EventsDropped uint64 `json:"events_dropped,omitempty"`
 	// CPUSeconds is the CPU time (user and system) of this process while
 	// the node ran, and CPUPercent that over the wall time (100: one
-	// core). Schedules workload; the store server's CPU is not included.
+	// core). Throughput and schedules workloads; the store server's CPU
+	// is not included.
 	CPUSeconds float64 `json:"cpu_s,omitempty"`
 	CPUPercent float64 `json:"cpu_percent,omitempty"`
 	// FiresMissing: fires due in the measured window whose job was not
@@ -333,7 +334,7 @@ func throughput(ctx context.Context, st store.Store, queue string, p Params, res
 	}
 	stopHeap := make(chan struct{})
 	heapPeak := heapWatch(stopHeap)
-	start := time.Now()
+	start, cpu0 := time.Now(), cpuTime()
 	if err := c.Start(ctx); err != nil {
 		return err
 	}
@@ -347,6 +348,8 @@ func throughput(ctx context.Context, st store.Store, queue string, p Params, res
 		return err
 	}
 	elapsed := time.Since(start)
+	res.CPUSeconds = (cpuTime() - cpu0).Seconds()
+	res.CPUPercent = 100 * res.CPUSeconds / elapsed.Seconds()
 	if err := closeLog(ctx); err != nil {
 		return err
 	}
