@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -581,3 +582,56 @@ func TestQueryPlans(t *testing.T) {
 }
 
 func ptr[T any](v T) *T { return &v }
+
+// TestZeroCountsKeptUntilPrune: a job_counts row that reaches zero stays
+// (the hot path does not delete and re-insert it), is not reported, and
+// Prune deletes it.
+func TestZeroCountsKeptUntilPrune(t *testing.T) {
+	t.Parallel()
+	s := openTest(t, Options{})
+	ctx := t.Context()
+	now := helperBase()
+	res, err := s.Insert(ctx, now, []store.InsertParams{testJob("q")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	claimed, err := s.Claim(ctx, store.ClaimParams{Queue: "q", Node: "n", Limit: 1, Now: now, LeaseUntil: now.Add(time.Minute)})
+	if err != nil || len(claimed.Jobs) != 1 || claimed.Jobs[0].ID != res[0].Job.ID {
+		t.Fatalf("claim: %v, %v", claimed.Jobs, err)
+	}
+	if _, err := s.Finish(ctx, []store.FinishParams{{ID: res[0].Job.ID, Attempt: 1, State: store.StateDone, Now: now}}); err != nil {
+		t.Fatal(err)
+	}
+	zeros := func() []string {
+		t.Helper()
+		rows, err := s.rdb.QueryContext(ctx, `SELECT state FROM job_counts WHERE n = 0 ORDER BY state`)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer rows.Close()
+		var states []string
+		for rows.Next() {
+			var st string
+			if err := rows.Scan(&st); err != nil {
+				t.Fatal(err)
+			}
+			states = append(states, st)
+		}
+		return states
+	}
+	if got, want := zeros(), []string{"queued", "running"}; !slices.Equal(got, want) {
+		t.Errorf("zero rows before prune: %v, want %v", got, want)
+	}
+	counts, err := s.Counts(ctx)
+	if err != nil || len(counts) != 1 || counts[0].State != store.StateDone || counts[0].N != 1 {
+		t.Errorf("counts: %+v, %v; want one done job", counts, err)
+	}
+	// A prune that deletes no job still clears the zero rows.
+	if n, err := s.Prune(ctx, store.PruneParams{Before: now.Add(-time.Hour)}); err != nil || n != 0 {
+		t.Fatalf("prune: %d, %v", n, err)
+	}
+	if got := zeros(); len(got) != 0 {
+		t.Errorf("zero rows after prune: %v", got)
+	}
+	checkCounts(t, s)
+}

@@ -173,6 +173,11 @@ func (s *Store) Prune(ctx context.Context, p store.PruneParams) (int64, error) {
 	var total int64
 	err := s.do(ctx, true, func(w *writer) error {
 		total = 0
+		// The writer keeps the job_counts rows that reached zero (see
+		// applyCounts); they go here.
+		if _, err := w.exec(`DELETE FROM job_counts WHERE n = 0`); err != nil {
+			return fmt.Errorf("sqlite: prune: job counts: %w", err)
+		}
 		kinds := slices.Sorted(maps.Keys(p.BeforeByKind))
 		limitLeft := func() int64 {
 			if p.Limit <= 0 {
