@@ -75,7 +75,27 @@ func newRootCmd(getenv func(string) string, stdin io.Reader, stdout, stderr io.W
 		newMigrateCmd(a),
 		newBenchCmd(a),
 	)
+	refuseUnknownSubcommands(root)
 	return root
+}
+
+// refuseUnknownSubcommands makes every command that only groups others
+// (jobs, queues, ...) refuse an unknown subcommand as bad input. Left alone,
+// cobra prints the group's help and exits 0 for `rota jobs frobnicate`; the
+// root command already refuses one.
+func refuseUnknownSubcommands(c *cobra.Command) {
+	for _, sub := range c.Commands() {
+		if sub.HasSubCommands() && !sub.Runnable() {
+			sub.Args = cobra.ArbitraryArgs
+			sub.RunE = func(cmd *cobra.Command, args []string) error {
+				if len(args) > 0 {
+					return usagef("unknown command %q for %q (see '%s --help')", args[0], cmd.CommandPath(), cmd.CommandPath())
+				}
+				return cmd.Help()
+			}
+		}
+		refuseUnknownSubcommands(sub)
+	}
 }
 
 // redactFlagError drops the value from an error about --tokens or
