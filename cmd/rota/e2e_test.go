@@ -263,6 +263,12 @@ func testCLIRoundTrip(t *testing.T, e *env, driver string) {
 		t.Fatalf("enqueued %+v", job)
 	}
 	// The same key returns the same job.
+	// A job that never ran has no start, finish or lease in --json (not
+	// Go's zero time).
+	if out := e.ok("jobs", "show", fmt.Sprint(job.ID), "--json"); strings.Contains(out, "0001-01-01") ||
+		strings.Contains(out, "started_at") || strings.Contains(out, "lease_until") {
+		t.Errorf("jobs show --json of a held job shows times it does not have:\n%s", out)
+	}
 	var dup store.Job
 	e.jsonOut(&dup, "enqueue", "report.build", `{"week":48}`, "--key", "w47")
 	if dup.ID != job.ID || compact(t, dup.Args) != `{"week":47}` {
@@ -307,6 +313,24 @@ func testCLIRoundTrip(t *testing.T, e *env, driver string) {
 	if len(qs) != 1 || !qs[0].Paused || qs[0].Counts[store.StateQueued] != 1 || qs[0].Counts[store.StateScheduled] != 1 {
 		t.Fatalf("queues: %+v", qs)
 	}
+	// Its JSON spells fields as the HTTP API does; a queue without jobs has counts {}.
+	e.ok("queues", "pause", "empty")
+	var raw []map[string]any
+	e.jsonOut(&raw, "queues", "ls")
+	for _, q := range raw {
+		for _, f := range []string{"name", "paused", "max_size", "urgent_priority", "counts"} {
+			if _, ok := q[f]; !ok {
+				t.Errorf("queues ls --json: %v has no %q", q, f)
+			}
+		}
+		if c, ok := q["counts"].(map[string]any); !ok || (q["name"] == "empty" && len(c) != 0) {
+			t.Errorf("queues ls --json: counts of %v", q)
+		}
+		if _, ok := q["oldest_queued_at"]; ok && q["name"] == "empty" {
+			t.Errorf("queues ls --json: an empty queue has an oldest queued job: %v", q)
+		}
+	}
+	e.ok("queues", "resume", "empty")
 	e.ok("queues", "resume", "default")
 	e.ok("queues", "set", "default", "--max-size", "2", "--urgent-priority", "1")
 	if _, errOut, code := e.cli("enqueue", "report.build", "{}"); code == 0 || !strings.Contains(errOut, "queue full") {
