@@ -48,6 +48,10 @@ func newEnqueueCmd(a *app) *cobra.Command {
 			if cmd.Flags().Changed("priority") {
 				p.Priority = &priority
 			}
+			if cmd.Flags().Changed("max-attempts") && maxAttempts < 1 {
+				// 0 would mean "the default" to EnqueueParams.
+				return usagef("invalid max_attempts: %d is less than 1", maxAttempts)
+			}
 			if runAt != "" {
 				t, err := time.Parse(time.RFC3339, runAt)
 				if err != nil {
