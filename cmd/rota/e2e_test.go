@@ -8,6 +8,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -747,5 +749,60 @@ func TestRedactURL(t *testing.T) {
 		if got := redactURL(c.in); got != c.want {
 			t.Errorf("redactURL(%q) = %q, want %q", c.in, got, c.want)
 		}
+	}
+}
+
+// TestJobsLsNextPageHint checks that the "more:" line of a partial page is
+// a command that gives the next page: it keeps the filters, the limit and
+// the order (it once said only `rota jobs ls --after N`), quoted for a shell.
+func TestJobsLsNextPageHint(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	var ids []int64
+	for i := range 3 {
+		var j store.Job
+		e.jsonOut(&j, "enqueue", "page.k", fmt.Sprintf(`{"i":%d}`, i), "--metadata", "team=a b's", "--hold")
+		ids = append(ids, j.ID)
+		e.ok("enqueue", "page.other", "{}", "--hold") // not in the filter
+	}
+	args := []string{"jobs", "ls", "--kind", "page.k", "--metadata", "team=a b's", "--limit", "1", "--asc"}
+	var seen []int64
+	for page := 0; ; page++ {
+		out, errOut, code := e.cli(args...)
+		if code != 0 {
+			t.Fatalf("rota %v: exit %d: %s", args, code, errOut)
+		}
+		for line := range strings.Lines(out) {
+			if f := strings.Fields(line); len(f) > 0 && f[0] != "ID" {
+				id, err := strconv.ParseInt(f[0], 10, 64)
+				if err != nil {
+					t.Fatalf("page %d: line %q", page, line)
+				}
+				seen = append(seen, id)
+			}
+		}
+		hint, ok := strings.CutPrefix(strings.TrimSpace(errOut), "more: rota ")
+		if !ok {
+			if errOut != "" {
+				t.Fatalf("page %d: stderr %q", page, errOut)
+			}
+			break
+		}
+		want := fmt.Sprintf(`jobs ls --asc --kind page.k --limit 1 --metadata 'team=a b'\''s' --after %d`, seen[len(seen)-1])
+		if hint != want {
+			t.Fatalf("page %d: hint %q, want %q", page, hint, want)
+		}
+		// The shell reads the hint back into the arguments of the next page.
+		split, err := exec.Command("sh", "-c", `printf '%s\0' `+hint).Output()
+		if err != nil {
+			t.Fatal(err)
+		}
+		args = strings.Split(strings.TrimSuffix(string(split), "\x00"), "\x00")
+		if page > len(ids) {
+			t.Fatalf("more pages than jobs: %v", seen)
+		}
+	}
+	if !slices.Equal(seen, ids) {
+		t.Errorf("pages listed %v, want %v", seen, ids)
 	}
 }
