@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"time"
 )
 
@@ -121,6 +122,17 @@ type Job struct {
 	FinishedAt      time.Time `json:"finished_at,omitzero"` // when it reached a final state
 	// Attempts is the attempt history, oldest first. Filled by Get; List leaves it nil.
 	Attempts []Attempt `json:"attempts,omitempty"`
+}
+
+// QueueFull is the error of a job refused by a full queue: it says how
+// full the queue is and which priorities it still takes, and matches
+// ErrQueueFull.
+func QueueFull(queue string, waiting, maxSize, urgent int) error {
+	still := ""
+	if urgent >= 0 {
+		still = fmt.Sprintf("; it takes only jobs of priority %d or under", urgent)
+	}
+	return fmt.Errorf("queue %q is full (%d waiting jobs, max size %d%s): %w", queue, waiting, maxSize, still, ErrQueueFull)
 }
 
 // ConflictPolicy says what Insert does when an active job (not final) with the

@@ -336,7 +336,8 @@ func testCLIRoundTrip(t *testing.T, e *env, driver string) {
 	e.ok("queues", "resume", "empty")
 	e.ok("queues", "resume", "default")
 	e.ok("queues", "set", "default", "--max-size", "2", "--urgent-priority", "1")
-	if _, errOut, code := e.cli("enqueue", "report.build", "{}"); code == 0 || !strings.Contains(errOut, "queue full") {
+	if _, errOut, code := e.cli("enqueue", "report.build", "{}"); code != exitError ||
+		!strings.Contains(errOut, `queue "default" is full (2 waiting jobs, max size 2; it takes only jobs of priority 1 or under)`) {
 		t.Fatalf("full queue accepted a job: exit %d %s", code, errOut)
 	}
 	e.ok("enqueue", "report.build", "{}", "--priority", "1") // urgent
