@@ -157,6 +157,10 @@ func TestBadInputExitsTwoAndChangesNothing(t *testing.T) {
 	e := newEnv(t)
 	e.ok("enqueue", "demo.kind", `{"n":1}`, "--key", "k1")
 	before := e.counts()
+	aFile := filepath.Join(e.dir, "not-a-dir")
+	if err := os.WriteFile(aFile, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
 	cases := []struct {
 		name  string
 		args  []string
@@ -198,6 +202,9 @@ func TestBadInputExitsTwoAndChangesNothing(t *testing.T) {
 		{"bad leader lease", []string{"nodes", "ls"}, []string{"ROTA_LEADER_LEASE=0s"}, "ROTA_LEADER_LEASE"},
 		{"nodes ls with an argument", []string{"nodes", "ls", "node-a"}, nil, "ls takes"},
 		{"bad database url", []string{"jobs", "ls"}, []string{"ROTA_DATABASE_URL=mysql://x/y"}, "mysql"},
+		{"missing workers dir (enqueue)", []string{"enqueue", "demo.kind", "{}"}, []string{"ROTA_WORKERS_DIR=/nonexistent/workers"}, "ROTA_WORKERS_DIR"},
+		{"workers dir a file (enqueue)", []string{"enqueue", "demo.kind", "{}", "--workers-dir", aFile}, nil, "ROTA_WORKERS_DIR"},
+		{"missing workers dir (serve)", []string{"serve", "--listen", "off"}, []string{"ROTA_WORKERS_DIR=/nonexistent/workers"}, "ROTA_WORKERS_DIR"},
 		{"bad bench size", []string{"bench", "throughput", "-n", "-5"}, nil, "jobs"},
 	}
 	for _, tc := range cases {

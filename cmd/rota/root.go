@@ -2,9 +2,12 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
+	"os"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -152,6 +155,9 @@ func (a *app) openStore(ctx context.Context) (store.Store, error) {
 // client opens the store and a client on it for commands that enqueue and
 // query (they never start the node). The caller closes the store.
 func (a *app) client(ctx context.Context) (*rota.Client, store.Store, error) {
+	if err := a.checkWorkersDir(); err != nil {
+		return nil, nil, err
+	}
 	st, err := a.openStore(ctx)
 	if err != nil {
 		return nil, nil, err
@@ -170,4 +176,25 @@ func (a *app) client(ctx context.Context) (*rota.Client, store.Store, error) {
 		return nil, nil, err
 	}
 	return c, st, nil
+}
+
+// checkWorkersDir refuses a configured workers directory that is not a
+// directory (a typo would otherwise run a node without its workers, or
+// enqueue without the kind's queue and attempts), as bad input naming
+// ROTA_WORKERS_DIR, before the store is opened.
+func (a *app) checkWorkersDir() error {
+	dir := a.cfg.WorkersDir
+	if dir == "" {
+		return nil
+	}
+	fi, err := os.Stat(dir)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return usageError{&config.FieldError{Field: config.EnvWorkersDir, Value: dir, Reason: "not a directory: it does not exist"}}
+	case err != nil:
+		return fmt.Errorf("%s: %w", config.EnvWorkersDir, err)
+	case !fi.IsDir():
+		return usageError{&config.FieldError{Field: config.EnvWorkersDir, Value: dir, Reason: "not a directory"}}
+	}
+	return nil
 }
