@@ -149,6 +149,12 @@ func (a *app) openStore(ctx context.Context) (store.Store, error) {
 		_ = st.Close()
 		return nil, fmt.Errorf("migrate: %w", err)
 	}
+	// A store migrated by a newer rota works with this one only as far as
+	// the newer migrations allow: say so rather than run on it silently.
+	if applied, latest, err := st.SchemaVersion(ctx); err == nil && applied > latest {
+		a.logger().Warn("the store's schema is newer than this rota knows: upgrade rota",
+			"store", st.Driver(), "schema_version", applied, "known_version", latest)
+	}
 	return st, nil
 }
 
