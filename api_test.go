@@ -193,6 +193,26 @@ func TestValidation(t *testing.T) {
 				t.Errorf("EnqueueParams(%+v): err = %v, want a field error on %s", tt.p, err, tt.field)
 			}
 		}
+		// The MaxAttempts option refuses 0 (in EnqueueParams 0 means the
+		// default), alone and in a batch.
+		for _, n := range []int{0, -1} {
+			_, err := c.Enqueue(context.Background(), "k", nil, rota.MaxAttempts(n))
+			var fe *rota.FieldError
+			if !errors.As(err, &fe) || fe.Field != "max_attempts" {
+				t.Errorf("Enqueue with MaxAttempts(%d): err = %v, want a field error on max_attempts", n, err)
+			}
+			_, err = c.Batch(context.Background(), func(b *rota.Batch) error {
+				b.Enqueue("k", nil)
+				b.Enqueue("k", nil, rota.MaxAttempts(n))
+				return nil
+			})
+			if !errors.As(err, &fe) || fe.Field != "max_attempts" || !strings.HasPrefix(err.Error(), "job 1:") {
+				t.Errorf("Batch with MaxAttempts(%d): err = %v, want a field error on max_attempts of job 1", n, err)
+			}
+		}
+		if j, err := c.Enqueue(context.Background(), "k", nil, rota.MaxAttempts(1), rota.Hold()); err != nil || j.MaxAttempts != 1 {
+			t.Errorf("Enqueue with MaxAttempts(1): %v, %v", j, err)
+		}
 	})
 }
 

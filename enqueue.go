@@ -56,6 +56,10 @@ type EnqueueParams struct {
 	Timeout     time.Duration
 	// UserRequested marks a job a person asked for; the recency ranker gives it priority 1.
 	UserRequested bool
+
+	// maxAttemptsSet: the MaxAttempts option was given, so a MaxAttempts
+	// of 0 is the caller's (invalid) value, not "the kind's default".
+	maxAttemptsSet bool
 }
 
 // Queue puts the job on queue q.
@@ -94,8 +98,12 @@ func Metadata(m map[string]string) EnqueueOption {
 	}
 }
 
-// MaxAttempts sets how many attempts the job gets (>= 1).
-func MaxAttempts(n int) EnqueueOption { return func(p *EnqueueParams) { p.MaxAttempts = n } }
+// MaxAttempts sets how many attempts the job gets (>= 1; 0 or less fails
+// the enqueue with a max_attempts field error). Without it the job gets the
+// kind's MaxAttempts, else DefaultMaxAttempts.
+func MaxAttempts(n int) EnqueueOption {
+	return func(p *EnqueueParams) { p.MaxAttempts, p.maxAttemptsSet = n, true }
+}
 
 // Timeout bounds each attempt of this job.
 func Timeout(d time.Duration) EnqueueOption { return func(p *EnqueueParams) { p.Timeout = d } }
@@ -174,6 +182,9 @@ func (p *EnqueueParams) validate(now time.Time, ko KindOptions) (ip store.Insert
 		}
 	}
 	ip.Metadata = p.Metadata
+	if p.maxAttemptsSet && p.MaxAttempts < 1 {
+		return ip, false, fieldErr("max_attempts", "%d is less than 1", p.MaxAttempts)
+	}
 	ip.MaxAttempts = p.MaxAttempts
 	if ip.MaxAttempts == 0 {
 		ip.MaxAttempts = ko.MaxAttempts

@@ -78,6 +78,7 @@ func TestOutcomes(t *testing.T) {
 		wantResult  string
 		check       func(t *testing.T, j *rota.Job)
 		timeout     time.Duration // the kind's timeout
+		jobTimeout  time.Duration // the job's own (rota.Timeout)
 	}{
 		{
 			name: "nil is done with result",
@@ -166,6 +167,30 @@ func TestOutcomes(t *testing.T) {
 			timeout: 20 * time.Millisecond,
 			want:    rota.StateError, wantAttempt: 2, wantOut: []rota.Outcome{"timeout", "timeout"}, wantErr: "timeout",
 		},
+		{
+			name:        "the job's timeout wins over a longer one of its kind",
+			maxAttempts: 1,
+			work: func(ctx context.Context, job *rota.Job) error {
+				<-ctx.Done()
+				return ctx.Err()
+			},
+			timeout: time.Hour, jobTimeout: 20 * time.Millisecond,
+			want: rota.StateError, wantAttempt: 1, wantOut: []rota.Outcome{"timeout"}, wantErr: "timeout",
+		},
+		{
+			name:        "the job's timeout wins over a shorter one of its kind",
+			maxAttempts: 1,
+			work: func(ctx context.Context, job *rota.Job) error {
+				select { // outlives the kind's timeout, not the job's
+				case <-time.After(200 * time.Millisecond):
+					return nil
+				case <-ctx.Done():
+					return ctx.Err()
+				}
+			},
+			timeout: 20 * time.Millisecond, jobTimeout: time.Minute,
+			want: rota.StateDone, wantAttempt: 1, wantOut: []rota.Outcome{"done"},
+		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -177,6 +202,9 @@ func TestOutcomes(t *testing.T) {
 			opts := []rota.EnqueueOption{}
 			if tt.maxAttempts > 0 {
 				opts = append(opts, rota.MaxAttempts(tt.maxAttempts))
+			}
+			if tt.jobTimeout > 0 {
+				opts = append(opts, rota.Timeout(tt.jobTimeout))
 			}
 			j := enqueue(t, c, "test.outcome", nil, opts...)
 			j = waitState(t, c, j.ID, tt.want)

@@ -45,8 +45,10 @@ func (c *Client) EnqueueParams(ctx context.Context, p rota.EnqueueParams) (*rota
 		return nil, err
 	}
 	req := apiwire.EnqueueRequest{Kind: p.Kind, Args: args, Queue: p.Queue, Priority: p.Priority, Hold: p.Hold,
-		Key: p.Key, OnConflict: string(p.OnConflict), Metadata: p.Metadata, MaxAttempts: p.MaxAttempts,
-		UserRequested: p.UserRequested}
+		Key: p.Key, OnConflict: string(p.OnConflict), Metadata: p.Metadata, UserRequested: p.UserRequested}
+	if p.MaxAttempts != 0 {
+		req.MaxAttempts = &p.MaxAttempts
+	}
 	if !p.RunAt.IsZero() {
 		req.RunAt = new(p.RunAt.Format(time.RFC3339Nano)) // as time.Time marshals
 	}

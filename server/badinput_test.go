@@ -116,6 +116,7 @@ func TestBadInputChangesNothing(t *testing.T) {
 		{"priority out of range", "POST", "/v1/jobs", w, `{"kind":"t.a","priority":99999}`, 400, CodeInvalid, "priority"},
 		{"negative priority", "POST", "/v1/jobs", w, `{"kind":"t.a","priority":-1}`, 400, CodeInvalid, "priority"},
 		{"negative max attempts", "POST", "/v1/jobs", w, `{"kind":"t.a","max_attempts":-3}`, 400, CodeInvalid, "max_attempts"},
+		{"zero max attempts", "POST", "/v1/jobs", w, `{"kind":"t.a","max_attempts":0}`, 400, CodeInvalid, "max_attempts"},
 		{"bad run_at", "POST", "/v1/jobs", w, `{"kind":"t.a","run_at":"tomorrow"}`, 400, CodeInvalid, "run_at"},
 		{"run_at and delay", "POST", "/v1/jobs", w, `{"kind":"t.a","run_at":"2030-01-01T00:00:00Z","delay":"1h"}`, 400, CodeInvalid, "run_at"},
 		{"run_at after the year 9999 in UTC", "POST", "/v1/jobs", w, `{"kind":"t.a","run_at":"9999-12-31T23:59:59-23:00"}`, 400, CodeInvalid, "run_at"},
@@ -137,6 +138,7 @@ func TestBadInputChangesNothing(t *testing.T) {
 		{"batch item wrong type", "POST", "/v1/jobs/batch", w, `{"jobs":[{"kind":"t.a"},{"kind":"t.a","priority":"x"}]}`, 400, CodeInvalid, "jobs[1].priority"},
 		{"batch item unknown field", "POST", "/v1/jobs/batch", w, `{"jobs":[{"kind":"t.a","colour":1}]}`, 400, CodeInvalid, "jobs[0].colour"},
 		{"batch item bad kind", "POST", "/v1/jobs/batch", w, `{"jobs":[{"kind":"t.a"},{"kind":"t.a"},{"kind":"bad kind"}]}`, 400, CodeInvalid, "jobs[2].kind"},
+		{"batch item zero max attempts", "POST", "/v1/jobs/batch", w, `{"jobs":[{"kind":"t.a"},{"kind":"t.a","max_attempts":0}]}`, 400, CodeInvalid, "jobs[1].max_attempts"},
 		{"batch item bad delay", "POST", "/v1/jobs/batch", w, `{"jobs":[{"kind":"t.a","delay":"x"}]}`, 400, CodeInvalid, "jobs[0].delay"},
 		{"batch into a full queue", "POST", "/v1/jobs/batch", w, `{"jobs":[{"kind":"t.a","queue":"idle"},{"kind":"t.a","queue":"full"}]}`, 429, CodeQueueFull, "queue"},
 		// Lists.

@@ -16,8 +16,15 @@ import (
 func enqueueParams(r *apiwire.EnqueueRequest, prefix string) (rota.EnqueueParams, error) {
 	p := rota.EnqueueParams{
 		Kind: r.Kind, Queue: r.Queue, Priority: r.Priority, Hold: r.Hold, Key: r.Key,
-		OnConflict: rota.ConflictPolicy(r.OnConflict), Metadata: r.Metadata, MaxAttempts: r.MaxAttempts,
+		OnConflict: rota.ConflictPolicy(r.OnConflict), Metadata: r.Metadata,
 		UserRequested: r.UserRequested,
+	}
+	if r.MaxAttempts != nil {
+		// Given, 0 is refused: in EnqueueParams it would mean the default.
+		if *r.MaxAttempts < 1 {
+			return p, invalid(prefix+"max_attempts", "%d is less than 1", *r.MaxAttempts)
+		}
+		p.MaxAttempts = *r.MaxAttempts
 	}
 	if len(r.Args) > 0 && string(r.Args) != "null" {
 		p.Args = r.Args

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"time"
 )
 
@@ -111,16 +112,27 @@ type Job struct {
 	Timeout     time.Duration     `json:"timeout,omitempty"` // 0: the kind's timeout
 	Result      json.RawMessage   `json:"result,omitempty"`
 	LastError   string            `json:"last_error,omitempty"`
-	Node        string            `json:"node,omitempty"`        // node holding (or last holding) the job
-	LeaseUntil  time.Time         `json:"lease_until,omitempty"` // while running
+	Node        string            `json:"node,omitempty"`       // node holding (or last holding) the job
+	LeaseUntil  time.Time         `json:"lease_until,omitzero"` // while running
 	// CancelRequested is set when an abort was asked for a running job.
 	CancelRequested bool      `json:"cancel_requested,omitempty"`
 	CreatedAt       time.Time `json:"created_at"`
 	UpdatedAt       time.Time `json:"updated_at"`
-	StartedAt       time.Time `json:"started_at,omitempty"`  // start of the latest attempt
-	FinishedAt      time.Time `json:"finished_at,omitempty"` // when it reached a final state
+	StartedAt       time.Time `json:"started_at,omitzero"`  // start of the latest attempt
+	FinishedAt      time.Time `json:"finished_at,omitzero"` // when it reached a final state
 	// Attempts is the attempt history, oldest first. Filled by Get; List leaves it nil.
 	Attempts []Attempt `json:"attempts,omitempty"`
+}
+
+// QueueFull is the error of a job refused by a full queue: it says how
+// full the queue is and which priorities it still takes, and matches
+// ErrQueueFull.
+func QueueFull(queue string, waiting, maxSize, urgent int) error {
+	still := ""
+	if urgent >= 0 {
+		still = fmt.Sprintf("; it takes only jobs of priority %d or under", urgent)
+	}
+	return fmt.Errorf("queue %q is full (%d waiting jobs, max size %d%s): %w", queue, waiting, maxSize, still, ErrQueueFull)
 }
 
 // ConflictPolicy says what Insert does when an active job (not final) with the
@@ -333,8 +345,8 @@ const (
 // ListPage is one page of List. NextAfterID is the cursor for the next page,
 // 0 when this page is the last.
 type ListPage struct {
-	Jobs        []*Job
-	NextAfterID int64
+	Jobs        []*Job `json:"jobs"`
+	NextAfterID int64  `json:"next_after_id"`
 }
 
 // Count is the number of jobs in one (queue, kind, state) group.
@@ -361,18 +373,18 @@ type PruneParams struct {
 
 // Queue is a queue's settings and its current counts.
 type Queue struct {
-	Name   string
-	Paused bool
+	Name   string `json:"name"`
+	Paused bool   `json:"paused"`
 	// MaxSize caps the waiting jobs (ready, scheduled, queued, retrying); 0: no cap.
-	MaxSize int
+	MaxSize int `json:"max_size"`
 	// UrgentPriority: a job with priority <= UrgentPriority is accepted even
 	// when the queue is full. -1: none is.
-	UrgentPriority int
-	UpdatedAt      time.Time
+	UrgentPriority int       `json:"urgent_priority"`
+	UpdatedAt      time.Time `json:"updated_at,omitzero"`
 	// Counts by state (only non-zero states present).
-	Counts map[State]int64
+	Counts map[State]int64 `json:"counts"`
 	// OldestQueuedAt is the run_at of the oldest queued job (zero if none).
-	OldestQueuedAt time.Time
+	OldestQueuedAt time.Time `json:"oldest_queued_at,omitzero"`
 }
 
 // QueueUpdate changes a queue's settings; nil fields are left alone. The queue

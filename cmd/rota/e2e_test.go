@@ -8,6 +8,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -155,6 +157,10 @@ func TestBadInputExitsTwoAndChangesNothing(t *testing.T) {
 	e := newEnv(t)
 	e.ok("enqueue", "demo.kind", `{"n":1}`, "--key", "k1")
 	before := e.counts()
+	aFile := filepath.Join(e.dir, "not-a-dir")
+	if err := os.WriteFile(aFile, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
 	cases := []struct {
 		name  string
 		args  []string
@@ -171,12 +177,18 @@ func TestBadInputExitsTwoAndChangesNothing(t *testing.T) {
 		{"bad run-at", []string{"enqueue", "demo.kind", "{}", "--run-at", "tomorrow"}, nil, "run_at"},
 		{"run-at and delay", []string{"enqueue", "demo.kind", "{}", "--run-at", "2030-01-01T00:00:00Z", "--delay", "1h"}, nil, "run_at"},
 		{"negative delay", []string{"enqueue", "demo.kind", "{}", "--delay", "-1h"}, nil, "delay"},
-		{"zero attempts", []string{"enqueue", "demo.kind", "{}", "--max-attempts", "-3"}, nil, "max_attempts"},
+		{"negative attempts", []string{"enqueue", "demo.kind", "{}", "--max-attempts", "-3"}, nil, "max_attempts"},
+		{"zero attempts", []string{"enqueue", "demo.kind", "{}", "--max-attempts", "0"}, nil, "max_attempts"},
 		{"bad metadata", []string{"enqueue", "demo.kind", "{}", "--metadata", "novalue"}, nil, "metadata"},
 		{"bad duration flag", []string{"enqueue", "demo.kind", "{}", "--timeout", "soon"}, nil, "timeout"},
 		{"unknown flag", []string{"enqueue", "demo.kind", "{}", "--colour", "red"}, nil, "colour"},
 		{"missing kind", []string{"enqueue"}, nil, "enqueue takes"},
 		{"unknown command", []string{"frobnicate"}, nil, "unknown command"},
+		{"unknown jobs command", []string{"jobs", "frobnicate"}, nil, `unknown command "frobnicate" for "rota jobs"`},
+		{"unknown queues command", []string{"queues", "frobnicate", "default"}, nil, `unknown command "frobnicate" for "rota queues"`},
+		{"unknown nodes command", []string{"nodes", "frobnicate"}, nil, `unknown command "frobnicate" for "rota nodes"`},
+		{"unknown schedules command", []string{"schedules", "frobnicate"}, nil, `unknown command "frobnicate" for "rota schedules"`},
+		{"unknown bench workload", []string{"bench", "frobnicate"}, nil, `unknown command "frobnicate" for "rota bench"`},
 		{"bad state", []string{"jobs", "ls", "--state", "finished"}, nil, "state"},
 		{"bad limit", []string{"jobs", "ls", "--limit", "-5"}, nil, "limit"},
 		{"bad id", []string{"jobs", "show", "abc"}, nil, "id"},
@@ -190,6 +202,9 @@ func TestBadInputExitsTwoAndChangesNothing(t *testing.T) {
 		{"bad leader lease", []string{"nodes", "ls"}, []string{"ROTA_LEADER_LEASE=0s"}, "ROTA_LEADER_LEASE"},
 		{"nodes ls with an argument", []string{"nodes", "ls", "node-a"}, nil, "ls takes"},
 		{"bad database url", []string{"jobs", "ls"}, []string{"ROTA_DATABASE_URL=mysql://x/y"}, "mysql"},
+		{"missing workers dir (enqueue)", []string{"enqueue", "demo.kind", "{}"}, []string{"ROTA_WORKERS_DIR=/nonexistent/workers"}, "ROTA_WORKERS_DIR"},
+		{"workers dir a file (enqueue)", []string{"enqueue", "demo.kind", "{}", "--workers-dir", aFile}, nil, "ROTA_WORKERS_DIR"},
+		{"missing workers dir (serve)", []string{"serve", "--listen", "off"}, []string{"ROTA_WORKERS_DIR=/nonexistent/workers"}, "ROTA_WORKERS_DIR"},
 		{"bad bench size", []string{"bench", "throughput", "-n", "-5"}, nil, "jobs"},
 	}
 	for _, tc := range cases {
@@ -258,6 +273,12 @@ func testCLIRoundTrip(t *testing.T, e *env, driver string) {
 		t.Fatalf("enqueued %+v", job)
 	}
 	// The same key returns the same job.
+	// A job that never ran has no start, finish or lease in --json (not
+	// Go's zero time).
+	if out := e.ok("jobs", "show", fmt.Sprint(job.ID), "--json"); strings.Contains(out, "0001-01-01") ||
+		strings.Contains(out, "started_at") || strings.Contains(out, "lease_until") {
+		t.Errorf("jobs show --json of a held job shows times it does not have:\n%s", out)
+	}
 	var dup store.Job
 	e.jsonOut(&dup, "enqueue", "report.build", `{"week":48}`, "--key", "w47")
 	if dup.ID != job.ID || compact(t, dup.Args) != `{"week":47}` {
@@ -302,9 +323,28 @@ func testCLIRoundTrip(t *testing.T, e *env, driver string) {
 	if len(qs) != 1 || !qs[0].Paused || qs[0].Counts[store.StateQueued] != 1 || qs[0].Counts[store.StateScheduled] != 1 {
 		t.Fatalf("queues: %+v", qs)
 	}
+	// Its JSON spells fields as the HTTP API does; a queue without jobs has counts {}.
+	e.ok("queues", "pause", "empty")
+	var raw []map[string]any
+	e.jsonOut(&raw, "queues", "ls")
+	for _, q := range raw {
+		for _, f := range []string{"name", "paused", "max_size", "urgent_priority", "counts"} {
+			if _, ok := q[f]; !ok {
+				t.Errorf("queues ls --json: %v has no %q", q, f)
+			}
+		}
+		if c, ok := q["counts"].(map[string]any); !ok || (q["name"] == "empty" && len(c) != 0) {
+			t.Errorf("queues ls --json: counts of %v", q)
+		}
+		if _, ok := q["oldest_queued_at"]; ok && q["name"] == "empty" {
+			t.Errorf("queues ls --json: an empty queue has an oldest queued job: %v", q)
+		}
+	}
+	e.ok("queues", "resume", "empty")
 	e.ok("queues", "resume", "default")
 	e.ok("queues", "set", "default", "--max-size", "2", "--urgent-priority", "1")
-	if _, errOut, code := e.cli("enqueue", "report.build", "{}"); code == 0 || !strings.Contains(errOut, "queue full") {
+	if _, errOut, code := e.cli("enqueue", "report.build", "{}"); code != exitError ||
+		!strings.Contains(errOut, `queue "default" is full (2 waiting jobs, max size 2; it takes only jobs of priority 1 or under)`) {
 		t.Fatalf("full queue accepted a job: exit %d %s", code, errOut)
 	}
 	e.ok("enqueue", "report.build", "{}", "--priority", "1") // urgent
@@ -717,5 +757,60 @@ func TestRedactURL(t *testing.T) {
 		if got := redactURL(c.in); got != c.want {
 			t.Errorf("redactURL(%q) = %q, want %q", c.in, got, c.want)
 		}
+	}
+}
+
+// TestJobsLsNextPageHint checks that the "more:" line of a partial page is
+// a command that gives the next page: it keeps the filters, the limit and
+// the order (it once said only `rota jobs ls --after N`), quoted for a shell.
+func TestJobsLsNextPageHint(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	var ids []int64
+	for i := range 3 {
+		var j store.Job
+		e.jsonOut(&j, "enqueue", "page.k", fmt.Sprintf(`{"i":%d}`, i), "--metadata", "team=a b's", "--hold")
+		ids = append(ids, j.ID)
+		e.ok("enqueue", "page.other", "{}", "--hold") // not in the filter
+	}
+	args := []string{"jobs", "ls", "--kind", "page.k", "--metadata", "team=a b's", "--limit", "1", "--asc"}
+	var seen []int64
+	for page := 0; ; page++ {
+		out, errOut, code := e.cli(args...)
+		if code != 0 {
+			t.Fatalf("rota %v: exit %d: %s", args, code, errOut)
+		}
+		for line := range strings.Lines(out) {
+			if f := strings.Fields(line); len(f) > 0 && f[0] != "ID" {
+				id, err := strconv.ParseInt(f[0], 10, 64)
+				if err != nil {
+					t.Fatalf("page %d: line %q", page, line)
+				}
+				seen = append(seen, id)
+			}
+		}
+		hint, ok := strings.CutPrefix(strings.TrimSpace(errOut), "more: rota ")
+		if !ok {
+			if errOut != "" {
+				t.Fatalf("page %d: stderr %q", page, errOut)
+			}
+			break
+		}
+		want := fmt.Sprintf(`jobs ls --asc --kind page.k --limit 1 --metadata 'team=a b'\''s' --after %d`, seen[len(seen)-1])
+		if hint != want {
+			t.Fatalf("page %d: hint %q, want %q", page, hint, want)
+		}
+		// The shell reads the hint back into the arguments of the next page.
+		split, err := exec.Command("sh", "-c", `printf '%s\0' `+hint).Output()
+		if err != nil {
+			t.Fatal(err)
+		}
+		args = strings.Split(strings.TrimSuffix(string(split), "\x00"), "\x00")
+		if page > len(ids) {
+			t.Fatalf("more pages than jobs: %v", seen)
+		}
+	}
+	if !slices.Equal(seen, ids) {
+		t.Errorf("pages listed %v, want %v", seen, ids)
 	}
 }

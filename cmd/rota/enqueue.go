@@ -48,6 +48,10 @@ func newEnqueueCmd(a *app) *cobra.Command {
 			if cmd.Flags().Changed("priority") {
 				p.Priority = &priority
 			}
+			if cmd.Flags().Changed("max-attempts") && maxAttempts < 1 {
+				// 0 would mean "the default" to EnqueueParams.
+				return usagef("invalid max_attempts: %d is less than 1", maxAttempts)
+			}
 			if runAt != "" {
 				t, err := time.Parse(time.RFC3339, runAt)
 				if err != nil {
@@ -81,8 +85,8 @@ func newEnqueueCmd(a *app) *cobra.Command {
 	f.StringVar(&key, "key", "", "deduplication key: at most one active job per kind and key")
 	f.StringVar(&onConflict, "on-conflict", "", "when the key is active: return, replace, update_priority or reject")
 	f.StringArrayVar(&meta, "metadata", nil, "metadata key=value (repeatable)")
-	f.IntVar(&maxAttempts, "max-attempts", 0, "attempts before the job ends in error (default 25)")
-	f.DurationVar(&timeout, "timeout", 0, "timeout of each attempt")
+	f.IntVar(&maxAttempts, "max-attempts", 0, "attempts before the job ends in error (default: the kind's, else 25)")
+	f.DurationVar(&timeout, "timeout", 0, "timeout of each attempt (default: the kind's, else 1h)")
 	return cmd
 }
 

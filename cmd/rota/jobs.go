@@ -101,7 +101,7 @@ func newJobsLsCmd(a *app) *cobra.Command {
 				return err
 			}
 			if page.NextAfterID != 0 {
-				fmt.Fprintf(a.stderr, "more: rota jobs ls --after %d\n", page.NextAfterID)
+				fmt.Fprintf(a.stderr, "more: %s\n", nextPageCommand(cmd, "after", strconv.FormatInt(page.NextAfterID, 10)))
 			}
 			return nil
 		},

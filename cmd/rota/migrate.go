@@ -27,6 +27,10 @@ func newMigrateCmd(a *app) *cobra.Command {
 			if a.json {
 				return printJSON(a.stdout, map[string]any{"driver": st.Driver(), "applied": applied, "latest": latest})
 			}
+			if applied > latest {
+				fmt.Fprintf(a.stdout, "%s schema at version %d, newer than this rota knows (%d): upgrade rota\n", st.Driver(), applied, latest)
+				return nil
+			}
 			fmt.Fprintf(a.stdout, "%s schema at version %d of %d\n", st.Driver(), applied, latest)
 			return nil
 		},

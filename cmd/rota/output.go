@@ -10,6 +10,9 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+
 	"github.com/rotahq/rota"
 	"github.com/rotahq/rota/store"
 )
@@ -137,4 +140,42 @@ func compactJSON(raw []byte) string {
 		return string(raw)
 	}
 	return b.String()
+}
+
+// nextPageCommand is the command line of the next page of a list: cmd with
+// the flags of its own that were given (its filters, limit and order), the
+// cursor flag set to next. Global flags (the store, the server, --json) are
+// left out: they usually come from the environment, and --token must never
+// be printed.
+func nextPageCommand(cmd *cobra.Command, cursor, next string) string {
+	parts := []string{cmd.CommandPath()}
+	own := cmd.LocalNonPersistentFlags()
+	cmd.Flags().Visit(func(f *pflag.Flag) {
+		if f.Name == cursor || own.Lookup(f.Name) == nil {
+			return
+		}
+		if f.Value.Type() == "bool" {
+			parts = append(parts, "--"+f.Name)
+			return
+		}
+		vals := []string{f.Value.String()}
+		if sv, ok := f.Value.(pflag.SliceValue); ok {
+			vals = sv.GetSlice()
+		}
+		for _, v := range vals {
+			parts = append(parts, "--"+f.Name, shellQuote(v))
+		}
+	})
+	return strings.Join(append(parts, "--"+cursor, shellQuote(next)), " ")
+}
+
+// shellQuote quotes s for a POSIX shell when it holds anything but
+// letters, digits and . _ - : / = , @ +.
+func shellQuote(s string) string {
+	if s != "" && strings.IndexFunc(s, func(r rune) bool {
+		return !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("._-:/=,@+", r))
+	}) < 0 {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }

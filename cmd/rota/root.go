@@ -2,9 +2,12 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
+	"os"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -75,7 +78,27 @@ func newRootCmd(getenv func(string) string, stdin io.Reader, stdout, stderr io.W
 		newMigrateCmd(a),
 		newBenchCmd(a),
 	)
+	refuseUnknownSubcommands(root)
 	return root
+}
+
+// refuseUnknownSubcommands makes every command that only groups others
+// (jobs, queues, ...) refuse an unknown subcommand as bad input. Left alone,
+// cobra prints the group's help and exits 0 for `rota jobs frobnicate`; the
+// root command already refuses one.
+func refuseUnknownSubcommands(c *cobra.Command) {
+	for _, sub := range c.Commands() {
+		if sub.HasSubCommands() && !sub.Runnable() {
+			sub.Args = cobra.ArbitraryArgs
+			sub.RunE = func(cmd *cobra.Command, args []string) error {
+				if len(args) > 0 {
+					return usagef("unknown command %q for %q (see '%s --help')", args[0], cmd.CommandPath(), cmd.CommandPath())
+				}
+				return cmd.Help()
+			}
+		}
+		refuseUnknownSubcommands(sub)
+	}
 }
 
 // redactFlagError drops the value from an error about --tokens or
@@ -126,12 +149,21 @@ func (a *app) openStore(ctx context.Context) (store.Store, error) {
 		_ = st.Close()
 		return nil, fmt.Errorf("migrate: %w", err)
 	}
+	// A store migrated by a newer rota works with this one only as far as
+	// the newer migrations allow: say so rather than run on it silently.
+	if applied, latest, err := st.SchemaVersion(ctx); err == nil && applied > latest {
+		a.logger().Warn("the store's schema is newer than this rota knows: upgrade rota",
+			"store", st.Driver(), "schema_version", applied, "known_version", latest)
+	}
 	return st, nil
 }
 
 // client opens the store and a client on it for commands that enqueue and
 // query (they never start the node). The caller closes the store.
 func (a *app) client(ctx context.Context) (*rota.Client, store.Store, error) {
+	if err := a.checkWorkersDir(); err != nil {
+		return nil, nil, err
+	}
 	st, err := a.openStore(ctx)
 	if err != nil {
 		return nil, nil, err
@@ -150,4 +182,25 @@ func (a *app) client(ctx context.Context) (*rota.Client, store.Store, error) {
 		return nil, nil, err
 	}
 	return c, st, nil
+}
+
+// checkWorkersDir refuses a configured workers directory that is not a
+// directory (a typo would otherwise run a node without its workers, or
+// enqueue without the kind's queue and attempts), as bad input naming
+// ROTA_WORKERS_DIR, before the store is opened.
+func (a *app) checkWorkersDir() error {
+	dir := a.cfg.WorkersDir
+	if dir == "" {
+		return nil
+	}
+	fi, err := os.Stat(dir)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return usageError{&config.FieldError{Field: config.EnvWorkersDir, Value: dir, Reason: "not a directory: it does not exist"}}
+	case err != nil:
+		return fmt.Errorf("%s: %w", config.EnvWorkersDir, err)
+	case !fi.IsDir():
+		return usageError{&config.FieldError{Field: config.EnvWorkersDir, Value: dir, Reason: "not a directory"}}
+	}
+	return nil
 }

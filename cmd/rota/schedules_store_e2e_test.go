@@ -1,6 +1,9 @@
 package main
 
 import (
+	"encoding/json"
+	"maps"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -49,6 +52,11 @@ func testSchedulesStoredCLI(t *testing.T, e *env) {
 	e.jsonOut(&page, "schedules", "ls")
 	if len(page.Schedules) != 1 {
 		t.Errorf("ls --json: %+v", page)
+	}
+	var raw map[string]json.RawMessage
+	e.jsonOut(&raw, "schedules", "ls")
+	if _, ok := raw["schedules"]; !ok || len(raw) != 2 || string(raw["next_after_key"]) != `""` {
+		t.Errorf("ls --json: keys %v, want schedules and next_after_key", slices.Sorted(maps.Keys(raw)))
 	}
 	e.ok("schedules", "rm", "nightly")
 	if _, errOut, code := e.cli("schedules", "show", "nightly"); code != exitError || !strings.Contains(errOut, "not found") {

@@ -47,6 +47,9 @@ func (a *app) serve(ctx context.Context) error {
 			return err
 		}
 	}
+	if err := a.checkWorkersDir(); err != nil {
+		return err
+	}
 	st, err := a.openStore(ctx)
 	if err != nil {
 		return err

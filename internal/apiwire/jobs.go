@@ -26,11 +26,12 @@ type EnqueueRequest struct {
 	Key  string `json:"key,omitempty"`
 	// OnConflict is the policy for an active job with the same key
 	// (rota.ConflictPolicy).
-	OnConflict    string            `json:"on_conflict,omitempty"`
-	Metadata      map[string]string `json:"metadata,omitempty"`
-	MaxAttempts   int               `json:"max_attempts,omitempty"`
-	Timeout       json.RawMessage   `json:"timeout,omitempty"`
-	UserRequested bool              `json:"user_requested,omitempty"`
+	OnConflict string            `json:"on_conflict,omitempty"`
+	Metadata   map[string]string `json:"metadata,omitempty"`
+	// MaxAttempts is at least 1; absent: the kind's, else the default.
+	MaxAttempts   *int            `json:"max_attempts,omitempty"`
+	Timeout       json.RawMessage `json:"timeout,omitempty"`
+	UserRequested bool            `json:"user_requested,omitempty"`
 }
 
 // Job is a job as the API shows it: the answer of an enqueue and of the

@@ -163,8 +163,8 @@ func (s *Store) fireTx(ctx context.Context, tx pgx.Tx, rows []fireRow, results [
 				}
 				if r := rooms[p.Queue]; r != nil {
 					if r.waiting >= r.maxSize && p.Priority > r.urgent {
-						results[i].Err = fmt.Errorf("postgres: fire schedule %q: queue %q has %d waiting jobs: %w",
-							rows[i].p.Key, p.Queue, r.waiting, store.ErrQueueFull)
+						results[i].Err = fmt.Errorf("postgres: fire schedule %q: %w",
+							rows[i].p.Key, store.QueueFull(p.Queue, r.waiting, r.maxSize, r.urgent))
 						continue
 					}
 					r.waiting++

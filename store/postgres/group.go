@@ -222,8 +222,8 @@ func admit(rooms map[string]*queueRoom, rows []insertRow) error {
 			continue
 		}
 		if r.waiting+taken[p.Queue] >= r.maxSize && p.Priority > r.urgent {
-			return fmt.Errorf("postgres: insert job %d: queue %q has %d waiting jobs: %w",
-				i, p.Queue, r.waiting+taken[p.Queue], store.ErrQueueFull)
+			return fmt.Errorf("postgres: insert job %d: %w",
+				i, store.QueueFull(p.Queue, r.waiting+taken[p.Queue], r.maxSize, r.urgent))
 		}
 		taken[p.Queue]++
 	}

@@ -268,7 +268,7 @@ func (s *Store) insertTx(ctx context.Context, tx pgx.Tx, now time.Time, rows []i
 			return nil
 		}
 		if r.waiting >= r.maxSize && p.Priority > r.urgent {
-			return fmt.Errorf("postgres: insert job %d: queue %q has %d waiting jobs: %w", i, p.Queue, r.waiting, store.ErrQueueFull)
+			return fmt.Errorf("postgres: insert job %d: %w", i, store.QueueFull(p.Queue, r.waiting, r.maxSize, r.urgent))
 		}
 		r.waiting++
 		return nil

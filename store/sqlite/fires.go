@@ -141,8 +141,8 @@ func (w *writer) fire(rows []fireRow, results []store.FireResult) error {
 			rooms[p.Queue] = room
 		}
 		if qs := room.settings; qs.maxSize > 0 && room.waiting >= qs.maxSize && p.Priority > qs.urgent {
-			results[i].Err = fmt.Errorf("sqlite: fire schedule %q: queue %q has %d waiting jobs: %w",
-				rows[i].p.Key, p.Queue, room.waiting, store.ErrQueueFull)
+			results[i].Err = fmt.Errorf("sqlite: fire schedule %q: %w",
+				rows[i].p.Key, store.QueueFull(p.Queue, room.waiting, qs.maxSize, qs.urgent))
 			continue
 		}
 		room.waiting++

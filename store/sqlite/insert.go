@@ -166,7 +166,7 @@ func (w *writer) insert(rows []insertRow, results []store.InsertResult) error {
 			rooms[p.Queue] = room
 		}
 		if qs := room.settings; qs.maxSize > 0 && room.waiting >= qs.maxSize && p.Priority > qs.urgent {
-			return fmt.Errorf("sqlite: insert job %d: queue %q has %d waiting jobs: %w", i, p.Queue, room.waiting, store.ErrQueueFull)
+			return fmt.Errorf("sqlite: insert job %d: %w", i, store.QueueFull(p.Queue, room.waiting, qs.maxSize, qs.urgent))
 		}
 		room.waiting++
 		run = append(run, insertTarget{r: r, res: &results[i], o: w.cur})
