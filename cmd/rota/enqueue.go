@@ -48,6 +48,11 @@ func newEnqueueCmd(a *app) *cobra.Command {
 			if cmd.Flags().Changed("priority") {
 				p.Priority = &priority
 			}
+			// 0 is the engine's "the kind's default"; given on the command
+			// line it is a mistake, as the engine says of a negative count.
+			if cmd.Flags().Changed("max-attempts") && maxAttempts < 1 {
+				return usagef("invalid max_attempts: %d is less than 1", maxAttempts)
+			}
 			if runAt != "" {
 				t, err := time.Parse(time.RFC3339, runAt)
 				if err != nil {

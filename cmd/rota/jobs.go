@@ -62,7 +62,7 @@ func newJobsLsCmd(a *app) *cobra.Command {
 				return err
 			}
 			p.Metadata = m
-			if limit < 0 || limit > store.MaxListLimit {
+			if limit < 1 || limit > store.MaxListLimit {
 				return usagef("invalid limit: %d is not in 1..%d", limit, store.MaxListLimit)
 			}
 			if after < 0 {
