@@ -159,8 +159,8 @@ type ScheduleListParams struct {
 
 // SchedulePage is one page of ListSchedules; NextAfterKey is "" on the last.
 type SchedulePage struct {
-	Schedules    []*Schedule
-	NextAfterKey string
+	Schedules    []*Schedule `json:"schedules"`
+	NextAfterKey string      `json:"next_after_key,omitempty"`
 }
 
 // FireParams records one fire of a schedule, in one transaction: if the

@@ -111,14 +111,14 @@ type Job struct {
 	Timeout     time.Duration     `json:"timeout,omitempty"` // 0: the kind's timeout
 	Result      json.RawMessage   `json:"result,omitempty"`
 	LastError   string            `json:"last_error,omitempty"`
-	Node        string            `json:"node,omitempty"`        // node holding (or last holding) the job
-	LeaseUntil  time.Time         `json:"lease_until,omitempty"` // while running
+	Node        string            `json:"node,omitempty"`       // node holding (or last holding) the job
+	LeaseUntil  time.Time         `json:"lease_until,omitzero"` // while running
 	// CancelRequested is set when an abort was asked for a running job.
 	CancelRequested bool      `json:"cancel_requested,omitempty"`
 	CreatedAt       time.Time `json:"created_at"`
 	UpdatedAt       time.Time `json:"updated_at"`
-	StartedAt       time.Time `json:"started_at,omitempty"`  // start of the latest attempt
-	FinishedAt      time.Time `json:"finished_at,omitempty"` // when it reached a final state
+	StartedAt       time.Time `json:"started_at,omitzero"`  // start of the latest attempt
+	FinishedAt      time.Time `json:"finished_at,omitzero"` // when it reached a final state
 	// Attempts is the attempt history, oldest first. Filled by Get; List leaves it nil.
 	Attempts []Attempt `json:"attempts,omitempty"`
 }
@@ -361,18 +361,18 @@ type PruneParams struct {
 
 // Queue is a queue's settings and its current counts.
 type Queue struct {
-	Name   string
-	Paused bool
+	Name   string `json:"name"`
+	Paused bool   `json:"paused"`
 	// MaxSize caps the waiting jobs (ready, scheduled, queued, retrying); 0: no cap.
-	MaxSize int
+	MaxSize int `json:"max_size"`
 	// UrgentPriority: a job with priority <= UrgentPriority is accepted even
 	// when the queue is full. -1: none is.
-	UrgentPriority int
-	UpdatedAt      time.Time
+	UrgentPriority int       `json:"urgent_priority"`
+	UpdatedAt      time.Time `json:"updated_at,omitzero"`
 	// Counts by state (only non-zero states present).
-	Counts map[State]int64
+	Counts map[State]int64 `json:"counts"`
 	// OldestQueuedAt is the run_at of the oldest queued job (zero if none).
-	OldestQueuedAt time.Time
+	OldestQueuedAt time.Time `json:"oldest_queued_at,omitzero"`
 }
 
 // QueueUpdate changes a queue's settings; nil fields are left alone. The queue

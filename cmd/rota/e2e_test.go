@@ -5,9 +5,11 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -316,6 +318,73 @@ func testCLIRoundTrip(t *testing.T, e *env, driver string) {
 	if out := e.ok("migrate"); !strings.Contains(out, driver+" schema at version") {
 		t.Errorf("migrate: %s", out)
 	}
+}
+
+// TestJSONOutputIsSnakeCase checks the shape of the --json output of the
+// list commands: the field names of the HTTP API (snake_case, never Go's
+// field names), and no zero times for what has not happened.
+func TestJSONOutputIsSnakeCase(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	e.ok("enqueue", "report.build", "{}")
+	e.ok("queues", "pause", "idle") // a queue without jobs
+	e.ok("schedules", "create", "a", "--kind", "report.build", "--spec", "daily")
+	e.ok("schedules", "create", "b", "--kind", "report.build", "--spec", "daily")
+	keys := func(args ...string) []map[string]json.RawMessage {
+		t.Helper()
+		var v any
+		e.jsonOut(&v, args...)
+		var objs []map[string]json.RawMessage
+		raw, _ := json.Marshal(v)
+		if _, ok := v.([]any); !ok {
+			raw = []byte("[" + string(raw) + "]")
+		}
+		if err := json.Unmarshal(raw, &objs); err != nil {
+			t.Fatalf("rota %v --json: %v in %s", args, err, raw)
+		}
+		return objs
+	}
+	has := func(what string, obj map[string]json.RawMessage, want ...string) {
+		t.Helper()
+		for _, k := range want {
+			if _, ok := obj[k]; !ok {
+				t.Errorf("%s: no %q in %v", what, k, slices.Sorted(maps.Keys(obj)))
+			}
+		}
+	}
+	lacks := func(what string, obj map[string]json.RawMessage, unwanted ...string) {
+		t.Helper()
+		for _, k := range unwanted {
+			if v, ok := obj[k]; ok {
+				t.Errorf("%s: has %q (%s)", what, k, v)
+			}
+		}
+	}
+	for _, q := range keys("queues", "ls") {
+		has("queues ls", q, "name", "paused", "max_size", "urgent_priority", "counts")
+		lacks("queues ls", q, "Name", "MaxSize", "Counts")
+		if string(q["name"]) == `"idle"` {
+			lacks("queues ls, a queue without jobs", q, "oldest_queued_at")
+			if c := string(q["counts"]); c != "{}" {
+				t.Errorf("queues ls, a queue without jobs: counts %s, want {}", c)
+			}
+		}
+	}
+	page := keys("schedules", "ls", "--limit", "1")[0]
+	has("schedules ls", page, "schedules", "next_after_key")
+	lacks("schedules ls", page, "Schedules", "NextAfterKey")
+	last := keys("schedules", "ls", "--after", "a")[0]
+	has("schedules ls, last page", last, "schedules")
+	lacks("schedules ls, last page", last, "next_after_key")
+	var jobs struct {
+		Jobs []map[string]json.RawMessage `json:"jobs"`
+	}
+	e.jsonOut(&jobs, "jobs", "ls")
+	if len(jobs.Jobs) != 1 {
+		t.Fatalf("jobs ls: %d jobs, want 1", len(jobs.Jobs))
+	}
+	has("jobs ls, a queued job", jobs.Jobs[0], "id", "state", "run_at", "created_at")
+	lacks("jobs ls, a queued job", jobs.Jobs[0], "lease_until", "started_at", "finished_at")
 }
 
 // TestServeSurvivesKillAndShutsDownGracefully starts `rota serve` as a real

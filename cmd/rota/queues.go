@@ -28,6 +28,11 @@ func newQueuesCmd(a *app) *cobra.Command {
 				if qs == nil {
 					qs = []rota.QueueInfo{}
 				}
+				for i := range qs {
+					if qs[i].Counts == nil {
+						qs[i].Counts = map[rota.State]int64{} // {} as GET /v1/queues says it, not null
+					}
+				}
 				return printJSON(a.stdout, qs)
 			}
 			header := []string{"QUEUE", "PAUSED", "MAX SIZE", "URGENT<="}
