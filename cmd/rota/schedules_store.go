@@ -176,7 +176,10 @@ func addStoredScheduleCmds(a *app, cmd *cobra.Command) {
 			for i, s := range page.Schedules {
 				enabled := "yes"
 				if !s.Enabled {
-					enabled = "no: " + truncate(s.DisabledReason, 40)
+					enabled = "no"
+					if s.DisabledReason != "" {
+						enabled += ": " + truncate(s.DisabledReason, 40)
+					}
 				}
 				rows[i] = []string{s.Key, s.Kind, truncate(s.Spec, 40), orDash(s.Zone), enabled, fmtTime(s.NextFire),
 					fmtTime(s.LastFire), orDash(truncate(s.LastOutcome, 40))}
@@ -185,7 +188,7 @@ func addStoredScheduleCmds(a *app, cmd *cobra.Command) {
 				return err
 			}
 			if page.NextAfterKey != "" {
-				fmt.Fprintf(a.stdout, "more: --after %s\n", page.NextAfterKey)
+				fmt.Fprintf(a.stderr, "more: rota schedules ls --after %s\n", page.NextAfterKey)
 			}
 			return nil
 		},
@@ -265,7 +268,10 @@ func (a *app) printSchedule(s *rota.Schedule) error {
 	}
 	enabled := "yes"
 	if !s.Enabled {
-		enabled = "no (" + s.DisabledReason + ")"
+		enabled = "no"
+		if s.DisabledReason != "" {
+			enabled += " (" + s.DisabledReason + ")"
+		}
 	}
 	rows := [][]string{
 		{"key:", s.Key}, {"kind:", s.Kind}, {"queue:", s.Queue}, {"args:", compactJSON(s.Args)},

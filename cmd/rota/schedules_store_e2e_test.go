@@ -82,3 +82,28 @@ func mustZone(t *testing.T, name string) *time.Location {
 	}
 	return loc
 }
+
+// TestSchedulesTables checks the tables of schedules show and ls: a schedule
+// disabled without a reason is "no" (not "no ()"), and the hint to the next
+// page goes to stderr, as jobs ls gives it, not into the table.
+func TestSchedulesTables(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	e.ok("schedules", "create", "a", "--kind", "report", "--spec", "daily", "--disabled")
+	e.ok("schedules", "create", "b", "--kind", "report", "--spec", "daily")
+	show := e.ok("schedules", "show", "a")
+	if !strings.Contains(show, "enabled:       no\n") {
+		t.Errorf("show of a schedule disabled without a reason:\n%s", show)
+	}
+	out, errOut, code := e.cli("schedules", "ls", "--limit", "1")
+	if code != 0 {
+		t.Fatalf("ls: exit %d: %s", code, errOut)
+	}
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	if len(lines) != 2 || !strings.HasPrefix(lines[1], "a ") || !strings.Contains(lines[1], " no ") || strings.Contains(lines[1], "no:") {
+		t.Errorf("ls --limit 1: want the header and schedule a, disabled (no reason), got:\n%s", out)
+	}
+	if strings.TrimSpace(errOut) != "more: rota schedules ls --after a" {
+		t.Errorf("ls --limit 1: stderr %q, want the next page's command", errOut)
+	}
+}
