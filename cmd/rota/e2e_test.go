@@ -777,6 +777,35 @@ func TestBenchCPUProfile(t *testing.T) {
 	}
 }
 
+// TestBenchSchedulesOutput: bench schedules prints its figures as lines of
+// their own (the process CPU line began with " ; ") and has no -n: its jobs
+// are the fires of --schedules for --duration, and -n was silently ignored.
+// A --duration within the warm-up is bad input.
+func TestBenchSchedulesOutput(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	out := e.ok("bench", "schedules", "--duration", "3s", "--schedules", "5")
+	lines := strings.Split(strings.TrimRight(out, "\n"), "\n")
+	if len(lines) < 3 || !strings.HasPrefix(lines[0], "schedules on sqlite: ") {
+		t.Fatalf("bench schedules:\n%s", out)
+	}
+	for _, l := range lines[1:] {
+		if !strings.HasPrefix(l, "  ") || strings.HasPrefix(strings.TrimSpace(l), ";") {
+			t.Errorf("bench schedules: line %q is not a figure of its own:\n%s", l, out)
+		}
+	}
+	if !slices.ContainsFunc(lines, func(l string) bool { return strings.HasPrefix(l, "  process CPU ") }) {
+		t.Errorf("bench schedules: no process CPU line:\n%s", out)
+	}
+	if _, errOut, code := e.cli("bench", "schedules", "-n", "5"); code != exitUsage || !strings.Contains(errOut, "-n") {
+		t.Errorf("bench schedules -n 5: exit %d, %q; want %d naming -n", code, errOut, exitUsage)
+	}
+	// A run no longer than the warm-up measures nothing: bad input, not a failure.
+	if _, errOut, code := e.cli("bench", "schedules", "--duration", "2s"); code != exitUsage || !strings.Contains(errOut, "duration") {
+		t.Errorf("bench schedules --duration 2s: exit %d, %q; want %d naming duration", code, errOut, exitUsage)
+	}
+}
+
 func TestRedactURL(t *testing.T) {
 	t.Parallel()
 	for _, c := range []struct{ in, want string }{
