@@ -194,6 +194,7 @@ func TestBadInputExitsTwoAndChangesNothing(t *testing.T) {
 		{"bad leader lease", []string{"nodes", "ls"}, []string{"ROTA_LEADER_LEASE=0s"}, "ROTA_LEADER_LEASE"},
 		{"nodes ls with an argument", []string{"nodes", "ls", "node-a"}, nil, "ls takes"},
 		{"bad database url", []string{"jobs", "ls"}, []string{"ROTA_DATABASE_URL=mysql://x/y"}, "mysql"},
+		{"serve without its workers dir", []string{"serve"}, []string{"ROTA_WORKERS_DIR=/nonexistent/rota-workers"}, "ROTA_WORKERS_DIR"},
 		{"bad bench size", []string{"bench", "throughput", "-n", "-5"}, nil, "jobs"},
 	}
 	for _, tc := range cases {

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net"
 	"net/url"
+	"os"
 	"sort"
 
 	"github.com/spf13/cobra"
@@ -44,6 +45,11 @@ func (a *app) serve(ctx context.Context) error {
 	if !a.cfg.ListenDisabled() {
 		var err error
 		if tokens, err = a.httpTokens(); err != nil {
+			return err
+		}
+	}
+	if a.cfg.WorkersDir != "" {
+		if err := checkWorkersDir(a.cfg.WorkersDir); err != nil {
 			return err
 		}
 	}
@@ -198,4 +204,17 @@ func redactURL(s string) string {
 		return s
 	}
 	return u.Redacted()
+}
+
+// checkWorkersDir refuses a workers directory that is not there (or not a
+// directory) as bad input naming the setting, before the store is touched.
+func checkWorkersDir(dir string) error {
+	fi, err := os.Stat(dir)
+	switch {
+	case err != nil:
+		return usagef("%s: %q is not a readable directory: %v", config.EnvWorkersDir, dir, errors.Unwrap(err))
+	case !fi.IsDir():
+		return usagef("%s: %q is not a directory", config.EnvWorkersDir, dir)
+	}
+	return nil
 }
