@@ -316,6 +316,9 @@ func testCLIRoundTrip(t *testing.T, e *env, driver string) {
 	if c := e.counts(); c[store.StateQueued] != 2 || c[store.StateScheduled] != 1 {
 		t.Fatalf("counts %v", c)
 	}
+	if out := e.ok("jobs", "delete", fmt.Sprint(later.ID)); out != fmt.Sprintf("delete: job %d deleted (report.build, was scheduled)\n", later.ID) {
+		t.Errorf("delete: %q", out)
+	}
 	if out := e.ok("migrate"); !strings.Contains(out, driver+" schema at version") {
 		t.Errorf("migrate: %s", out)
 	}

@@ -236,6 +236,9 @@ func (a *app) printAction(job *rota.Job, action string) error {
 	if job.State == rota.StateRunning && job.CancelRequested {
 		state = "running, abort requested"
 	}
+	if action == "delete" { // the job is gone; its state is what it was
+		return a.say(job, "delete: job %d deleted (%s, was %s)", job.ID, job.Kind, state)
+	}
 	return a.say(job, "%s: job %d %s (%s)", action, job.ID, state, job.Kind)
 }
 
