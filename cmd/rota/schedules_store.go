@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/rotahq/rota"
 )
@@ -128,6 +129,11 @@ func addStoredScheduleCmds(a *app, cmd *cobra.Command) {
 		Example: "  rota schedules update nightly-report --spec 'daily at 03:00' --overlap skip",
 		Args:    rangeArgs(1, 1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			changed := false
+			cmd.Flags().Visit(func(f *pflag.Flag) { changed = changed || cmd.LocalFlags().Lookup(f.Name) != nil })
+			if !changed {
+				return usagef("nothing to change: give the flags of what to change (see rota schedules update --help)")
+			}
 			c, done, err := a.backend(cmd.Context())
 			if err != nil {
 				return err

@@ -85,7 +85,8 @@ func mustZone(t *testing.T, name string) *time.Location {
 
 // TestSchedulesTables checks the tables of schedules show and ls: a schedule
 // disabled without a reason is "no" (not "no ()"), and the hint to the next
-// page goes to stderr, as jobs ls gives it, not into the table.
+// page goes to stderr, as jobs ls gives it, not into the table; and that an
+// update without a change is refused.
 func TestSchedulesTables(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
@@ -105,5 +106,11 @@ func TestSchedulesTables(t *testing.T) {
 	}
 	if strings.TrimSpace(errOut) != "more: rota schedules ls --after a" {
 		t.Errorf("ls --limit 1: stderr %q, want the next page's command", errOut)
+	}
+	// An update that names nothing to change is bad input, as queues set is.
+	for _, args := range [][]string{{"schedules", "update", "b"}, {"schedules", "update", "b", "--json"}} {
+		if _, errOut, code := e.cli(args...); code != exitUsage || !strings.Contains(errOut, "nothing to change") {
+			t.Errorf("%v: exit %d, %q; want %d, nothing to change", args, code, errOut, exitUsage)
+		}
 	}
 }
