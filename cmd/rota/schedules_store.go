@@ -10,6 +10,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/rotahq/rota"
+	"github.com/rotahq/rota/store"
 )
 
 // scheduleFlags are the flags of rota schedules create and update.
@@ -163,6 +164,9 @@ func addStoredScheduleCmds(a *app, cmd *cobra.Command) {
 		Short: "List stored schedules with their next fire and last outcome",
 		Args:  rangeArgs(0, 0),
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if limit < 1 || limit > store.MaxListLimit {
+				return usagef("invalid limit: %d is not in 1..%d", limit, store.MaxListLimit)
+			}
 			c, done, err := a.backend(cmd.Context())
 			if err != nil {
 				return err

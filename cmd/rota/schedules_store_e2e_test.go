@@ -67,6 +67,8 @@ func testSchedulesStoredCLI(t *testing.T, e *env) {
 		{[]string{"schedules", "create", "x", "--kind", "report", "--spec", "daily", "--condition", "rain"}, "invalid condition"},
 		{[]string{"schedules", "create", "x", "--kind", "report", "--spec", "daily", "--args", "{"}, "invalid args"},
 		{[]string{"schedules", "create", "a b", "--kind", "report", "--spec", "daily"}, "invalid key"},
+		{[]string{"schedules", "ls", "--limit", "0"}, "invalid limit"},
+		{[]string{"schedules", "ls", "--limit", "10001"}, "invalid limit"},
 	} {
 		if _, errOut, code := e.cli(tc.args...); code != exitUsage || !strings.Contains(errOut, tc.want) {
 			t.Errorf("%v: exit %d, %q; want exit %d with %q", tc.args, code, errOut, exitUsage, tc.want)
