@@ -268,6 +268,11 @@ func testCLIRoundTrip(t *testing.T, e *env, driver string) {
 	if dup.ID != job.ID || compact(t, dup.Args) != `{"week":47}` {
 		t.Fatalf("duplicate key gave %+v", dup)
 	}
+	// With reject, a duplicate is an error (exit 1) that names the kind and key.
+	if _, errOut, code := e.cli("enqueue", "report.build", "{}", "--key", "w47", "--on-conflict", "reject"); code != exitError ||
+		strings.TrimSpace(errOut) != `rota: a report.build job with key "w47" is active (--on-conflict reject): duplicate` {
+		t.Fatalf("rejected duplicate: exit %d, %q", code, errOut)
+	}
 	var released store.Job
 	e.jsonOut(&released, "jobs", "release", fmt.Sprint(job.ID))
 	if released.State != store.StateQueued {
