@@ -175,6 +175,8 @@ func TestBadInputChangesNothing(t *testing.T) {
 		{"complete without attempt", "POST", fmt.Sprintf("/v1/jobs/%d/complete", pid), w, `{}`, 400, CodeInvalid, "attempt"},
 		{"complete a stale attempt", "POST", fmt.Sprintf("/v1/jobs/%d/complete", pid), w, `{"attempt":2}`, 409, CodeConflict, "attempt"},
 		{"complete a queued job", "POST", fmt.Sprintf("/v1/jobs/%d/complete", qid), w, `{"attempt":1}`, 409, CodeConflict, "attempt"},
+		{"complete unknown id", "POST", "/v1/jobs/999999/complete", w, `{"attempt":1}`, 404, CodeNotFound, "id"},
+		{"fail unknown id", "POST", "/v1/jobs/999999/fail", w, `{"attempt":1,"error":"x"}`, 404, CodeNotFound, "id"},
 		{"fail two ways", "POST", fmt.Sprintf("/v1/jobs/%d/fail", pid), w, `{"attempt":1,"retry_after":"1m","permanent":true}`, 400, CodeInvalid, "retry_after"},
 		{"fail with negative retry", "POST", fmt.Sprintf("/v1/jobs/%d/fail", pid), w, `{"attempt":1,"retry_after":-3}`, 400, CodeInvalid, "retry_after"},
 		// Queues.

@@ -391,10 +391,8 @@ func (s *Server) poppedAttempt(ctx context.Context, id int64, attempt int, actio
 	if attempt < 1 {
 		return nil, invalid("attempt", "want the attempt of the popped job (1 or more)")
 	}
-	if !s.popped.has(id, attempt) {
-		return nil, &apiError{Status: http.StatusConflict, Code: CodeConflict, Field: "attempt",
-			Message: fmt.Sprintf("cannot %s job %d attempt %d: this server did not pop it (only popped attempts end here)", action, id, attempt)}
-	}
+	// The job first: a job that is not there is a 404, and one that no
+	// longer runs the attempt says so, whoever popped it.
 	j, err := s.client.Get(ctx, id)
 	if err != nil {
 		return nil, s.jobError(ctx, id, action, err)
@@ -402,6 +400,10 @@ func (s *Server) poppedAttempt(ctx context.Context, id int64, attempt int, actio
 	if j.State != rota.StateRunning || j.Attempt != attempt {
 		return nil, &apiError{Status: http.StatusConflict, Code: CodeConflict, Field: "attempt",
 			Message: fmt.Sprintf("cannot %s job %d attempt %d: the job is %s at attempt %d", action, id, attempt, j.State, j.Attempt)}
+	}
+	if !s.popped.has(id, attempt) {
+		return nil, &apiError{Status: http.StatusConflict, Code: CodeConflict, Field: "attempt",
+			Message: fmt.Sprintf("cannot %s job %d attempt %d: this server did not pop it (only popped attempts end here)", action, id, attempt)}
 	}
 	return j, nil
 }

@@ -160,7 +160,7 @@ type ScheduleListParams struct {
 // SchedulePage is one page of ListSchedules; NextAfterKey is "" on the last.
 type SchedulePage struct {
 	Schedules    []*Schedule `json:"schedules"`
-	NextAfterKey string      `json:"next_after_key"`
+	NextAfterKey string      `json:"next_after_key,omitempty"`
 }
 
 // FireParams records one fire of a schedule, in one transaction: if the

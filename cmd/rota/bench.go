@@ -16,7 +16,7 @@ import (
 func newBenchCmd(a *app) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "bench",
-		Short: "Measure rota on the configured store: throughput, latency, enqueue",
+		Short: "Measure rota on the configured store: throughput, latency, enqueue, schedules",
 		Long: "rota bench runs a standard workload and prints its figures (--json for scripts).\n\n" +
 			"Without --database-url or ROTA_DATABASE_URL it uses a fresh SQLite file in a temporary\n" +
 			"directory, removed afterwards; with one, its jobs go to a new queue named bench-<random>.",
@@ -40,19 +40,24 @@ func newBenchCmd(a *app) *cobra.Command {
 			},
 		}
 		c.Flags().StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile of the workload to this file (go tool pprof)")
-		c.Flags().IntVarP(&p.Jobs, "jobs", "n", 0, "number of jobs (default per workload)")
+		if name != bench.Schedules { // its jobs are the fires of --schedules for --duration
+			c.Flags().IntVarP(&p.Jobs, "jobs", "n", 0, "number of jobs (default per workload)")
+		}
 		c.Flags().IntVar(&p.Future, "future", 0, "first insert this many jobs scheduled a day ahead in the same queue")
 		if name == bench.Throughput || name == bench.Enqueue {
 			c.Flags().BoolVar(&p.EventLog, "event-log", false, "run the durable event log writer (as rota serve does) to measure its cost")
 		}
 		return c
 	}
-	tp := add(bench.Throughput, fmt.Sprintf("Insert N no-op jobs in batches of %d, then work them all (default n=%d, workers=%d)", bench.InsertBatch, bench.DefaultThroughputJobs, bench.DefaultWorkers))
+	tp := add(bench.Throughput, fmt.Sprintf("Insert N no-op jobs in batches of %d, then work them all (default n=%d, workers=%d; with --server n=%d, workers=%d)",
+		bench.InsertBatch, bench.DefaultThroughputJobs, bench.DefaultWorkers, bench.DefaultHTTPThroughputJobs, bench.DefaultHTTPWorkers))
 	tp.Flags().IntVar(&p.Workers, "workers", 0, "workers (the queue's max running jobs)")
-	lat := add(bench.Latency, fmt.Sprintf("Idle workers, one job every --every; insert-to-start p50/p99/max (default n=%d, every %s)", bench.DefaultLatencyJobs, bench.DefaultEvery))
+	lat := add(bench.Latency, fmt.Sprintf("Idle workers, one job every --every; insert-to-start p50/p99/max (default n=%d, every %s; with --server n=%d, every %s)",
+		bench.DefaultLatencyJobs, bench.DefaultEvery, bench.DefaultHTTPLatencyJobs, bench.DefaultHTTPEvery))
 	lat.Flags().IntVar(&p.Workers, "workers", 0, "workers")
 	lat.Flags().DurationVar(&p.Every, "every", 0, "interval between jobs")
-	enq := add(bench.Enqueue, fmt.Sprintf("C goroutines each inserting single jobs (default n=%d, concurrency %d)", bench.DefaultEnqueueJobs, bench.DefaultConcurrency))
+	enq := add(bench.Enqueue, fmt.Sprintf("C goroutines each inserting single jobs (default n=%d, concurrency %d; with --server n=%d, concurrency %d)",
+		bench.DefaultEnqueueJobs, bench.DefaultConcurrency, bench.DefaultHTTPEnqueueJobs, bench.DefaultHTTPConcurrency))
 	enq.Flags().IntVar(&p.Concurrency, "concurrency", 0, "goroutines")
 	sch := add(bench.Schedules, fmt.Sprintf("S schedules firing every second for --duration on this node; fire lateness p50/p99/max (default %d schedules, %s)", bench.DefaultSchedules, bench.DefaultScheduleRun))
 	sch.Flags().IntVar(&p.Schedules, "schedules", 0, "schedules")
@@ -77,6 +82,9 @@ func (a *app) runBench(cmd *cobra.Command, p bench.Params, cpuProfile string) er
 	}
 	if p.Run < 0 {
 		return usagef("invalid duration: %s is negative", p.Run)
+	}
+	if p.Run != 0 && p.Run <= bench.ScheduleWarmUp {
+		return usagef("invalid duration: %s is not longer than the %s warm-up (its fires are not measured)", p.Run, bench.ScheduleWarmUp)
 	}
 	switch {
 	case p.Lookahead < 0 || p.Lookahead > rota.MaxScheduleLookahead:
@@ -158,12 +166,12 @@ func (a *app) printBench(res bench.Result) error {
 		fmt.Fprintf(a.stdout, "\n  inserted p50 %+.3f ms, p99 %+.3f ms, max %+.3f ms from the fire time (%d of %d written ahead)",
 			res.InsertP50Ms, res.InsertP99Ms, res.InsertMaxMs, res.FiresAhead, res.Jobs)
 		if res.FiresStarted == 0 {
-			fmt.Fprintf(a.stdout, "; none started by the end of the run\n ")
+			fmt.Fprintf(a.stdout, "; none started by the end of the run")
 		} else {
-			fmt.Fprintf(a.stdout, "; started (%d of them) p50 %.3f ms, p99 %.3f ms, max %.3f ms\n ",
+			fmt.Fprintf(a.stdout, "; started (%d of them) p50 %.3f ms, p99 %.3f ms, max %.3f ms",
 				res.FiresStarted, res.StartP50Ms, res.StartP99Ms, res.StartMaxMs)
 		}
-		fmt.Fprintf(a.stdout, "; process CPU %.1fs (%.0f%% of a core)", res.CPUSeconds, res.CPUPercent)
+		fmt.Fprintf(a.stdout, "\n  process CPU %.1fs (%.0f%% of a core)", res.CPUSeconds, res.CPUPercent)
 		if res.FiresMissing > 0 {
 			fmt.Fprintf(a.stdout, "; %d fires missing", res.FiresMissing)
 		}

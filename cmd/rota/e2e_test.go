@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -191,6 +192,7 @@ func TestBadInputExitsTwoAndChangesNothing(t *testing.T) {
 		{"unknown bench workload", []string{"bench", "frobnicate"}, nil, `unknown command "frobnicate" for "rota bench"`},
 		{"bad state", []string{"jobs", "ls", "--state", "finished"}, nil, "state"},
 		{"bad limit", []string{"jobs", "ls", "--limit", "-5"}, nil, "limit"},
+		{"zero limit", []string{"jobs", "ls", "--limit", "0"}, nil, "limit"},
 		{"bad id", []string{"jobs", "show", "abc"}, nil, "id"},
 		{"zero id", []string{"jobs", "cancel", "0"}, nil, "id"},
 		{"cancel id and key", []string{"jobs", "cancel", "1", "--kind", "demo.kind", "--key", "k1"}, nil, "not both"},
@@ -284,6 +286,11 @@ func testCLIRoundTrip(t *testing.T, e *env, driver string) {
 	if dup.ID != job.ID || compact(t, dup.Args) != `{"week":47}` {
 		t.Fatalf("duplicate key gave %+v", dup)
 	}
+	// With reject, a duplicate is an error (exit 1) that names the kind and key.
+	if _, errOut, code := e.cli("enqueue", "report.build", "{}", "--key", "w47", "--on-conflict", "reject"); code != exitError ||
+		strings.TrimSpace(errOut) != `rota: a report.build job with key "w47" is active (--on-conflict reject): duplicate` {
+		t.Fatalf("rejected duplicate: exit %d, %q", code, errOut)
+	}
 	var released store.Job
 	e.jsonOut(&released, "jobs", "release", fmt.Sprint(job.ID))
 	if released.State != store.StateQueued {
@@ -351,9 +358,80 @@ func testCLIRoundTrip(t *testing.T, e *env, driver string) {
 	if c := e.counts(); c[store.StateQueued] != 2 || c[store.StateScheduled] != 1 {
 		t.Fatalf("counts %v", c)
 	}
+	if out := e.ok("jobs", "delete", fmt.Sprint(later.ID)); out != fmt.Sprintf("delete: job %d deleted (report.build, was scheduled)\n", later.ID) {
+		t.Errorf("delete: %q", out)
+	}
 	if out := e.ok("migrate"); !strings.Contains(out, driver+" schema at version") {
 		t.Errorf("migrate: %s", out)
 	}
+}
+
+// TestJSONOutputIsSnakeCase checks the shape of the --json output of the
+// list commands: the field names of the HTTP API (snake_case, never Go's
+// field names), and no zero times for what has not happened.
+func TestJSONOutputIsSnakeCase(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	e.ok("enqueue", "report.build", "{}")
+	e.ok("queues", "pause", "idle") // a queue without jobs
+	e.ok("schedules", "create", "a", "--kind", "report.build", "--spec", "daily")
+	e.ok("schedules", "create", "b", "--kind", "report.build", "--spec", "daily")
+	keys := func(args ...string) []map[string]json.RawMessage {
+		t.Helper()
+		var v any
+		e.jsonOut(&v, args...)
+		var objs []map[string]json.RawMessage
+		raw, _ := json.Marshal(v)
+		if _, ok := v.([]any); !ok {
+			raw = []byte("[" + string(raw) + "]")
+		}
+		if err := json.Unmarshal(raw, &objs); err != nil {
+			t.Fatalf("rota %v --json: %v in %s", args, err, raw)
+		}
+		return objs
+	}
+	has := func(what string, obj map[string]json.RawMessage, want ...string) {
+		t.Helper()
+		for _, k := range want {
+			if _, ok := obj[k]; !ok {
+				t.Errorf("%s: no %q in %v", what, k, slices.Sorted(maps.Keys(obj)))
+			}
+		}
+	}
+	lacks := func(what string, obj map[string]json.RawMessage, unwanted ...string) {
+		t.Helper()
+		for _, k := range unwanted {
+			if v, ok := obj[k]; ok {
+				t.Errorf("%s: has %q (%s)", what, k, v)
+			}
+		}
+	}
+	for _, q := range keys("queues", "ls") {
+		has("queues ls", q, "name", "paused", "max_size", "urgent_priority", "counts")
+		lacks("queues ls", q, "Name", "MaxSize", "Counts")
+		if string(q["name"]) == `"idle"` {
+			lacks("queues ls, a queue without jobs", q, "oldest_queued_at")
+			if c := string(q["counts"]); c != "{}" {
+				t.Errorf("queues ls, a queue without jobs: counts %s, want {}", c)
+			}
+		}
+	}
+	page := keys("schedules", "ls", "--limit", "1")[0]
+	has("schedules ls", page, "schedules", "next_after_key")
+	lacks("schedules ls", page, "Schedules", "NextAfterKey")
+	last := keys("schedules", "ls", "--after", "a")[0]
+	has("schedules ls, last page", last, "schedules")
+	lacks("schedules ls, last page", last, "next_after_key")
+	var jobs struct {
+		Jobs []map[string]json.RawMessage `json:"jobs"`
+	}
+	lacks("jobs ls, last page", keys("jobs", "ls")[0], "next_after_id")
+	e.jsonOut(&jobs, "jobs", "ls")
+	if len(jobs.Jobs) != 1 {
+		t.Fatalf("jobs ls: %d jobs, want 1", len(jobs.Jobs))
+	}
+	has("jobs ls, a queued job", jobs.Jobs[0], "id", "state", "run_at", "created_at")
+	lacks("jobs ls, a queued job", jobs.Jobs[0], "lease_until", "started_at", "finished_at")
 }
 
 // TestServeSurvivesKillAndShutsDownGracefully starts `rota serve` as a real
@@ -743,6 +821,35 @@ func TestBenchCPUProfile(t *testing.T) {
 	_, errOut, code := e.cli("bench", "throughput", "-n", "200", "--cpuprofile", filepath.Join(e.dir, "no", "such", "dir", "cpu.prof"))
 	if code != 2 || !strings.Contains(errOut, "cpuprofile") {
 		t.Errorf("unwritable profile: exit %d, %q; want 2 naming cpuprofile", code, errOut)
+	}
+}
+
+// TestBenchSchedulesOutput: bench schedules prints its figures as lines of
+// their own (the process CPU line began with " ; ") and has no -n: its jobs
+// are the fires of --schedules for --duration, and -n was silently ignored.
+// A --duration within the warm-up is bad input.
+func TestBenchSchedulesOutput(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	out := e.ok("bench", "schedules", "--duration", "3s", "--schedules", "5")
+	lines := strings.Split(strings.TrimRight(out, "\n"), "\n")
+	if len(lines) < 3 || !strings.HasPrefix(lines[0], "schedules on sqlite: ") {
+		t.Fatalf("bench schedules:\n%s", out)
+	}
+	for _, l := range lines[1:] {
+		if !strings.HasPrefix(l, "  ") || strings.HasPrefix(strings.TrimSpace(l), ";") {
+			t.Errorf("bench schedules: line %q is not a figure of its own:\n%s", l, out)
+		}
+	}
+	if !slices.ContainsFunc(lines, func(l string) bool { return strings.HasPrefix(l, "  process CPU ") }) {
+		t.Errorf("bench schedules: no process CPU line:\n%s", out)
+	}
+	if _, errOut, code := e.cli("bench", "schedules", "-n", "5"); code != exitUsage || !strings.Contains(errOut, "-n") {
+		t.Errorf("bench schedules -n 5: exit %d, %q; want %d naming -n", code, errOut, exitUsage)
+	}
+	// A run no longer than the warm-up measures nothing: bad input, not a failure.
+	if _, errOut, code := e.cli("bench", "schedules", "--duration", "2s"); code != exitUsage || !strings.Contains(errOut, "duration") {
+		t.Errorf("bench schedules --duration 2s: exit %d, %q; want %d naming duration", code, errOut, exitUsage)
 	}
 }
 

@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"strings"
@@ -70,6 +71,9 @@ func newEnqueueCmd(a *app) *cobra.Command {
 			}
 			defer done()
 			job, err := c.EnqueueParams(cmd.Context(), p)
+			if errors.Is(err, rota.ErrDuplicate) {
+				return fmt.Errorf("a %s job with key %q is active (--on-conflict reject): duplicate", p.Kind, p.Key)
+			}
 			if err != nil {
 				return err
 			}

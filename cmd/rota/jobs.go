@@ -62,7 +62,7 @@ func newJobsLsCmd(a *app) *cobra.Command {
 				return err
 			}
 			p.Metadata = m
-			if limit < 0 || limit > store.MaxListLimit {
+			if limit < 1 || limit > store.MaxListLimit {
 				return usagef("invalid limit: %d is not in 1..%d", limit, store.MaxListLimit)
 			}
 			if after < 0 {
@@ -95,7 +95,11 @@ func newJobsLsCmd(a *app) *cobra.Command {
 				if page.Jobs == nil {
 					page.Jobs = []*rota.Job{}
 				}
-				return printJSON(a.stdout, map[string]any{"jobs": page.Jobs, "next_after_id": page.NextAfterID})
+				out := map[string]any{"jobs": page.Jobs}
+				if page.NextAfterID != 0 { // left out on the last page, as schedules ls does
+					out["next_after_id"] = page.NextAfterID
+				}
+				return printJSON(a.stdout, out)
 			}
 			if err := printJobs(a.stdout, page.Jobs); err != nil {
 				return err
@@ -235,6 +239,9 @@ func (a *app) printAction(job *rota.Job, action string) error {
 	state := string(job.State)
 	if job.State == rota.StateRunning && job.CancelRequested {
 		state = "running, abort requested"
+	}
+	if action == "delete" { // the job is gone; its state is what it was
+		return a.say(job, "delete: job %d deleted (%s, was %s)", job.ID, job.Kind, state)
 	}
 	return a.say(job, "%s: job %d %s (%s)", action, job.ID, state, job.Kind)
 }

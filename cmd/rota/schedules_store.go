@@ -7,8 +7,10 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/rotahq/rota"
+	"github.com/rotahq/rota/store"
 )
 
 // scheduleFlags are the flags of rota schedules create and update.
@@ -128,6 +130,11 @@ func addStoredScheduleCmds(a *app, cmd *cobra.Command) {
 		Example: "  rota schedules update nightly-report --spec 'daily at 03:00' --overlap skip",
 		Args:    rangeArgs(1, 1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			changed := false
+			cmd.Flags().Visit(func(f *pflag.Flag) { changed = changed || cmd.LocalFlags().Lookup(f.Name) != nil })
+			if !changed {
+				return usagef("nothing to change: give the flags of what to change (see rota schedules update --help)")
+			}
 			c, done, err := a.backend(cmd.Context())
 			if err != nil {
 				return err
@@ -157,6 +164,9 @@ func addStoredScheduleCmds(a *app, cmd *cobra.Command) {
 		Short: "List stored schedules with their next fire and last outcome",
 		Args:  rangeArgs(0, 0),
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if limit < 1 || limit > store.MaxListLimit {
+				return usagef("invalid limit: %d is not in 1..%d", limit, store.MaxListLimit)
+			}
 			c, done, err := a.backend(cmd.Context())
 			if err != nil {
 				return err
@@ -176,7 +186,10 @@ func addStoredScheduleCmds(a *app, cmd *cobra.Command) {
 			for i, s := range page.Schedules {
 				enabled := "yes"
 				if !s.Enabled {
-					enabled = "no: " + truncate(s.DisabledReason, 40)
+					enabled = "no"
+					if s.DisabledReason != "" {
+						enabled += ": " + truncate(s.DisabledReason, 40)
+					}
 				}
 				rows[i] = []string{s.Key, s.Kind, truncate(s.Spec, 40), orDash(s.Zone), enabled, fmtTime(s.NextFire),
 					fmtTime(s.LastFire), orDash(truncate(s.LastOutcome, 40))}
@@ -185,7 +198,7 @@ func addStoredScheduleCmds(a *app, cmd *cobra.Command) {
 				return err
 			}
 			if page.NextAfterKey != "" {
-				fmt.Fprintf(a.stdout, "more: --after %s\n", page.NextAfterKey)
+				fmt.Fprintf(a.stderr, "more: rota schedules ls --after %s\n", page.NextAfterKey)
 			}
 			return nil
 		},
@@ -265,7 +278,10 @@ func (a *app) printSchedule(s *rota.Schedule) error {
 	}
 	enabled := "yes"
 	if !s.Enabled {
-		enabled = "no (" + s.DisabledReason + ")"
+		enabled = "no"
+		if s.DisabledReason != "" {
+			enabled += " (" + s.DisabledReason + ")"
+		}
 	}
 	rows := [][]string{
 		{"key:", s.Key}, {"kind:", s.Kind}, {"queue:", s.Queue}, {"args:", compactJSON(s.Args)},

@@ -55,8 +55,8 @@ func testSchedulesStoredCLI(t *testing.T, e *env) {
 	}
 	var raw map[string]json.RawMessage
 	e.jsonOut(&raw, "schedules", "ls")
-	if _, ok := raw["schedules"]; !ok || len(raw) != 2 || string(raw["next_after_key"]) != `""` {
-		t.Errorf("ls --json: keys %v, want schedules and next_after_key", slices.Sorted(maps.Keys(raw)))
+	if _, ok := raw["schedules"]; !ok || len(raw) != 1 {
+		t.Errorf("ls --json, the last page: keys %v, want schedules only", slices.Sorted(maps.Keys(raw)))
 	}
 	e.ok("schedules", "rm", "nightly")
 	if _, errOut, code := e.cli("schedules", "show", "nightly"); code != exitError || !strings.Contains(errOut, "not found") {
@@ -75,6 +75,8 @@ func testSchedulesStoredCLI(t *testing.T, e *env) {
 		{[]string{"schedules", "create", "x", "--kind", "report", "--spec", "daily", "--condition", "rain"}, "invalid condition"},
 		{[]string{"schedules", "create", "x", "--kind", "report", "--spec", "daily", "--args", "{"}, "invalid args"},
 		{[]string{"schedules", "create", "a b", "--kind", "report", "--spec", "daily"}, "invalid key"},
+		{[]string{"schedules", "ls", "--limit", "0"}, "invalid limit"},
+		{[]string{"schedules", "ls", "--limit", "10001"}, "invalid limit"},
 	} {
 		if _, errOut, code := e.cli(tc.args...); code != exitUsage || !strings.Contains(errOut, tc.want) {
 			t.Errorf("%v: exit %d, %q; want exit %d with %q", tc.args, code, errOut, exitUsage, tc.want)
@@ -89,4 +91,36 @@ func mustZone(t *testing.T, name string) *time.Location {
 		t.Fatal(err)
 	}
 	return loc
+}
+
+// TestSchedulesTables checks the tables of schedules show and ls: a schedule
+// disabled without a reason is "no" (not "no ()"), and the hint to the next
+// page goes to stderr, as jobs ls gives it, not into the table; and that an
+// update without a change is refused.
+func TestSchedulesTables(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	e.ok("schedules", "create", "a", "--kind", "report", "--spec", "daily", "--disabled")
+	e.ok("schedules", "create", "b", "--kind", "report", "--spec", "daily")
+	show := e.ok("schedules", "show", "a")
+	if !strings.Contains(show, "enabled:       no\n") {
+		t.Errorf("show of a schedule disabled without a reason:\n%s", show)
+	}
+	out, errOut, code := e.cli("schedules", "ls", "--limit", "1")
+	if code != 0 {
+		t.Fatalf("ls: exit %d: %s", code, errOut)
+	}
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	if len(lines) != 2 || !strings.HasPrefix(lines[1], "a ") || !strings.Contains(lines[1], " no ") || strings.Contains(lines[1], "no:") {
+		t.Errorf("ls --limit 1: want the header and schedule a, disabled (no reason), got:\n%s", out)
+	}
+	if strings.TrimSpace(errOut) != "more: rota schedules ls --after a" {
+		t.Errorf("ls --limit 1: stderr %q, want the next page's command", errOut)
+	}
+	// An update that names nothing to change is bad input, as queues set is.
+	for _, args := range [][]string{{"schedules", "update", "b"}, {"schedules", "update", "b", "--json"}} {
+		if _, errOut, code := e.cli(args...); code != exitUsage || !strings.Contains(errOut, "nothing to change") {
+			t.Errorf("%v: exit %d, %q; want %d, nothing to change", args, code, errOut, exitUsage)
+		}
+	}
 }

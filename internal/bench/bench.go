@@ -40,9 +40,9 @@ const (
 	// DefaultSchedules schedules fire every second for DefaultScheduleRun.
 	DefaultSchedules   = 1_000
 	DefaultScheduleRun = time.Minute
-	// scheduleWarmUp: fires in the first seconds of a run are not measured
+	// ScheduleWarmUp: fires in the first seconds of a run are not measured
 	// (the leader is elected and the first due batch read then).
-	scheduleWarmUp = 2 * time.Second
+	ScheduleWarmUp = 2 * time.Second
 	// scheduleDrain: after the run, fires of its last seconds are still
 	// awaited this long, so that late ones are measured, not dropped.
 	scheduleDrain = 2 * time.Second
@@ -519,7 +519,7 @@ type fireTimes struct {
 // time, or, written ahead of it by the lookahead, promoted from scheduled)
 // minus its fire time. It also measures the insert (negative: written
 // ahead) and the start of the job by the node's workers against the fire
-// time. Fires of the first scheduleWarmUp are not measured; those of the
+// time. Fires of the first ScheduleWarmUp are not measured; those of the
 // last seconds are awaited up to scheduleDrain after the run, and any
 // still missing are counted in FiresMissing. The schedules are deleted at
 // the end.
@@ -529,8 +529,8 @@ func schedules(ctx context.Context, st store.Store, queue string, p Params, res 
 	if run <= 0 {
 		run = DefaultScheduleRun
 	}
-	if run <= scheduleWarmUp {
-		return fmt.Errorf("run: %s is not longer than the %s warm-up", run, scheduleWarmUp)
+	if run <= ScheduleWarmUp {
+		return fmt.Errorf("run: %s is not longer than the %s warm-up", run, ScheduleWarmUp)
 	}
 	res.Schedules, res.Workers = n, DefaultWorkers
 	c, err := newClientOpts(st, rota.Options{
@@ -568,7 +568,7 @@ func schedules(ctx context.Context, st store.Store, queue string, p Params, res 
 	if err := c.Start(ctx); err != nil {
 		return err
 	}
-	measureFrom, end := start.Add(scheduleWarmUp), start.Add(run)
+	measureFrom, end := start.Add(ScheduleWarmUp), start.Add(run)
 	// Fires are at whole seconds: those in [measureFrom, end).
 	first := measureFrom.Truncate(time.Second)
 	if first.Before(measureFrom) {

@@ -37,7 +37,7 @@ func TestSchedulesWorkload(t *testing.T) {
 			}
 			const n = 20
 			res, err := Run(context.Background(), st, Params{Workload: Schedules, Schedules: n,
-				Run: scheduleWarmUp + 3*time.Second, Lookahead: tc.lookahead})
+				Run: ScheduleWarmUp + 3*time.Second, Lookahead: tc.lookahead})
 			if err != nil {
 				t.Fatal(err)
 			}
