@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"testing"
@@ -396,6 +397,93 @@ func TestRegistryWhileRunning(t *testing.T) {
 	waitState(t, c, enqueue(t, c, "plugin.b", nil).ID, rota.StateDone)
 	if got, _ := c.Get(ctx, late.ID); got.State != rota.StateQueued {
 		t.Errorf("unloaded kind's job is %s, want queued", got.State)
+	}
+}
+
+// retentionConfig is a WorkerConfigSource and RetentionSource over a
+// memConfig, and not a KindLister: only RetentionKinds tells the pruner of
+// the kinds it configures.
+type retentionConfig struct {
+	m   *memConfig
+	def time.Duration
+}
+
+func (r retentionConfig) Kind(kind string) (rota.KindConfig, bool) { return r.m.Kind(kind) }
+func (r retentionConfig) Changes() <-chan struct{}                 { return r.m.Changes() }
+
+func (r retentionConfig) RetentionKinds() []string {
+	var kinds []string
+	for _, k := range r.m.Kinds() {
+		if kc, _ := r.m.Kind(k); kc.Retention != nil {
+			kinds = append(kinds, k)
+		}
+	}
+	return kinds
+}
+
+func (r retentionConfig) DefaultRetention() time.Duration { return r.def }
+
+// TestPruneByConfiguration: the pruner uses the retention the worker
+// configuration gives kinds this node does not run, and the configuration's
+// default retention for every kind it does not name.
+func TestPruneByConfiguration(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	now := time.Now()
+	clock := &fakeClock{now: now}
+	minute, day := time.Minute, 24*time.Hour
+	tests := []struct {
+		name string
+		def  time.Duration // the configuration's default retention
+		// pruned after 10 minutes and after 2 hours, of:
+		// remote.kind (its file: a minute; no worker here), kept.kind (its
+		// file: a day) and other.kind (no file, no worker)
+		after10m, after2h []string
+	}{
+		{"no default: Options.Retention (an hour)", 0, []string{"remote.kind"}, []string{"other.kind"}},
+		{"default of 5 minutes", 5 * time.Minute, []string{"remote.kind", "other.kind"}, nil},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			cfg := retentionConfig{newMemConfig(), tc.def}
+			cfg.m.set("remote.kind", rota.KindConfig{Retention: &minute})
+			cfg.m.set("kept.kind", rota.KindConfig{Retention: &day})
+			clock := &fakeClock{now: clock.now}
+			c := newClient(t, openStore(t), rota.Options{Clock: clock, Retention: time.Hour, WorkerConfig: cfg})
+			byID := map[int64]string{}
+			for _, kind := range []string{"remote.kind", "kept.kind", "other.kind"} {
+				j := enqueue(t, c, kind, nil)
+				_, err := c.Abort(ctx, j.ID, "")
+				must(t, err)
+				byID[j.ID] = kind
+			}
+			prunedAt := func(d time.Duration) []string {
+				t.Helper()
+				clock.set(now.Add(d))
+				_, err := c.Prune(ctx)
+				must(t, err)
+				var gone []string
+				for id, kind := range byID {
+					if _, err := c.Get(ctx, id); errors.Is(err, rota.ErrNotFound) {
+						gone = append(gone, kind)
+						delete(byID, id)
+					}
+				}
+				slices.Sort(gone)
+				return gone
+			}
+			slices.Sort(tc.after10m)
+			if got := prunedAt(10 * time.Minute); !slices.Equal(got, tc.after10m) {
+				t.Errorf("pruned after 10 minutes: %v, want %v", got, tc.after10m)
+			}
+			if got := prunedAt(2 * time.Hour); !slices.Equal(got, tc.after2h) {
+				t.Errorf("pruned after 2 hours: %v, want %v", got, tc.after2h)
+			}
+			if left := slices.Collect(maps.Values(byID)); len(left) != 1 || left[0] != "kept.kind" {
+				t.Errorf("left: %v, want kept.kind only", byID)
+			}
+		})
 	}
 }
 

@@ -3,6 +3,7 @@ package rota
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sync"
 	"time"
 
@@ -222,21 +223,41 @@ func (m *maintenance) pruneLoop(ctx context.Context) {
 	}
 }
 
-// Prune deletes final jobs older than their retention now (the leader
-// also does this when it starts leading, and hourly). It returns how many jobs were deleted.
-func (c *Client) Prune(ctx context.Context) (int64, error) { return c.prune(ctx) }
-
-func (c *Client) prune(ctx context.Context) (int64, error) {
-	now := c.now()
-	p := store.PruneParams{Before: now.Add(-c.opts.Retention), Limit: pruneBatch}
-	for _, kind := range c.reg.kinds() {
-		if r := c.reg.options(kind).Retention; r > 0 && r != c.opts.Retention {
+// pruneParams returns the cutoffs of a prune at now: Options.Retention (or
+// the worker configuration's default retention) for every kind, and its own
+// for each kind this node runs or its configuration names (RetentionSource,
+// KindLister) whose effective retention differs.
+func (c *Client) pruneParams(now time.Time) store.PruneParams {
+	global := c.opts.Retention
+	kinds := c.reg.kinds()
+	if rs, ok := c.reg.src.(RetentionSource); ok {
+		if d := rs.DefaultRetention(); d > 0 {
+			global = d
+		}
+		kinds = append(kinds, rs.RetentionKinds()...)
+	}
+	if kl, ok := c.reg.src.(KindLister); ok {
+		kinds = append(kinds, kl.Kinds()...)
+	}
+	slices.Sort(kinds)
+	p := store.PruneParams{Before: now.Add(-global), Limit: pruneBatch}
+	for _, kind := range slices.Compact(kinds) {
+		if r := c.reg.options(kind).Retention; r > 0 && r != global {
 			if p.BeforeByKind == nil {
 				p.BeforeByKind = make(map[string]time.Time)
 			}
 			p.BeforeByKind[kind] = now.Add(-r)
 		}
 	}
+	return p
+}
+
+// Prune deletes final jobs older than their retention now (the leader
+// also does this when it starts leading, and hourly). It returns how many jobs were deleted.
+func (c *Client) Prune(ctx context.Context) (int64, error) { return c.prune(ctx) }
+
+func (c *Client) prune(ctx context.Context) (int64, error) {
+	p := c.pruneParams(c.now())
 	var total int64
 	for {
 		n, err := c.store.Prune(ctx, p)

@@ -7,6 +7,7 @@ import (
 	"slices"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/rotahq/rota/store"
 )
@@ -16,6 +17,20 @@ import (
 // with Exec or Shell and no Go worker); config.Watcher implements it.
 type KindLister interface {
 	Kinds() []string
+}
+
+// RetentionSource is implemented by a WorkerConfigSource that configures
+// retention beyond the kinds this node runs. The leader prunes with it, so
+// that a kind worked only by remote workers or on other nodes keeps the
+// retention its configuration gives, and a default retention (the
+// _defaults.json of `rota serve`) applies to every kind the source does not
+// name. The kinds a KindLister lists are pruned by their configuration too.
+type RetentionSource interface {
+	// RetentionKinds lists the kinds whose configuration sets a retention.
+	RetentionKinds() []string
+	// DefaultRetention is the retention of the kinds the source does not
+	// name; 0 leaves Options.Retention in force.
+	DefaultRetention() time.Duration
 }
 
 // registration is one registered kind and who registered it.

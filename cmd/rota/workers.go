@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
+	"time"
 
 	"github.com/rotahq/rota"
 	"github.com/rotahq/rota/config"
@@ -34,6 +35,34 @@ func newWorkerDir(dir string, logger *slog.Logger, served map[string]int) (*work
 // Kind implements rota.WorkerConfigSource: the kind's file merged over the defaults.
 func (d *workerDir) Kind(kind string) (rota.KindConfig, bool) {
 	return kindConfig(d.w.Current().Kind(kind)), true
+}
+
+// RetentionKinds implements rota.RetentionSource: the leader prunes each
+// kind with a file by the retention of that file, whether or not it runs it.
+func (d *workerDir) RetentionKinds() []string { return retentionKinds(d.w.Current()) }
+
+// DefaultRetention implements rota.RetentionSource: _defaults.json's
+// retention is that of every kind without a file.
+func (d *workerDir) DefaultRetention() time.Duration { return defaultRetention(d.w.Current()) }
+
+// retentionKinds lists the kinds of ws whose file (or _defaults.json) sets
+// a retention.
+func retentionKinds(ws config.Workers) []string {
+	var kinds []string
+	for _, kind := range ws.Kinds() {
+		if ws.Kind(kind).Retention != nil {
+			kinds = append(kinds, kind)
+		}
+	}
+	return kinds
+}
+
+// defaultRetention is the retention _defaults.json sets, or 0.
+func defaultRetention(ws config.Workers) time.Duration {
+	if r := ws.Defaults().Retention; r != nil {
+		return *r
+	}
+	return 0
 }
 
 // staticWorkers is one read of the workers directory, for commands that do

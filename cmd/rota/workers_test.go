@@ -1,9 +1,13 @@
 package main
 
 import (
+	"os"
+	"path/filepath"
+	"slices"
 	"testing"
 	"time"
 
+	"github.com/rotahq/rota"
 	"github.com/rotahq/rota/config"
 )
 
@@ -47,3 +51,44 @@ func TestKindConfigLimits(t *testing.T) {
 }
 
 func ptrTo[T any](v T) *T { return &v }
+
+// TestRetentionFromWorkerFiles: the leader prunes every kind with a file by
+// its retention (set there or in _defaults.json), whether or not it runs
+// the kind, and _defaults.json's retention is every other kind's.
+func TestRetentionFromWorkerFiles(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name      string
+		files     map[string]string
+		wantKinds []string
+		wantDef   time.Duration
+	}{
+		{"no retention anywhere", map[string]string{"a.json": `{"max_workers": 1}`}, nil, 0},
+		{"a kind's own", map[string]string{"a.json": `{"retention": "1h"}`, "b.json": `{}`}, []string{"a"}, 0},
+		{"defaults reach every file", map[string]string{
+			"_defaults.json": `{"retention": "2d"}`, "a.json": `{"retention": "1h"}`, "b.json": `{}`,
+		}, []string{"a", "b"}, 48 * time.Hour},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			dir := t.TempDir()
+			for name, body := range tt.files {
+				if err := os.WriteFile(filepath.Join(dir, name), []byte(body), 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			ws, errs := config.LoadWorkerDir(dir)
+			if len(errs) > 0 {
+				t.Fatal(errs)
+			}
+			if got := retentionKinds(ws); !slices.Equal(got, tt.wantKinds) {
+				t.Errorf("kinds with a retention: %v, want %v", got, tt.wantKinds)
+			}
+			if got := defaultRetention(ws); got != tt.wantDef {
+				t.Errorf("default retention: %s, want %s", got, tt.wantDef)
+			}
+		})
+	}
+	var _ rota.RetentionSource = (*workerDir)(nil)
+}
