@@ -101,6 +101,8 @@ type KindConfig struct {
 	// GlobalMaxWorkers and RateLimit are KindOptions' cluster-wide limits.
 	GlobalMaxWorkers *int
 	RateLimit        *RateLimit
+	// Ranker, when set, replaces KindOptions.Ranker.
+	Ranker Ranker
 	// Exec, when set, binds the kind to an external command (argv, or
 	// Shell run with /bin/sh -c) if no Go worker is registered for it.
 	Exec  []string

@@ -188,6 +188,9 @@ func mergeConfig(o KindOptions, kc KindConfig) KindOptions {
 	if kc.RateLimit != nil && checkRateLimit(*kc.RateLimit) == nil {
 		o.RateLimit = *kc.RateLimit
 	}
+	if kc.Ranker != nil {
+		o.Ranker = kc.Ranker
+	}
 	return o
 }
 

@@ -30,6 +30,9 @@ const (
 	// limits, held by the store across every node that shares it.
 	KeyGlobalMaxWorkers = "global_max_workers"
 	KeyRateLimit        = "rate_limit"
+	// KeyRanker names the ranker that sets the priority of the kind's jobs
+	// enqueued without one.
+	KeyRanker = "ranker"
 )
 
 // Priority bounds of the priority key (lower runs first).
@@ -60,6 +63,9 @@ type WorkerConfig struct {
 	// rate_limit: {"n": 10, "per": "1s"}: at most n starts of this kind
 	// in any interval of length per, across every node sharing the store.
 	RateLimit *RateLimit
+	// ranker: "recency" or {"name": "recency", "window": "3d"}: the
+	// priority of a job enqueued without one comes from the ranker.
+	Ranker *Ranker
 
 	// Custom holds every other key, as compact JSON, for the worker to
 	// decode (see Get).
@@ -76,6 +82,17 @@ type WorkerConfig struct {
 type RateLimit struct {
 	N   int
 	Per time.Duration
+}
+
+// RankerRecency is the one built-in ranker: OpenKAT's recency ranker
+// (rota.RecencyRanker).
+const RankerRecency = "recency"
+
+// Ranker is the value of the ranker key: the built-in ranker Name, and for
+// the recency ranker its Window (0: its default, 7 days).
+type Ranker struct {
+	Name   string
+	Window time.Duration
 }
 
 // Exec is the command of the exec key: a string is run with /bin/sh -c
@@ -169,7 +186,7 @@ func (w WorkerConfig) MarshalJSON() ([]byte, error) {
 }
 
 func (w WorkerConfig) toMap() (map[string]json.RawMessage, error) {
-	m := make(map[string]json.RawMessage, len(w.Custom)+11)
+	m := make(map[string]json.RawMessage, len(w.Custom)+12)
 	for k, v := range w.Custom {
 		m[k] = v
 	}
@@ -218,6 +235,13 @@ func (w WorkerConfig) toMap() (map[string]json.RawMessage, error) {
 	}
 	if w.RateLimit != nil {
 		put(KeyRateLimit, map[string]any{rateKeyN: w.RateLimit.N, rateKeyPer: FormatDuration(w.RateLimit.Per)})
+	}
+	if w.Ranker != nil {
+		if w.Ranker.Window == 0 {
+			put(KeyRanker, w.Ranker.Name)
+		} else {
+			put(KeyRanker, map[string]any{rankerKeyName: w.Ranker.Name, rankerKeyWindow: FormatDuration(w.Ranker.Window)})
+		}
 	}
 	return m, errors.Join(errs...)
 }
@@ -329,6 +353,8 @@ func build(raw map[string]json.RawMessage) (WorkerConfig, error) {
 			w.GlobalMaxWorkers, err = decodeInt(v, 0, math.MaxInt, "a whole number ≥ 0")
 		case KeyRateLimit:
 			w.RateLimit, err = decodeRateLimit(v)
+		case KeyRanker:
+			w.Ranker, err = decodeRanker(v)
 		default:
 			if w.Custom == nil {
 				w.Custom = make(map[string]json.RawMessage)
@@ -508,6 +534,61 @@ func decodeRateLimit(v json.RawMessage) (*RateLimit, error) {
 	for _, k := range slices.Sorted(maps.Keys(m)) {
 		if k != rateKeyN && k != rateKeyPer {
 			bad(k, "no such key (rate_limit takes n and per)", m[k])
+		}
+	}
+	if len(errs) > 0 {
+		return nil, errors.Join(errs...)
+	}
+	return &r, nil
+}
+
+// The keys of a ranker object.
+const (
+	rankerKeyName   = "name"
+	rankerKeyWindow = "window"
+)
+
+// decodeRanker reads "recency" or {"name": "recency", "window": "3d"}. A
+// value of another type fails as a whole; a bad name or window, or another
+// key, fails as a *KeyError naming ranker.<key> (joined when several).
+func decodeRanker(v json.RawMessage) (*Ranker, error) {
+	const wantName = `"` + RankerRecency + `" (the only built-in ranker)`
+	if name, ok := decodeString(v); ok {
+		if name != RankerRecency {
+			return nil, errors.New(wantName)
+		}
+		return &Ranker{Name: name}, nil
+	}
+	var m map[string]json.RawMessage
+	if len(v) == 0 || v[0] != '{' || json.Unmarshal(v, &m) != nil {
+		return nil, fmt.Errorf(`"%s" or an object like {"%s": "%s", "%s": "3d"}`, RankerRecency, rankerKeyName, RankerRecency, rankerKeyWindow)
+	}
+	var r Ranker
+	var errs []error
+	bad := func(key, want string, got []byte) {
+		g := "nothing"
+		if got != nil {
+			g = shorten(canonical(got))
+		}
+		errs = append(errs, &KeyError{Key: KeyRanker + "." + key, Want: want, Got: g})
+	}
+	if n, ok := m[rankerKeyName]; !ok || isNull(n) {
+		bad(rankerKeyName, wantName, nil)
+	} else if name, ok := decodeString(n); !ok || name != RankerRecency {
+		bad(rankerKeyName, wantName, n)
+	} else {
+		r.Name = name
+	}
+	if w, ok := m[rankerKeyWindow]; ok && !isNull(w) {
+		if d, err := decodeDuration(w, true); err != nil {
+			bad(rankerKeyWindow, err.Error(), w)
+		} else {
+			r.Window = *d
+		}
+	}
+	for _, k := range slices.Sorted(maps.Keys(m)) {
+		if k != rankerKeyName && k != rankerKeyWindow {
+			bad(k, "no such key (ranker takes name and window)", m[k])
 		}
 	}
 	if len(errs) > 0 {

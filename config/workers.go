@@ -78,6 +78,7 @@ func (w WorkerConfig) clone() WorkerConfig {
 	c.Retention = clonePtr(w.Retention)
 	c.GlobalMaxWorkers = clonePtr(w.GlobalMaxWorkers)
 	c.RateLimit = clonePtr(w.RateLimit)
+	c.Ranker = clonePtr(w.Ranker)
 	if w.Exec != nil {
 		c.Exec = &Exec{Shell: w.Exec.Shell, Argv: slices.Clone(w.Exec.Argv)}
 	}

@@ -639,6 +639,7 @@ func TestEnqueueUsesKindFile(t *testing.T) {
 		"_defaults.json":   `{"max_attempts": 7}`,
 		"demo.tuned.json":  `{"queue": "analysis", "priority": 50}`,
 		"demo.broken.json": `{"priority": "high"`,
+		"demo.ranked.json": `{"ranker": {"name": "recency", "window": "3d"}, "priority": 50}`,
 	}
 	for name, body := range files {
 		if err := os.WriteFile(filepath.Join(dir, name), []byte(body), 0o644); err != nil {
@@ -654,6 +655,21 @@ func TestEnqueueUsesKindFile(t *testing.T) {
 	e.jsonOut(&j, "enqueue", "demo.tuned", "{}", "--queue", "urgent", "--priority", "3", "--max-attempts", "2")
 	if j.Queue != "urgent" || j.Priority != 3 || j.MaxAttempts != 2 {
 		t.Errorf("flags: queue %s priority %d attempts %d, want urgent 3 2", j.Queue, j.Priority, j.MaxAttempts)
+	}
+	// The kind's ranker sets the priority (over its file's priority) unless
+	// the flag gives one: a key that never ran is 2, a person's job 1.
+	for _, tc := range []struct {
+		args []string
+		want int
+	}{
+		{[]string{"--key", "host-1"}, 2},                     // rota.RecencyNeverRan
+		{[]string{"--key", "host-2", "--user-requested"}, 1}, // rota.RecencyUserPriority
+		{[]string{"--key", "host-3", "--priority", "9"}, 9},
+	} {
+		e.jsonOut(&j, append([]string{"enqueue", "demo.ranked", "{}"}, tc.args...)...)
+		if j.Priority != tc.want {
+			t.Errorf("ranked kind %v: priority %d, want %d", tc.args, j.Priority, tc.want)
+		}
 	}
 	// A kind whose file does not parse gets the defaults, with a warning naming the file.
 	out, errOut, code := e.cli("enqueue", "demo.broken", "{}", "--json")

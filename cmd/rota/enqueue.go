@@ -18,7 +18,7 @@ func newEnqueueCmd(a *app) *cobra.Command {
 		queue, key, onConflict, runAt string
 		priority, maxAttempts         int
 		delay, timeout                time.Duration
-		hold                          bool
+		hold, userRequested           bool
 		meta                          []string
 	)
 	cmd := &cobra.Command{
@@ -30,7 +30,7 @@ func newEnqueueCmd(a *app) *cobra.Command {
 		Args: rangeArgs(1, 2),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			p := rota.EnqueueParams{Kind: args[0], Queue: queue, Key: key, OnConflict: rota.ConflictPolicy(onConflict),
-				Hold: hold, MaxAttempts: maxAttempts, Timeout: timeout, Delay: delay}
+				Hold: hold, MaxAttempts: maxAttempts, Timeout: timeout, Delay: delay, UserRequested: userRequested}
 			raw := "{}"
 			if len(args) == 2 {
 				raw = args[1]
@@ -82,7 +82,8 @@ func newEnqueueCmd(a *app) *cobra.Command {
 	}
 	f := cmd.Flags()
 	f.StringVar(&queue, "queue", "", "queue (default: the kind's, else \"default\")")
-	f.IntVar(&priority, "priority", rota.DefaultPriority, "priority 0..32767, lower runs first")
+	f.IntVar(&priority, "priority", rota.DefaultPriority, "priority 0..32767, lower runs first (default: the kind's ranker's, else the kind's, else 100)")
+	f.BoolVar(&userRequested, "user-requested", false, "a person asked for this job (the recency ranker ranks it first)")
 	f.StringVar(&runAt, "run-at", "", "run at this RFC 3339 time")
 	f.DurationVar(&delay, "delay", 0, "run after this delay (e.g. 12h)")
 	f.BoolVar(&hold, "hold", false, "create the job ready; it waits for 'rota jobs release'")

@@ -96,6 +96,9 @@ func kindConfig(wc config.WorkerConfig) rota.KindConfig {
 	if wc.RateLimit != nil {
 		kc.RateLimit = &rota.RateLimit{N: wc.RateLimit.N, Per: wc.RateLimit.Per}
 	}
+	if wc.Ranker != nil && wc.Ranker.Name == config.RankerRecency {
+		kc.Ranker = rota.RecencyRanker{Window: wc.Ranker.Window}
+	}
 	if wc.Exec != nil {
 		kc.Exec, kc.Shell = wc.Exec.Argv, wc.Exec.Shell
 	}
