@@ -4,7 +4,9 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io/fs"
 	"maps"
 	"os"
 	"os/exec"
@@ -226,6 +228,20 @@ func TestBadInputExitsTwoAndChangesNothing(t *testing.T) {
 	after := e.counts()
 	if fmt.Sprint(before) != fmt.Sprint(after) {
 		t.Errorf("bad input changed the store: before %v, after %v", before, after)
+	}
+	// Commands that read or change what a store holds do not create an
+	// SQLite file that is not there (a typo in ROTA_DATABASE_URL).
+	typo := filepath.Join(e.dir, "typo.db")
+	for _, args := range [][]string{{"jobs", "ls"}, {"jobs", "show", "1"}, {"queues", "ls"}, {"stats"}, {"nodes", "ls"}, {"schedules", "ls"}} {
+		e2 := *e
+		e2.vars = append(slices.Clone(e.vars), "ROTA_DATABASE_URL="+typo)
+		_, errOut, code := e2.cli(args...)
+		if code != exitUsage || !strings.Contains(errOut, "ROTA_DATABASE_URL") || !strings.Contains(errOut, typo) {
+			t.Errorf("%v on a missing file: exit %d, %q; want %d naming ROTA_DATABASE_URL and the path", args, code, errOut, exitUsage)
+		}
+		if _, err := os.Stat(typo); !errors.Is(err, fs.ErrNotExist) {
+			t.Fatalf("%v created %s: %v", args, typo, err)
+		}
 	}
 	// A missing job is an error, but not a usage error.
 	for _, args := range [][]string{{"jobs", "show", "999"}, {"jobs", "cancel", "999"}, {"jobs", "retry", "999"}} {
@@ -701,6 +717,7 @@ func TestNodesLs(t *testing.T) {
 func testNodesLs(t *testing.T, e *env) {
 	const leaderLease = time.Second
 	var rows []nodeRow
+	e.ok("migrate")
 	e.jsonOut(&rows, "nodes", "ls")
 	if rows == nil || len(rows) != 0 {
 		t.Fatalf("nodes ls on a new store: %#v, want []", rows)

@@ -82,7 +82,7 @@ func newJobsLsCmd(a *app) *cobra.Command {
 				}
 				*tf.out = t
 			}
-			c, done, err := a.backend(cmd.Context())
+			c, done, err := a.existingBackend(cmd.Context())
 			if err != nil {
 				return err
 			}
@@ -134,7 +134,7 @@ func newJobsShowCmd(a *app) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			c, done, err := a.backend(cmd.Context())
+			c, done, err := a.existingBackend(cmd.Context())
 			if err != nil {
 				return err
 			}
@@ -164,7 +164,7 @@ func newJobsCancelCmd(a *app) *cobra.Command {
 			case len(args) == 0 && (kind == "" || key == ""):
 				return usagef("give a job id, or both --kind and --key")
 			}
-			c, done, err := a.backend(cmd.Context())
+			c, done, err := a.existingBackend(cmd.Context())
 			if err != nil {
 				return err
 			}
@@ -207,7 +207,7 @@ func newJobActionCmd(a *app, name, short string, act func(backend, context.Conte
 			if err != nil {
 				return err
 			}
-			c, done, err := a.backend(cmd.Context())
+			c, done, err := a.existingBackend(cmd.Context())
 			if err != nil {
 				return err
 			}

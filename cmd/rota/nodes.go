@@ -22,7 +22,7 @@ func newNodesCmd(a *app) *cobra.Command {
 			rota.NodeRetention.String() + " are pruned.",
 		Args: rangeArgs(0, 0),
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			c, done, err := a.backend(cmd.Context())
+			c, done, err := a.existingBackend(cmd.Context())
 			if err != nil {
 				return err
 			}

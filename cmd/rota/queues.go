@@ -15,7 +15,7 @@ func newQueuesCmd(a *app) *cobra.Command {
 		Short: "List queues with their settings and job counts",
 		Args:  rangeArgs(0, 0),
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			c, done, err := a.backend(cmd.Context())
+			c, done, err := a.existingBackend(cmd.Context())
 			if err != nil {
 				return err
 			}

@@ -31,6 +31,10 @@ type app struct {
 	stderr    io.Writer
 	// register, when set, adds workers to the client of serve (tests).
 	register func(*rota.Client) error
+	// existing: the command reads or changes what a store holds, so an
+	// SQLite file that is not there is a mistake (a typo in
+	// ROTA_DATABASE_URL), not a store to create.
+	existing bool
 }
 
 func newRootCmd(getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer,
@@ -131,6 +135,9 @@ func (a *app) openStore(ctx context.Context) (store.Store, error) {
 	var st store.Store
 	switch driver {
 	case "sqlite":
+		if err := a.checkExisting(target); err != nil {
+			return nil, err
+		}
 		s, err := sqlite.Open(target, sqlite.Options{Synchronous: a.cfg.SQLiteSynchronous, Logger: a.logger()})
 		if err != nil {
 			return nil, fmt.Errorf("open %s: %w", target, err)
@@ -156,6 +163,27 @@ func (a *app) openStore(ctx context.Context) (store.Store, error) {
 			"store", st.Driver(), "schema_version", applied, "known_version", latest)
 	}
 	return st, nil
+}
+
+// checkExisting refuses, for a command that needs an existing store, an
+// SQLite file that is not there, as bad input naming ROTA_DATABASE_URL
+// (opening it would create an empty store and show nothing).
+func (a *app) checkExisting(target string) error {
+	path, _, _ := strings.Cut(target, "?")
+	if !a.existing || path == ":memory:" {
+		return nil
+	}
+	if _, err := os.Stat(path); errors.Is(err, fs.ErrNotExist) {
+		return usagef("%s: no rota database at %q (rota serve or rota migrate creates one)", config.EnvDatabaseURL, path)
+	}
+	return nil
+}
+
+// existingBackend is backend for a command that reads or changes what the
+// store already holds (see app.existing).
+func (a *app) existingBackend(ctx context.Context) (backend, func(), error) {
+	a.existing = true
+	return a.backend(ctx)
 }
 
 // client opens the store and a client on it for commands that enqueue and

@@ -135,7 +135,7 @@ func addStoredScheduleCmds(a *app, cmd *cobra.Command) {
 			if !changed {
 				return usagef("nothing to change: give the flags of what to change (see rota schedules update --help)")
 			}
-			c, done, err := a.backend(cmd.Context())
+			c, done, err := a.existingBackend(cmd.Context())
 			if err != nil {
 				return err
 			}
@@ -167,7 +167,7 @@ func addStoredScheduleCmds(a *app, cmd *cobra.Command) {
 			if limit < 1 || limit > store.MaxListLimit {
 				return usagef("invalid limit: %d is not in 1..%d", limit, store.MaxListLimit)
 			}
-			c, done, err := a.backend(cmd.Context())
+			c, done, err := a.existingBackend(cmd.Context())
 			if err != nil {
 				return err
 			}
@@ -210,7 +210,7 @@ func addStoredScheduleCmds(a *app, cmd *cobra.Command) {
 	show := &cobra.Command{
 		Use: "show KEY", Short: "Show a stored schedule", Args: rangeArgs(1, 1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			c, done, err := a.backend(cmd.Context())
+			c, done, err := a.existingBackend(cmd.Context())
 			if err != nil {
 				return err
 			}
@@ -225,7 +225,7 @@ func addStoredScheduleCmds(a *app, cmd *cobra.Command) {
 	enable := &cobra.Command{
 		Use: "enable KEY", Short: "Enable a schedule; it fires next at its first fire time after now", Args: rangeArgs(1, 1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			c, done, err := a.backend(cmd.Context())
+			c, done, err := a.existingBackend(cmd.Context())
 			if err != nil {
 				return err
 			}
@@ -241,7 +241,7 @@ func addStoredScheduleCmds(a *app, cmd *cobra.Command) {
 	disable := &cobra.Command{
 		Use: "disable KEY", Short: "Disable a schedule", Args: rangeArgs(1, 1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			c, done, err := a.backend(cmd.Context())
+			c, done, err := a.existingBackend(cmd.Context())
 			if err != nil {
 				return err
 			}
@@ -257,7 +257,7 @@ func addStoredScheduleCmds(a *app, cmd *cobra.Command) {
 	rm := &cobra.Command{
 		Use: "rm KEY", Short: "Delete a schedule (its jobs stay, but those of fires written ahead and not yet due)", Args: rangeArgs(1, 1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			c, done, err := a.backend(cmd.Context())
+			c, done, err := a.existingBackend(cmd.Context())
 			if err != nil {
 				return err
 			}

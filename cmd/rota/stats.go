@@ -20,7 +20,7 @@ func newStatsCmd(a *app) *cobra.Command {
 			if hours < 0 || hours > 24*366 {
 				return usagef("invalid hours: %d is not in 0..%d", hours, 24*366)
 			}
-			c, done, err := a.backend(cmd.Context())
+			c, done, err := a.existingBackend(cmd.Context())
 			if err != nil {
 				return err
 			}
