@@ -25,6 +25,11 @@ var (
 	ErrUnsupported = errors.ErrUnsupported
 )
 
+// QueueFullError is the error (matching ErrQueueFull) of a job a full
+// queue refused: errors.As gives how full the queue is and which
+// priorities it still takes.
+type QueueFullError = store.QueueFullError
+
 // FieldError is an invalid option or argument; Field names it as the API and
 // CLI spell it (queue, priority, run_at, max_attempts, ...).
 type FieldError struct {

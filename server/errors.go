@@ -90,6 +90,10 @@ func toAPIError(err error, prefix string) *apiError {
 		return &apiError{Status: http.StatusRequestEntityTooLarge, Code: CodeTooLarge,
 			Message: fmt.Sprintf("the request body is over the limit of %d bytes", mbe.Limit), err: err}
 	case errors.Is(err, rota.ErrQueueFull):
+		var qf *rota.QueueFullError
+		if errors.As(err, &qf) { // its reason alone, not the store's call chain
+			msg = qf.Reason()
+		}
 		return &apiError{Status: http.StatusTooManyRequests, Code: CodeQueueFull, Field: prefix + "queue", Message: msg, err: err}
 	case errors.Is(err, rota.ErrDuplicate):
 		return &apiError{Status: http.StatusConflict, Code: CodeDuplicate, Field: prefix + "key", Message: msg, err: err}

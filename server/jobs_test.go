@@ -69,8 +69,9 @@ func TestBatchAllOrNothing(t *testing.T) {
 	e.ok("PATCH", "/v1/queues/q", "", `{"max_size":3}`, nil)
 	// The second job fills the queue, the third does not fit: nothing is stored.
 	r := e.do("POST", "/v1/jobs/batch", "", `{"jobs":[{"kind":"a.three","queue":"q"},{"kind":"a.four","queue":"q"}]}`)
-	if ae := r.errorOf(t); r.status != http.StatusTooManyRequests || ae.Code != CodeQueueFull {
-		t.Errorf("batch into a full queue: %d %+v", r.status, ae)
+	const want = `queue "q" is full (3 waiting jobs, max size 3)` // the reason, not the store's call chain
+	if ae := r.errorOf(t); r.status != http.StatusTooManyRequests || ae.Code != CodeQueueFull || ae.Message != want {
+		t.Errorf("batch into a full queue: %d %+v, want 429 %s %q", r.status, ae, CodeQueueFull, want)
 	}
 	var l apiwire.JobList
 	e.ok("GET", "/v1/jobs?queue=q", "", "", &l)

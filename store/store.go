@@ -124,16 +124,33 @@ type Job struct {
 	Attempts []Attempt `json:"attempts,omitempty"`
 }
 
-// QueueFull is the error of a job refused by a full queue: it says how
-// full the queue is and which priorities it still takes, and matches
-// ErrQueueFull.
-func QueueFull(queue string, waiting, maxSize, urgent int) error {
-	still := ""
-	if urgent >= 0 {
-		still = fmt.Sprintf("; it takes only jobs of priority %d or under", urgent)
-	}
-	return fmt.Errorf("queue %q is full (%d waiting jobs, max size %d%s): %w", queue, waiting, maxSize, still, ErrQueueFull)
+// QueueFullError is the error of a job refused by a full queue: how full
+// the queue is and which priorities it still takes (Urgent -1: none). It
+// matches ErrQueueFull.
+type QueueFullError struct {
+	Queue                    string
+	Waiting, MaxSize, Urgent int
 }
+
+// QueueFull returns the *QueueFullError of a job refused by queue.
+func QueueFull(queue string, waiting, maxSize, urgent int) error {
+	return &QueueFullError{Queue: queue, Waiting: waiting, MaxSize: maxSize, Urgent: urgent}
+}
+
+// Reason says how full the queue is and which priorities it still takes.
+func (e *QueueFullError) Reason() string {
+	still := ""
+	if e.Urgent >= 0 {
+		still = fmt.Sprintf("; it takes only jobs of priority %d or under", e.Urgent)
+	}
+	return fmt.Sprintf("queue %q is full (%d waiting jobs, max size %d%s)", e.Queue, e.Waiting, e.MaxSize, still)
+}
+
+// Error returns the Reason followed by ErrQueueFull's text.
+func (e *QueueFullError) Error() string { return e.Reason() + ": " + ErrQueueFull.Error() }
+
+// Unwrap returns ErrQueueFull.
+func (e *QueueFullError) Unwrap() error { return ErrQueueFull }
 
 // ConflictPolicy says what Insert does when an active job (not final) with the
 // same kind and key exists.

@@ -367,7 +367,7 @@ func testCLIRoundTrip(t *testing.T, e *env, driver string) {
 	e.ok("queues", "resume", "default")
 	e.ok("queues", "set", "default", "--max-size", "2", "--urgent-priority", "1")
 	if _, errOut, code := e.cli("enqueue", "report.build", "{}"); code != exitError ||
-		!strings.Contains(errOut, `queue "default" is full (2 waiting jobs, max size 2; it takes only jobs of priority 1 or under)`) {
+		strings.TrimSpace(errOut) != `rota: queue "default" is full (2 waiting jobs, max size 2; it takes only jobs of priority 1 or under): queue full` {
 		t.Fatalf("full queue accepted a job: exit %d %s", code, errOut)
 	}
 	e.ok("enqueue", "report.build", "{}", "--priority", "1") // urgent

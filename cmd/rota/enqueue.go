@@ -74,6 +74,9 @@ func newEnqueueCmd(a *app) *cobra.Command {
 			if errors.Is(err, rota.ErrDuplicate) {
 				return fmt.Errorf("a %s job with key %q is active (--on-conflict reject): duplicate", p.Kind, p.Key)
 			}
+			if qf := (*rota.QueueFullError)(nil); errors.As(err, &qf) {
+				return qf // its reason, not the store's call chain
+			}
 			if err != nil {
 				return err
 			}
