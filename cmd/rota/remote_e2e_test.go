@@ -127,6 +127,7 @@ func testRemoteCLIMatchesLocal(t *testing.T, local, served *env) {
 		{"stats"},
 		{"stats", "--json"},
 		{"stats", "--hours", "-1"},
+		{"stats", "--hours", "745"},
 		{"nodes", "ls", "extra"},
 		// Schedules.
 		{"schedules", "create", "nightly/report", "--kind", "report", "--spec", "daily at 02:00", "--tz", "Europe/Amsterdam",
@@ -195,7 +196,7 @@ func testRemoteCLIMatchesLocal(t *testing.T, local, served *env) {
 		{"jobs", "ls", "--json"}, {"jobs", "ls"}, {"jobs", "show", "1", "--json"}, {"jobs", "show", "2"},
 		{"jobs", "show", ranID}, {"jobs", "show", ranID, "--json"},
 		{"queues", "ls", "--json"}, {"queues", "ls"}, {"stats", "--json"}, {"stats"},
-		{"stats", "--hours", "2000", "--json"}, {"stats", "--hours", "3"},
+		{"stats", "--hours", "700", "--json"}, {"stats", "--hours", "3"},
 		{"schedules", "ls", "--json"}, {"schedules", "show", "s1"},
 	} {
 		lOut, lErr, lCode := served.cli(args...)

@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"github.com/rotahq/rota/server"
 	"sort"
 	"time"
 
@@ -17,8 +18,8 @@ func newStatsCmd(a *app) *cobra.Command {
 		Short: "Job counts by state, queue and kind; --hours N adds counts per hour (by last update)",
 		Args:  rangeArgs(0, 0),
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if hours < 0 || hours > 24*366 {
-				return usagef("invalid hours: %d is not in 0..%d", hours, 24*366)
+			if hours < 0 || hours > server.MaxStatsHours { // as GET /v1/stats
+				return usagef("invalid hours: %d is not in 0..%d", hours, server.MaxStatsHours)
 			}
 			c, done, err := a.existingBackend(cmd.Context())
 			if err != nil {
