@@ -177,6 +177,7 @@ func TestBadInputExitsTwoAndChangesNothing(t *testing.T) {
 		{"conflict without key", []string{"enqueue", "demo.kind", "{}", "--on-conflict", "replace"}, nil, "on_conflict"},
 		{"bad kind", []string{"enqueue", "bad kind!", "{}"}, nil, "kind"},
 		{"bad queue", []string{"enqueue", "demo.kind", "{}", "--queue", "no spaces"}, nil, "queue"},
+		{"empty queue", []string{"enqueue", "demo.kind", "{}", "--queue", ""}, nil, "invalid queue: empty"},
 		{"bad run-at", []string{"enqueue", "demo.kind", "{}", "--run-at", "tomorrow"}, nil, "run_at"},
 		{"run-at and delay", []string{"enqueue", "demo.kind", "{}", "--run-at", "2030-01-01T00:00:00Z", "--delay", "1h"}, nil, "run_at"},
 		{"negative delay", []string{"enqueue", "demo.kind", "{}", "--delay", "-1h"}, nil, "delay"},

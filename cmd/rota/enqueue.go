@@ -49,6 +49,9 @@ func newEnqueueCmd(a *app) *cobra.Command {
 			if cmd.Flags().Changed("priority") {
 				p.Priority = &priority
 			}
+			if cmd.Flags().Changed("queue") && queue == "" {
+				return usagef("invalid queue: empty (leave --queue out for the kind's queue)")
+			}
 			if cmd.Flags().Changed("max-attempts") && maxAttempts < 1 {
 				// 0 would mean "the default" to EnqueueParams.
 				return usagef("invalid max_attempts: %d is less than 1", maxAttempts)
