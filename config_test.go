@@ -181,3 +181,40 @@ func TestExecKindFromConfig(t *testing.T) {
 		t.Errorf("result = %s", j.Result)
 	}
 }
+
+// TestExecWorkerReadsItsConfig checks that a command gets its kind's worker
+// configuration, custom keys included, as the "config" object of its input,
+// and after a change the new configuration.
+func TestExecWorkerReadsItsConfig(t *testing.T) {
+	t.Parallel()
+	// The command answers with its input, whose last line is the job as JSON.
+	const script = "cat"
+	cfg := newMemConfig()
+	cfg.set("test.script", rota.KindConfig{Shell: script, Custom: jsonConfig(`{"endpoint":"https://a.example","retries":3}`)})
+	cfg.set("test.bare", rota.KindConfig{Shell: script})
+	c := setup(t, rota.Options{WorkerConfig: cfg}, nil)
+	// configSeen runs a job of kind and returns the config its command got.
+	configSeen := func(kind string) string {
+		t.Helper()
+		j := enqueue(t, c, kind, nil)
+		j = waitState(t, c, j.ID, rota.StateDone)
+		var in struct {
+			ID     int64           `json:"id"`
+			Config json.RawMessage `json:"config"`
+		}
+		if err := json.Unmarshal(j.Result, &in); err != nil || in.ID != j.ID {
+			t.Fatalf("%s: the command's input %s (%v) is not job %d", kind, j.Result, err, j.ID)
+		}
+		return string(in.Config)
+	}
+	if got, want := configSeen("test.script"), `{"endpoint":"https://a.example","retries":3}`; got != want {
+		t.Errorf("test.script: the command got config %s, want %s", got, want)
+	}
+	if got := configSeen("test.bare"); got != "" {
+		t.Errorf("test.bare: the command got config %s, want none", got)
+	}
+	cfg.set("test.script", rota.KindConfig{Shell: script, Custom: jsonConfig(`{"endpoint":"https://b.example"}`)})
+	waitFor(t, "a command to get the changed config", func() bool {
+		return configSeen("test.script") == `{"endpoint":"https://b.example"}`
+	})
+}

@@ -17,7 +17,8 @@ const DefaultExecRetryDelay = 10 * time.Second
 // Command returns a Worker that runs argv as an external program for each
 // job (OMA's `python3 worker.py`): the job as JSON on its standard input,
 // ROTA_JOB_ID, ROTA_JOB_KIND, ROTA_JOB_QUEUE, ROTA_JOB_KEY and ROTA_ATTEMPT
-// in its environment. Exit 0 is done, with the last line of standard output
+// in its environment; the kind's worker configuration (what a Go worker
+// reads with ConfigFrom) is the input's "config" object. Exit 0 is done, with the last line of standard output
 // as the result if it is JSON; exit 75 is RetryAfter(DefaultExecRetryDelay);
 // any other exit fails the attempt with the end of standard error. On abort,
 // timeout or shutdown the process group gets SIGTERM, then SIGKILL.
@@ -49,15 +50,24 @@ type execJob struct {
 	// MaxAttempts lets a command tell its last attempt.
 	MaxAttempts int       `json:"max_attempts"`
 	CreatedAt   time.Time `json:"created_at"`
+	// Config is the kind's worker configuration, custom keys included (a
+	// Go worker's ConfigFrom(ctx).Raw()); absent when the kind has none.
+	Config json.RawMessage `json:"config,omitempty"`
 }
 
 // Work implements Worker.
 func (w *execWorker) Work(ctx context.Context, job *Job) error {
-	in, err := json.Marshal(execJob{
+	ej := execJob{
 		ID: job.ID, Kind: job.Kind, Queue: job.Queue, Args: job.Args, Key: job.Key,
 		Metadata: job.Metadata, Priority: job.Priority, Attempt: job.Attempt,
 		MaxAttempts: job.MaxAttempts, CreatedAt: job.CreatedAt,
-	})
+	}
+	if wc := ConfigFrom(ctx); wc != nil {
+		if raw := wc.Raw(); json.Valid(raw) {
+			ej.Config = raw
+		}
+	}
+	in, err := json.Marshal(ej)
 	if err != nil {
 		return Fail(fmt.Errorf("encode job for command: %w", err))
 	}
