@@ -53,7 +53,8 @@ type Options struct {
 	// LeaderLease/3, and a leader that dies is replaced within it.
 	LeaderLease time.Duration
 	// AbortGrace is how long an aborted job's worker has to return after its
-	// context is cancelled before the job is marked aborted anyway.
+	// context is cancelled before the job is marked aborted anyway. An exec
+	// worker's process group gets SIGTERM at once and SIGKILL after half of it.
 	AbortGrace time.Duration
 	// Retention keeps final jobs this long before pruning (per kind: KindOptions.Retention).
 	Retention time.Duration

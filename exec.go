@@ -18,10 +18,11 @@ const DefaultExecRetryDelay = 10 * time.Second
 // job (OMA's `python3 worker.py`): the job as JSON on its standard input,
 // ROTA_JOB_ID, ROTA_JOB_KIND, ROTA_JOB_QUEUE, ROTA_JOB_KEY and ROTA_ATTEMPT
 // in its environment; the kind's worker configuration (what a Go worker
-// reads with ConfigFrom) is the input's "config" object. Exit 0 is done, with the last line of standard output
-// as the result if it is JSON; exit 75 is RetryAfter(DefaultExecRetryDelay);
-// any other exit fails the attempt with the end of standard error. On abort,
-// timeout or shutdown the process group gets SIGTERM, then SIGKILL.
+// reads with ConfigFrom) is the input's "config" object. Exit 0 is done,
+// with the last line of standard output as the result if it is JSON; exit
+// 75 is RetryAfter(DefaultExecRetryDelay); any other exit fails the attempt
+// with the end of standard error. On abort, timeout or shutdown the process
+// group gets SIGTERM, then SIGKILL after half of Options.AbortGrace.
 func Command(argv ...string) Worker {
 	return &execWorker{cmd: execworker.Command{Argv: append([]string(nil), argv...)}}
 }
