@@ -191,6 +191,10 @@ func TestBadInputExitsTwoAndChangesNothing(t *testing.T) {
 		{"nodes ls with an argument", []string{"nodes", "ls", "node-a"}, nil, "ls takes"},
 		{"bad database url", []string{"jobs", "ls"}, []string{"ROTA_DATABASE_URL=mysql://x/y"}, "mysql"},
 		{"bad bench size", []string{"bench", "throughput", "-n", "-5"}, nil, "jobs"},
+		{"serve with a missing workers dir", []string{"serve", "--listen", "off"},
+			[]string{"ROTA_WORKERS_DIR=" + filepath.Join(e.dir, "no-such-dir")}, "ROTA_WORKERS_DIR"},
+		{"serve with a file as workers dir", []string{"serve", "--listen", "off", "--workers-dir", filepath.Join(e.dir, "rota.db")},
+			nil, "ROTA_WORKERS_DIR"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
