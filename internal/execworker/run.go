@@ -401,8 +401,10 @@ func (t *tail) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
-// String returns the kept bytes, without a UTF-8 sequence cut in half at
-// the start.
+// String returns the kept bytes. When the start was cut, it begins at the
+// first whole line kept (the part of a line before it says nothing), or, if
+// no line ends in the kept bytes before their last, without a UTF-8
+// sequence cut in half.
 func (t *tail) String() string {
 	b := t.buf
 	if len(b) > t.n {
@@ -410,6 +412,9 @@ func (t *tail) String() string {
 		t.cut = true
 	}
 	if t.cut {
+		if i := bytes.IndexByte(b, '\n'); i >= 0 && i < len(b)-1 {
+			return string(b[i+1:])
+		}
 		for i := 0; i < 3 && len(b) > 0 && b[0]&0xC0 == 0x80; i++ {
 			b = b[1:]
 		}

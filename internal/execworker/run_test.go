@@ -527,6 +527,12 @@ func TestTail(t *testing.T) {
 		{"big write after small", 4, []string{"xy", "abcd"}, "abcd"},
 		{"cut inside a rune", 4, []string{"aaaé€"}, "€"},
 		{"none kept", 0, []string{"abc"}, ""},
+		{"cut starts at the first whole line", 12, []string{"noise line 1\nnoise line 2\n", "FATAL: x\n"}, "FATAL: x\n"},
+		{"cut line and whole lines", 12, []string{"first\nsecond\nthird\n"}, "third\n"},
+		{"cut exactly at a line start", 14, []string{"first\nsecond\nthird\n"}, "second\nthird\n"},
+		{"only the last line ends", 6, []string{"abcdefgh\n"}, "defgh\n"},
+		{"one long line cut", 5, []string{"abcdefgh"}, "defgh"},
+		{"uncut keeps its first line", 20, []string{"first\nsecond\n"}, "first\nsecond\n"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
