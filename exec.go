@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/rotahq/rota/internal/execworker"
+	"github.com/rotahq/rota/store"
 )
 
 // DefaultExecRetryDelay is how long a command that exits with status 75
@@ -20,7 +21,8 @@ const DefaultExecRetryDelay = 10 * time.Second
 // in its environment; the kind's worker configuration (what a Go worker
 // reads with ConfigFrom) is the input's "config" object. Exit 0 is done,
 // with the last line of standard output as the result if it is JSON; exit
-// 75 is RetryAfter(DefaultExecRetryDelay); any other exit fails the attempt
+// 75 is RetryAfter(DefaultExecRetryDelay), with stderr's tail in the
+// attempt's record; any other exit fails the attempt
 // with the end of standard error. On abort, timeout or shutdown the process
 // group gets SIGTERM, then SIGKILL after half of Options.AbortGrace.
 func Command(argv ...string) Worker {
@@ -90,7 +92,9 @@ func (w *execWorker) Work(ctx context.Context, job *Job) error {
 		}
 		return nil
 	case errors.Is(err, execworker.ErrRetryLater):
-		return RetryAfter(DefaultExecRetryDelay)
+		// RetryAfter, with the exit status and stderr's tail for the
+		// attempt's record.
+		return &outcomeError{outcome: store.OutcomeRetryLater, delay: DefaultExecRetryDelay, err: err}
 	case errors.Is(err, execworker.ErrNoCommand):
 		return Fail(err)
 	}

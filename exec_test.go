@@ -35,6 +35,7 @@ ok)
 	printf '{"greeting":"hello %s","kind":"%s"}\n' "$name" "$ROTA_JOB_KIND"
 	;;
 later)
+	echo "rate limited, try later" >&2
 	exit 75
 	;;
 fail)
@@ -67,6 +68,9 @@ esac
 			check: func(t *testing.T, j *rota.Job, enqueued time.Time) {
 				if j.Attempt != 0 {
 					t.Errorf("attempt = %d, want 0 (not counted)", j.Attempt)
+				}
+				if a := lastAttempt(t, j); !containsAll(a.Error, "exit status 75", "rate limited, try later") || j.LastError != "" {
+					t.Errorf("attempt error %q, job error %q: want stderr in the attempt only", a.Error, j.LastError)
 				}
 				if d := j.RunAt.Sub(enqueued); d < rota.DefaultExecRetryDelay-time.Second {
 					t.Errorf("run_at is %s after enqueue, want about %s", d, rota.DefaultExecRetryDelay)
