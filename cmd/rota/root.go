@@ -75,7 +75,28 @@ func newRootCmd(getenv func(string) string, stdin io.Reader, stdout, stderr io.W
 		newMigrateCmd(a),
 		newBenchCmd(a),
 	)
+	refuseUnknownSubcommands(root)
 	return root
+}
+
+// refuseUnknownSubcommands makes every group of commands below root (jobs,
+// queues, ...) refuse an unknown subcommand as bad input; cobra would print
+// the group's help and exit 0, so that `rota jobs abort 5` seemed to work.
+// Cobra itself refuses an unknown command only at the root.
+func refuseUnknownSubcommands(root *cobra.Command) {
+	for _, c := range root.Commands() {
+		refuseUnknownSubcommands(c)
+		if !c.HasSubCommands() || c.Runnable() {
+			continue
+		}
+		c.Args = cobra.ArbitraryArgs
+		c.RunE = func(cmd *cobra.Command, args []string) error {
+			if len(args) == 0 {
+				return cmd.Help()
+			}
+			return usagef("unknown command %q for %q (see %s --help)", args[0], cmd.CommandPath(), cmd.CommandPath())
+		}
+	}
 }
 
 // redactFlagError drops the value from an error about --tokens or
