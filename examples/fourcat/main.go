@@ -59,7 +59,7 @@ func (w *searchWorker) Work(ctx context.Context, job *rota.Job) error {
 func (w *searchWorker) CleanUp(_ context.Context, _ *rota.Job, _ rota.Outcome) { w.cleanups.Add(1) }
 
 func run(ctx context.Context, dbPath string, out io.Writer) error {
-	st, err := sqlite.Open(dbPath, sqlite.Options{})
+	st, err := sqlite.Open(dbPath, sqlite.Options{Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		return err
 	}

@@ -46,7 +46,7 @@ func newPlugin() *plugin {
 }
 
 func run(ctx context.Context, dbPath string, out io.Writer) error {
-	st, err := sqlite.Open(dbPath, sqlite.Options{})
+	st, err := sqlite.Open(dbPath, sqlite.Options{Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		return err
 	}
