@@ -344,10 +344,13 @@ func testServeSurvivesKill(t *testing.T, e *env) {
 	}
 	// Each job logs its start, waits until the gate file exists, then logs
 	// its end: the test decides when work can finish, so no step depends on
-	// how fast the machine is.
+	// how fast the machine is. The waiting and the end are in a subshell, a
+	// child of the command, as a real worker's work often is (sh -c "cd app
+	// && python3 worker.py"): the kill must end it too, or it would log its
+	// end beside the job's retry.
 	log := filepath.Join(e.dir, "work.log")
 	gate := filepath.Join(e.dir, "gate")
-	script := fmt.Sprintf(`echo "start $ROTA_JOB_ID $ROTA_ATTEMPT" >> %[1]s; while [ ! -e %[2]s ]; do sleep 0.02; done; echo "end $ROTA_JOB_ID $ROTA_ATTEMPT" >> %[1]s; echo '{"ok":true}'`, log, gate)
+	script := fmt.Sprintf(`echo "start $ROTA_JOB_ID $ROTA_ATTEMPT" >> %[1]s; (while [ ! -e %[2]s ]; do sleep 0.02; done; echo "end $ROTA_JOB_ID $ROTA_ATTEMPT" >> %[1]s); echo '{"ok":true}'`, log, gate)
 	cfg, _ := json.Marshal(map[string]any{"exec": script, "max_workers": 4, "max_attempts": 5})
 	if err := os.WriteFile(filepath.Join(workers, "e2e.sleep.json"), cfg, 0o644); err != nil {
 		t.Fatal(err)
