@@ -102,6 +102,9 @@ type KindConfig struct {
 	// GlobalMaxWorkers and RateLimit are KindOptions' cluster-wide limits.
 	GlobalMaxWorkers *int
 	RateLimit        *RateLimit
+	// Backoff, when not nil, replaces the kind's backoff after a failed
+	// attempt.
+	Backoff Backoff
 	// Exec, when set, binds the kind to an external command (argv, or
 	// Shell run with /bin/sh -c) if no Go worker is registered for it.
 	Exec  []string

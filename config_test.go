@@ -3,6 +3,7 @@ package rota_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"log/slog"
 	"maps"
 	"slices"
@@ -217,4 +218,34 @@ func TestExecWorkerReadsItsConfig(t *testing.T) {
 	waitFor(t, "a command to get the changed config", func() bool {
 		return configSeen("test.script") == `{"endpoint":"https://b.example"}`
 	})
+}
+
+// TestWorkerConfigBackoff checks that a kind's backoff from the worker
+// configuration replaces the registered one, and applies after a change.
+func TestWorkerConfigBackoff(t *testing.T) {
+	t.Parallel()
+	constant := func(d time.Duration) rota.Backoff {
+		return rota.BackoffFunc(func(int) time.Duration { return d })
+	}
+	cfg := newMemConfig()
+	cfg.set("test.backoff", rota.KindConfig{Backoff: constant(9 * time.Minute)})
+	c := setup(t, rota.Options{WorkerConfig: cfg}, func(c *rota.Client) {
+		must(t, c.Register("test.backoff", rota.WorkFunc(func(context.Context, *rota.Job) error {
+			return errors.New("flaky")
+		}), rota.KindOptions{Backoff: constant(time.Hour)}))
+	})
+	// nextRun fails a job once and returns how long after the failure it
+	// runs again.
+	nextRun := func() time.Duration {
+		j := enqueue(t, c, "test.backoff", nil, rota.MaxAttempts(2))
+		j = waitJob(t, c, j.ID, "the first attempt to fail", func(j *rota.Job) bool { return j.State == rota.StateRetrying })
+		return j.RunAt.Sub(j.Attempts[0].FinishedAt)
+	}
+	if d := nextRun(); d != 9*time.Minute {
+		t.Errorf("next run %s after the failure, want the configured 9m0s", d)
+	}
+	cfg.set("test.backoff", rota.KindConfig{Backoff: constant(3 * time.Minute)})
+	waitFor(t, "the changed backoff", func() bool { return nextRun() == 3*time.Minute })
+	cfg.set("test.backoff", rota.KindConfig{})
+	waitFor(t, "the registered backoff without one configured", func() bool { return nextRun() == time.Hour })
 }

@@ -173,6 +173,9 @@ func mergeConfig(o KindOptions, kc KindConfig) KindOptions {
 	if kc.RateLimit != nil && checkRateLimit(*kc.RateLimit) == nil {
 		o.RateLimit = *kc.RateLimit
 	}
+	if kc.Backoff != nil {
+		o.Backoff = kc.Backoff
+	}
 	return o
 }
 

@@ -78,6 +78,9 @@ func (w WorkerConfig) clone() WorkerConfig {
 	c.Retention = clonePtr(w.Retention)
 	c.GlobalMaxWorkers = clonePtr(w.GlobalMaxWorkers)
 	c.RateLimit = clonePtr(w.RateLimit)
+	if w.Backoff != nil {
+		c.Backoff = &Backoff{Base: clonePtr(w.Backoff.Base), Max: clonePtr(w.Backoff.Max), Jitter: clonePtr(w.Backoff.Jitter)}
+	}
 	if w.Exec != nil {
 		c.Exec = &Exec{Shell: w.Exec.Shell, Argv: slices.Clone(w.Exec.Argv)}
 	}
