@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/rotahq/rota/internal/execworker"
@@ -22,7 +23,8 @@ const DefaultExecRetryDelay = 10 * time.Second
 // reads with ConfigFrom) is the input's "config" object. Exit 0 is done,
 // with the last line of standard output as the result if it is JSON; exit
 // 75 is RetryAfter(DefaultExecRetryDelay), with stderr's tail in the
-// attempt's record; any other exit fails the attempt
+// attempt's record; after exit 0 the tail of standard error is logged at
+// debug level with the job's logger; any other exit fails the attempt
 // with the end of standard error. On abort, timeout or shutdown the process
 // group gets SIGTERM, then SIGKILL after half of Options.AbortGrace.
 func Command(argv ...string) Worker {
@@ -85,6 +87,12 @@ func (w *execWorker) Work(ctx context.Context, job *Job) error {
 	}, opts)
 	switch {
 	case err == nil:
+		// A command's standard error is its log: on success it is kept
+		// nowhere else, so its tail goes to the job's logger at debug
+		// (the kind's log_level decides whether it shows).
+		if t := strings.TrimSpace(res.StderrTail); t != "" {
+			Logger(ctx).Debug("rota: command's standard error (tail)", "stderr", t)
+		}
 		if len(res.Output) > 0 {
 			job.mu.Lock()
 			job.result = res.Output
