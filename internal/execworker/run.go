@@ -274,18 +274,19 @@ const shellPath = "/bin/sh"
 const supervisorDeathSignal = syscall.SIGUSR1
 
 // supervisor is the shell script that leads a command's process group: it
-// runs the command ("$@", with the supervisor's standard input, which a
-// shell would otherwise replace with /dev/null for a command in the
-// background) as its child and waits for it. When rota dies it gets supervisorDeathSignal and
-// SIGKILLs the whole group: the kernel's parent-death signal reaches only
-// the process rota started, so without it whatever the command started
-// (the python of `sh -c "cd app && python3 worker.py"`) would outlive rota
-// and run on beside the job's retry. The supervisor ignores the SIGTERM
-// (and INT, HUP) that an abort sends the group, and waits on for the
-// command; it then exits as the command did: with its status, or killed
-// by the same signal (re-raised once its own traps are reset; only the
-// signals that end a process by default, 1-16 and 24-31 but 28: never one
-// that would stop the supervisor or that it would ignore).
+// runs the command ("$@") as its child, with the supervisor's standard
+// input (which a shell would otherwise replace with /dev/null for a command
+// in the background), and waits for it. When rota dies it gets
+// supervisorDeathSignal and SIGKILLs the whole group: the kernel's
+// parent-death signal reaches only the process rota started, so without it
+// whatever the command started (the python of `sh -c "cd app && python3
+// worker.py"`) would outlive rota and run on beside the job's retry. The
+// supervisor ignores the SIGTERM (and INT, HUP) that an abort sends the
+// group, and waits on for the command; it then exits as the command did:
+// with its status, or killed by the same signal (re-raised once its own
+// traps are reset; only the signals that end a process by default, 1-16
+// and 24-31 but 28: never one that would stop the supervisor or that it
+// would ignore).
 const supervisor = `trap 'kill -KILL 0' USR1
 trap : TERM INT HUP
 exec 3<&0
