@@ -53,7 +53,8 @@ type Options struct {
 	// LeaderLease/3, and a leader that dies is replaced within it.
 	LeaderLease time.Duration
 	// AbortGrace is how long an aborted job's worker has to return after its
-	// context is cancelled before the job is marked aborted anyway.
+	// context is cancelled before the job is marked aborted anyway. An exec
+	// worker's process group gets SIGTERM at once and SIGKILL after half of it.
 	AbortGrace time.Duration
 	// Retention keeps final jobs this long before pruning (per kind: KindOptions.Retention).
 	Retention time.Duration
@@ -103,6 +104,9 @@ type KindConfig struct {
 	RateLimit        *RateLimit
 	// Ranker, when set, replaces KindOptions.Ranker.
 	Ranker Ranker
+	// Backoff, when not nil, replaces the kind's backoff after a failed
+	// attempt.
+	Backoff Backoff
 	// Exec, when set, binds the kind to an external command (argv, or
 	// Shell run with /bin/sh -c) if no Go worker is registered for it.
 	Exec  []string

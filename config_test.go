@@ -3,6 +3,7 @@ package rota_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"log/slog"
 	"maps"
 	"slices"
@@ -180,4 +181,71 @@ func TestExecKindFromConfig(t *testing.T) {
 	if string(j.Result) != `{"from":"config"}` {
 		t.Errorf("result = %s", j.Result)
 	}
+}
+
+// TestExecWorkerReadsItsConfig checks that a command gets its kind's worker
+// configuration, custom keys included, as the "config" object of its input,
+// and after a change the new configuration.
+func TestExecWorkerReadsItsConfig(t *testing.T) {
+	t.Parallel()
+	// The command answers with its input, whose last line is the job as JSON.
+	const script = "cat"
+	cfg := newMemConfig()
+	cfg.set("test.script", rota.KindConfig{Shell: script, Custom: jsonConfig(`{"endpoint":"https://a.example","retries":3}`)})
+	cfg.set("test.bare", rota.KindConfig{Shell: script})
+	c := setup(t, rota.Options{WorkerConfig: cfg}, nil)
+	// configSeen runs a job of kind and returns the config its command got.
+	configSeen := func(kind string) string {
+		t.Helper()
+		j := enqueue(t, c, kind, nil)
+		j = waitState(t, c, j.ID, rota.StateDone)
+		var in struct {
+			ID     int64           `json:"id"`
+			Config json.RawMessage `json:"config"`
+		}
+		if err := json.Unmarshal(j.Result, &in); err != nil || in.ID != j.ID {
+			t.Fatalf("%s: the command's input %s (%v) is not job %d", kind, j.Result, err, j.ID)
+		}
+		return string(in.Config)
+	}
+	if got, want := configSeen("test.script"), `{"endpoint":"https://a.example","retries":3}`; got != want {
+		t.Errorf("test.script: the command got config %s, want %s", got, want)
+	}
+	if got := configSeen("test.bare"); got != "" {
+		t.Errorf("test.bare: the command got config %s, want none", got)
+	}
+	cfg.set("test.script", rota.KindConfig{Shell: script, Custom: jsonConfig(`{"endpoint":"https://b.example"}`)})
+	waitFor(t, "a command to get the changed config", func() bool {
+		return configSeen("test.script") == `{"endpoint":"https://b.example"}`
+	})
+}
+
+// TestWorkerConfigBackoff checks that a kind's backoff from the worker
+// configuration replaces the registered one, and applies after a change.
+func TestWorkerConfigBackoff(t *testing.T) {
+	t.Parallel()
+	constant := func(d time.Duration) rota.Backoff {
+		return rota.BackoffFunc(func(int) time.Duration { return d })
+	}
+	cfg := newMemConfig()
+	cfg.set("test.backoff", rota.KindConfig{Backoff: constant(9 * time.Minute)})
+	c := setup(t, rota.Options{WorkerConfig: cfg}, func(c *rota.Client) {
+		must(t, c.Register("test.backoff", rota.WorkFunc(func(context.Context, *rota.Job) error {
+			return errors.New("flaky")
+		}), rota.KindOptions{Backoff: constant(time.Hour)}))
+	})
+	// nextRun fails a job once and returns how long after the failure it
+	// runs again.
+	nextRun := func() time.Duration {
+		j := enqueue(t, c, "test.backoff", nil, rota.MaxAttempts(2))
+		j = waitJob(t, c, j.ID, "the first attempt to fail", func(j *rota.Job) bool { return j.State == rota.StateRetrying })
+		return j.RunAt.Sub(j.Attempts[0].FinishedAt)
+	}
+	if d := nextRun(); d != 9*time.Minute {
+		t.Errorf("next run %s after the failure, want the configured 9m0s", d)
+	}
+	cfg.set("test.backoff", rota.KindConfig{Backoff: constant(3 * time.Minute)})
+	waitFor(t, "the changed backoff", func() bool { return nextRun() == 3*time.Minute })
+	cfg.set("test.backoff", rota.KindConfig{})
+	waitFor(t, "the registered backoff without one configured", func() bool { return nextRun() == time.Hour })
 }

@@ -20,7 +20,11 @@ type Event struct {
 	To      State     `json:"to"`
 	Attempt int       `json:"attempt"`
 	Error   string    `json:"error,omitempty"`
-	At      time.Time `json:"at"`
+	// At is when this node made the change, read around its store call.
+	// Order events by Seq: the times of two changes a few microseconds
+	// apart, made by different parts of the node (a finish and the
+	// promotion of the retry it scheduled), may be out of order.
+	At time.Time `json:"at"`
 	// Outcome is how the attempt ended, on events that leave running (a
 	// finish, or a rescue after a lost lease: OutcomeLost); "" otherwise.
 	Outcome Outcome `json:"outcome,omitempty"`

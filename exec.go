@@ -5,9 +5,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/rotahq/rota/internal/execworker"
+	"github.com/rotahq/rota/store"
 )
 
 // DefaultExecRetryDelay is how long a command that exits with status 75
@@ -17,10 +19,14 @@ const DefaultExecRetryDelay = 10 * time.Second
 // Command returns a Worker that runs argv as an external program for each
 // job (OMA's `python3 worker.py`): the job as JSON on its standard input,
 // ROTA_JOB_ID, ROTA_JOB_KIND, ROTA_JOB_QUEUE, ROTA_JOB_KEY and ROTA_ATTEMPT
-// in its environment. Exit 0 is done, with the last line of standard output
-// as the result if it is JSON; exit 75 is RetryAfter(DefaultExecRetryDelay);
-// any other exit fails the attempt with the end of standard error. On abort,
-// timeout or shutdown the process group gets SIGTERM, then SIGKILL.
+// in its environment; the kind's worker configuration (what a Go worker
+// reads with ConfigFrom) is the input's "config" object. Exit 0 is done,
+// with the last line of standard output as the result if it is JSON; exit
+// 75 is RetryAfter(DefaultExecRetryDelay), with stderr's tail in the
+// attempt's record; after exit 0 the tail of standard error is logged at
+// debug level with the job's logger; any other exit fails the attempt
+// with the end of standard error. On abort, timeout or shutdown the process
+// group gets SIGTERM, then SIGKILL after half of Options.AbortGrace.
 func Command(argv ...string) Worker {
 	return &execWorker{cmd: execworker.Command{Argv: append([]string(nil), argv...)}}
 }
@@ -49,15 +55,24 @@ type execJob struct {
 	// MaxAttempts lets a command tell its last attempt.
 	MaxAttempts int       `json:"max_attempts"`
 	CreatedAt   time.Time `json:"created_at"`
+	// Config is the kind's worker configuration, custom keys included (a
+	// Go worker's ConfigFrom(ctx).Raw()); absent when the kind has none.
+	Config json.RawMessage `json:"config,omitempty"`
 }
 
 // Work implements Worker.
 func (w *execWorker) Work(ctx context.Context, job *Job) error {
-	in, err := json.Marshal(execJob{
+	ej := execJob{
 		ID: job.ID, Kind: job.Kind, Queue: job.Queue, Args: job.Args, Key: job.Key,
 		Metadata: job.Metadata, Priority: job.Priority, Attempt: job.Attempt,
 		MaxAttempts: job.MaxAttempts, CreatedAt: job.CreatedAt,
-	})
+	}
+	if wc := ConfigFrom(ctx); wc != nil {
+		if raw := wc.Raw(); json.Valid(raw) {
+			ej.Config = raw
+		}
+	}
+	in, err := json.Marshal(ej)
 	if err != nil {
 		return Fail(fmt.Errorf("encode job for command: %w", err))
 	}
@@ -72,6 +87,12 @@ func (w *execWorker) Work(ctx context.Context, job *Job) error {
 	}, opts)
 	switch {
 	case err == nil:
+		// A command's standard error is its log: on success it is kept
+		// nowhere else, so its tail goes to the job's logger at debug
+		// (the kind's log_level decides whether it shows).
+		if t := strings.TrimSpace(res.StderrTail); t != "" {
+			Logger(ctx).Debug("rota: command's standard error (tail)", "stderr", t)
+		}
 		if len(res.Output) > 0 {
 			job.mu.Lock()
 			job.result = res.Output
@@ -79,7 +100,9 @@ func (w *execWorker) Work(ctx context.Context, job *Job) error {
 		}
 		return nil
 	case errors.Is(err, execworker.ErrRetryLater):
-		return RetryAfter(DefaultExecRetryDelay)
+		// RetryAfter, with the exit status and stderr's tail for the
+		// attempt's record.
+		return &outcomeError{outcome: store.OutcomeRetryLater, delay: DefaultExecRetryDelay, err: err}
 	case errors.Is(err, execworker.ErrNoCommand):
 		return Fail(err)
 	}

@@ -3,6 +3,8 @@ package rota_test
 import (
 	"context"
 	"errors"
+	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -35,6 +37,7 @@ ok)
 	printf '{"greeting":"hello %s","kind":"%s"}\n' "$name" "$ROTA_JOB_KIND"
 	;;
 later)
+	echo "rate limited, try later" >&2
 	exit 75
 	;;
 fail)
@@ -67,6 +70,9 @@ esac
 			check: func(t *testing.T, j *rota.Job, enqueued time.Time) {
 				if j.Attempt != 0 {
 					t.Errorf("attempt = %d, want 0 (not counted)", j.Attempt)
+				}
+				if a := lastAttempt(t, j); !containsAll(a.Error, "exit status 75", "rate limited, try later") || j.LastError != "" {
+					t.Errorf("attempt error %q, job error %q: want stderr in the attempt only", a.Error, j.LastError)
 				}
 				if d := j.RunAt.Sub(enqueued); d < rota.DefaultExecRetryDelay-time.Second {
 					t.Errorf("run_at is %s after enqueue, want about %s", d, rota.DefaultExecRetryDelay)
@@ -129,5 +135,30 @@ func TestExecWorkerAbortKillsProcess(t *testing.T) {
 	// The worker returned only once the process group was gone.
 	if err := syscall.Kill(pid, 0); !errors.Is(err, syscall.ESRCH) {
 		t.Errorf("process %d still exists after abort (kill -0: %v)", pid, err)
+	}
+}
+
+// TestExecWorkerStderrLogged checks that a successful command's standard
+// error reaches the job's logger at debug level, shown or not by the kind's
+// log level.
+func TestExecWorkerStderrLogged(t *testing.T) {
+	t.Parallel()
+	var logs logBuffer
+	debug, info := slog.LevelDebug, slog.LevelInfo
+	c := setup(t, rota.Options{Logger: slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelInfo}))},
+		func(c *rota.Client) {
+			must(t, c.Register("test.exec.verbose", rota.ShellCommand(`echo "progress: 3 of 3 done" >&2`), rota.KindOptions{LogLevel: &debug}))
+			must(t, c.Register("test.exec.quiet", rota.ShellCommand(`echo "quiet progress" >&2`), rota.KindOptions{LogLevel: &info}))
+		})
+	quiet := enqueue(t, c, "test.exec.quiet", nil)
+	verbose := enqueue(t, c, "test.exec.verbose", nil)
+	waitState(t, c, quiet.ID, rota.StateDone)
+	waitState(t, c, verbose.ID, rota.StateDone)
+	out := logs.String()
+	if !containsAll(out, "level=DEBUG", "progress: 3 of 3 done", "kind=test.exec.verbose", fmt.Sprintf("job_id=%d", verbose.ID)) {
+		t.Errorf("the verbose kind's stderr is not in the log:\n%s", out)
+	}
+	if strings.Contains(out, "quiet progress") {
+		t.Errorf("the stderr of a kind at info level was logged:\n%s", out)
 	}
 }

@@ -456,6 +456,12 @@ func finishFor(j *store.Job, node string, started, now time.Time, werr error, pa
 		f.RunAt = now.Add(delay)
 		f.Uncount = true
 		f.Record.Outcome = o
+		// Not an error of the job; a reason given with it (an exec worker's
+		// stderr) goes to the attempt's record only.
+		var oe *outcomeError
+		if errors.As(werr, &oe) && oe.err != nil {
+			f.Record.Error = oe.err.Error()
+		}
 	case store.OutcomeCancel:
 		f.State = StateAborted
 		f.Record.Outcome = o

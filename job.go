@@ -29,6 +29,22 @@ type Attempt = store.Attempt
 // Outcome names how an attempt ended.
 type Outcome = store.Outcome
 
+// The attempt outcomes, as CleanUp gets them and the attempt history records
+// them; see the store package for their meaning.
+const (
+	OutcomeDone        = store.OutcomeDone
+	OutcomeRetryLater  = store.OutcomeRetryLater
+	OutcomeSnooze      = store.OutcomeSnooze
+	OutcomeCancel      = store.OutcomeCancel
+	OutcomeFail        = store.OutcomeFail
+	OutcomeError       = store.OutcomeError
+	OutcomePanic       = store.OutcomePanic
+	OutcomeTimeout     = store.OutcomeTimeout
+	OutcomeAborted     = store.OutcomeAborted
+	OutcomeInterrupted = store.OutcomeInterrupted
+	OutcomeLost        = store.OutcomeLost
+)
+
 // Job is a job as a worker or a caller sees it. The stored fields are
 // promoted from store.Job (job.ID, job.Kind, job.Args, ...).
 type Job struct {

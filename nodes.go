@@ -1,6 +1,7 @@
 package rota
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -10,6 +11,7 @@ import (
 	"os"
 	"runtime/debug"
 	"slices"
+	"strconv"
 	"syscall"
 	"time"
 
@@ -135,7 +137,9 @@ func buildVersion() string {
 }
 
 // processAlive reports whether a process with pid runs on this host (or
-// may: when it cannot tell, it says yes).
+// may: when it cannot tell, it says yes). A zombie does not run: a node
+// killed with SIGKILL stays one until its parent reaps it, which a
+// supervisor that does not reap promptly may never do.
 func processAlive(pid int) bool {
 	if pid <= 0 {
 		return false
@@ -145,7 +149,25 @@ func processAlive(pid int) bool {
 		return false
 	}
 	err = p.Signal(syscall.Signal(0))
-	return err == nil || errors.Is(err, syscall.EPERM)
+	if err != nil && !errors.Is(err, syscall.EPERM) {
+		return false
+	}
+	return !zombie(pid)
+}
+
+// zombie reports whether /proc says pid has exited and waits to be reaped
+// (state Z, or X while it is being reaped); false when it cannot tell.
+func zombie(pid int) bool {
+	stat, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return false
+	}
+	// pid (comm) state ...: comm may hold spaces and parentheses.
+	i := bytes.LastIndexByte(stat, ')')
+	if i < 0 || i+2 >= len(stat) {
+		return false
+	}
+	return stat[i+2] == 'Z' || stat[i+2] == 'X'
 }
 
 // presence keeps this node's row in the node registry: it registers at

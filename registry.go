@@ -191,6 +191,9 @@ func mergeConfig(o KindOptions, kc KindConfig) KindOptions {
 	if kc.Ranker != nil {
 		o.Ranker = kc.Ranker
 	}
+	if kc.Backoff != nil {
+		o.Backoff = kc.Backoff
+	}
 	return o
 }
 

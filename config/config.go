@@ -105,8 +105,10 @@ type Config struct {
 	// ShutdownTimeout is how long running jobs get to finish on shutdown
 	// before they are interrupted and put back in their queue.
 	ShutdownTimeout time.Duration
-	// AbortGrace is the time between SIGTERM and SIGKILL when an external
-	// process is aborted.
+	// AbortGrace is how long an aborted, timed-out or interrupted job gets
+	// to stop after its context is cancelled: a worker still running then
+	// is finished without it (and logged). An exec worker's process group
+	// gets SIGTERM at once and SIGKILL after half of AbortGrace.
 	AbortGrace time.Duration
 	// Retention is how long finished jobs are kept before they are pruned.
 	Retention time.Duration
@@ -296,7 +298,7 @@ func (c *Config) baseSettings() []setting {
 			value: &durationValue{p: &c.ScheduleLookahead, max: MaxScheduleLookahead}},
 		{env: EnvShutdownTimeout, flag: "shutdown-timeout", usage: "how long running jobs get to finish on shutdown",
 			value: &durationValue{p: &c.ShutdownTimeout}},
-		{env: EnvAbortGrace, flag: "abort-grace", usage: "how long a worker has to return once its job is aborted, timed out or interrupted (for a process: SIGTERM to SIGKILL)",
+		{env: EnvAbortGrace, flag: "abort-grace", usage: "how long a worker has to return once its job is aborted, timed out or interrupted, before the job is finished without it; an exec worker gets SIGTERM, then SIGKILL after half of it",
 			value: &durationValue{p: &c.AbortGrace}},
 		{env: EnvRetention, flag: "retention", usage: "how long finished jobs are kept (like 7d or 12h)",
 			value: &durationValue{p: &c.Retention, positive: true}},

@@ -33,6 +33,9 @@ const (
 	// KeyRanker names the ranker that sets the priority of the kind's jobs
 	// enqueued without one.
 	KeyRanker = "ranker"
+	// KeyBackoff is the delay before a failed attempt's retry: an
+	// exponential backoff's base, max and jitter.
+	KeyBackoff = "backoff"
 )
 
 // Priority bounds of the priority key (lower runs first).
@@ -66,6 +69,10 @@ type WorkerConfig struct {
 	// ranker: "recency" or {"name": "recency", "window": "3d"}: the
 	// priority of a job enqueued without one comes from the ranker.
 	Ranker *Ranker
+	// backoff: {"base": "5s", "max": "10m", "jitter": 0.1}: the delay
+	// after a failed attempt, doubling from base up to max, spread by
+	// ±jitter. Parts left out take the engine's defaults.
+	Backoff *Backoff
 
 	// Custom holds every other key, as compact JSON, for the worker to
 	// decode (see Get).
@@ -93,6 +100,13 @@ const RankerRecency = "recency"
 type Ranker struct {
 	Name   string
 	Window time.Duration
+}
+
+// Backoff is the value of the backoff key. A nil part is not set (the
+// engine's default then): Base and Max > 0, Jitter from 0 to 1.
+type Backoff struct {
+	Base, Max *time.Duration
+	Jitter    *float64
 }
 
 // Exec is the command of the exec key: a string is run with /bin/sh -c
@@ -243,6 +257,19 @@ func (w WorkerConfig) toMap() (map[string]json.RawMessage, error) {
 			put(KeyRanker, map[string]any{rankerKeyName: w.Ranker.Name, rankerKeyWindow: FormatDuration(w.Ranker.Window)})
 		}
 	}
+	if b := w.Backoff; b != nil {
+		o := map[string]any{}
+		if b.Base != nil {
+			o[backoffKeyBase] = FormatDuration(*b.Base)
+		}
+		if b.Max != nil {
+			o[backoffKeyMax] = FormatDuration(*b.Max)
+		}
+		if b.Jitter != nil {
+			o[backoffKeyJitter] = *b.Jitter
+		}
+		put(KeyBackoff, o)
+	}
 	return m, errors.Join(errs...)
 }
 
@@ -355,6 +382,8 @@ func build(raw map[string]json.RawMessage) (WorkerConfig, error) {
 			w.RateLimit, err = decodeRateLimit(v)
 		case KeyRanker:
 			w.Ranker, err = decodeRanker(v)
+		case KeyBackoff:
+			w.Backoff, err = decodeBackoff(v)
 		default:
 			if w.Custom == nil {
 				w.Custom = make(map[string]json.RawMessage)
@@ -501,6 +530,61 @@ const (
 // decodeRateLimit reads {"n": 10, "per": "1s"}. A value that is not an
 // object fails as a whole; a bad or missing n or per, or another key,
 // fails as a *KeyError naming rate_limit.<key> (joined when several).
+// The keys inside a backoff value.
+const (
+	backoffKeyBase   = "base"
+	backoffKeyMax    = "max"
+	backoffKeyJitter = "jitter"
+)
+
+func decodeBackoff(v json.RawMessage) (*Backoff, error) {
+	var m map[string]json.RawMessage
+	if len(v) == 0 || v[0] != '{' || json.Unmarshal(v, &m) != nil {
+		return nil, fmt.Errorf(`an object like {"%s": "5s", "%s": "10m", "%s": 0.1}`, backoffKeyBase, backoffKeyMax, backoffKeyJitter)
+	}
+	var b Backoff
+	var errs []error
+	bad := func(key, want string, got []byte) {
+		errs = append(errs, &KeyError{Key: KeyBackoff + "." + key, Want: want, Got: shorten(canonical(got))})
+	}
+	for _, k := range slices.Sorted(maps.Keys(m)) {
+		val := m[k]
+		if isNull(val) {
+			continue
+		}
+		switch k {
+		case backoffKeyBase, backoffKeyMax:
+			d, err := decodeDuration(val, true)
+			switch {
+			case err != nil:
+				bad(k, err.Error(), val)
+			case *d <= 0:
+				bad(k, `a duration like "30s" or a number of seconds, > 0`, val)
+			case k == backoffKeyBase:
+				b.Base = d
+			default:
+				b.Max = d
+			}
+		case backoffKeyJitter:
+			f, err := strconv.ParseFloat(string(val), 64)
+			if err != nil || math.IsNaN(f) || f < 0 || f > 1 {
+				bad(k, "a number from 0 to 1 (0.25 is ±25%)", val)
+				continue
+			}
+			b.Jitter = &f
+		default:
+			bad(k, "no such key (backoff takes base, max and jitter)", val)
+		}
+	}
+	if b.Base != nil && b.Max != nil && *b.Max < *b.Base {
+		bad(backoffKeyMax, "a duration ≥ base ("+string(canonical(m[backoffKeyBase]))+")", m[backoffKeyMax])
+	}
+	if len(errs) > 0 {
+		return nil, errors.Join(errs...)
+	}
+	return &b, nil
+}
+
 func decodeRateLimit(v json.RawMessage) (*RateLimit, error) {
 	var m map[string]json.RawMessage
 	if len(v) == 0 || v[0] != '{' || json.Unmarshal(v, &m) != nil {

@@ -103,6 +103,17 @@ func TestParseWorkerConfig(t *testing.T) {
 		{name: "rate limit other key", in: `{"rate_limit": {"n": 5, "per": "1s", "burst": 2}}`, wantErr: `rate_limit.burst: want no such key (rate_limit takes n and per), got 2`},
 		{name: "rate limit two bad keys", in: `{"rate_limit": {"n": "5", "per": -1}}`, wantErr: "rate_limit.n: want a whole number ≥ 1, got \"5\"\nrate_limit.per: want"},
 		{name: "rate limit null", in: `{"rate_limit": null}`, want: WorkerConfig{}},
+		{name: "backoff", in: `{"backoff": {"base": "5s", "max": "10m", "jitter": 0.1}}`,
+			want: WorkerConfig{Backoff: &Backoff{Base: ptr(5 * time.Second), Max: ptr(10 * time.Minute), Jitter: ptr(0.1)}}},
+		{name: "backoff base alone, in seconds", in: `{"backoff": {"base": 2}}`, want: WorkerConfig{Backoff: &Backoff{Base: ptr(2 * time.Second)}}},
+		{name: "backoff without jitter", in: `{"backoff": {"jitter": 0}}`, want: WorkerConfig{Backoff: &Backoff{Jitter: ptr(0.0)}}},
+		{name: "backoff empty object", in: `{"backoff": {}}`, want: WorkerConfig{Backoff: &Backoff{}}},
+		{name: "backoff not an object", in: `{"backoff": "5s"}`, wantErr: `backoff: want an object like {"base": "5s", "max": "10m", "jitter": 0.1}, got "5s"`},
+		{name: "backoff base zero", in: `{"backoff": {"base": 0}}`, wantErr: `backoff.base: want a duration like "30s" or a number of seconds, > 0, got 0`},
+		{name: "backoff max under base", in: `{"backoff": {"base": "1m", "max": "30s"}}`, wantErr: `backoff.max: want a duration ≥ base ("1m"), got "30s"`},
+		{name: "backoff jitter over 1", in: `{"backoff": {"jitter": 1.5}}`, wantErr: `backoff.jitter: want a number from 0 to 1 (0.25 is ±25%), got 1.5`},
+		{name: "backoff jitter string", in: `{"backoff": {"jitter": "25%"}}`, wantErr: `backoff.jitter: want a number from 0 to 1`},
+		{name: "backoff other key", in: `{"backoff": {"factor": 3}}`, wantErr: `backoff.factor: want no such key (backoff takes base, max and jitter), got 3`},
 		{
 			name: "custom keys kept compact",
 			in:   "{\"new_value\": \"I'm a new configuration!\", \"nested\": {\"a\": [1, 2]}, \"html\": \"<b>\"}",
@@ -214,7 +225,7 @@ func TestWorkerConfigMarshal(t *testing.T) {
 	t.Parallel()
 	in := `{"log_level":"WARNING","max_workers":2,"timeout":90,"max_attempts":3,"queue":"q","priority":7,` +
 		`"exec":["python3","worker.py"],"interval":"every 10 minutes","retention":"7d","custom":{"k":[true,null]},` +
-		`"global_max_workers":3,"rate_limit":{"per":60,"n":100}}`
+		`"global_max_workers":3,"rate_limit":{"per":60,"n":100},"backoff":{"jitter":0.1,"base":5}}`
 	w, err := ParseWorkerConfig([]byte(in))
 	if err != nil {
 		t.Fatal(err)
@@ -223,7 +234,7 @@ func TestWorkerConfigMarshal(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := `{"custom":{"k":[true,null]},"exec":["python3","worker.py"],"global_max_workers":3,"interval":"every 10 minutes",` +
+	want := `{"backoff":{"base":"5s","jitter":0.1},"custom":{"k":[true,null]},"exec":["python3","worker.py"],"global_max_workers":3,"interval":"every 10 minutes",` +
 		`"log_level":"warn","max_attempts":3,"max_workers":2,"priority":7,"queue":"q",` +
 		`"rate_limit":{"n":100,"per":"1m0s"},"retention":"7d","timeout":"1m30s"}`
 	if string(b) != want {

@@ -79,6 +79,9 @@ func (w WorkerConfig) clone() WorkerConfig {
 	c.GlobalMaxWorkers = clonePtr(w.GlobalMaxWorkers)
 	c.RateLimit = clonePtr(w.RateLimit)
 	c.Ranker = clonePtr(w.Ranker)
+	if w.Backoff != nil {
+		c.Backoff = &Backoff{Base: clonePtr(w.Backoff.Base), Max: clonePtr(w.Backoff.Max), Jitter: clonePtr(w.Backoff.Jitter)}
+	}
 	if w.Exec != nil {
 		c.Exec = &Exec{Shell: w.Exec.Shell, Argv: slices.Clone(w.Exec.Argv)}
 	}

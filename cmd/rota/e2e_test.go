@@ -211,6 +211,10 @@ func TestBadInputExitsTwoAndChangesNothing(t *testing.T) {
 		{"workers dir a file (enqueue)", []string{"enqueue", "demo.kind", "{}", "--workers-dir", aFile}, nil, "ROTA_WORKERS_DIR"},
 		{"missing workers dir (serve)", []string{"serve", "--listen", "off"}, []string{"ROTA_WORKERS_DIR=/nonexistent/workers"}, "ROTA_WORKERS_DIR"},
 		{"bad bench size", []string{"bench", "throughput", "-n", "-5"}, nil, "jobs"},
+		{"serve with a missing workers dir", []string{"serve", "--listen", "off"},
+			[]string{"ROTA_WORKERS_DIR=" + filepath.Join(e.dir, "no-such-dir")}, "ROTA_WORKERS_DIR"},
+		{"serve with a file as workers dir", []string{"serve", "--listen", "off", "--workers-dir", filepath.Join(e.dir, "rota.db")},
+			nil, "ROTA_WORKERS_DIR"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -472,10 +476,13 @@ func testServeSurvivesKill(t *testing.T, e *env) {
 	}
 	// Each job logs its start, waits until the gate file exists, then logs
 	// its end: the test decides when work can finish, so no step depends on
-	// how fast the machine is.
+	// how fast the machine is. The waiting and the end are in a subshell, a
+	// child of the command, as a real worker's work often is (sh -c "cd app
+	// && python3 worker.py"): the kill must end it too, or it would log its
+	// end beside the job's retry.
 	log := filepath.Join(e.dir, "work.log")
 	gate := filepath.Join(e.dir, "gate")
-	script := fmt.Sprintf(`echo "start $ROTA_JOB_ID $ROTA_ATTEMPT" >> %[1]s; while [ ! -e %[2]s ]; do sleep 0.02; done; echo "end $ROTA_JOB_ID $ROTA_ATTEMPT" >> %[1]s; echo '{"ok":true}'`, log, gate)
+	script := fmt.Sprintf(`echo "start $ROTA_JOB_ID $ROTA_ATTEMPT" >> %[1]s; (while [ ! -e %[2]s ]; do sleep 0.02; done; echo "end $ROTA_JOB_ID $ROTA_ATTEMPT" >> %[1]s); echo '{"ok":true}'`, log, gate)
 	cfg, _ := json.Marshal(map[string]any{"exec": script, "max_workers": 4, "max_attempts": 5})
 	if err := os.WriteFile(filepath.Join(workers, "e2e.sleep.json"), cfg, 0o644); err != nil {
 		t.Fatal(err)

@@ -151,8 +151,9 @@ func newJobsShowCmd(a *app) *cobra.Command {
 func newJobsCancelCmd(a *app) *cobra.Command {
 	var kind, key, reason string
 	cmd := &cobra.Command{
-		Use:   "cancel [ID]",
-		Short: "Abort a job by id, or by --kind and --key (a running job is interrupted)",
+		Use:     "cancel [ID]",
+		Aliases: []string{"abort"},
+		Short:   "Abort a job by id, or by --kind and --key (a running job is interrupted)",
 		Example: `  rota jobs cancel 42
   rota jobs cancel --kind analysis.ssi --key 65e08e66bfe58ba848bccee0`,
 		Args: rangeArgs(0, 1),

@@ -50,6 +50,19 @@ func (a *app) serve(ctx context.Context) error {
 	if err := a.checkWorkersDir(); err != nil {
 		return err
 	}
+	// So is the workers directory: one that cannot be read is bad input.
+	var workers *workerDir
+	if a.cfg.WorkersDir != "" {
+		var err error
+		if workers, err = newWorkerDir(a.cfg.WorkersDir, logger, a.cfg.Queues); err != nil {
+			reason := err
+			if fe := (*config.FileError)(nil); errors.As(err, &fe) {
+				reason = fe.Err
+			}
+			return usageError{&config.FieldError{Field: config.EnvWorkersDir, Value: a.cfg.WorkersDir,
+				Reason: "not a directory rota can read: " + reason.Error()}}
+		}
+	}
 	st, err := a.openStore(ctx)
 	if err != nil {
 		return err
@@ -73,11 +86,7 @@ func (a *app) serve(ctx context.Context) error {
 		// 0 turns the lookahead off here; rota.Options takes 0 as its default.
 		ScheduleLookahead: cmp.Or(a.cfg.ScheduleLookahead, -1),
 	}
-	var workers *workerDir
-	if a.cfg.WorkersDir != "" {
-		if workers, err = newWorkerDir(a.cfg.WorkersDir, logger, a.cfg.Queues); err != nil {
-			return err
-		}
+	if workers != nil {
 		opts.WorkerConfig = workers
 	}
 	client, err := rota.New(st, opts)

@@ -99,6 +99,19 @@ func kindConfig(wc config.WorkerConfig) rota.KindConfig {
 	if wc.Ranker != nil && wc.Ranker.Name == config.RankerRecency {
 		kc.Ranker = rota.RecencyRanker{Window: wc.Ranker.Window}
 	}
+	if b := wc.Backoff; b != nil {
+		base, maxDelay, jitter := rota.DefaultBackoffBase, rota.DefaultBackoffMax, rota.DefaultBackoffJitter
+		if b.Base != nil {
+			base = *b.Base
+		}
+		if b.Max != nil {
+			maxDelay = *b.Max
+		}
+		if b.Jitter != nil {
+			jitter = *b.Jitter
+		}
+		kc.Backoff = rota.ExponentialBackoff(base, max(maxDelay, base), jitter)
+	}
 	if wc.Exec != nil {
 		kc.Exec, kc.Shell = wc.Exec.Argv, wc.Exec.Shell
 	}

@@ -92,3 +92,48 @@ func TestRetentionFromWorkerFiles(t *testing.T) {
 	}
 	var _ rota.RetentionSource = (*workerDir)(nil)
 }
+
+// TestKindConfigBackoff checks that a worker file's backoff reaches the
+// engine: its parts over the engine's defaults.
+func TestKindConfigBackoff(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name   string
+		file   string
+		delays map[int][2]time.Duration // attempt → [lo, hi]
+	}{
+		{"none", `{"max_workers": 2}`, nil},
+		{"all parts", `{"backoff": {"base": "5s", "max": "1m", "jitter": 0}}`, map[int][2]time.Duration{
+			1: {5 * time.Second, 5 * time.Second}, 2: {10 * time.Second, 10 * time.Second}, 5: {time.Minute, time.Minute}}},
+		{"defaults for the parts left out", `{"backoff": {"jitter": 0}}`, map[int][2]time.Duration{
+			1: {rota.DefaultBackoffBase, rota.DefaultBackoffBase}, 30: {rota.DefaultBackoffMax, rota.DefaultBackoffMax}}},
+		{"base over the default max", `{"backoff": {"base": "2h"}}`, map[int][2]time.Duration{
+			1: {90 * time.Minute, 150 * time.Minute}, 3: {90 * time.Minute, 150 * time.Minute}}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			wc, err := config.ParseWorkerConfig([]byte(tt.file))
+			if err != nil {
+				t.Fatal(err)
+			}
+			kc := kindConfig(wc)
+			if tt.delays == nil {
+				if kc.Backoff != nil {
+					t.Fatalf("Backoff set without a backoff key")
+				}
+				return
+			}
+			if kc.Backoff == nil {
+				t.Fatal("Backoff not set")
+			}
+			for attempt, want := range tt.delays {
+				for range 20 {
+					if d := kc.Backoff.Delay(attempt); d < want[0] || d > want[1] {
+						t.Fatalf("Delay(%d) = %s, want within [%s, %s]", attempt, d, want[0], want[1])
+					}
+				}
+			}
+		})
+	}
+}

@@ -27,7 +27,15 @@ type searchArgs struct {
 // searchWorker is 4CAT's BasicWorker: max_workers 1, work, clean_up.
 type searchWorker struct {
 	calls    atomic.Int32
+	crashes  atomic.Int32
 	cleanups atomic.Int32
+}
+
+// parseSince stands for a bug in a search's code: its first call panics.
+func (w *searchWorker) parseSince(query string) {
+	if w.crashes.Add(1) == 1 {
+		panic(fmt.Sprintf("cannot parse date in %q", query))
+	}
 }
 
 // Work implements rota.Worker.
@@ -41,6 +49,8 @@ func (w *searchWorker) Work(ctx context.Context, job *rota.Job) error {
 		return rota.Cancel("query not allowed")
 	case a.Query == "busy" && w.calls.Add(1) == 1:
 		return rota.RetryAfter(10 * time.Millisecond) // rate limited: release with a delay
+	case a.Query == "crash":
+		w.parseSince(a.Query) // panics on the first attempt: recorded, retried after the backoff
 	}
 	return job.SetResult(map[string]any{"query": a.Query, "posts": len(a.Query) * 10})
 }
@@ -49,7 +59,7 @@ func (w *searchWorker) Work(ctx context.Context, job *rota.Job) error {
 func (w *searchWorker) CleanUp(_ context.Context, _ *rota.Job, _ rota.Outcome) { w.cleanups.Add(1) }
 
 func run(ctx context.Context, dbPath string, out io.Writer) error {
-	st, err := sqlite.Open(dbPath, sqlite.Options{})
+	st, err := sqlite.Open(dbPath, sqlite.Options{Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		return err
 	}
@@ -62,7 +72,10 @@ func run(ctx context.Context, dbPath string, out io.Writer) error {
 		return err
 	}
 	w := &searchWorker{}
-	if err := client.Register("search", w, rota.KindOptions{MaxWorkers: 1}); err != nil {
+	// A crashed search is retried after an exponential backoff with jitter
+	// (short here; the default starts at 1 s).
+	opts := rota.KindOptions{MaxWorkers: 1, Backoff: rota.ExponentialBackoff(20*time.Millisecond, time.Second, 0.25)}
+	if err := client.Register("search", w, opts); err != nil {
 		return err
 	}
 	sub := client.Subscribe(0, rota.EventFilter{})
@@ -73,7 +86,8 @@ func run(ctx context.Context, dbPath string, out io.Writer) error {
 	defer client.Stop(context.Background())
 
 	ids := map[string]int64{}
-	for _, q := range []string{"elections", "busy", "forbidden"} {
+	queries := []string{"elections", "busy", "forbidden", "crash"}
+	for _, q := range queries {
 		job, err := client.Enqueue(ctx, "search", searchArgs{Query: q})
 		if err != nil {
 			return err
@@ -83,7 +97,7 @@ func run(ctx context.Context, dbPath string, out io.Writer) error {
 	if err := waitFinal(ctx, sub, len(ids)); err != nil {
 		return err
 	}
-	for _, q := range []string{"elections", "busy", "forbidden"} {
+	for _, q := range queries {
 		job, err := client.Get(ctx, ids[q])
 		if err != nil {
 			return err
@@ -96,6 +110,11 @@ func run(ctx context.Context, dbPath string, out io.Writer) error {
 			fmt.Fprintf(out, ", error %q", job.LastError)
 		}
 		fmt.Fprintln(out)
+		for _, a := range job.Attempts {
+			if a.Outcome == rota.OutcomePanic {
+				fmt.Fprintf(out, "%-9s attempt %d: %s at %s\n", q, a.Number, a.Error, a.Location)
+			}
+		}
 	}
 	fmt.Fprintf(out, "clean_up ran %d times\n", w.cleanups.Load())
 	return nil

@@ -46,7 +46,7 @@ func newPlugin() *plugin {
 }
 
 func run(ctx context.Context, dbPath string, out io.Writer) error {
-	st, err := sqlite.Open(dbPath, sqlite.Options{})
+	st, err := sqlite.Open(dbPath, sqlite.Options{Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		return err
 	}
@@ -110,6 +110,15 @@ func run(ctx context.Context, dbPath string, out io.Writer) error {
 			return ctx.Err()
 		}
 	}
+	onTime := true
+	for _, j := range jobs {
+		got, err := client.Get(ctx, j.ID)
+		if err != nil {
+			return err
+		}
+		onTime = onTime && !got.StartedAt.Before(when.Truncate(time.Microsecond))
+	}
+	fmt.Fprintf(out, "every event started at or after its time: %v\n", onTime)
 	p.mu.Lock()
 	sort.Strings(p.log)
 	for _, l := range p.log {

@@ -20,6 +20,7 @@ func TestRun(t *testing.T) {
 scheduled 3 events, first is scheduled
 rejected tracker: job 1: invalid priority: -5 is out of range 0..32767
 stop events stored: 0
+every event started at or after its time: true
 start i-0a1 (bot night-shift)
 start i-0b2 (bot night-shift)
 start i-0c3 (bot night-shift)

@@ -17,7 +17,9 @@
 //
 // The command runs in its own process group, and Run does not return while
 // anything in that group is still running: processes the command left behind
-// are terminated too, even after a successful exit. If rota itself dies, the
-// command (the group's leader) is killed with it (Linux's parent-death
-// signal); processes it started itself are not, unless they watch their parent.
+// are terminated too, even after a successful exit. The group's leader is a
+// small /bin/sh supervisor that runs the command as its child: if rota
+// itself dies (even by SIGKILL), the supervisor gets Linux's parent-death
+// signal and SIGKILLs the whole group, the command and everything it
+// started, so nothing of a job runs on beside its retry.
 package execworker

@@ -7,8 +7,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -145,10 +147,11 @@ func withTail(msg, tail string) string {
 // Run runs cmd for one job and waits for it, and for everything it started
 // in its process group, to end.
 //
-// The command runs in its own process group with the job's JSON on stdin
-// and an environment of the caller's, then cmd.Env, then ROTA_JOB_ID,
-// ROTA_JOB_KIND, ROTA_JOB_QUEUE, ROTA_JOB_KEY and ROTA_ATTEMPT (which
-// cmd.Env cannot override).
+// The command runs in its own process group, under a supervisor that
+// kills the group if the caller dies (see the package documentation), with
+// the job's JSON on stdin and an environment of the caller's, then
+// cmd.Env, then ROTA_JOB_ID, ROTA_JOB_KIND, ROTA_JOB_QUEUE, ROTA_JOB_KEY and
+// ROTA_ATTEMPT (which cmd.Env cannot override).
 //
 // Outcomes: exit 0 returns a nil error; exit 75 an error matching
 // errors.Is(err, ErrRetryLater); any other exit or a signal an *ExitError.
@@ -166,13 +169,19 @@ func Run(ctx context.Context, cmd Command, in Input, opts Options) (Result, erro
 		if strings.TrimSpace(cmd.Shell) == "" {
 			return Result{}, ErrNoCommand
 		}
-		argv = []string{"/bin/sh", "-c", cmd.Shell}
+		argv = []string{shellPath, "-c", cmd.Shell}
 	}
 	if err := ctx.Err(); err != nil {
 		return Result{}, ctxError(ctx, "not started")
 	}
 
-	c := exec.Command(argv[0], argv[1:]...)
+	// The program is found here, as exec.Command would find it, so that a
+	// missing one is an error to start, not an exit status of the supervisor.
+	prog, err := findProgram(argv[0], cmd.Dir)
+	if err != nil {
+		return Result{}, fmt.Errorf("execworker: start %s: %w", argv[0], err)
+	}
+	c := exec.Command(shellPath, append([]string{"-c", supervisor, "rota-exec", prog}, argv[1:]...)...)
 	c.Dir = cmd.Dir
 	c.Env = append(append(os.Environ(), cmd.Env...),
 		"ROTA_JOB_ID="+strconv.FormatInt(in.ID, 10),
@@ -181,10 +190,12 @@ func Run(ctx context.Context, cmd Command, in Input, opts Options) (Result, erro
 		"ROTA_JOB_KEY="+in.Key,
 		"ROTA_ATTEMPT="+strconv.Itoa(in.Attempt),
 	)
-	// Its own process group, so an abort reaches everything it started; and
-	// SIGKILL when rota dies (even by SIGKILL), so a job whose lease will
-	// expire and be retried elsewhere is not also finished by an orphan.
-	c.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	// Its own process group, so an abort reaches everything it started. The
+	// group's leader is the supervisor, which gets supervisorDeathSignal
+	// when rota dies (even by SIGKILL) and then kills the whole group, so a
+	// job whose lease will expire and be retried is not also finished by
+	// the command or anything it started.
+	c.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: supervisorDeathSignal}
 
 	// The pipes are ours, not os/exec's, so that Wait returns when the
 	// command exits even if something it left behind holds them open.
@@ -253,6 +264,65 @@ func Run(ctx context.Context, cmd Command, in Input, opts Options) (Result, erro
 		return res, ctxError(ctx, how)
 	}
 	return res, outcome(g.werr, res.StderrTail)
+}
+
+// shellPath is the shell that runs the supervisor (and Command.Shell).
+const shellPath = "/bin/sh"
+
+// supervisorDeathSignal is the signal the kernel sends the supervisor when
+// the process that started it dies (PR_SET_PDEATHSIG).
+const supervisorDeathSignal = syscall.SIGUSR1
+
+// supervisor is the shell script that leads a command's process group: it
+// runs the command ("$@") as its child, with the supervisor's standard
+// input (which a shell would otherwise replace with /dev/null for a command
+// in the background), and waits for it. When rota dies it gets
+// supervisorDeathSignal and SIGKILLs the whole group: the kernel's
+// parent-death signal reaches only the process rota started, so without it
+// whatever the command started (the python of `sh -c "cd app && python3
+// worker.py"`) would outlive rota and run on beside the job's retry. The
+// supervisor ignores the SIGTERM (and INT, HUP) that an abort sends the
+// group, and waits on for the command; it then exits as the command did:
+// with its status, or killed by the same signal (re-raised once its own
+// traps are reset; only the signals that end a process by default, 1-16
+// and 24-31 but 28: never one that would stop the supervisor or that it
+// would ignore).
+const supervisor = `trap 'kill -KILL 0' USR1
+trap : TERM INT HUP
+exec 3<&0
+"$@" <&3 3<&- &
+c=$!
+exec 0</dev/null 3<&-
+while :; do
+	wait "$c"
+	s=$?
+	kill -0 "$c" 2>/dev/null || break
+done
+trap - USR1 TERM INT HUP
+case "$s" in
+129|13[0-9]|14[0-4]|15[2-5]|15[7-9]) kill -"$((s - 128))" "$$" ;;
+esac
+exit "$s"`
+
+// findProgram resolves name as exec.Command does (a name without a slash
+// is looked up in PATH; a relative path is taken from dir), and checks that
+// it can be run.
+func findProgram(name, dir string) (string, error) {
+	if !strings.Contains(name, "/") {
+		return exec.LookPath(name)
+	}
+	path := name
+	if dir != "" && !filepath.IsAbs(path) {
+		path = filepath.Join(dir, path)
+	}
+	fi, err := os.Stat(path)
+	switch {
+	case err != nil:
+		return "", err
+	case fi.IsDir() || fi.Mode()&0o111 == 0:
+		return "", &fs.PathError{Op: "exec", Path: name, Err: syscall.EACCES}
+	}
+	return name, nil
 }
 
 // outcome turns the command's wait status into Run's error.
@@ -401,8 +471,10 @@ func (t *tail) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
-// String returns the kept bytes, without a UTF-8 sequence cut in half at
-// the start.
+// String returns the kept bytes. When the start was cut, it begins at the
+// first whole line kept (the part of a line before it says nothing), or, if
+// no line ends in the kept bytes before their last, without a UTF-8
+// sequence cut in half.
 func (t *tail) String() string {
 	b := t.buf
 	if len(b) > t.n {
@@ -410,6 +482,9 @@ func (t *tail) String() string {
 		t.cut = true
 	}
 	if t.cut {
+		if i := bytes.IndexByte(b, '\n'); i >= 0 && i < len(b)-1 {
+			return string(b[i+1:])
+		}
 		for i := 0; i < 3 && len(b) > 0 && b[0]&0xC0 == 0x80; i++ {
 			b = b[1:]
 		}

@@ -58,6 +58,10 @@ func readPID(t *testing.T, path string) int {
 	return pid
 }
 
+// echoPGID is shell that prints the shell's process group id (the
+// supervisor's pid: the command is not the group's leader).
+const echoPGID = `(set -- $(cat /proc/$$/stat); echo "$5")`
+
 // assertGroupGone waits until kill(-pgid, 0) says no process of the group
 // is left (the reaper of orphans may need a moment for zombies).
 func assertGroupGone(t *testing.T, pgid int) {
@@ -215,6 +219,28 @@ printf '{"id":"%s","kind":"%s","queue":"%s","key":"%s","attempt":"%s","extra":"%
 			},
 		},
 		{
+			// 147 would be death by SIGSTOP: the supervisor must exit with
+			// the status, not stop itself (Run would then wait forever).
+			name: "exit status of a stop signal is a status",
+			cmd:  func(t *testing.T) Command { return script(t, `exit 147`) },
+			check: func(t *testing.T, _ Result, err error) {
+				var ee *ExitError
+				if !errors.As(err, &ee) || ee.Code != 147 || ee.Signal != "" {
+					t.Fatalf("err = %#v, want *ExitError with Code 147", err)
+				}
+			},
+		},
+		{
+			name: "killed by SIGTERM it did not trap",
+			cmd:  func(t *testing.T) Command { return script(t, `kill -TERM $$`) },
+			check: func(t *testing.T, _ Result, err error) {
+				var ee *ExitError
+				if !errors.As(err, &ee) || ee.Signal != "SIGTERM" || ee.Code != -1 {
+					t.Fatalf("err = %#v, want *ExitError with Signal SIGTERM", err)
+				}
+			},
+		},
+		{
 			name: "shell command not found",
 			cmd:  func(*testing.T) Command { return Command{Shell: "rota-no-such-command-xyz --flag"} },
 			check: func(t *testing.T, _ Result, err error) {
@@ -316,7 +342,7 @@ func TestRunEndsLeftoverProcesses(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
 	childFile := filepath.Join(dir, "child")
-	cmd := script(t, `sleep 60 & echo $! > "$CHILD"; echo $$ > "$CHILD.group"; echo '{"ok":true}'`)
+	cmd := script(t, `sleep 60 & echo $! > "$CHILD"; `+echoPGID+` > "$CHILD.group"; echo '{"ok":true}'`)
 	cmd.Env = []string{"CHILD=" + childFile}
 	start := time.Now()
 	res, err := Run(context.Background(), cmd, Input{}, Options{KillGrace: time.Minute})
@@ -342,7 +368,7 @@ func TestRunCancel(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
 		name       string
-		body       string // must write its pid to $PIDFILE once its traps are set
+		body       string // must write its process group to $PIDFILE once its traps are set
 		grace      time.Duration
 		wantHow    string
 		wantStderr string
@@ -354,7 +380,7 @@ func TestRunCancel(t *testing.T) {
 			body: `trap 'echo "got TERM" >&2; exit 1' TERM
 sleep 60 &
 ` + untilExeced + `
-echo $$ > "$PIDFILE"
+` + echoPGID + ` > "$PIDFILE"
 wait`,
 			grace:      time.Minute,
 			wantHow:    "terminated with SIGTERM",
@@ -366,7 +392,7 @@ wait`,
 			body: `trap '' TERM
 sleep 60 &
 ` + untilExeced + `
-echo $$ > "$PIDFILE"
+` + echoPGID + ` > "$PIDFILE"
 wait
 echo "still here" >&2`,
 			grace:   300 * time.Millisecond,
@@ -527,6 +553,12 @@ func TestTail(t *testing.T) {
 		{"big write after small", 4, []string{"xy", "abcd"}, "abcd"},
 		{"cut inside a rune", 4, []string{"aaaé€"}, "€"},
 		{"none kept", 0, []string{"abc"}, ""},
+		{"cut starts at the first whole line", 12, []string{"noise line 1\nnoise line 2\n", "FATAL: x\n"}, "FATAL: x\n"},
+		{"cut line and whole lines", 12, []string{"first\nsecond\nthird\n"}, "third\n"},
+		{"cut exactly at a line start", 14, []string{"first\nsecond\nthird\n"}, "second\nthird\n"},
+		{"only the last line ends", 6, []string{"abcdefgh\n"}, "defgh\n"},
+		{"one long line cut", 5, []string{"abcdefgh"}, "defgh"},
+		{"uncut keeps its first line", 20, []string{"first\nsecond\n"}, "first\nsecond\n"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
