@@ -16,10 +16,10 @@ type Event struct {
 	Key      string            `json:"key,omitempty"`
 	Metadata map[string]string `json:"metadata,omitempty"`
 	// From is "" for a newly inserted job.
-	From    State     `json:"from"`
-	To      State     `json:"to"`
-	Attempt int       `json:"attempt"`
-	Error   string    `json:"error,omitempty"`
+	From    State  `json:"from"`
+	To      State  `json:"to"`
+	Attempt int    `json:"attempt"`
+	Error   string `json:"error,omitempty"`
 	// At is when this node made the change, read around its store call.
 	// Order events by Seq: the times of two changes a few microseconds
 	// apart, made by different parts of the node (a finish and the
