@@ -29,11 +29,7 @@ func TestKindConfigLimits(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			wc, err := config.ParseWorkerConfig([]byte(tt.file))
-			if err != nil {
-				t.Fatal(err)
-			}
-			kc := kindConfig(wc)
+			kc := kindConfigOf(t, tt.file)
 			switch {
 			case tt.wantGlobal < 0 && kc.GlobalMaxWorkers != nil:
 				t.Errorf("GlobalMaxWorkers = %d, want unset", *kc.GlobalMaxWorkers)
@@ -51,6 +47,16 @@ func TestKindConfigLimits(t *testing.T) {
 }
 
 func ptrTo[T any](v T) *T { return &v }
+
+// kindConfigOf parses a worker file and converts it as rota serve does.
+func kindConfigOf(t *testing.T, file string) rota.KindConfig {
+	t.Helper()
+	wc, err := config.ParseWorkerConfig([]byte(file))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return kindConfig(wc)
+}
 
 // TestRetentionFromWorkerFiles: the leader prunes every kind with a file by
 // its retention (set there or in _defaults.json), whether or not it runs
@@ -113,11 +119,7 @@ func TestKindConfigBackoff(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			wc, err := config.ParseWorkerConfig([]byte(tt.file))
-			if err != nil {
-				t.Fatal(err)
-			}
-			kc := kindConfig(wc)
+			kc := kindConfigOf(t, tt.file)
 			if tt.delays == nil {
 				if kc.Backoff != nil {
 					t.Fatalf("Backoff set without a backoff key")
