@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"maps"
@@ -49,6 +50,37 @@ type NodeInfo struct {
 	// Leader: this node (this very process instance) holds the leader
 	// lease now, so it runs the rescuer and the pruner.
 	Leader bool `json:"leader"`
+}
+
+// nodeInfoJSON is NodeInfo as JSON, as the HTTP API writes it: the
+// heartbeat interval as a duration string.
+type nodeInfoJSON struct {
+	plainNode
+	HeartbeatInterval string    `json:"heartbeat_interval"`
+	State             NodeState `json:"state"`
+	Leader            bool      `json:"leader"`
+}
+
+type plainNode store.Node // store.Node, in case it gains JSON methods
+
+// MarshalJSON writes n as the HTTP API does.
+func (n NodeInfo) MarshalJSON() ([]byte, error) {
+	return json.Marshal(nodeInfoJSON{plainNode(n.Node), n.HeartbeatInterval.String(), n.State, n.Leader})
+}
+
+// UnmarshalJSON reads what MarshalJSON writes.
+func (n *NodeInfo) UnmarshalJSON(b []byte) error {
+	var v nodeInfoJSON
+	if err := json.Unmarshal(b, &v); err != nil {
+		return err
+	}
+	d, err := time.ParseDuration(v.HeartbeatInterval)
+	if err != nil {
+		return fmt.Errorf("rota: node %q: heartbeat_interval: %w", v.ID, err)
+	}
+	*n = NodeInfo{Node: store.Node(v.plainNode), State: v.State, Leader: v.Leader}
+	n.HeartbeatInterval = d
+	return nil
 }
 
 // NodeStateAt judges n's state at now.

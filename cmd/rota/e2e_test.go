@@ -18,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/rotahq/rota"
 	"github.com/rotahq/rota/internal/pgtest"
 	"github.com/rotahq/rota/store"
 )
@@ -393,9 +394,9 @@ func testCLIRoundTrip(t *testing.T, e *env, driver string) {
 func TestJSONOutputIsSnakeCase(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
-	e.ok("enqueue", "report.build", "{}")
+	e.ok("enqueue", "report.build", "{}", "--timeout", "90s")
 	e.ok("queues", "pause", "idle") // a queue without jobs
-	e.ok("schedules", "create", "a", "--kind", "report.build", "--spec", "daily")
+	e.ok("schedules", "create", "a", "--kind", "report.build", "--spec", "daily", "--jitter", "1500ms")
 	e.ok("schedules", "create", "b", "--kind", "report.build", "--spec", "daily")
 	keys := func(args ...string) []map[string]json.RawMessage {
 		t.Helper()
@@ -453,6 +454,16 @@ func TestJSONOutputIsSnakeCase(t *testing.T) {
 	}
 	has("jobs ls, a queued job", jobs.Jobs[0], "id", "state", "run_at", "created_at")
 	lacks("jobs ls, a queued job", jobs.Jobs[0], "lease_until", "started_at", "finished_at")
+	// Durations as the HTTP API writes them, not nanoseconds.
+	for what, got := range map[string]json.RawMessage{
+		`job timeout "1m30s"`:           keys("jobs", "show", "1")[0]["timeout"],
+		`schedule jitter "1.5s"`:        keys("schedules", "show", "a")[0]["jitter"],
+		`schedule misfire_grace "1m0s"`: keys("schedules", "show", "a")[0]["misfire_grace"],
+	} {
+		if want := what[strings.Index(what, `"`):]; string(got) != want {
+			t.Errorf("%s: got %s", what, got)
+		}
+	}
 }
 
 // TestServeSurvivesKillAndShutsDownGracefully starts `rota serve` as a real
@@ -706,11 +717,7 @@ func TestEnqueueUsesKindFile(t *testing.T) {
 }
 
 // nodeRow is a row of `rota nodes ls --json`.
-type nodeRow struct {
-	store.Node
-	State  string `json:"state"`
-	Leader bool   `json:"leader"`
-}
+type nodeRow = rota.NodeInfo
 
 // TestNodesLs runs two `rota serve` processes on one store and checks what
 // `rota nodes ls` shows: both alive with their host, pid, queues and kinds,
