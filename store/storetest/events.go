@@ -250,6 +250,9 @@ func eventTests() []test {
 				default:
 				}
 			}
+			// The reader may see the last records before their append has
+			// returned: wait for the appenders before closing errs.
+			<-done
 			close(errs)
 			for err := range errs {
 				t.Fatalf("AppendEvents: %v", err)
