@@ -2,6 +2,7 @@ package config
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -39,6 +40,7 @@ type Watcher struct {
 	current Workers
 	errs    []error
 	running bool
+	hinted  map[string]bool // file and key of the key hints logged (see logKeyHints)
 }
 
 // NewWatcher reads dir once (so Current is ready at once) and returns a
@@ -58,6 +60,7 @@ func NewWatcher(dir string, logger *slog.Logger) (*Watcher, error) {
 	for _, err := range w.errs {
 		w.logProblem(err)
 	}
+	w.logKeyHints(w.current)
 	return w, nil
 }
 
@@ -186,6 +189,7 @@ func (w *Watcher) reload() (dirErr bool) {
 	}
 	if configChanged {
 		w.logger.Info("worker config reloaded", "dir", w.dir, "kinds", len(cur.kinds))
+		w.logKeyHints(cur)
 	}
 	w.current, w.errs = cur, errs
 	dirErr = w.loader.dirErr != nil
@@ -200,10 +204,39 @@ func (w *Watcher) reload() (dirErr bool) {
 	return dirErr
 }
 
+// logKeyHints warns, once per file and key, of a key that looks like a
+// misspelt known key (see WorkerConfig.KeyHints). A kind's file is not
+// blamed for the keys it inherits from the defaults file.
+func (w *Watcher) logKeyHints(ws Workers) {
+	seen := make(map[string]bool)
+	check := func(path string, wc WorkerConfig, inherited map[string]json.RawMessage) {
+		for key, known := range wc.KeyHints() {
+			if _, ok := inherited[key]; ok {
+				continue
+			}
+			id := path + "\x00" + key
+			seen[id] = true
+			if !w.hinted[id] {
+				w.logger.Warn("worker config: unknown key, kept as the worker's own; did you mean "+known+"?",
+					"path", path, "key", key)
+			}
+		}
+	}
+	check(filepath.Join(w.dir, DefaultsFile), ws.defaults, nil)
+	for _, kind := range ws.Kinds() {
+		check(filepath.Join(w.dir, kind+".json"), ws.kinds[kind], ws.defaults.Custom)
+	}
+	w.hinted = seen
+}
+
 func (w *Watcher) logProblem(err error) {
 	var fe *FileError
 	if errors.As(err, &fe) {
-		w.logger.Error("worker config: bad file; keeping its last good version", "path", fe.Path, "err", fe.Err)
+		if fe.KeptLastGood {
+			w.logger.Error("worker config: bad file; keeping its last good version", "path", fe.Path, "err", fe.Err)
+		} else {
+			w.logger.Error("worker config: bad file; its kind has no configuration of its own until it is fixed", "path", fe.Path, "err", fe.Err)
+		}
 		return
 	}
 	w.logger.Error("worker config: "+err.Error(), "dir", w.dir)

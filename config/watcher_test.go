@@ -294,3 +294,38 @@ func TestWatcherErrors(t *testing.T) {
 		t.Errorf("Run = %v, want nil", err)
 	}
 }
+
+// TestWatcherHintsAndNewBadFile: a key that looks like a misspelt known key
+// is warned of once per file (not for each kind that inherits it from the
+// defaults, not again on a reload), and a bad file that never parsed is not
+// said to keep a last good version.
+func TestWatcherHintsAndNewBadFile(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	writeFiles(t, dir, map[string]string{
+		"_defaults.json": `{"max_attempt": 3}`,
+		"a.json":         `{"attempts": 2, "limit": 5}`,
+		"b.json":         `{}`,
+	})
+	w, logs := startWatcher(t, dir)
+	hints := func() int { return strings.Count(logs.String(), "did you mean") }
+	if l := logs.String(); hints() != 2 ||
+		!strings.Contains(l, `did you mean max_attempts?" path=`+filepath.Join(dir, "_defaults.json")+" key=max_attempt") ||
+		!strings.Contains(l, `did you mean max_attempts?" path=`+filepath.Join(dir, "a.json")+" key=attempts") {
+		t.Errorf("want one hint for the defaults' max_attempt and one for a.json's attempts (none for limit, none for b.json):\n%s", l)
+	}
+	writeFiles(t, dir, map[string]string{"c.json": `{"max_workers": "two"}`})
+	waitUntil(t, w, "an error for c.json", func(_ Workers, errs []error) bool { return hasErrorFor(errs, filepath.Join(dir, "c.json")) })
+	l := logs.String()
+	if !strings.Contains(l, "its kind has no configuration of its own until it is fixed") || strings.Contains(l, "keeping its last good version") {
+		t.Errorf("a new bad file's log:\n%s", l)
+	}
+	writeFiles(t, dir, map[string]string{"b.json": `{"max_workers": 4}`})
+	waitUntil(t, w, "b's edit", func(ws Workers, _ []error) bool {
+		mw := ws.Kind("b").MaxWorkers
+		return mw != nil && *mw == 4
+	})
+	if hints() != 2 {
+		t.Errorf("a reload repeated the hints:\n%s", logs.String())
+	}
+}

@@ -131,10 +131,12 @@ func (e *KeyError) Error() string { return e.Key + ": want " + e.Want + ", got "
 
 // FileError is a problem with one file of a worker directory: Err (a syntax
 // error, one or more *KeyError joined, a read error) prefixed with the
-// file's path on every line.
+// file's path on every line. KeptLastGood: an earlier version of the file
+// parsed and stays in force.
 type FileError struct {
-	Path string
-	Err  error
+	Path         string
+	Err          error
+	KeptLastGood bool
 }
 
 // Error returns Err's message with the path before each line.
@@ -679,4 +681,74 @@ func decodeRanker(v json.RawMessage) (*Ranker, error) {
 		return nil, errors.Join(errs...)
 	}
 	return &r, nil
+}
+
+// KeyHints returns, for each custom key of w that looks like a misspelt
+// known key (such as "attempts" or "max_attempt" for max_attempts), the
+// known key it resembles. Custom keys are the worker's own, so they are
+// never refused; a hint is only worth a warning.
+func (w WorkerConfig) KeyHints() map[string]string {
+	var hints map[string]string
+	for key := range w.Custom {
+		if known, ok := resembles(key); ok {
+			if hints == nil {
+				hints = make(map[string]string)
+			}
+			hints[key] = known
+		}
+	}
+	return hints
+}
+
+// resembles reports the known key that key looks like a misspelling of:
+// the same letters but for case, '-' or '_'; one edit away (two for keys
+// of 8 letters or more); or a distinctive part of it ("attempts",
+// "worker").
+func resembles(key string) (string, bool) {
+	known := []string{KeyLogLevel, KeyMaxWorkers, KeyTimeout, KeyMaxAttempts, KeyQueue, KeyPriority,
+		KeyExec, KeyInterval, KeyRetention, KeyGlobalMaxWorkers, KeyRateLimit, KeyRanker, KeyBackoff}
+	norm := func(s string) string {
+		return strings.ToLower(strings.NewReplacer("-", "", "_", "", " ", "").Replace(s))
+	}
+	k := norm(key)
+	if len(k) < 4 {
+		return "", false
+	}
+	for _, kn := range known {
+		n := norm(kn)
+		edits := 1
+		if len(n) >= 8 {
+			edits = 2
+		}
+		if editDistance(k, n) <= edits {
+			return kn, true
+		}
+		for _, part := range strings.Split(kn, "_") {
+			if len(part) >= 7 && strings.TrimSuffix(k, "s") == strings.TrimSuffix(part, "s") {
+				return kn, true
+			}
+		}
+	}
+	return "", false
+}
+
+// editDistance is the Levenshtein distance of a and b (bytes).
+func editDistance(a, b string) int {
+	prev := make([]int, len(b)+1)
+	cur := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev, cur = cur, prev
+	}
+	return prev[len(b)]
 }

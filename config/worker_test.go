@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"log/slog"
+	"maps"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -360,5 +361,28 @@ func TestLoadWorkerDirMissing(t *testing.T) {
 	}
 	if w := (Workers{}).Kind("x"); w.MaxWorkers != nil {
 		t.Errorf("zero Workers gave %+v", w)
+	}
+}
+
+func TestKeyHints(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		file string
+		want map[string]string
+	}{
+		{`{"max_workers": 1, "new_value": 3}`, nil},
+		{`{"attempts": 3}`, map[string]string{"attempts": KeyMaxAttempts}},
+		{`{"max_attempt": 3, "MaxWorkers": 2, "time-out": "1m"}`, map[string]string{"max_attempt": KeyMaxAttempts, "MaxWorkers": KeyMaxWorkers, "time-out": KeyTimeout}},
+		{`{"workers": 2, "retension": "1d", "ranking": "x"}`, map[string]string{"workers": KeyMaxWorkers, "retension": KeyRetention}},
+		{`{"limit": 5, "spec": "x", "name": "y", "rank": 1, "queues": ["a"]}`, map[string]string{"queues": KeyQueue}},
+	}
+	for _, tt := range tests {
+		wc, err := ParseWorkerConfig([]byte(tt.file))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := wc.KeyHints(); !maps.Equal(got, tt.want) {
+			t.Errorf("KeyHints of %s = %v, want %v", tt.file, got, tt.want)
+		}
 	}
 }

@@ -177,7 +177,7 @@ func (l *loader) scan() {
 			_, err = build(obj)
 		}
 		if err != nil {
-			st.err = &FileError{Path: path, Err: err}
+			st.err = &FileError{Path: path, Err: err, KeptLastGood: st.good != nil}
 			continue
 		}
 		st.good, st.err = obj, nil
