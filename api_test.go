@@ -487,6 +487,33 @@ func TestPruneByConfiguration(t *testing.T) {
 	}
 }
 
+// errorsConfig is a WorkerConfigSource that reports problems.
+type errorsConfig struct {
+	*memConfig
+	errs []error
+}
+
+func (e errorsConfig) Errors() []error { return e.errs }
+
+// TestClientStatsConfigErrors: ClientStats counts what a ConfigErrorSource
+// reports, and 0 without one.
+func TestClientStatsConfigErrors(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		src  rota.WorkerConfigSource
+		want int
+	}{
+		{nil, 0},
+		{newMemConfig(), 0},
+		{errorsConfig{newMemConfig(), []error{errors.New("a.json: bad"), errors.New("b.json: bad")}}, 2},
+	} {
+		c := newClient(t, openStore(t), rota.Options{WorkerConfig: tc.src})
+		if got := c.ClientStats().WorkerConfigErrors; got != tc.want {
+			t.Errorf("%T: WorkerConfigErrors = %d, want %d", tc.src, got, tc.want)
+		}
+	}
+}
+
 func TestPrune(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()

@@ -270,6 +270,9 @@ func (c *Client) ClientStats() ClientStats {
 		s.Leader = n.lead.leading()
 		s.LeasesLost = n.leasesLost.Load()
 	}
+	if es, ok := c.reg.src.(ConfigErrorSource); ok {
+		s.WorkerConfigErrors = len(es.Errors())
+	}
 	return s
 }
 

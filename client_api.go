@@ -176,6 +176,10 @@ type ClientStats struct {
 	// their lease (its heartbeats did not reach the store in time, and the
 	// job was taken back or aborted meanwhile).
 	LeasesLost uint64
+	// WorkerConfigErrors is the number of problems the worker
+	// configuration reports now (ConfigErrorSource: one per bad file of
+	// rota serve's workers directory); 0 for a source that reports none.
+	WorkerConfigErrors int
 }
 
 // Compile-time check of the Client's surface (implemented in client.go).

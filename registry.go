@@ -19,6 +19,13 @@ type KindLister interface {
 	Kinds() []string
 }
 
+// ConfigErrorSource is implemented by a WorkerConfigSource that reports
+// its current problems (rota serve's workers directory: one per file that
+// does not parse, its last good version in force); ClientStats counts them.
+type ConfigErrorSource interface {
+	Errors() []error
+}
+
 // RetentionSource is implemented by a WorkerConfigSource that configures
 // retention beyond the kinds this node runs. The leader prunes with it, so
 // that a kind worked only by remote workers or on other nodes keeps the

@@ -153,7 +153,7 @@ type clientCollector struct {
 
 	queueJobs, queueDepth, queueAge, queuePaused *prometheus.Desc
 	leaseLosses, eventsDropped, running, leader  *prometheus.Desc
-	scrapeOK                                     *prometheus.Desc
+	scrapeOK, configErrors                       *prometheus.Desc
 }
 
 func newClientCollector(c *rota.Client, log *slog.Logger) *clientCollector {
@@ -172,13 +172,15 @@ func newClientCollector(c *rota.Client, log *slog.Logger) *clientCollector {
 		running:  prometheus.NewDesc("rota_running_jobs", "Jobs this node runs now.", nil, nil),
 		leader:   prometheus.NewDesc("rota_leader", "1 when this node leads (runs the rescuer and pruner).", nil, nil),
 		scrapeOK: prometheus.NewDesc("rota_scrape_store_ok", "1 when the store answered this scrape's queue query.", nil, nil),
+		configErrors: prometheus.NewDesc("rota_worker_config_errors",
+			"Worker files of this node that do not parse now (each kind keeps its last good version).", nil, nil),
 	}
 }
 
 // Describe implements prometheus.Collector.
 func (cc *clientCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{cc.queueJobs, cc.queueDepth, cc.queueAge, cc.queuePaused,
-		cc.leaseLosses, cc.eventsDropped, cc.running, cc.leader, cc.scrapeOK} {
+		cc.leaseLosses, cc.eventsDropped, cc.running, cc.leader, cc.scrapeOK, cc.configErrors} {
 		ch <- d
 	}
 }
@@ -190,6 +192,7 @@ func (cc *clientCollector) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(cc.eventsDropped, prometheus.CounterValue, float64(st.EventsDropped))
 	ch <- prometheus.MustNewConstMetric(cc.running, prometheus.GaugeValue, float64(st.Running))
 	ch <- prometheus.MustNewConstMetric(cc.leader, prometheus.GaugeValue, boolFloat(st.Leader))
+	ch <- prometheus.MustNewConstMetric(cc.configErrors, prometheus.GaugeValue, float64(st.WorkerConfigErrors))
 	ctx, cancel := context.WithTimeout(context.Background(), DefaultScrapeTimeout)
 	defer cancel()
 	qs, err := cc.c.Queues(ctx)

@@ -154,6 +154,7 @@ func TestMetrics(t *testing.T) {
 		`rota_events_dropped_total 0`,
 		`rota_leader 1`,
 		`rota_scrape_store_ok 1`,
+		`rota_worker_config_errors 0`,
 		`rota_http_requests_total{code="200",route="POST /v1/jobs"} 3`,
 		`go_goroutines`,
 	}

@@ -37,6 +37,9 @@ func (d *workerDir) Kind(kind string) (rota.KindConfig, bool) {
 	return kindConfig(d.w.Current().Kind(kind)), true
 }
 
+// Errors implements rota.ConfigErrorSource: the files that do not parse.
+func (d *workerDir) Errors() []error { return d.w.Errors() }
+
 // RetentionKinds implements rota.RetentionSource: the leader prunes each
 // kind with a file by the retention of that file, whether or not it runs it.
 func (d *workerDir) RetentionKinds() []string { return retentionKinds(d.w.Current()) }

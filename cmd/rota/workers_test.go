@@ -97,6 +97,7 @@ func TestRetentionFromWorkerFiles(t *testing.T) {
 		})
 	}
 	var _ rota.RetentionSource = (*workerDir)(nil)
+	var _ rota.ConfigErrorSource = (*workerDir)(nil)
 }
 
 // TestKindConfigBackoff checks that a worker file's backoff reaches the
