@@ -529,9 +529,6 @@ const (
 	rateKeyPer = "per"
 )
 
-// decodeRateLimit reads {"n": 10, "per": "1s"}. A value that is not an
-// object fails as a whole; a bad or missing n or per, or another key,
-// fails as a *KeyError naming rate_limit.<key> (joined when several).
 // The keys inside a backoff value.
 const (
 	backoffKeyBase   = "base"
@@ -539,16 +536,53 @@ const (
 	backoffKeyJitter = "jitter"
 )
 
-func decodeBackoff(v json.RawMessage) (*Backoff, error) {
-	var m map[string]json.RawMessage
+// keyErrors collects the *KeyError values of the keys inside the object
+// value of a known key (rate_limit.n, backoff.max, ...).
+type keyErrors struct {
+	parent string
+	errs   []error
+}
+
+// add records that key wants want and got got (nil: the key is missing).
+func (e *keyErrors) add(key, want string, got []byte) {
+	g := "nothing"
+	if got != nil {
+		g = shorten(canonical(got))
+	}
+	e.errs = append(e.errs, &KeyError{Key: e.parent + "." + key, Want: want, Got: g})
+}
+
+// others records every key of m but known as "no such key", naming what
+// the parent takes.
+func (e *keyErrors) others(m map[string]json.RawMessage, takes string, known ...string) {
+	for _, k := range slices.Sorted(maps.Keys(m)) {
+		if !slices.Contains(known, k) {
+			e.add(k, "no such key ("+e.parent+" takes "+takes+")", m[k])
+		}
+	}
+}
+
+// err joins what was recorded; nil when nothing was.
+func (e *keyErrors) err() error { return errors.Join(e.errs...) }
+
+// decodeObject reads an object value; ok is false for any other value.
+func decodeObject(v json.RawMessage) (m map[string]json.RawMessage, ok bool) {
 	if len(v) == 0 || v[0] != '{' || json.Unmarshal(v, &m) != nil {
+		return nil, false
+	}
+	return m, true
+}
+
+// decodeBackoff reads {"base": "5s", "max": "10m", "jitter": 0.1}, each
+// part optional. A value that is not an object fails as a whole; a bad
+// part, or another key, fails as a *KeyError naming backoff.<key>.
+func decodeBackoff(v json.RawMessage) (*Backoff, error) {
+	m, ok := decodeObject(v)
+	if !ok {
 		return nil, fmt.Errorf(`an object like {"%s": "5s", "%s": "10m", "%s": 0.1}`, backoffKeyBase, backoffKeyMax, backoffKeyJitter)
 	}
 	var b Backoff
-	var errs []error
-	bad := func(key, want string, got []byte) {
-		errs = append(errs, &KeyError{Key: KeyBackoff + "." + key, Want: want, Got: shorten(canonical(got))})
-	}
+	errs := keyErrors{parent: KeyBackoff}
 	for _, k := range slices.Sorted(maps.Keys(m)) {
 		val := m[k]
 		if isNull(val) {
@@ -559,9 +593,9 @@ func decodeBackoff(v json.RawMessage) (*Backoff, error) {
 			d, err := decodeDuration(val, true)
 			switch {
 			case err != nil:
-				bad(k, err.Error(), val)
+				errs.add(k, err.Error(), val)
 			case *d <= 0:
-				bad(k, `a duration like "30s" or a number of seconds, > 0`, val)
+				errs.add(k, `a duration like "30s" or a number of seconds, > 0`, val)
 			case k == backoffKeyBase:
 				b.Base = d
 			default:
@@ -570,60 +604,52 @@ func decodeBackoff(v json.RawMessage) (*Backoff, error) {
 		case backoffKeyJitter:
 			f, err := strconv.ParseFloat(string(val), 64)
 			if err != nil || math.IsNaN(f) || f < 0 || f > 1 {
-				bad(k, "a number from 0 to 1 (0.25 is ±25%)", val)
+				errs.add(k, "a number from 0 to 1 (0.25 is ±25%)", val)
 				continue
 			}
 			b.Jitter = &f
 		default:
-			bad(k, "no such key (backoff takes base, max and jitter)", val)
+			errs.add(k, "no such key (backoff takes base, max and jitter)", val)
 		}
 	}
 	if b.Base != nil && b.Max != nil && *b.Max < *b.Base {
-		bad(backoffKeyMax, "a duration ≥ base ("+string(canonical(m[backoffKeyBase]))+")", m[backoffKeyMax])
+		errs.add(backoffKeyMax, "a duration ≥ base ("+string(canonical(m[backoffKeyBase]))+")", m[backoffKeyMax])
 	}
-	if len(errs) > 0 {
-		return nil, errors.Join(errs...)
+	if err := errs.err(); err != nil {
+		return nil, err
 	}
 	return &b, nil
 }
 
+// decodeRateLimit reads {"n": 10, "per": "1s"}. A value that is not an
+// object fails as a whole; a bad or missing n or per, or another key,
+// fails as a *KeyError naming rate_limit.<key> (joined when several).
 func decodeRateLimit(v json.RawMessage) (*RateLimit, error) {
-	var m map[string]json.RawMessage
-	if len(v) == 0 || v[0] != '{' || json.Unmarshal(v, &m) != nil {
+	m, ok := decodeObject(v)
+	if !ok {
 		return nil, fmt.Errorf(`an object like {"%s": 10, "%s": "1s"}`, rateKeyN, rateKeyPer)
 	}
 	var r RateLimit
-	var errs []error
-	bad := func(key, want string, got []byte) {
-		g := "nothing"
-		if got != nil {
-			g = shorten(canonical(got))
-		}
-		errs = append(errs, &KeyError{Key: KeyRateLimit + "." + key, Want: want, Got: g})
-	}
+	errs := keyErrors{parent: KeyRateLimit}
 	const wantN = "a whole number ≥ 1"
 	if n, ok := m[rateKeyN]; !ok || isNull(n) {
-		bad(rateKeyN, wantN, nil)
+		errs.add(rateKeyN, wantN, nil)
 	} else if p, err := decodeInt(n, 1, math.MaxInt, wantN); err != nil {
-		bad(rateKeyN, err.Error(), n)
+		errs.add(rateKeyN, err.Error(), n)
 	} else {
 		r.N = *p
 	}
 	const wantPer = `a duration like "30s" or a number of seconds, > 0`
 	if per, ok := m[rateKeyPer]; !ok || isNull(per) {
-		bad(rateKeyPer, wantPer, nil)
+		errs.add(rateKeyPer, wantPer, nil)
 	} else if d, err := decodeDuration(per, true); err != nil {
-		bad(rateKeyPer, err.Error(), per)
+		errs.add(rateKeyPer, err.Error(), per)
 	} else {
 		r.Per = *d
 	}
-	for _, k := range slices.Sorted(maps.Keys(m)) {
-		if k != rateKeyN && k != rateKeyPer {
-			bad(k, "no such key (rate_limit takes n and per)", m[k])
-		}
-	}
-	if len(errs) > 0 {
-		return nil, errors.Join(errs...)
+	errs.others(m, "n and per", rateKeyN, rateKeyPer)
+	if err := errs.err(); err != nil {
+		return nil, err
 	}
 	return &r, nil
 }
@@ -645,40 +671,29 @@ func decodeRanker(v json.RawMessage) (*Ranker, error) {
 		}
 		return &Ranker{Name: name}, nil
 	}
-	var m map[string]json.RawMessage
-	if len(v) == 0 || v[0] != '{' || json.Unmarshal(v, &m) != nil {
+	m, ok := decodeObject(v)
+	if !ok {
 		return nil, fmt.Errorf(`"%s" or an object like {"%s": "%s", "%s": "3d"}`, RankerRecency, rankerKeyName, RankerRecency, rankerKeyWindow)
 	}
 	var r Ranker
-	var errs []error
-	bad := func(key, want string, got []byte) {
-		g := "nothing"
-		if got != nil {
-			g = shorten(canonical(got))
-		}
-		errs = append(errs, &KeyError{Key: KeyRanker + "." + key, Want: want, Got: g})
-	}
+	errs := keyErrors{parent: KeyRanker}
 	if n, ok := m[rankerKeyName]; !ok || isNull(n) {
-		bad(rankerKeyName, wantName, nil)
+		errs.add(rankerKeyName, wantName, nil)
 	} else if name, ok := decodeString(n); !ok || name != RankerRecency {
-		bad(rankerKeyName, wantName, n)
+		errs.add(rankerKeyName, wantName, n)
 	} else {
 		r.Name = name
 	}
 	if w, ok := m[rankerKeyWindow]; ok && !isNull(w) {
 		if d, err := decodeDuration(w, true); err != nil {
-			bad(rankerKeyWindow, err.Error(), w)
+			errs.add(rankerKeyWindow, err.Error(), w)
 		} else {
 			r.Window = *d
 		}
 	}
-	for _, k := range slices.Sorted(maps.Keys(m)) {
-		if k != rankerKeyName && k != rankerKeyWindow {
-			bad(k, "no such key (ranker takes name and window)", m[k])
-		}
-	}
-	if len(errs) > 0 {
-		return nil, errors.Join(errs...)
+	errs.others(m, "name and window", rankerKeyName, rankerKeyWindow)
+	if err := errs.err(); err != nil {
+		return nil, err
 	}
 	return &r, nil
 }
