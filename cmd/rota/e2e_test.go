@@ -697,8 +697,8 @@ func TestEnqueueUsesKindFile(t *testing.T) {
 		args []string
 		want int
 	}{
-		{[]string{"--key", "host-1"}, 2},                     // rota.RecencyNeverRan
-		{[]string{"--key", "host-2", "--user-requested"}, 1}, // rota.RecencyUserPriority
+		{[]string{"--key", "host-1"}, rota.RecencyNeverRan},
+		{[]string{"--key", "host-2", "--user-requested"}, rota.RecencyUserPriority},
 		{[]string{"--key", "host-3", "--priority", "9"}, 9},
 	} {
 		e.jsonOut(&j, append([]string{"enqueue", "demo.ranked", "{}"}, tc.args...)...)
