@@ -127,7 +127,10 @@ func (p *producer) claimOnce(ctx context.Context) (again bool, err error) {
 	if free <= 0 {
 		return false, nil
 	}
-	snap := p.n.c.reg.snapshot()
+	reg := p.n.c.reg
+	reg.claims.RLock()
+	defer reg.claims.RUnlock()
+	snap := reg.snapshot()
 	if len(snap.list) == 0 {
 		return false, nil
 	}

@@ -125,6 +125,13 @@ type registry struct {
 
 	snap     atomic.Pointer[regSnapshot]
 	onChange atomic.Pointer[func()]
+
+	// claims is held shared by each producer from taking a snapshot until
+	// its claim returns; rebuild takes it exclusively once the new snapshot
+	// is in place, so when Unregister or Unload returns no claim made with
+	// the old kinds is still in flight (it could otherwise take a job of the
+	// removed kind enqueued after the call returned).
+	claims sync.RWMutex
 }
 
 func newRegistry(log *slog.Logger, src WorkerConfigSource) *registry {
@@ -373,6 +380,9 @@ func (r *registry) rebuild() {
 	}
 	r.snap.Store(snap)
 	r.mu.Unlock()
+	//lint:ignore SA2001 the empty section waits out the claims made with the old snapshot
+	r.claims.Lock()
+	r.claims.Unlock()
 	if f := r.onChange.Load(); f != nil {
 		(*f)()
 	}
@@ -459,8 +469,9 @@ func (c *Client) Register(kind string, w Worker, opts ...KindOptions) error {
 }
 
 // Unregister removes kind: this node claims no new jobs of it; jobs of the
-// kind that run now finish normally. It returns ErrUnknownKind if the kind is
-// not registered.
+// kind that run now finish normally. When it returns, no claim made before
+// it is still in flight, so no job of the kind enqueued after it returns
+// starts here. It returns ErrUnknownKind if the kind is not registered.
 func (c *Client) Unregister(kind string) error { return c.reg.remove(kind) }
 
 // Load registers every kind of bundle b, all or none. A kind registered by
