@@ -127,10 +127,11 @@ type registry struct {
 	onChange atomic.Pointer[func()]
 
 	// claims is held shared by each producer from taking a snapshot until
-	// its claim returns; rebuild takes it exclusively once the new snapshot
-	// is in place, so when Unregister or Unload returns no claim made with
-	// the old kinds is still in flight (it could otherwise take a job of the
-	// removed kind enqueued after the call returned).
+	// its claim returns; rebuild holds it exclusively (taken before mu)
+	// while it puts a new snapshot in place, so when Unregister or Unload
+	// returns no claim made with the old kinds is still in flight (it could
+	// otherwise take a job of the removed kind enqueued after the call
+	// returned).
 	claims sync.RWMutex
 }
 
@@ -341,6 +342,7 @@ func (r *registry) execKinds() []string {
 
 // rebuild derives a new snapshot of runnable kinds and tells the engine.
 func (r *registry) rebuild() {
+	r.claims.Lock() // waits out the claims made with the old snapshot
 	r.mu.Lock()
 	snap := &regSnapshot{byKind: make(map[string]*kindRT, len(r.regs))}
 	for kind, reg := range r.regs {
@@ -380,8 +382,6 @@ func (r *registry) rebuild() {
 	}
 	r.snap.Store(snap)
 	r.mu.Unlock()
-	//lint:ignore SA2001 the empty section waits out the claims made with the old snapshot
-	r.claims.Lock()
 	r.claims.Unlock()
 	if f := r.onChange.Load(); f != nil {
 		(*f)()
