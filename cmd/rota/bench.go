@@ -22,7 +22,7 @@ func newBenchCmd(a *app) *cobra.Command {
 			"directory, removed afterwards; with one, its jobs go to a new queue named bench-<random>.",
 	}
 	var p bench.Params
-	var cpuProfile string
+	var cpuProfile, memProfile string
 	// --server (ROTA_SERVER) and --token (ROTA_TOKEN) are the global
 	// settings every command uses: with a server, throughput, latency and
 	// enqueue run through its HTTP API with remote workers (lease protocol).
@@ -36,10 +36,11 @@ func newBenchCmd(a *app) *cobra.Command {
 				if a.cfg.Server != "" {
 					return a.runBenchHTTP(cmd, p, httpBenchFlags{server: a.cfg.Server, token: a.cfg.Token})
 				}
-				return a.runBench(cmd, p, cpuProfile)
+				return a.runBench(cmd, p, cpuProfile, memProfile)
 			},
 		}
 		c.Flags().StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile of the workload to this file (go tool pprof)")
+		c.Flags().StringVar(&memProfile, "memprofile", "", "write a profile of the process's allocations, taken after the workload, to this file (go tool pprof)")
 		if name != bench.Schedules { // its jobs are the fires of --schedules for --duration
 			c.Flags().IntVarP(&p.Jobs, "jobs", "n", 0, "number of jobs (default per workload)")
 		}
@@ -68,7 +69,7 @@ func newBenchCmd(a *app) *cobra.Command {
 	return cmd
 }
 
-func (a *app) runBench(cmd *cobra.Command, p bench.Params, cpuProfile string) error {
+func (a *app) runBench(cmd *cobra.Command, p bench.Params, cpuProfile, memProfile string) error {
 	for _, v := range []struct {
 		name string
 		n    int
@@ -116,12 +117,24 @@ func (a *app) runBench(cmd *cobra.Command, p bench.Params, cpuProfile string) er
 			return fmt.Errorf("cpuprofile: %w", err)
 		}
 	}
+	var mem *os.File
+	if memProfile != "" {
+		if mem, err = os.Create(memProfile); err != nil {
+			return usagef("invalid memprofile: %v", err)
+		}
+		defer mem.Close()
+	}
 	res, err := bench.Run(cmd.Context(), st, p)
 	if cpuProfile != "" {
 		pprof.StopCPUProfile()
 	}
 	if err != nil {
 		return err
+	}
+	if mem != nil {
+		if err := pprof.Lookup("allocs").WriteTo(mem, 0); err != nil {
+			return fmt.Errorf("memprofile: %w", err)
+		}
 	}
 	return a.printBench(res)
 }
