@@ -3,7 +3,9 @@ package store
 import (
 	"encoding/json"
 	"fmt"
+	"strconv"
 	"time"
+	"unicode/utf8"
 )
 
 // jsonDuration is a duration in JSON as the HTTP API writes it: a string
@@ -83,4 +85,65 @@ func (s *Schedule) UnmarshalJSON(b []byte) error {
 	*s = Schedule(v.plainSchedule)
 	s.Jitter, s.MisfireGrace = time.Duration(v.Jitter), time.Duration(v.MisfireGrace)
 	return nil
+}
+
+// AppendJSON appends a's JSON form to dst: byte for byte what json.Marshal
+// writes for it, without its reflection and output validation (the drivers
+// encode one record per finished attempt). A time whose year is outside
+// 0-9999 is an error, as with json.Marshal.
+func (a Attempt) AppendJSON(dst []byte) ([]byte, error) {
+	var err error
+	dst = append(dst, `{"number":`...)
+	dst = strconv.AppendInt(dst, int64(a.Number), 10)
+	dst = append(dst, `,"node":`...)
+	dst = appendJSONString(dst, a.Node)
+	dst = append(dst, `,"started_at":`...)
+	if dst, err = appendJSONTime(dst, a.StartedAt); err != nil {
+		return nil, err
+	}
+	dst = append(dst, `,"finished_at":`...)
+	if dst, err = appendJSONTime(dst, a.FinishedAt); err != nil {
+		return nil, err
+	}
+	dst = append(dst, `,"outcome":`...)
+	dst = appendJSONString(dst, string(a.Outcome))
+	if a.Error != "" {
+		dst = append(dst, `,"error":`...)
+		dst = appendJSONString(dst, a.Error)
+	}
+	if a.Location != "" {
+		dst = append(dst, `,"location":`...)
+		dst = appendJSONString(dst, a.Location)
+	}
+	return append(dst, '}'), nil
+}
+
+// appendJSONString appends s as encoding/json quotes it. Strings of
+// printable ASCII with nothing to escape (most node names, outcomes and
+// error texts) are copied; any other goes through json.Marshal.
+func appendJSONString(dst []byte, s string) []byte {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c >= utf8.RuneSelf || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
+			b, _ := json.Marshal(s) // a string always encodes
+			return append(dst, b...)
+		}
+	}
+	dst = append(dst, '"')
+	dst = append(dst, s...)
+	return append(dst, '"')
+}
+
+// appendJSONTime appends t as time.Time's MarshalJSON writes it.
+func appendJSONTime(dst []byte, t time.Time) ([]byte, error) {
+	if y := t.Year(); y < 0 || y > 9999 {
+		_, err := t.MarshalJSON() // its error names the problem
+		return nil, err
+	}
+	if _, off := t.Zone(); off%60 != 0 {
+		b, err := t.MarshalJSON()
+		return append(dst, b...), err
+	}
+	dst = append(dst, '"')
+	dst = t.AppendFormat(dst, time.RFC3339Nano)
+	return append(dst, '"'), nil
 }

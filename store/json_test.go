@@ -67,3 +67,65 @@ func TestDurationsAsTheAPIWritesThem(t *testing.T) {
 		t.Errorf("bad timeout: %v, want an error naming it", err)
 	}
 }
+
+// TestAttemptAppendJSON: an attempt record is written byte for byte as
+// json.Marshal writes it, whatever its strings and times hold, and a time
+// json.Marshal refuses is refused.
+func TestAttemptAppendJSON(t *testing.T) {
+	t.Parallel()
+	start := time.Date(2026, 12, 2, 7, 0, 0, 123456000, time.UTC)
+	tests := []struct {
+		name string
+		a    store.Attempt
+	}{
+		{"done", store.Attempt{Number: 1, Node: "node-1", StartedAt: start, FinishedAt: start.Add(time.Second), Outcome: store.OutcomeDone}},
+		{"zero", store.Attempt{}},
+		{"error with quotes and markup", store.Attempt{Number: 3, Node: "n", StartedAt: start, FinishedAt: start,
+			Outcome: store.OutcomeError, Error: `open "x": <nil> & \ more`, Location: "a.go:1 -> b.go:2"}},
+		{"control characters and unicode", store.Attempt{Number: 25, Node: "nœud\u2028", StartedAt: start, FinishedAt: start,
+			Outcome: store.OutcomePanic, Error: "line\nnext\ttab\x00\x7f", Location: "\xff invalid utf-8"}},
+		{"offset zone", store.Attempt{StartedAt: start.In(time.FixedZone("x", -(5*3600 + 30*60))), FinishedAt: start.In(time.FixedZone("y", 37))}},
+		{"negative number", store.Attempt{Number: -1}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			want, err := json.Marshal(tt.a)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, err := tt.a.AppendJSON([]byte("prefix"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if string(got) != "prefix"+string(want) {
+				t.Errorf("AppendJSON =\n%s\nwant\n%s", got, "prefix"+string(want))
+			}
+		})
+	}
+	for _, year := range []int{-1, 10000} {
+		a := store.Attempt{StartedAt: time.Date(year, 1, 1, 0, 0, 0, 0, time.UTC)}
+		if _, err := json.Marshal(a); err == nil {
+			t.Fatalf("json.Marshal took year %d", year)
+		}
+		if b, err := a.AppendJSON(nil); err == nil {
+			t.Errorf("year %d: AppendJSON = %s, want an error", year, b)
+		}
+	}
+}
+
+// FuzzAttemptAppendJSON: for any strings, AppendJSON writes what
+// json.Marshal writes.
+func FuzzAttemptAppendJSON(f *testing.F) {
+	f.Add("node", "boom", "a.go:1", int64(0))
+	f.Add("n\"<>&", "\x00\u2028\xff", "é", int64(1<<40))
+	f.Fuzz(func(t *testing.T, node, errText, loc string, nanos int64) {
+		at := time.Unix(0, nanos).UTC()
+		a := store.Attempt{Number: 2, Node: node, StartedAt: at, FinishedAt: at, Outcome: store.OutcomeError, Error: errText, Location: loc}
+		want, werr := json.Marshal(a)
+		got, gerr := a.AppendJSON(nil)
+		if (werr == nil) != (gerr == nil) || string(got) != string(want) {
+			t.Fatalf("AppendJSON = %s, %v; json.Marshal = %s, %v", got, gerr, want, werr)
+		}
+	})
+}

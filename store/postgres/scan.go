@@ -152,7 +152,7 @@ func nullJSON(raw json.RawMessage) *string {
 func encodeAttempt(a store.Attempt) (string, error) {
 	a.StartedAt = utc(a.StartedAt)
 	a.FinishedAt = utc(a.FinishedAt)
-	b, err := json.Marshal(a)
+	b, err := a.AppendJSON(make([]byte, 0, 192))
 	if err != nil {
 		return "", err
 	}

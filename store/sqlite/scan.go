@@ -197,7 +197,7 @@ func nullJSON(raw json.RawMessage) any {
 func encodeAttempt(a store.Attempt) (string, error) {
 	a.StartedAt = utc(a.StartedAt)
 	a.FinishedAt = utc(a.FinishedAt)
-	b, err := json.Marshal(a)
+	b, err := a.AppendJSON(make([]byte, 0, 192))
 	if err != nil {
 		return "", err
 	}
