@@ -10,7 +10,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"os"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -82,10 +81,8 @@ func (h *httpBench) call(ctx context.Context, method, path, body string, v any) 
 type httpLease struct {
 	Token string `json:"token"`
 	Job   struct {
-		ID        int64           `json:"id"`
-		Args      json.RawMessage `json:"args"`
-		CreatedAt time.Time       `json:"created_at"`
-		StartedAt time.Time       `json:"started_at"`
+		ID   int64           `json:"id"`
+		Args json.RawMessage `json:"args"`
 	} `json:"job"`
 }
 
@@ -284,13 +281,6 @@ func (h *httpBench) latency(ctx context.Context, p Params, res *Result) error {
 	res.Jobs, res.Workers = n, 1
 	sent := make([]atomic.Int64, n) // unix nanos before each enqueue request
 	lat := make([]time.Duration, n)
-	legA, legB, legC := make([]time.Duration, n), make([]time.Duration, n), make([]time.Duration, n)
-	defer func() {
-		for _, l := range [][]time.Duration{legA, legB, legC} {
-			a, b, c := percentiles(l)
-			fmt.Fprintf(os.Stderr, "LEG p50 %.3f p99 %.3f max %.3f\n", a, b, c)
-		}
-	}()
 	stopHeap := make(chan struct{})
 	heapPeak := heapWatch(stopHeap)
 	wctx, cancel := context.WithCancel(ctx)
@@ -319,9 +309,6 @@ func (h *httpBench) latency(ctx context.Context, p Params, res *Result) error {
 					return
 				}
 				lat[a.I] = now.Sub(time.Unix(0, sent[a.I].Load()))
-				legA[a.I] = l.Job.CreatedAt.Sub(time.Unix(0, sent[a.I].Load()))
-				legB[a.I] = l.Job.StartedAt.Sub(l.Job.CreatedAt)
-				legC[a.I] = now.Sub(l.Job.StartedAt)
 				completes.do(func() error { return h.complete(wctx, l.Token) })
 				got++
 			}
