@@ -856,19 +856,25 @@ func testNodesLs(t *testing.T, e *env) {
 	}
 }
 
-// TestBenchCPUProfile: --cpuprofile writes a profile of the workload; a
-// path that cannot be created is bad input (exit 2, naming the flag).
-func TestBenchCPUProfile(t *testing.T) {
+// TestBenchProfiles: --cpuprofile and --memprofile write their profile
+// (gzipped protocol buffers, as go tool pprof reads them); a path that
+// cannot be created is bad input (exit 2, naming the flag).
+func TestBenchProfiles(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t)
-	prof := filepath.Join(e.dir, "cpu.prof")
-	e.ok("bench", "throughput", "-n", "200", "--cpuprofile", prof)
-	if fi, err := os.Stat(prof); err != nil || fi.Size() == 0 {
-		t.Errorf("profile %s: %v (size %v)", prof, err, fi)
-	}
-	_, errOut, code := e.cli("bench", "throughput", "-n", "200", "--cpuprofile", filepath.Join(e.dir, "no", "such", "dir", "cpu.prof"))
-	if code != 2 || !strings.Contains(errOut, "cpuprofile") {
-		t.Errorf("unwritable profile: exit %d, %q; want 2 naming cpuprofile", code, errOut)
+	for _, flag := range []string{"cpuprofile", "memprofile"} {
+		t.Run(flag, func(t *testing.T) {
+			t.Parallel()
+			e := newEnv(t)
+			prof := filepath.Join(e.dir, flag+".prof")
+			e.ok("bench", "throughput", "-n", "200", "--"+flag, prof)
+			if b, err := os.ReadFile(prof); err != nil || len(b) < 2 || b[0] != 0x1f || b[1] != 0x8b {
+				t.Errorf("profile %s: %v, %d bytes, want a gzip stream", prof, err, len(b))
+			}
+			_, errOut, code := e.cli("bench", "throughput", "-n", "200", "--"+flag, filepath.Join(e.dir, "no", "such", "dir", "x.prof"))
+			if code != 2 || !strings.Contains(errOut, flag) {
+				t.Errorf("unwritable profile: exit %d, %q; want 2 naming %s", code, errOut, flag)
+			}
+		})
 	}
 }
 
