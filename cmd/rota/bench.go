@@ -53,7 +53,7 @@ func newBenchCmd(a *app) *cobra.Command {
 	tp := add(bench.Throughput, fmt.Sprintf("Insert N no-op jobs in batches of %d, then work them all (default n=%d, workers=%d; with --server n=%d, workers=%d)",
 		bench.InsertBatch, bench.DefaultThroughputJobs, bench.DefaultWorkers, bench.DefaultHTTPThroughputJobs, bench.DefaultHTTPWorkers))
 	tp.Flags().IntVar(&p.Workers, "workers", 0, "workers (the queue's max running jobs)")
-	lat := add(bench.Latency, fmt.Sprintf("Idle workers, one job every --every; insert-to-start p50/p99/max (default n=%d, every %s; with --server n=%d, every %s)",
+	lat := add(bench.Latency, fmt.Sprintf("Idle workers, one job every --every after one unmeasured warm-up job; insert-to-start p50/p99/max (default n=%d, every %s; with --server n=%d, every %s)",
 		bench.DefaultLatencyJobs, bench.DefaultEvery, bench.DefaultHTTPLatencyJobs, bench.DefaultHTTPEvery))
 	lat.Flags().IntVar(&p.Workers, "workers", 0, "workers")
 	lat.Flags().DurationVar(&p.Every, "every", 0, "interval between jobs")

@@ -62,3 +62,35 @@ func TestSchedulesWorkload(t *testing.T) {
 		})
 	}
 }
+
+// TestStoreWorkloads runs the in-process workloads small on SQLite, so
+// that they cannot rot: each reports its jobs and a rate, the latency
+// workload ordered percentiles, and every job ends done (Run checks it,
+// counting the latency workload's warm-up job).
+func TestStoreWorkloads(t *testing.T) {
+	t.Parallel()
+	st, err := sqlite.Open(filepath.Join(t.TempDir(), "bench.db"), sqlite.Options{Synchronous: "OFF", Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	if err := st.Migrate(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []Params{
+		{Workload: Throughput, Jobs: 300, Workers: 4},
+		{Workload: Latency, Jobs: 30, Every: time.Millisecond},
+		{Workload: Enqueue, Jobs: 200, Concurrency: 4},
+	} {
+		res, err := Run(context.Background(), st, p)
+		if err != nil {
+			t.Fatalf("%s: %v", p.Workload, err)
+		}
+		if res.Jobs != p.Jobs || res.JobsPerS <= 0 || res.Store != "sqlite" {
+			t.Errorf("%s: result %+v", p.Workload, res)
+		}
+		if p.Workload == Latency && (res.P50Ms <= 0 || res.P99Ms < res.P50Ms || res.MaxMs < res.P99Ms) {
+			t.Errorf("latency: %+v", res)
+		}
+	}
+}

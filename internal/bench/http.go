@@ -285,6 +285,16 @@ func (h *httpBench) latency(ctx context.Context, p Params, res *Result) error {
 	heapPeak := heapWatch(stopHeap)
 	wctx, cancel := context.WithCancel(ctx)
 	defer cancel()
+	// The warm-up job (LatencyWarmUp): enqueued, leased and completed
+	// before the clock starts.
+	if err := h.call(ctx, "POST", "/v1/jobs", h.jobJSON(`{"i":-1}`), nil); err != nil {
+		return fmt.Errorf("enqueue: %w", err)
+	}
+	if ls, err := h.lease(ctx, 1); err != nil || len(ls) != 1 {
+		return errors.Join(fmt.Errorf("bench: the warm-up job was not leased (%d leases)", len(ls)), err)
+	} else if err := h.complete(ctx, ls[0].Token); err != nil {
+		return err
+	}
 	werr := make(chan error, 1)
 	go func() {
 		// The worker's lease loop does not wait for its completes: they
@@ -346,7 +356,7 @@ func (h *httpBench) latency(ctx context.Context, p Params, res *Result) error {
 	res.Seconds = elapsed.Seconds()
 	res.JobsPerS = float64(n) / elapsed.Seconds()
 	res.P50Ms, res.P99Ms, res.MaxMs = percentiles(lat)
-	return h.verifyDone(ctx, n)
+	return h.verifyDone(ctx, n+LatencyWarmUp)
 }
 
 func (h *httpBench) enqueue(ctx context.Context, p Params, res *Result) error {
