@@ -73,6 +73,11 @@ func TestDurationsAsTheAPIWritesThem(t *testing.T) {
 // json.Marshal refuses is refused.
 func TestAttemptAppendJSON(t *testing.T) {
 	t.Parallel()
+	// AppendJSON writes each field by name: a field added to Attempt must
+	// be added there, and to the cases below.
+	if n := reflect.TypeFor[store.Attempt]().NumField(); n != 7 {
+		t.Fatalf("store.Attempt has %d fields; AppendJSON writes 7", n)
+	}
 	start := time.Date(2026, 12, 2, 7, 0, 0, 123456000, time.UTC)
 	tests := []struct {
 		name string
