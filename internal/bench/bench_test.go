@@ -27,14 +27,7 @@ func TestSchedulesWorkload(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			st, err := sqlite.Open(filepath.Join(t.TempDir(), "bench.db"), sqlite.Options{Logger: slog.New(slog.DiscardHandler)})
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer st.Close()
-			if err := st.Migrate(context.Background()); err != nil {
-				t.Fatal(err)
-			}
+			st := openSQLite(t, sqlite.DefaultSynchronous)
 			const n = 20
 			res, err := Run(context.Background(), st, Params{Workload: Schedules, Schedules: n,
 				Run: ScheduleWarmUp + 3*time.Second, Lookahead: tc.lookahead})
@@ -69,14 +62,7 @@ func TestSchedulesWorkload(t *testing.T) {
 // counting the latency workload's warm-up job).
 func TestStoreWorkloads(t *testing.T) {
 	t.Parallel()
-	st, err := sqlite.Open(filepath.Join(t.TempDir(), "bench.db"), sqlite.Options{Synchronous: "OFF", Logger: slog.New(slog.DiscardHandler)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	if err := st.Migrate(context.Background()); err != nil {
-		t.Fatal(err)
-	}
+	st := openSQLite(t, "OFF")
 	for _, p := range []Params{
 		{Workload: Throughput, Jobs: 300, Workers: 4},
 		{Workload: Latency, Jobs: 30, Every: time.Millisecond},
@@ -93,4 +79,19 @@ func TestStoreWorkloads(t *testing.T) {
 			t.Errorf("latency: %+v", res)
 		}
 	}
+}
+
+// openSQLite opens a migrated SQLite store in a temporary directory with
+// the given synchronous mode, closed when the test ends.
+func openSQLite(t *testing.T, synchronous string) *sqlite.Store {
+	t.Helper()
+	st, err := sqlite.Open(filepath.Join(t.TempDir(), "bench.db"), sqlite.Options{Synchronous: synchronous, Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = st.Close() })
+	if err := st.Migrate(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	return st
 }

@@ -4,13 +4,11 @@ import (
 	"context"
 	"log/slog"
 	"net/http/httptest"
-	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/rotahq/rota"
 	"github.com/rotahq/rota/server"
-	"github.com/rotahq/rota/store/sqlite"
 )
 
 // TestHTTPWorkloads runs each workload of RunHTTP small against a real
@@ -18,14 +16,7 @@ import (
 // (for throughput and latency) leased and completed by the remote workers.
 func TestHTTPWorkloads(t *testing.T) {
 	t.Parallel()
-	st, err := sqlite.Open(filepath.Join(t.TempDir(), "bench.db"), sqlite.Options{Synchronous: "OFF", Logger: slog.New(slog.DiscardHandler)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	if err := st.Migrate(context.Background()); err != nil {
-		t.Fatal(err)
-	}
+	st := openSQLite(t, "OFF")
 	c, err := rota.New(st, rota.Options{NodeID: "bench-test", Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		t.Fatal(err)
