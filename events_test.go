@@ -74,16 +74,19 @@ func TestEventsForEachTransition(t *testing.T) {
 		t.Errorf("scheduled job events = %s, want %s", got, want)
 	}
 
-	// Rescue of a job left by a dead node.
+	// Rescue of a job left by a dead node. The rescuer runs on the leader,
+	// when it starts leading and every LeaseDuration/2: c stops (and
+	// resigns) before the dead node's claim, so that c, had its term begun
+	// late, cannot be the one that rescues the job; c2 takes over and does.
 	r := enqueue(t, c, "test.unregistered", nil)
+	must(t, c.Stop(context.Background()))
 	now := time.Now()
-	_, err = st.Claim(context.Background(), store.ClaimParams{Queue: "default", Node: "dead", Limit: 1,
+	res, err := st.Claim(context.Background(), store.ClaimParams{Queue: "default", Node: "dead", Limit: 1,
 		Kinds: []store.KindLimit{{Kind: "test.unregistered", Max: 1}}, Now: now, LeaseUntil: now.Add(-time.Second)})
 	must(t, err)
-	must(t, c.Register("test.unregistered", rota.WorkFunc(func(context.Context, *rota.Job) error { return nil })))
-	// The rescuer runs on the leader, every LeaseDuration/2 and when it
-	// starts leading: c leads and resigns when it stops, so c2 takes over.
-	must(t, c.Stop(context.Background()))
+	if len(res.Jobs) != 1 || res.Jobs[0].ID != r.ID {
+		t.Fatalf("the dead node claimed %d jobs, want job %d", len(res.Jobs), r.ID)
+	}
 	c2 := newClient(t, st, rota.Options{NodeID: "rescuer"})
 	sub2 := c2.Subscribe(100, rota.EventFilter{})
 	defer sub2.Close()
