@@ -83,6 +83,26 @@ func startServe(t *testing.T, e *env, args ...string) *serveProc {
 	return p
 }
 
+// waitLog waits for a log line that match accepts (what names it in a
+// failure). Lines read are gone for later calls.
+func (p *serveProc) waitLog(t *testing.T, what string, match func(line string) bool) {
+	t.Helper()
+	timeout := time.After(30 * time.Second)
+	for {
+		select {
+		case line, ok := <-p.logs:
+			if !ok {
+				t.Fatalf("rota serve closed its log before logging %s", what)
+			}
+			if match(line) {
+				return
+			}
+		case <-timeout:
+			t.Fatalf("timed out waiting for rota serve to log %s", what)
+		}
+	}
+}
+
 // stop sends SIGTERM and waits for a clean exit.
 func (p *serveProc) stop(t *testing.T) {
 	t.Helper()

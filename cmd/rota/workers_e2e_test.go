@@ -1,38 +1,16 @@
 package main
 
 import (
-	"bytes"
 	"encoding/json"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/rotahq/rota/store"
 )
-
-// lockedBuffer is a bytes.Buffer that a process's output and a test's
-// reads can share.
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
 
 // TestServeFollowsWorkerFiles edits a running `rota serve`'s workers
 // directory: a changed custom key reaches the command, a new file binds a
@@ -63,18 +41,7 @@ func TestServeFollowsWorkerFiles(t *testing.T) {
 	// `cat` answers with its input: the job, with the config it was given.
 	write("e2e.cfg.json", `{"exec": "cat", "mode": "a"}`)
 
-	var logs lockedBuffer
-	srv := e.command("serve")
-	srv.Stderr = &logs
-	if err := srv.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if srv.ProcessState == nil {
-			_ = srv.Process.Kill()
-			_ = srv.Wait()
-		}
-	})
+	srv := startServe(t, e, "--log-level", "info")
 
 	// run enqueues a job of kind and returns it once it is final.
 	run := func(kind string) store.Job {
@@ -130,9 +97,8 @@ func TestServeFollowsWorkerFiles(t *testing.T) {
 	if err := os.WriteFile(bad, []byte(`{"exec": "cat", "mode": "c", "max_workers": -1}`), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, 30*time.Second, "the bad file to be logged", func() bool {
-		out := logs.String()
-		return strings.Contains(out, bad) && strings.Contains(out, "max_workers") && strings.Contains(out, "keeping its last good version")
+	srv.waitLog(t, "the bad file", func(line string) bool {
+		return strings.Contains(line, bad) && strings.Contains(line, "max_workers") && strings.Contains(line, "keeping its last good version")
 	})
 	if c := config(run("e2e.cfg")); c["mode"] != "b" {
 		t.Errorf("with a bad file the command got mode %v, want the last good b", c["mode"])
@@ -156,12 +122,7 @@ func TestServeFollowsWorkerFiles(t *testing.T) {
 		return true
 	})
 
-	if err := srv.Process.Signal(syscall.SIGTERM); err != nil {
-		t.Fatal(err)
-	}
-	if err := srv.Wait(); err != nil {
-		t.Fatalf("serve after SIGTERM: %v\n%s", err, logs.String())
-	}
+	srv.stop(t)
 }
 
 // jsonID formats a job id for the command line.
