@@ -2,13 +2,13 @@ package main
 
 import (
 	"fmt"
-	"github.com/rotahq/rota/server"
 	"sort"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/rotahq/rota"
+	"github.com/rotahq/rota/server"
 )
 
 func newStatsCmd(a *app) *cobra.Command {
