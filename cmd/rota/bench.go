@@ -6,10 +6,12 @@ import (
 	"os"
 	"path/filepath"
 	"runtime/pprof"
+	"strings"
 
 	"github.com/spf13/cobra"
 
 	"github.com/rotahq/rota"
+	"github.com/rotahq/rota/config"
 	"github.com/rotahq/rota/internal/bench"
 )
 
@@ -34,6 +36,13 @@ func newBenchCmd(a *app) *cobra.Command {
 			RunE: func(cmd *cobra.Command, _ []string) error {
 				p.Workload = name
 				if a.cfg.Server != "" {
+					// What these flags measure or change is in this
+					// process; through a server it would be silently lost.
+					for _, f := range []string{"cpuprofile", "memprofile", "event-log"} {
+						if cmd.Flags().Changed(f) {
+							return usagef("invalid %s: not with --server (it applies to a workload run in this process; the server's event log is its own ROTA_EVENT_LOG)", f)
+						}
+					}
 					return a.runBenchHTTP(cmd, p, httpBenchFlags{server: a.cfg.Server, token: a.cfg.Token})
 				}
 				return a.runBench(cmd, p, cpuProfile, memProfile)
@@ -46,7 +55,8 @@ func newBenchCmd(a *app) *cobra.Command {
 		}
 		c.Flags().IntVar(&p.Future, "future", 0, "first insert this many jobs scheduled a day ahead in the same queue")
 		if name == bench.Throughput || name == bench.Enqueue {
-			c.Flags().BoolVar(&p.EventLog, "event-log", false, "run the durable event log writer (as rota serve does) to measure its cost")
+			c.Flags().Var(benchEventLog{&p.EventLog}, "event-log",
+				"on: run the durable event log writer (as rota serve does) to measure its cost; off: do not (the bench's default, whatever ROTA_EVENT_LOG says)")
 		}
 		return c
 	}
@@ -68,6 +78,31 @@ func newBenchCmd(a *app) *cobra.Command {
 	cmd.AddCommand(tp, lat, enq, sch)
 	return cmd
 }
+
+// benchEventLog is the value of the bench's --event-log: on or off, as
+// the global setting of that name (which it shadows), but off by default.
+type benchEventLog struct{ on *bool }
+
+func (v benchEventLog) String() string {
+	if v.on != nil && *v.on {
+		return config.EventLogOn
+	}
+	return config.EventLogOff
+}
+
+func (v benchEventLog) Set(s string) error {
+	switch strings.ToLower(strings.TrimSpace(s)) {
+	case config.EventLogOn:
+		*v.on = true
+	case config.EventLogOff:
+		*v.on = false
+	default:
+		return fmt.Errorf("%q is not on or off", s)
+	}
+	return nil
+}
+
+func (benchEventLog) Type() string { return "on|off" }
 
 func (a *app) runBench(cmd *cobra.Command, p bench.Params, cpuProfile, memProfile string) error {
 	for _, v := range []struct {

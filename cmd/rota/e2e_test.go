@@ -878,6 +878,39 @@ func TestBenchProfiles(t *testing.T) {
 	}
 }
 
+// TestBenchEventLogFlag: the bench's --event-log takes on or off, as the
+// global setting of that name does (it was a bool, and --event-log=off,
+// the global's spelling, was refused); off is the bench's default.
+func TestBenchEventLogFlag(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	for _, c := range []struct {
+		args   []string
+		logged bool
+	}{
+		{nil, false},
+		{[]string{"--event-log", "on"}, true},
+		{[]string{"--event-log=ON"}, true},
+		{[]string{"--event-log", "off"}, false},
+	} {
+		var res struct {
+			EventLog     bool   `json:"event_log"`
+			EventsLogged uint64 `json:"events_logged"`
+		}
+		e.jsonOut(&res, append([]string{"bench", "throughput", "-n", "50"}, c.args...)...)
+		// Each job makes at least two events (running, done) once the log runs.
+		if res.EventLog != c.logged || (res.EventsLogged >= 100) != c.logged {
+			t.Errorf("bench throughput %v: event_log %v, %d events logged; want the log on: %v", c.args, res.EventLog, res.EventsLogged, c.logged)
+		}
+	}
+	for _, bad := range [][]string{{"--event-log", "maybe"}, {"--event-log"}} {
+		_, errOut, code := e.cli(append([]string{"bench", "throughput", "-n", "50"}, bad...)...)
+		if code != exitUsage || !strings.Contains(errOut, "--event-log") {
+			t.Errorf("bench throughput %v: exit %d, %q; want %d naming --event-log", bad, code, errOut, exitUsage)
+		}
+	}
+}
+
 // TestBenchSchedulesOutput: bench schedules prints its figures as lines of
 // their own (the process CPU line began with " ; ") and has no -n: its jobs
 // are the fires of --schedules for --duration, and -n was silently ignored.

@@ -5,6 +5,7 @@ import (
 	"context"
 	"net/http"
 	"os/exec"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"syscall"
@@ -133,5 +134,12 @@ func TestBenchThroughServer(t *testing.T) {
 	}
 	if _, errOut, code := byEnv.cli("bench", "schedules", "--duration", "1s"); code != 2 || !strings.Contains(errOut, "server") {
 		t.Errorf("bench schedules with a server: exit %d, %q; want 2 naming the server", code, errOut)
+	}
+	// Flags about this process's own run were silently ignored.
+	for _, flag := range [][]string{{"--event-log", "on"}, {"--cpuprofile", filepath.Join(e.dir, "c.prof")}, {"--memprofile", filepath.Join(e.dir, "m.prof")}} {
+		_, errOut, code := byEnv.cli(append([]string{"bench", "throughput", "-n", "10"}, flag...)...)
+		if code != 2 || !strings.Contains(errOut, strings.TrimPrefix(flag[0], "--")) || !strings.Contains(errOut, "--server") {
+			t.Errorf("bench throughput %v with a server: exit %d, %q; want 2 naming the flag and --server", flag, code, errOut)
+		}
 	}
 }
