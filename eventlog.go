@@ -53,6 +53,11 @@ type EventLogOptions struct {
 	MaxBatch int
 	// PruneInterval is how often the writer prunes.
 	PruneInterval time.Duration
+	// NoPrune: the writer never prunes, and MaxEvents, MaxAge and
+	// PruneInterval are unused. For a short-lived client (a CLI command)
+	// that logs its events to a log that long-running nodes prune to their
+	// own bounds, which it must not apply in their place.
+	NoPrune bool
 	// Spacing is the least time between the starts of two appends under
 	// load (see DefaultEventLogSpacing).
 	Spacing time.Duration
@@ -164,9 +169,13 @@ func (l *EventLog) Close(ctx context.Context) error {
 // run is the writer: it appends batches until the subscription closes.
 func (l *EventLog) run() {
 	defer close(l.done)
-	l.prune()
-	prune := time.NewTicker(l.opts.PruneInterval)
-	defer prune.Stop()
+	var pruneC <-chan time.Time // nil with NoPrune: never
+	if !l.opts.NoPrune {
+		l.prune()
+		prune := time.NewTicker(l.opts.PruneInterval)
+		defer prune.Stop()
+		pruneC = prune.C
+	}
 	var dropped uint64 // drops already recorded as gaps
 	var lastStart time.Time
 	batch := make([]store.EventRecord, 0, l.opts.MaxBatch)
@@ -194,7 +203,7 @@ func (l *EventLog) run() {
 					break drain
 				}
 			}
-		case <-prune.C:
+		case <-pruneC:
 			l.prune()
 			continue
 		}

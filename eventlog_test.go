@@ -77,3 +77,45 @@ func TestEventLogPrunes(t *testing.T) {
 		t.Error("NewEventLog accepted a negative MaxEvents")
 	}
 }
+
+// TestEventLogNoPrune: with NoPrune the writer logs its events and leaves
+// the log's older records alone, whatever its bounds (a CLI command must
+// not prune the log of the nodes to its own defaults); without it, the
+// same bounds prune at once.
+func TestEventLogNoPrune(t *testing.T) {
+	t.Parallel()
+	for _, c := range []struct {
+		noPrune bool
+		want    int
+	}{{true, 13}, {false, 1}} {
+		st := openStore(t)
+		old := make([]store.EventRecord, 10)
+		for i := range old {
+			old[i] = store.EventRecord{Type: store.EventTypeJob, Node: "other", At: time.Now(), Data: []byte(`{}`)}
+		}
+		_, err := st.AppendEvents(t.Context(), old)
+		must(t, err)
+		cl := newClient(t, st, rota.Options{})
+		l, err := rota.NewEventLog(cl, rota.EventLogOptions{MaxEvents: 1, PruneInterval: time.Millisecond, NoPrune: c.noPrune})
+		must(t, err)
+		for range 3 {
+			enqueue(t, cl, "t.idle", nil)
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), waitTimeout)
+		defer cancel()
+		if c.noPrune {
+			must(t, l.Close(ctx))
+		} else {
+			waitFor(t, "the log pruned to 1 event", func() bool {
+				recs, err := st.ReadEvents(t.Context(), 0, 100)
+				return err == nil && len(recs) == 1 && l.Appended() == 3
+			})
+			must(t, l.Close(ctx))
+		}
+		recs, err := st.ReadEvents(ctx, 0, 100)
+		must(t, err)
+		if len(recs) != c.want || l.Appended() != 3 {
+			t.Errorf("NoPrune %v: %d records in the log (%d appended by the writer), want %d", c.noPrune, len(recs), l.Appended(), c.want)
+		}
+	}
+}

@@ -60,8 +60,31 @@ func (a *app) backend(ctx context.Context) (b backend, done func(), err error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	return c, func() { _ = st.Close() }, nil
+	if a.cfg.EventLogDisabled() {
+		return c, func() { _ = st.Close() }, nil
+	}
+	// The command's job events (an enqueue, an abort, ...) go to the
+	// store's durable event log, as a node's do, so that the GET
+	// /v1/events streams of the servers on this store show them. It does
+	// not prune: the servers keep the log to their own bounds.
+	evlog, err := rota.NewEventLog(c, rota.EventLogOptions{NoPrune: true, Logger: a.logger()})
+	if err != nil {
+		_ = st.Close()
+		return nil, nil, err
+	}
+	return c, func() {
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cliEventLogFlush)
+		defer cancel()
+		if err := evlog.Close(ctx); err != nil {
+			a.logger().Warn("this command's job events may be missing from the event log", "err", err)
+		}
+		_ = st.Close()
+	}, nil
 }
+
+// cliEventLogFlush bounds the wait, at the end of a command, for its job
+// events to be appended to the event log.
+const cliEventLogFlush = 10 * time.Second
 
 // localOnly refuses --server (and ROTA_SERVER) for a command that works
 // on the store itself.

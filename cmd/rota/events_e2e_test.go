@@ -141,3 +141,35 @@ func TestEventsResumeAcrossRestart(t *testing.T) {
 		second.stop(t)
 	}, "ROTA_LOG_LEVEL=info")
 }
+
+// TestEventsOfCLICommands: the job events of a command run on the store
+// (not through --server) reach the event streams of a rota serve on that
+// store, through the durable event log; with ROTA_EVENT_LOG=off the
+// command logs none. (Only changes made through the server were shown.)
+func TestEventsOfCLICommands(t *testing.T) {
+	t.Parallel()
+	onEachStore(t, func(t *testing.T, e *env, driver string) {
+		p := startServe(t, e)
+		events, _ := p.openEvents(t, -1)
+		var job struct {
+			ID int64 `json:"id"`
+		}
+		e.jsonOut(&job, "enqueue", "e2e.wait", "{}", "--queue", "idle")
+		if ev := nextEvent(t, events); ev.typ != "job" || ev.jobID != job.ID || ev.to != "queued" {
+			t.Fatalf("event %+v, want job %d queued", ev, job.ID)
+		}
+		e.ok("jobs", "abort", strconv.FormatInt(job.ID, 10))
+		if ev := nextEvent(t, events); ev.typ != "job" || ev.jobID != job.ID || ev.to != "aborted" {
+			t.Fatalf("event %+v, want job %d aborted", ev, job.ID)
+		}
+
+		off := *e
+		off.vars = append(append([]string(nil), e.vars...), "ROTA_EVENT_LOG=off")
+		off.jsonOut(&job, "enqueue", "e2e.wait", "{}", "--queue", "idle")
+		marker := p.enqueueHTTP(t, "e2e.wait")
+		if ev := nextEvent(t, events); ev.jobID != marker {
+			t.Fatalf("event %+v after a command with ROTA_EVENT_LOG=off (job %d), want the next one, job %d's", ev, job.ID, marker)
+		}
+		p.stop(t)
+	}, "ROTA_LOG_LEVEL=info")
+}
