@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"strings"
 	"time"
 
@@ -13,8 +14,43 @@ import (
 )
 
 // DefaultExecRetryDelay is how long a command that exits with status 75
-// (EX_TEMPFAIL) waits before it runs again; the attempt is not counted.
+// (EX_TEMPFAIL) waits before it runs again, unless it gives its own delay
+// (see Command); the attempt is not counted.
 const DefaultExecRetryDelay = 10 * time.Second
+
+// execRetryAfter reads the delay that a command exiting with status 75
+// may give as the last line of its standard output (out, when that line
+// is JSON): {"retry_after": "5m"} (a Go duration) or {"retry_after": 300}
+// (seconds). ok is false when out gives none; err says why a given one is
+// not a positive delay.
+func execRetryAfter(out json.RawMessage) (d time.Duration, ok bool, err error) {
+	var hint struct {
+		RetryAfter json.RawMessage `json:"retry_after"`
+	}
+	if len(out) == 0 || out[0] != '{' || json.Unmarshal(out, &hint) != nil ||
+		len(hint.RetryAfter) == 0 || string(hint.RetryAfter) == "null" {
+		return 0, false, nil
+	}
+	var text string
+	var secs float64
+	switch {
+	case json.Unmarshal(hint.RetryAfter, &text) == nil:
+		if d, err = time.ParseDuration(text); err != nil {
+			return 0, false, fmt.Errorf("retry_after %q is not a duration (like 90s or 1h30m)", text)
+		}
+	case json.Unmarshal(hint.RetryAfter, &secs) == nil:
+		if secs > float64(math.MaxInt64)/float64(time.Second) {
+			return 0, false, fmt.Errorf("retry_after %v seconds is out of range", secs)
+		}
+		d = time.Duration(secs * float64(time.Second))
+	default:
+		return 0, false, fmt.Errorf("retry_after %s is neither a duration string nor a number of seconds", hint.RetryAfter)
+	}
+	if d <= 0 {
+		return 0, false, fmt.Errorf("retry_after %s is not a positive delay", hint.RetryAfter)
+	}
+	return d, true, nil
+}
 
 // Command returns a Worker that runs argv as an external program for each
 // job (OMA's `python3 worker.py`): the job as JSON on its standard input,
@@ -22,8 +58,10 @@ const DefaultExecRetryDelay = 10 * time.Second
 // in its environment; the kind's worker configuration (what a Go worker
 // reads with ConfigFrom) is the input's "config" object. Exit 0 is done,
 // with the last line of standard output as the result if it is JSON; exit
-// 75 is RetryAfter(DefaultExecRetryDelay), with stderr's tail in the
-// attempt's record; after exit 0 the tail of standard error is logged at
+// 75 is RetryAfter(DefaultExecRetryDelay), or RetryAfter of the delay the
+// last line of standard output gives as {"retry_after": "5m"} or
+// {"retry_after": 300} (seconds), with stderr's tail in the attempt's
+// record; after exit 0 the tail of standard error is logged at
 // debug level with the job's logger; any other exit fails the attempt
 // with the end of standard error. On abort, timeout or shutdown the process
 // group gets SIGTERM, then SIGKILL after half of Options.AbortGrace.
@@ -101,8 +139,15 @@ func (w *execWorker) Work(ctx context.Context, job *Job) error {
 		return nil
 	case errors.Is(err, execworker.ErrRetryLater):
 		// RetryAfter, with the exit status and stderr's tail for the
-		// attempt's record.
-		return &outcomeError{outcome: store.OutcomeRetryLater, delay: DefaultExecRetryDelay, err: err}
+		// attempt's record; after the command's own delay if it gave one.
+		delay := DefaultExecRetryDelay
+		if d, ok, herr := execRetryAfter(res.Output); herr != nil {
+			Logger(ctx).Warn("rota: the command's retry_after is not a delay; it runs again after the default",
+				"err", herr, "default", DefaultExecRetryDelay)
+		} else if ok {
+			delay = d
+		}
+		return &outcomeError{outcome: store.OutcomeRetryLater, delay: delay, err: err}
 	case errors.Is(err, execworker.ErrNoCommand):
 		return Fail(err)
 	}

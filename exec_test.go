@@ -40,6 +40,11 @@ later)
 	echo "rate limited, try later" >&2
 	exit 75
 	;;
+later5m)
+	echo "rate limited for five minutes" >&2
+	echo '{"retry_after":"5m"}'
+	exit 75
+	;;
 fail)
 	echo "the input was bad" >&2
 	exit 1
@@ -76,6 +81,20 @@ esac
 				}
 				if d := j.RunAt.Sub(enqueued); d < rota.DefaultExecRetryDelay-time.Second {
 					t.Errorf("run_at is %s after enqueue, want about %s", d, rota.DefaultExecRetryDelay)
+				}
+			},
+		},
+		{
+			name:    "exit 75 retries after the command's own delay",
+			worker:  rota.Command(script, "later5m"),
+			want:    rota.StateScheduled,
+			wantOut: "retry_later",
+			check: func(t *testing.T, j *rota.Job, enqueued time.Time) {
+				if d := j.RunAt.Sub(enqueued); j.Attempt != 0 || d < 5*time.Minute-time.Second || d > 5*time.Minute+time.Minute {
+					t.Errorf("attempt %d, run_at %s after enqueue; want 0 and about 5m", j.Attempt, d)
+				}
+				if j.Result != nil {
+					t.Errorf("result %s: the retry_after line is not a result", j.Result)
 				}
 			},
 		},
