@@ -34,6 +34,7 @@ type Client struct {
 	clock  Clock
 	reg    *registry
 	events *eventBus
+	remote *remoteKinds // the kinds remote workers take through this client
 
 	condMu sync.Mutex
 	conds  map[string]ConditionFunc // schedule conditions by name
@@ -73,6 +74,7 @@ func New(s store.Store, opts Options) (*Client, error) {
 		log:     o.Logger,
 		clock:   o.Clock,
 		events:  &eventBus{},
+		remote:  newRemoteKinds(),
 		stopped: make(chan struct{}),
 	}
 	c.reg = newRegistry(o.Logger, o.WorkerConfig)

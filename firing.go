@@ -665,7 +665,7 @@ func (f *firing) conditionHolds(ctx context.Context, s *store.Schedule, ft time.
 // kindServed reports whether a worker for kind is registered here or on
 // a live node of the node registry.
 func (f *firing) kindServed(ctx context.Context, kind string) bool {
-	if slices.Contains(f.n.c.reg.kinds(), kind) {
+	if slices.Contains(f.n.c.servedKinds(), kind) {
 		return true
 	}
 	f.mu.Lock()

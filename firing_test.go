@@ -739,3 +739,52 @@ func TestScheduleLookaheadOnceAndJitter(t *testing.T) {
 			jit.RunAt, d)
 	}
 }
+
+// TestScheduleRemoteKindServed: a kind that only remote workers run (they
+// take it with Lease, through this node) is served: the node registry
+// shows it, and its schedule fires rather than being disabled as gone.
+// Once no worker has asked for it for RemoteKindTTL, it is gone again.
+func TestScheduleRemoteKindServed(t *testing.T) {
+	t.Parallel()
+	e := newSchedEnv(t, false, rota.Options{})
+	ctx := context.Background()
+	lease := func() []rota.Lease {
+		t.Helper()
+		ls, err := e.c.Lease(ctx, rota.LeaseParams{Kinds: []string{"remote.only"}, Max: 10})
+		must(t, err)
+		return ls
+	}
+	if ls := lease(); len(ls) != 0 {
+		t.Fatalf("leased %d jobs of an empty queue", len(ls))
+	}
+	waitFor(t, "the node registry showing remote.only", func() bool {
+		ns, err := e.c.Nodes(ctx)
+		must(t, err)
+		return len(ns) == 1 && slices.Contains(ns[0].Kinds, "remote.only") && slices.Contains(ns[0].Kinds, "tick")
+	})
+	create(t, e.c, rota.ScheduleParams{Key: "r", Kind: "remote.only", Spec: "every 1 minute"})
+	s := e.advance(t, "r", t0.Add(time.Minute))
+	if !s.Enabled || s.LastOutcome != store.FireOutcomeFired {
+		t.Fatalf("schedule %+v, want enabled and fired", s)
+	}
+	ls := lease()
+	if len(ls) != 1 || ls[0].Job.Metadata[rota.MetaFireTime] != "2030-01-07T10:01:00Z" {
+		t.Fatalf("leased %+v, want the fire's job", ls)
+	}
+	if _, err := e.c.CompleteLease(ctx, ls[0].Token, nil); err != nil {
+		t.Fatal(err)
+	}
+
+	// No worker asks for it for longer than RemoteKindTTL: a schedule of
+	// it created then is disabled at its first fire.
+	e.clock.set(t0.Add(time.Minute + rota.RemoteKindTTL + time.Second))
+	if _, err := e.c.DisableSchedule(ctx, "r", "done with it"); err != nil {
+		t.Fatal(err)
+	}
+	late := e.clock.Now()
+	create(t, e.c, rota.ScheduleParams{Key: "r2", Kind: "remote.only", Spec: "every 1 minute"})
+	s = e.advance(t, "r2", late.Add(time.Minute))
+	if s.Enabled || !strings.Contains(s.DisabledReason, `kind "remote.only" is served by no live node`) {
+		t.Errorf("schedule %+v, want disabled: no worker asked for its kind for %s", s, rota.RemoteKindTTL)
+	}
+}

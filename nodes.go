@@ -223,7 +223,10 @@ func newPresence(n *node) *presence {
 	return &presence{n: n, interval: n.lease / 3, host: host, pid: os.Getpid(), version: buildVersion()}
 }
 
-// run registers the node, heartbeats until ctx ends, then marks it stopped.
+// run registers the node, heartbeats until ctx ends, then marks it
+// stopped. It heartbeats at once when remote workers start taking a kind
+// through the client, so that the registry shows the kind served without
+// waiting for the next interval.
 func (p *presence) run(ctx context.Context) {
 	p.register(ctx)
 	t := time.NewTicker(p.interval)
@@ -234,6 +237,7 @@ func (p *presence) run(ctx context.Context) {
 			p.stop(ctx)
 			return
 		case <-t.C:
+		case <-p.n.c.remote.fresh:
 		}
 		if !p.registered {
 			p.register(ctx)
@@ -250,7 +254,7 @@ func (p *presence) register(ctx context.Context) {
 	now := p.n.c.now()
 	prev, err := p.n.store.RegisterNode(ctx, store.Node{
 		ID: p.n.id, Instance: p.n.instance, Host: p.host, PID: p.pid, Version: p.version,
-		Queues: slices.Sorted(maps.Keys(p.n.c.opts.Queues)), Kinds: p.n.c.reg.kinds(),
+		Queues: slices.Sorted(maps.Keys(p.n.c.opts.Queues)), Kinds: p.n.c.servedKinds(),
 		HeartbeatInterval: p.interval, StartedAt: now,
 	})
 	if err != nil {
@@ -276,7 +280,7 @@ func (p *presence) register(ctx context.Context) {
 // reported once.
 func (p *presence) heartbeat(ctx context.Context) {
 	err := p.n.store.HeartbeatNode(ctx, store.NodeHeartbeat{
-		ID: p.n.id, Instance: p.n.instance, Kinds: p.n.c.reg.kinds(), Now: p.n.c.now(),
+		ID: p.n.id, Instance: p.n.instance, Kinds: p.n.c.servedKinds(), Now: p.n.c.now(),
 	})
 	switch {
 	case err == nil:

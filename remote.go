@@ -228,6 +228,7 @@ func (c *Client) Lease(ctx context.Context, p LeaseParams) ([]Lease, error) {
 	}
 	now := c.now()
 	until := now.Add(p.Lease)
+	c.remote.asked(now, p.Kinds...)
 	var out []Lease
 	for _, q := range p.Queues {
 		left := p.Max - len(out)
@@ -257,6 +258,7 @@ func (c *Client) Lease(ctx context.Context, p LeaseParams) ([]Lease, error) {
 			ts[i] = store.Transition{Job: j, From: StateQueued}
 			tok := leaseToken{id: j.ID, attempt: j.Attempt, lease: p.Lease, secret: secret}
 			out = append(out, Lease{Token: tok.String(), Deadline: j.LeaseUntil, Job: newJob(j)})
+			c.remote.granted(j.ID, j.Kind, j.LeaseUntil, now)
 		}
 		c.events.gate.Lock()
 		c.events.transitions(ts, now)
@@ -288,6 +290,7 @@ func (c *Client) ExtendLease(ctx context.Context, token string, d time.Duration)
 	if len(rep.Lost) > 0 {
 		return LeaseStatus{}, fmt.Errorf("rota: extend lease of job %d attempt %d: %w", tok.id, tok.attempt, ErrLeaseLost)
 	}
+	c.remote.extended(tok.id, until, c.now())
 	return LeaseStatus{Deadline: until, AbortRequested: len(rep.CancelRequested) > 0}, nil
 }
 
@@ -410,6 +413,7 @@ func (c *Client) endLease(ctx context.Context, token string,
 	if err := c.finishRemote(ctx, j, f, now); err != nil {
 		return nil, store.FinishParams{}, err
 	}
+	c.remote.ended(j.ID, j.Kind, now)
 	return j, f, nil
 }
 

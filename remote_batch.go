@@ -113,6 +113,7 @@ func (c *Client) CompleteLeases(ctx context.Context, items []LeaseCompletion) ([
 			continue
 		}
 		out[i].State = st
+		c.remote.ended(fs[k].ID, byID[fs[k].ID].Kind, now)
 		if !active {
 			skipped++
 			continue

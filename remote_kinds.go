@@ -1,0 +1,130 @@
+package rota
+
+import (
+	"maps"
+	"slices"
+	"sync"
+	"time"
+)
+
+// RemoteKindTTL is how long after a remote worker last asked this client
+// for a kind (a Lease naming it, a heartbeat or end of a lease of it) the
+// node still counts the kind among those it serves, in the node registry
+// and for its schedules. A kind with a lease granted by this client that
+// has not reached its deadline counts too, however long ago it was asked.
+const RemoteKindTTL = 10 * time.Minute
+
+// remoteKinds records the kinds that remote workers take through a client,
+// so that a node serves in the registry (and for the schedules that need a
+// live node for their kind) the kinds it runs through the HTTP API as well
+// as those it runs itself.
+type remoteKinds struct {
+	mu     sync.Mutex
+	seen   map[string]time.Time // kind: when a worker last asked for it
+	leased map[int64]leasedKind // job: the kind and deadline of its lease
+	// fresh gets a value when a kind is first seen (or seen again after
+	// its TTL ran out), so that the node registers it now rather than at
+	// its next heartbeat.
+	fresh chan struct{}
+}
+
+// leasedKind is a remote lease this client granted: its job's kind and its
+// deadline as last extended here.
+type leasedKind struct {
+	kind  string
+	until time.Time
+}
+
+func newRemoteKinds() *remoteKinds {
+	return &remoteKinds{seen: make(map[string]time.Time), leased: make(map[int64]leasedKind), fresh: make(chan struct{}, 1)}
+}
+
+// asked records that a worker asked for kinds at now.
+func (r *remoteKinds) asked(now time.Time, kinds ...string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, k := range kinds {
+		r.touch(k, now)
+	}
+}
+
+// granted records the lease of job id, of kind, until its deadline.
+func (r *remoteKinds) granted(id int64, kind string, until, now time.Time) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.leased[id] = leasedKind{kind: kind, until: until}
+	r.touch(kind, now)
+}
+
+// extended records a heartbeat of job id's lease, now lasting until.
+func (r *remoteKinds) extended(id int64, until, now time.Time) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	l, ok := r.leased[id]
+	if !ok {
+		return // granted by another node, or before a restart
+	}
+	l.until = until
+	r.leased[id] = l
+	r.touch(l.kind, now)
+}
+
+// ended records the end of job id's lease, of kind.
+func (r *remoteKinds) ended(id int64, kind string, now time.Time) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	delete(r.leased, id)
+	r.touch(kind, now)
+}
+
+// touch marks kind seen at now; r.mu is held.
+func (r *remoteKinds) touch(kind string, now time.Time) {
+	last, ok := r.seen[kind]
+	if !ok || now.Sub(last) > RemoteKindTTL {
+		select {
+		case r.fresh <- struct{}{}:
+		default:
+		}
+	}
+	if now.After(last) {
+		r.seen[kind] = now
+	}
+}
+
+// kinds returns, sorted, the kinds asked for within RemoteKindTTL before
+// now and those of the leases that have not reached their deadline; it
+// forgets the others.
+func (r *remoteKinds) kinds(now time.Time) []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	live := make(map[string]bool, len(r.seen))
+	for k, at := range r.seen {
+		if now.Sub(at) <= RemoteKindTTL {
+			live[k] = true
+		} else {
+			delete(r.seen, k)
+		}
+	}
+	for id, l := range r.leased {
+		if l.until.After(now) {
+			live[l.kind] = true
+		} else {
+			delete(r.leased, id)
+		}
+	}
+	return slices.Sorted(maps.Keys(live))
+}
+
+// servedKinds are the kinds this client serves: those its workers run
+// (registered in Go or bound to a command) and those remote workers take
+// through it (see RemoteKindTTL), sorted.
+func (c *Client) servedKinds() []string {
+	ks := c.reg.kinds()
+	for _, k := range c.remote.kinds(c.now()) {
+		if !slices.Contains(ks, k) {
+			ks = append(ks, k)
+		}
+	}
+	slices.Sort(ks)
+	return ks
+}
