@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"reflect"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -261,5 +262,56 @@ func TestCleanUpPanicIsContained(t *testing.T) {
 	}
 	if !containsAll(logs.String(), "CleanUp panicked", "clean-up failed") {
 		t.Errorf("the panic was not logged:\n%s", logs.String())
+	}
+}
+
+// TestFailuresLogged: a failed attempt that will be retried is logged at
+// warn level and a job's end in error at error level, with the job's id,
+// kind and attempts, whether a node's worker or a remote worker failed
+// it; outcomes that are not failures (done, retry later) log nothing.
+func TestFailuresLogged(t *testing.T) {
+	t.Parallel()
+	var logs logBuffer
+	now := rota.BackoffFunc(func(int) time.Duration { return time.Millisecond })
+	c := setup(t, rota.Options{Logger: slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelInfo}))},
+		func(c *rota.Client) {
+			must(t, c.Register("t.flaky", rota.WorkFunc(func(context.Context, *rota.Job) error { return errors.New("flaky failure") }),
+				rota.KindOptions{Backoff: now}))
+			must(t, c.Register("t.later", rota.WorkFunc(func(context.Context, *rota.Job) error { return rota.RetryAfter(time.Hour) })))
+		})
+	flaky := enqueue(t, c, "t.flaky", nil, rota.MaxAttempts(2))
+	later := enqueue(t, c, "t.later", nil)
+	waitState(t, c, flaky.ID, rota.StateError)
+	waitFor(t, "t.later retried later", func() bool {
+		j, err := c.Get(context.Background(), later.ID)
+		return err == nil && j.State == rota.StateScheduled
+	})
+
+	remote := enqueue(t, c, "t.remote", nil, rota.Queue("remote"), rota.MaxAttempts(3))
+	ls, err := c.Lease(context.Background(), rota.LeaseParams{Kinds: []string{"t.remote"}, Queues: []string{"remote"}})
+	if err != nil || len(ls) != 1 {
+		t.Fatalf("lease: %v, %v", ls, err)
+	}
+	if _, err := c.FailLease(context.Background(), ls[0].Token, rota.LeaseFailure{Error: "remote trouble", RetryAfter: time.Hour}); err != nil {
+		t.Fatal(err)
+	}
+
+	lines := strings.Split(logs.String(), "\n")
+	for _, w := range []struct {
+		level, msg, attempts, err string
+		id                        int64
+	}{
+		{"WARN", "attempt failed", "1/2", "flaky failure", flaky.ID},
+		{"ERROR", "job failed", "2/2", "flaky failure", flaky.ID},
+		{"WARN", "attempt failed", "1/3", "remote trouble", remote.ID},
+	} {
+		if !slices.ContainsFunc(lines, func(l string) bool {
+			return containsAll(l, "level="+w.level, w.msg, "attempts="+w.attempts, w.err, fmt.Sprintf("job_id=%d", w.id))
+		}) {
+			t.Errorf("no %s line %q for job %d (attempts %s, %q) in:\n%s", w.level, w.msg, w.id, w.attempts, w.err, logs.String())
+		}
+	}
+	if slices.ContainsFunc(lines, func(l string) bool { return strings.Contains(l, fmt.Sprintf("job_id=%d ", later.ID)) }) {
+		t.Errorf("a retry-later attempt was logged:\n%s", logs.String())
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"log/slog"
 	"slices"
 	"strconv"
 	"strings"
@@ -432,6 +433,9 @@ func (c *Client) finishRemote(ctx context.Context, j *store.Job, f store.FinishP
 	}
 	after := *j
 	after.State = states[0] // aborted if an abort won over a retry
+	applied := f
+	applied.State = after.State
+	logFailure(c.jobLogger(j), applied, j.MaxAttempts, false)
 	if c.events.active() {
 		c.events.publish(finishEvent(&after, f, now))
 	} else {
@@ -443,6 +447,14 @@ func (c *Client) finishRemote(ctx context.Context, j *store.Job, f store.FinishP
 		}
 	}
 	return nil
+}
+
+// jobLogger is the client's logger with j's attributes, for what is logged
+// of a job that a remote worker or a popper runs (a node's own workers
+// log with the execution's logger).
+func (c *Client) jobLogger(j *store.Job) *slog.Logger {
+	return c.log.With(slog.Int64("job_id", j.ID), slog.String("kind", j.Kind), slog.Int("attempt", j.Attempt),
+		slog.String("node", j.Node))
 }
 
 // marshalResult encodes a job's result.
