@@ -74,7 +74,7 @@ func newBenchCmd(a *app) *cobra.Command {
 	sch.Flags().IntVar(&p.Schedules, "schedules", 0, "schedules")
 	sch.Flags().DurationVar(&p.Run, "duration", 0, "how long they fire")
 	sch.Flags().DurationVar(&p.Lookahead, "lookahead", rota.DefaultScheduleLookahead,
-		"how long before its fire time a fire's job is written, scheduled for it (0: off, each is written at its time)")
+		"how long before its fire time a fire's job is written, scheduled for it (0: off, each is written at its time); default the global --schedule-lookahead (ROTA_SCHEDULE_LOOKAHEAD)")
 	cmd.AddCommand(tp, lat, enq, sch)
 	return cmd
 }
@@ -105,6 +105,9 @@ func (v benchEventLog) Set(s string) error {
 func (benchEventLog) Type() string { return "on|off" }
 
 func (a *app) runBench(cmd *cobra.Command, p bench.Params, cpuProfile, memProfile string) error {
+	if f := cmd.Flags().Lookup("lookahead"); f != nil && !f.Changed {
+		p.Lookahead = a.cfg.ScheduleLookahead // the setting rota serve uses
+	}
 	for _, v := range []struct {
 		name string
 		n    int

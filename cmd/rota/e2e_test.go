@@ -940,6 +940,30 @@ func TestBenchSchedulesOutput(t *testing.T) {
 	}
 }
 
+// TestBenchSchedulesLookahead: bench schedules writes its fires ahead as
+// the global setting (ROTA_SCHEDULE_LOOKAHEAD, --schedule-lookahead) says,
+// which it ignored for its own --lookahead; --lookahead still overrides it.
+func TestBenchSchedulesLookahead(t *testing.T) {
+	t.Parallel()
+	for _, c := range []struct {
+		vars, args []string
+		ahead      bool
+	}{
+		{[]string{"ROTA_SCHEDULE_LOOKAHEAD=0"}, nil, false},
+		{[]string{"ROTA_SCHEDULE_LOOKAHEAD=0"}, []string{"--lookahead", "1s"}, true},
+	} {
+		e := newEnv(t, c.vars...)
+		var res struct {
+			FiresAhead   int `json:"fires_ahead"`
+			FiresStarted int `json:"fires_started"`
+		}
+		e.jsonOut(&res, append([]string{"bench", "schedules", "--duration", "3s", "--schedules", "3"}, c.args...)...)
+		if res.FiresStarted == 0 || (res.FiresAhead > 0) != c.ahead {
+			t.Errorf("%v %v: %d fires written ahead, %d started; want some ahead: %v", c.vars, c.args, res.FiresAhead, res.FiresStarted, c.ahead)
+		}
+	}
+}
+
 func TestRedactURL(t *testing.T) {
 	t.Parallel()
 	for _, c := range []struct{ in, want string }{
