@@ -2,6 +2,7 @@ package rota_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"maps"
@@ -540,5 +541,36 @@ func TestPrune(t *testing.T) {
 	clock.set(now.Add(2 * time.Hour))
 	if n, err = c.Prune(ctx); err != nil || n != 1 {
 		t.Errorf("second prune: %d %v, want 1", n, err)
+	}
+}
+
+// TestEnqueueDuplicate: an enqueue that gives back the active job of its
+// key instead of a new one marks it Duplicate, whatever the policy that
+// gave it back; the mark is in its JSON and read back, and a new job has
+// none.
+func TestEnqueueDuplicate(t *testing.T) {
+	t.Parallel()
+	c := newClient(t, openStore(t), rota.Options{})
+	ctx := context.Background()
+	first, err := c.Enqueue(ctx, "t.dup", nil, rota.Queue("idle"), rota.Key("k", rota.OnConflictReturn))
+	must(t, err)
+	if b, _ := json.Marshal(first); first.Duplicate || strings.Contains(string(b), "duplicate") {
+		t.Fatalf("new job marked duplicate: %s", b)
+	}
+	for _, policy := range []rota.ConflictPolicy{rota.OnConflictReturn, rota.OnConflictReplace, rota.OnConflictUpdatePriority} {
+		again, err := c.Enqueue(ctx, "t.dup", nil, rota.Queue("idle"), rota.Key("k", policy), rota.Priority(5))
+		must(t, err)
+		b, err := json.Marshal(again)
+		must(t, err)
+		var back rota.Job
+		must(t, json.Unmarshal(b, &back))
+		if again.ID != first.ID || !again.Duplicate || !strings.Contains(string(b), `"duplicate":true`) || !back.Duplicate || back.ID != first.ID {
+			t.Errorf("%s: job %d duplicate %v, JSON %s, read back duplicate %v; want job %d marked duplicate", policy, again.ID, again.Duplicate, b, back.Duplicate, first.ID)
+		}
+	}
+	got, err := c.Get(ctx, first.ID)
+	must(t, err)
+	if got.Duplicate {
+		t.Error("Get marks the job duplicate: only an enqueue's answer does")
 	}
 }

@@ -142,6 +142,7 @@ func (c *Client) insert(ctx context.Context, ps []EnqueueParams, many bool) ([]*
 	for i, r := range res {
 		jobs[i] = newJob(r.Job)
 		if r.Duplicate {
+			jobs[i].Duplicate = true
 			continue
 		}
 		if publish {

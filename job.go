@@ -49,9 +49,41 @@ const (
 // promoted from store.Job (job.ID, job.Kind, job.Args, ...).
 type Job struct {
 	store.Job
+	// Duplicate is set on a job that an enqueue returned instead of
+	// inserting a new one: an active job of the same kind and key existed,
+	// and the key's conflict policy (return, replace, update_priority)
+	// gave it back, changed or not. It is not stored: only the answer to
+	// that enqueue has it.
+	Duplicate bool `json:"duplicate,omitempty"`
 
 	mu     sync.Mutex
 	result json.RawMessage
+}
+
+// MarshalJSON writes the job as store.Job does, with "duplicate": true
+// on an enqueue's answer that is the active job of its key (Duplicate).
+func (j *Job) MarshalJSON() ([]byte, error) {
+	b, err := j.Job.MarshalJSON()
+	if err != nil || !j.Duplicate {
+		return b, err
+	}
+	// b is a JSON object: the field goes before its closing brace.
+	return append(append(b[:len(b)-1:len(b)-1], `,"duplicate":true`...), '}'), nil
+}
+
+// UnmarshalJSON reads what MarshalJSON writes.
+func (j *Job) UnmarshalJSON(b []byte) error {
+	if err := j.Job.UnmarshalJSON(b); err != nil {
+		return err
+	}
+	var d struct {
+		Duplicate bool `json:"duplicate"`
+	}
+	if err := json.Unmarshal(b, &d); err != nil {
+		return err
+	}
+	j.Duplicate = d.Duplicate
+	return nil
 }
 
 // newJob wraps a stored job.

@@ -26,7 +26,7 @@ func toJob(w *apiwire.Job, attempts []apiwire.Attempt) (*rota.Job, error) {
 		Result: w.Result, LastError: w.LastError, Node: w.Node, LeaseUntil: w.LeaseUntil,
 		CancelRequested: w.CancelRequested, CreatedAt: w.CreatedAt, UpdatedAt: w.UpdatedAt,
 		StartedAt: w.StartedAt, FinishedAt: w.FinishedAt,
-	}}
+	}, Duplicate: w.Duplicate}
 	if attempts != nil {
 		j.Attempts = make([]rota.Attempt, len(attempts))
 		for i, a := range attempts {

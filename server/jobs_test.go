@@ -26,7 +26,7 @@ func TestEnqueueWithEveryOption(t *testing.T) {
 	}), &j)
 	if j.ID == 0 || j.Kind != "report.build" || j.Queue != "reports" || j.Priority != 7 || !j.RunAt.Equal(runAt) ||
 		j.State != rota.StateScheduled || j.Key != "w47" || j.Metadata["org"] != "acme" || j.MaxAttempts != 3 ||
-		j.Timeout != "1m30s" || string(j.Args) != `{"week":47}` {
+		j.Timeout != "1m30s" || string(j.Args) != `{"week":47}` || j.Duplicate {
 		t.Errorf("enqueued %+v", j)
 	}
 	// delay in seconds, hold, and the return policy giving back the active job.
@@ -37,13 +37,19 @@ func TestEnqueueWithEveryOption(t *testing.T) {
 	}
 	var dup apiwire.Job
 	e.ok("POST", "/v1/jobs", "", `{"kind":"report.build","key":"w47","args":{"week":48}}`, &dup)
-	if dup.ID != j.ID || string(dup.Args) != `{"week":47}` {
-		t.Errorf("duplicate key gave %+v, want job %d unchanged", dup, j.ID)
+	if dup.ID != j.ID || string(dup.Args) != `{"week":47}` || !dup.Duplicate {
+		t.Errorf("duplicate key gave %+v, want job %d unchanged, marked duplicate", dup, j.ID)
 	}
 	var upd apiwire.Job
 	e.ok("POST", "/v1/jobs", "", `{"kind":"report.build","key":"w47","priority":3,"on_conflict":"update_priority"}`, &upd)
-	if upd.ID != j.ID || upd.Priority != 3 {
-		t.Errorf("update_priority gave %+v", upd)
+	if upd.ID != j.ID || upd.Priority != 3 || !upd.Duplicate {
+		t.Errorf("update_priority gave %+v, want job %d with priority 3, marked duplicate", upd, j.ID)
+	}
+	// Reading the job again does not say duplicate: only an enqueue's answer does.
+	var got apiwire.JobDetail
+	e.ok("GET", fmt.Sprintf("/v1/jobs/%d", j.ID), "", "", &got)
+	if got.Duplicate {
+		t.Errorf("GET of job %d says duplicate", j.ID)
 	}
 	// A reject of an active key is 409 and stores nothing.
 	r := e.do("POST", "/v1/jobs", "", `{"kind":"report.build","key":"w47","on_conflict":"reject"}`)

@@ -52,6 +52,7 @@ func toJob(j *rota.Job) apiwire.Job {
 		RunAt: j.RunAt, Key: j.Key, Metadata: j.Metadata, Attempt: j.Attempt, MaxAttempts: j.MaxAttempts,
 		Result: j.Result, LastError: j.LastError, Node: j.Node, CancelRequested: j.CancelRequested,
 		CreatedAt: j.CreatedAt, UpdatedAt: j.UpdatedAt, StartedAt: j.StartedAt, FinishedAt: j.FinishedAt,
+		Duplicate: j.Duplicate,
 	}
 	if j.State == rota.StateRunning {
 		out.LeaseUntil = j.LeaseUntil

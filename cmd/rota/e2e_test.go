@@ -304,9 +304,17 @@ func testCLIRoundTrip(t *testing.T, e *env, driver string) {
 		t.Errorf("jobs show --json of a held job shows times it does not have:\n%s", out)
 	}
 	var dup store.Job
+	var mark struct {
+		Duplicate bool `json:"duplicate"`
+	}
 	e.jsonOut(&dup, "enqueue", "report.build", `{"week":48}`, "--key", "w47")
-	if dup.ID != job.ID || compact(t, dup.Args) != `{"week":47}` {
-		t.Fatalf("duplicate key gave %+v", dup)
+	e.jsonOut(&mark, "enqueue", "report.build", `{"week":48}`, "--key", "w47")
+	if dup.ID != job.ID || compact(t, dup.Args) != `{"week":47}` || !mark.Duplicate {
+		t.Fatalf("duplicate key gave %+v (duplicate: %v), want job %d, marked duplicate", dup, mark.Duplicate, job.ID)
+	}
+	if out := e.ok("enqueue", "report.build", "{}", "--key", "w47"); !strings.Contains(out,
+		fmt.Sprintf(`job %d ready (report.build, queue default, priority 7): already active with key "w47", not enqueued again`, job.ID)) {
+		t.Errorf("duplicate key, text: %q", out)
 	}
 	// With reject, a duplicate is an error (exit 1) that names the kind and key.
 	if _, errOut, code := e.cli("enqueue", "report.build", "{}", "--key", "w47", "--on-conflict", "reject"); code != exitError ||

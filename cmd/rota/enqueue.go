@@ -83,6 +83,10 @@ func newEnqueueCmd(a *app) *cobra.Command {
 			if err != nil {
 				return err
 			}
+			if job.Duplicate {
+				return a.say(job, "job %d %s (%s, queue %s, priority %d): already active with key %q, not enqueued again",
+					job.ID, job.State, job.Kind, job.Queue, job.Priority, job.Key)
+			}
 			return a.say(job, "job %d %s (%s, queue %s, priority %d)", job.ID, job.State, job.Kind, job.Queue, job.Priority)
 		},
 	}

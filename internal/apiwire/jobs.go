@@ -61,6 +61,9 @@ type Job struct {
 	UpdatedAt       time.Time `json:"updated_at"`
 	StartedAt       time.Time `json:"started_at,omitzero"`
 	FinishedAt      time.Time `json:"finished_at,omitzero"`
+	// Duplicate: an enqueue's answer is the active job of its kind and
+	// key, not a new one (rota.Job.Duplicate).
+	Duplicate bool `json:"duplicate,omitempty"`
 }
 
 // JobDetail is one job with its attempt history: GET /v1/jobs/{id}.
