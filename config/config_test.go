@@ -503,6 +503,76 @@ func TestParseDuration(t *testing.T) {
 	}
 }
 
+func TestDurationFlag(t *testing.T) {
+	t.Parallel()
+	const day = 24 * time.Hour
+	tests := []struct {
+		in      string
+		want    time.Duration
+		wantErr string // in the error; "" for none
+	}{
+		{"90s", 90 * time.Second, ""},
+		{"1h30m", 90 * time.Minute, ""},
+		{"7d", 7 * day, ""},
+		{"1d12h", 36 * time.Hour, ""},
+		{"90", 90 * time.Second, ""},
+		{"1.5", 1500 * time.Millisecond, ""},
+		{"2e3", 2000 * time.Second, ""},
+		{"0", 0, ""},
+		// Any sign and size: the command checks the range.
+		{"-5s", -5 * time.Second, ""},
+		{"-90", -90 * time.Second, ""},
+		{"-2d", -2 * day, ""},
+		{"soon", 0, "not a duration (like 90s, 1h30m or 7d) or a number of seconds"},
+		{"", 0, "not a duration"},
+		{"1.5d", 0, "not a duration"},
+		{"NaN", 0, "not a duration"},
+		{"Inf", 0, "not a duration"},
+		{"0x10", 0, "not a duration"},
+		{"1e", 0, "not a number of seconds"},
+		{"1-2", 0, "not a number of seconds"},
+		{"1e400", 0, "out of range"},
+		{"-1e400", 0, "out of range"},
+		{"1e10", 0, "out of range"},
+		{"200000d", 0, "not a duration"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.in, func(t *testing.T) {
+			t.Parallel()
+			const unset = time.Minute
+			d := unset
+			err := DurationFlag(&d).Set(tt.in)
+			switch {
+			case tt.wantErr == "" && (err != nil || d != tt.want):
+				t.Errorf("Set(%q) = %v, %v; want %v", tt.in, d, err, tt.want)
+			case tt.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tt.wantErr)):
+				t.Errorf("Set(%q): error %v, want one with %q", tt.in, err, tt.wantErr)
+			case tt.wantErr != "" && d != unset:
+				t.Errorf("Set(%q) failed but changed the value to %v", tt.in, d)
+			}
+		})
+	}
+}
+
+func TestDurationFlagDefaultShown(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct {
+		def  time.Duration
+		want string
+	}{{0, ""}, {1500 * time.Millisecond, "1.5s"}, {7 * 24 * time.Hour, "7d"}} {
+		d := tt.def
+		fs := pflag.NewFlagSet("rota", pflag.ContinueOnError)
+		fs.Var(DurationFlag(&d), "delay", "delay")
+		got := ""
+		if _, after, ok := strings.Cut(fs.FlagUsages(), "(default "); ok {
+			got, _, _ = strings.Cut(after, ")")
+		}
+		if got != tt.want {
+			t.Errorf("default %v shown as %q in %q, want %q", tt.def, got, fs.FlagUsages(), tt.want)
+		}
+	}
+}
+
 func TestParseQueues(t *testing.T) {
 	t.Parallel()
 	good := map[string]map[string]int{

@@ -56,13 +56,31 @@ type durationValue struct {
 	p        *time.Duration
 	positive bool          // 0 is not allowed either
 	max      time.Duration // 0: no maximum
+	// flag marks a DurationFlag: a bare number is seconds, and every
+	// duration is taken (the command that reads it checks the range).
+	flag bool
 }
 
-func (v *durationValue) String() string { return FormatDuration(*v.p) }
-func (v *durationValue) Type() string   { return "duration" }
-func (v *durationValue) check() error   { return v.checkValue(*v.p) }
+// DurationFlag returns a flag value (for pflag.FlagSet.Var) that reads a
+// duration into *p as the HTTP API reads one: in ParseDuration's syntax
+// ("90s", "1h30m", "7d", "1d12h") or as a bare number of seconds ("90",
+// "1.5"). It shows *p, the flag's default, in FormatDuration's syntax
+// (nothing for 0). It takes negative and large durations too: the command
+// that reads *p checks its range, with the message of its field.
+func DurationFlag(p *time.Duration) pflag.Value { return &durationValue{p: p, flag: true} }
+
+func (v *durationValue) String() string {
+	if v.flag && *v.p == 0 {
+		return "0" // what pflag takes for a zero default: --help does not show it
+	}
+	return FormatDuration(*v.p)
+}
+func (v *durationValue) Type() string { return "duration" }
+func (v *durationValue) check() error { return v.checkValue(*v.p) }
 func (v *durationValue) checkValue(d time.Duration) error {
 	switch {
+	case v.flag:
+		return nil
 	case d < 0:
 		return errors.New("negative; want 0 or more")
 	case d == 0 && v.positive:
@@ -73,15 +91,44 @@ func (v *durationValue) checkValue(d time.Duration) error {
 	return nil
 }
 func (v *durationValue) Set(s string) error {
-	d, err := ParseDuration(s)
+	var d time.Duration
+	var err error
+	if v.flag && isDecimal(s) {
+		d, err = parseSeconds(s)
+	} else if d, err = ParseDuration(s); err != nil {
+		err = errors.New("not a duration (like 30s)")
+		if v.flag {
+			err = errors.New("not a duration (like 90s, 1h30m or 7d) or a number of seconds")
+		}
+	}
 	if err != nil {
-		return errors.New("not a duration (like 30s)")
+		return err
 	}
 	if err := v.checkValue(d); err != nil {
 		return err
 	}
 	*v.p = d
 	return nil
+}
+
+// isDecimal reports whether s is written as a decimal number, like a JSON
+// number ("90", "-1.5", "2e3"), with no unit.
+func isDecimal(s string) bool {
+	return s != "" && strings.IndexFunc(s, func(r rune) bool { return !strings.ContainsRune("0123456789.+-eE", r) }) < 0
+}
+
+// parseSeconds reads a decimal number of seconds, as the HTTP API reads a
+// JSON number for a duration.
+func parseSeconds(s string) (time.Duration, error) {
+	f, err := strconv.ParseFloat(s, 64)
+	if err != nil && !errors.Is(err, strconv.ErrRange) {
+		return 0, errors.New("not a number of seconds (like 90 or 1.5)")
+	}
+	ns := math.Round(f * float64(time.Second))
+	if err != nil || ns >= math.MaxInt64 || ns <= math.MinInt64 {
+		return 0, errors.New("a number of seconds out of range")
+	}
+	return time.Duration(ns), nil
 }
 
 type levelValue struct{ p *slog.Level }

@@ -66,14 +66,15 @@ func newBenchCmd(a *app) *cobra.Command {
 	lat := add(bench.Latency, fmt.Sprintf("Idle workers, one job every --every after one unmeasured warm-up job; insert-to-start p50/p99/max (default n=%d, every %s; with --server n=%d, every %s)",
 		bench.DefaultLatencyJobs, bench.DefaultEvery, bench.DefaultHTTPLatencyJobs, bench.DefaultHTTPEvery))
 	lat.Flags().IntVar(&p.Workers, "workers", 0, "workers")
-	lat.Flags().DurationVar(&p.Every, "every", 0, "interval between jobs")
+	lat.Flags().Var(config.DurationFlag(&p.Every), "every", "interval between jobs")
 	enq := add(bench.Enqueue, fmt.Sprintf("C goroutines each inserting single jobs (default n=%d, concurrency %d; with --server n=%d, concurrency %d)",
 		bench.DefaultEnqueueJobs, bench.DefaultConcurrency, bench.DefaultHTTPEnqueueJobs, bench.DefaultHTTPConcurrency))
 	enq.Flags().IntVar(&p.Concurrency, "concurrency", 0, "goroutines")
 	sch := add(bench.Schedules, fmt.Sprintf("S schedules firing every second for --duration on this node; fire lateness p50/p99/max (default %d schedules, %s)", bench.DefaultSchedules, bench.DefaultScheduleRun))
 	sch.Flags().IntVar(&p.Schedules, "schedules", 0, "schedules")
-	sch.Flags().DurationVar(&p.Run, "duration", 0, "how long they fire")
-	sch.Flags().DurationVar(&p.Lookahead, "lookahead", rota.DefaultScheduleLookahead,
+	sch.Flags().Var(config.DurationFlag(&p.Run), "duration", "how long they fire")
+	p.Lookahead = rota.DefaultScheduleLookahead
+	sch.Flags().Var(config.DurationFlag(&p.Lookahead), "lookahead",
 		"how long before its fire time a fire's job is written, scheduled for it (0: off, each is written at its time); default the global --schedule-lookahead (ROTA_SCHEDULE_LOOKAHEAD)")
 	cmd.AddCommand(tp, lat, enq, sch)
 	return cmd

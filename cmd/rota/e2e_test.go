@@ -186,6 +186,12 @@ func TestBadInputExitsTwoAndChangesNothing(t *testing.T) {
 		{"zero attempts", []string{"enqueue", "demo.kind", "{}", "--max-attempts", "0"}, nil, "max_attempts"},
 		{"bad metadata", []string{"enqueue", "demo.kind", "{}", "--metadata", "novalue"}, nil, "metadata"},
 		{"bad duration flag", []string{"enqueue", "demo.kind", "{}", "--timeout", "soon"}, nil, "timeout"},
+		{"negative delay in seconds", []string{"enqueue", "demo.kind", "{}", "--delay", "-90"}, nil, "invalid delay: -1m30s is negative"},
+		{"delay not a number", []string{"enqueue", "demo.kind", "{}", "--delay", "NaN"}, nil, `"--delay" flag: not a duration`},
+		{"delay out of range", []string{"enqueue", "demo.kind", "{}", "--delay", "1e400"}, nil, `"--delay" flag: a number of seconds out of range`},
+		{"jitter over a day", []string{"schedules", "create", "j", "--kind", "demo.kind", "--spec", "daily", "--jitter", "2d"}, nil, "invalid jitter"},
+		{"bad bench interval", []string{"bench", "latency", "--every", "often"}, nil, `"--every" flag`},
+		{"bench lookahead in seconds over the maximum", []string{"bench", "schedules", "--lookahead", "90"}, nil, "invalid lookahead: 1m30s"},
 		{"unknown flag", []string{"enqueue", "demo.kind", "{}", "--colour", "red"}, nil, "colour"},
 		{"missing kind", []string{"enqueue"}, nil, "enqueue takes"},
 		{"unknown command", []string{"frobnicate"}, nil, "unknown command"},
@@ -1038,5 +1044,45 @@ func TestJobsLsNextPageHint(t *testing.T) {
 	}
 	if !slices.Equal(seen, ids) {
 		t.Errorf("pages listed %v, want %v", seen, ids)
+	}
+}
+
+// TestDurationFlagsReadAsTheHTTPAPI checks that the duration flags of the
+// commands take what the HTTP API takes for a duration: a Go duration that
+// may start with whole days, or a bare number of seconds.
+func TestDurationFlagsReadAsTheHTTPAPI(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	const day = 24 * time.Hour
+	for _, tt := range []struct {
+		args      []string
+		delay     time.Duration // run_at - created_at
+		timeout   time.Duration
+		wantState store.State
+	}{
+		{[]string{"--delay", "7d"}, 7 * day, 0, store.StateScheduled},
+		{[]string{"--delay", "1d12h"}, 36 * time.Hour, 0, store.StateScheduled},
+		{[]string{"--delay", "90"}, 90 * time.Second, 0, store.StateScheduled},
+		{[]string{"--timeout", "7d"}, 0, 7 * day, store.StateQueued},
+		{[]string{"--timeout", "1.5"}, 0, 1500 * time.Millisecond, store.StateQueued},
+	} {
+		var j store.Job
+		e.jsonOut(&j, append([]string{"enqueue", "report.build", "{}"}, tt.args...)...)
+		// The delay runs from the enqueue's own clock reading, the CLI's;
+		// created_at is the store's, a moment later or earlier.
+		if got := j.RunAt.Sub(j.CreatedAt); j.State != tt.wantState || j.Timeout != tt.timeout ||
+			got < tt.delay-time.Minute || got > tt.delay+time.Minute {
+			t.Errorf("enqueue %v: %s, timeout %s, runs %s after its creation; want %s, timeout %s, delay %s",
+				tt.args, j.State, j.Timeout, got, tt.wantState, tt.timeout, tt.delay)
+		}
+	}
+	var s store.Schedule
+	e.jsonOut(&s, "schedules", "create", "a", "--kind", "report.build", "--spec", "daily", "--jitter", "1d", "--misfire-grace", "90")
+	if s.Jitter != day || s.MisfireGrace != 90*time.Second {
+		t.Errorf("schedules create --jitter 1d --misfire-grace 90: jitter %s, misfire grace %s", s.Jitter, s.MisfireGrace)
+	}
+	e.jsonOut(&s, "schedules", "update", "a", "--jitter", "3600", "--misfire-grace", "2d")
+	if s.Jitter != time.Hour || s.MisfireGrace != 2*day {
+		t.Errorf("schedules update --jitter 3600 --misfire-grace 2d: jitter %s, misfire grace %s", s.Jitter, s.MisfireGrace)
 	}
 }

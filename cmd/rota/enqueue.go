@@ -11,6 +11,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/rotahq/rota"
+	"github.com/rotahq/rota/config"
 )
 
 func newEnqueueCmd(a *app) *cobra.Command {
@@ -95,13 +96,13 @@ func newEnqueueCmd(a *app) *cobra.Command {
 	f.IntVar(&priority, "priority", rota.DefaultPriority, "priority 0..32767, lower runs first (default: the kind's ranker's, else the kind's, else 100)")
 	f.BoolVar(&userRequested, "user-requested", false, "a person asked for this job (the recency ranker ranks it first)")
 	f.StringVar(&runAt, "run-at", "", "run at this RFC 3339 time")
-	f.DurationVar(&delay, "delay", 0, "run after this delay (e.g. 12h)")
+	f.Var(config.DurationFlag(&delay), "delay", "run after this delay (like 12h or 7d; a bare number is seconds)")
 	f.BoolVar(&hold, "hold", false, "create the job ready; it waits for 'rota jobs release'")
 	f.StringVar(&key, "key", "", "deduplication key: at most one active job per kind and key")
 	f.StringVar(&onConflict, "on-conflict", "", "when the key is active: return, replace, update_priority or reject")
 	f.StringArrayVar(&meta, "metadata", nil, "metadata key=value (repeatable)")
 	f.IntVar(&maxAttempts, "max-attempts", 0, "attempts before the job ends in error (default: the kind's, else 25)")
-	f.DurationVar(&timeout, "timeout", 0, "timeout of each attempt (default: the kind's, else 1h)")
+	f.Var(config.DurationFlag(&timeout), "timeout", "timeout of each attempt (default: the kind's, else 1h)")
 	return cmd
 }
 

@@ -10,6 +10,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/rotahq/rota"
+	"github.com/rotahq/rota/config"
 	"github.com/rotahq/rota/store"
 )
 
@@ -31,9 +32,9 @@ func (f *scheduleFlags) register(cmd *cobra.Command) {
 	fl.StringVar(&f.queue, "queue", "", "queue of the jobs (default: default)")
 	fl.IntVar(&f.priority, "priority", rota.DefaultPriority, "priority of the jobs")
 	fl.StringArrayVar(&f.meta, "metadata", nil, "job metadata key=value (repeatable)")
-	fl.DurationVar(&f.jitter, "jitter", 0, "delay each fire's job by up to this (the same on every node)")
+	fl.Var(config.DurationFlag(&f.jitter), "jitter", "delay each fire's job by up to this (the same on every node)")
 	fl.StringVar(&f.misfire, "misfire", "", "missed fires: skip, once (default) or all")
-	fl.DurationVar(&f.misfireGrace, "misfire-grace", 0, "a fire later than this is missed (default 1m)")
+	fl.Var(config.DurationFlag(&f.misfireGrace), "misfire-grace", "a fire later than this is missed (default 1m)")
 	fl.IntVar(&f.misfireCap, "misfire-cap", 0, "most fires of one catch-up with --misfire all (default 100)")
 	fl.StringVar(&f.overlap, "overlap", "", "while the previous fire's job is unfinished: allow (default), skip or queue_one")
 	fl.StringVar(&f.condition, "condition", "", `fire only if it holds: "signal 'NAME' >= N within 1h" or "func NAME"`)
