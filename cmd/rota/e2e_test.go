@@ -1086,3 +1086,63 @@ func TestDurationFlagsReadAsTheHTTPAPI(t *testing.T) {
 		t.Errorf("schedules update --jitter 3600 --misfire-grace 2d: jitter %s, misfire grace %s", s.Jitter, s.MisfireGrace)
 	}
 }
+
+// TestJobsLsFilterLists checks that --state, --kind and --queue of rota
+// jobs ls take comma-separated lists, as GET /v1/jobs does, as well as
+// repeated flags: on the store and over --server alike.
+func TestJobsLsFilterLists(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, remoteTokens())
+	enqueue := func(args ...string) int64 {
+		t.Helper()
+		var j store.Job
+		e.jsonOut(&j, append([]string{"enqueue"}, args...)...)
+		return j.ID
+	}
+	abQueued := enqueue("a.b", "{}")
+	abScheduled := enqueue("a.b", "{}", "--delay", "1h")
+	cdReady := enqueue("c.d", "{}", "--hold", "--queue", "mail")
+	cdScheduled := enqueue("c.d", "{}", "--delay", "1h", "--queue", "mail")
+	efQueued := enqueue("e.f", "{}", "--queue", "other")
+	// No worker runs these kinds: the jobs stay as they are.
+	remote := remoteEnv(e, startServe(t, e, "--log-level", "info").base, remoteAdmin)
+	cases := []struct {
+		filters []string
+		want    []int64
+	}{
+		{[]string{"--state", "queued,scheduled"}, []int64{abQueued, abScheduled, cdScheduled, efQueued}},
+		{[]string{"--state", "queued", "--state", "ready"}, []int64{abQueued, cdReady, efQueued}},
+		{[]string{"--state", " scheduled , ,"}, []int64{abScheduled, cdScheduled}},
+		{[]string{"--kind", "a.b,e.f"}, []int64{abQueued, abScheduled, efQueued}},
+		{[]string{"--kind", "c.d", "--kind", "e.f", "--state", "scheduled,ready"}, []int64{cdReady, cdScheduled}},
+		{[]string{"--queue", "mail,other"}, []int64{cdReady, cdScheduled, efQueued}},
+		{[]string{"--queue", "default", "--queue", "other", "--kind", "a.b,c.d"}, []int64{abQueued, abScheduled}},
+	}
+	for _, via := range []struct {
+		name string
+		e    *env
+	}{{"store", e}, {"server", remote}} {
+		for _, tc := range cases {
+			args := append([]string{"jobs", "ls", "--asc"}, tc.filters...)
+			out, errOut, code := via.e.cli(append(args, "--json")...)
+			var page struct {
+				Jobs []store.Job `json:"jobs"`
+			}
+			if err := json.Unmarshal([]byte(out), &page); code != 0 || err != nil {
+				t.Errorf("%s: rota %s: exit %d, %v: %s", via.name, strings.Join(args, " "), code, err, errOut)
+				continue
+			}
+			got := make([]int64, len(page.Jobs))
+			for i, j := range page.Jobs {
+				got[i] = j.ID
+			}
+			if !slices.Equal(got, tc.want) {
+				t.Errorf("%s: rota %s: jobs %v, want %v", via.name, strings.Join(args, " "), got, tc.want)
+			}
+		}
+		_, errOut, code := via.e.cli("jobs", "ls", "--state", "queued,finished")
+		if code != exitUsage || !strings.Contains(errOut, `invalid state: "finished" is not one of`) {
+			t.Errorf("%s: --state queued,finished: exit %d, %q; want %d naming the bad state", via.name, code, errOut, exitUsage)
+		}
+	}
+}

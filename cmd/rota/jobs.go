@@ -44,13 +44,14 @@ func newJobsLsCmd(a *app) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "ls",
 		Short: "List jobs, newest first (filters combine)",
-		Example: `  rota jobs ls --state queued --state running
+		Example: `  rota jobs ls --state queued,running
+  rota jobs ls --state queued --state scheduled --queue mail
   rota jobs ls --kind scan.host --metadata org=acme --limit 20
   rota jobs ls --after 1200   # the next page: ids below 1200`,
 		Args: rangeArgs(0, 0),
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			p := store.ListParams{Kinds: kinds, Queues: queues, Key: key, AfterID: after, Desc: !asc, Limit: limit}
-			for _, s := range states {
+			p := store.ListParams{Kinds: splitList(kinds), Queues: splitList(queues), Key: key, AfterID: after, Desc: !asc, Limit: limit}
+			for _, s := range splitList(states) {
 				st := store.State(s)
 				if !st.Valid() {
 					return usagef("invalid state: %q is not one of %s", s, stateList())
@@ -111,9 +112,9 @@ func newJobsLsCmd(a *app) *cobra.Command {
 		},
 	}
 	f := cmd.Flags()
-	f.StringArrayVar(&states, "state", nil, "state (repeatable)")
-	f.StringArrayVar(&kinds, "kind", nil, "kind (repeatable)")
-	f.StringArrayVar(&queues, "queue", nil, "queue (repeatable)")
+	f.StringArrayVar(&states, "state", nil, "state (comma-separated, repeatable)")
+	f.StringArrayVar(&kinds, "kind", nil, "kind (comma-separated, repeatable)")
+	f.StringArrayVar(&queues, "queue", nil, "queue (comma-separated, repeatable)")
 	f.StringVar(&key, "key", "", "key")
 	f.StringArrayVar(&meta, "metadata", nil, "metadata key=value (repeatable)")
 	f.IntVar(&limit, "limit", 50, "page size")
@@ -245,6 +246,22 @@ func (a *app) printAction(job *rota.Job, action string) error {
 		return a.say(job, "delete: job %d deleted (%s, was %s)", job.ID, job.Kind, state)
 	}
 	return a.say(job, "%s: job %d %s (%s)", action, job.ID, state, job.Kind)
+}
+
+// splitList reads the values of a list filter as GET /v1/jobs reads its
+// query parameters: each may be a comma-separated list ("queued,scheduled"),
+// spaces around items are ignored, and empty items are skipped. (Kind and
+// queue names cannot hold commas.)
+func splitList(vals []string) []string {
+	var out []string
+	for _, v := range vals {
+		for item := range strings.SplitSeq(v, ",") {
+			if item = strings.TrimSpace(item); item != "" {
+				out = append(out, item)
+			}
+		}
+	}
+	return out
 }
 
 // stateList is the states as "ready, scheduled, ... or aborted".
