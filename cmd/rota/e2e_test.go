@@ -17,6 +17,7 @@ import (
 	"syscall"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/rotahq/rota"
 	"github.com/rotahq/rota/internal/pgtest"
@@ -1144,5 +1145,47 @@ func TestJobsLsFilterLists(t *testing.T) {
 		if code != exitUsage || !strings.Contains(errOut, `invalid state: "finished" is not one of`) {
 			t.Errorf("%s: --state queued,finished: exit %d, %q; want %d naming the bad state", via.name, code, errOut, exitUsage)
 		}
+	}
+}
+
+// TestJobsShowMultiLineError checks that an exec worker's standard error,
+// which has several lines, takes one line in each table that shows it (the
+// attempts of rota jobs show, and rota jobs ls), and that --json keeps it
+// as it is.
+func TestJobsShowMultiLineError(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	workers := filepath.Join(e.dir, "workers")
+	if err := os.Mkdir(workers, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(workers, "e2e.fail.json"), []byte(`{"max_attempts": 1,
+		"exec": "cat >/dev/null; printf 'Traceback:\\n\\tline 3\\nValueError: bad\\n' >&2; exit 1"}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	e.vars = append(e.vars, "ROTA_WORKERS_DIR="+workers)
+	var j store.Job
+	e.jsonOut(&j, "enqueue", "e2e.fail", "{}")
+	startServe(t, e, "--log-level", "info")
+	id := fmt.Sprint(j.ID)
+	waitFor(t, 60*time.Second, "the job to fail", func() bool {
+		e.jsonOut(&j, "jobs", "show", id)
+		return j.State == store.StateError
+	})
+	if len(j.Attempts) != 1 || !strings.Contains(j.Attempts[0].Error, "Traceback:\n\tline 3\nValueError: bad") {
+		t.Fatalf("jobs show --json: attempts %+v, want one whose error has the lines of standard error", j.Attempts)
+	}
+	const oneLine = `Traceback:\n\tline 3\nValueError: bad`
+	show := e.ok("jobs", "show", id)
+	_, attempts, _ := strings.Cut(show, "\nattempts:\n")
+	if lines := strings.Split(strings.TrimSuffix(attempts, "\n"), "\n"); len(lines) != 2 || !strings.Contains(lines[1], oneLine) {
+		t.Errorf("jobs show: attempts table not a header and one line with the error as %s:\n%s", oneLine, show)
+	}
+	// jobs ls shows the start of the error (its line break a space, its
+	// tab escaped), in its column.
+	ls := strings.Split(strings.TrimSuffix(e.ok("jobs", "ls"), "\n"), "\n")
+	column := func(l, s string) int { return utf8.RuneCountInString(l[:max(strings.Index(l, s), 0)]) }
+	if len(ls) != 2 || column(ls[0], "LAST ERROR") != column(ls[1], "execworker:") || !strings.HasSuffix(ls[1], `Traceback: \t…`) {
+		t.Errorf("jobs ls: not a header and one line with the error in its column:\n%s", strings.Join(ls, "\n"))
 	}
 }

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"text/tabwriter"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
@@ -24,16 +26,58 @@ func printJSON(w io.Writer, v any) error {
 	return enc.Encode(v)
 }
 
-// table writes aligned columns.
+// table writes aligned columns, each cell on one line (see oneLine).
+// Every table the CLI prints goes through it.
 func table(w io.Writer, header []string, rows [][]string) error {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	line := func(cells []string) {
+		esc := make([]string, len(cells))
+		for i, c := range cells {
+			esc[i] = oneLine(c)
+		}
+		fmt.Fprintln(tw, strings.Join(esc, "\t"))
+	}
 	if header != nil {
-		fmt.Fprintln(tw, strings.Join(header, "\t"))
+		line(header)
 	}
 	for _, r := range rows {
-		fmt.Fprintln(tw, strings.Join(r, "\t"))
+		line(r)
 	}
 	return tw.Flush()
+}
+
+// oneLine makes s fit in one table cell: line breaks, tabs and the other
+// control characters (which would end the cell or the row, or move the
+// cursor) are written as Go escapes: \n, \r, \t, \x1b, \u0085. So are
+// the Unicode line and paragraph separators. Backslashes are left as they
+// are: a cell is for reading; --json gives the exact text.
+func oneLine(s string) string {
+	if !strings.ContainsFunc(s, breaksCell) {
+		return s
+	}
+	var b strings.Builder
+	for _, r := range s {
+		switch {
+		case r == '\n':
+			b.WriteString(`\n`)
+		case r == '\r':
+			b.WriteString(`\r`)
+		case r == '\t':
+			b.WriteString(`\t`)
+		case breaksCell(r) && r < utf8.RuneSelf:
+			fmt.Fprintf(&b, `\x%02x`, r)
+		case breaksCell(r):
+			fmt.Fprintf(&b, `\u%04x`, r)
+		default:
+			b.WriteRune(r)
+		}
+	}
+	return b.String()
+}
+
+// breaksCell reports whether r cannot be shown as it is in a table cell.
+func breaksCell(r rune) bool {
+	return unicode.IsControl(r) || r == '\u2028' || r == '\u2029'
 }
 
 func fmtTime(t time.Time) string {
@@ -86,8 +130,8 @@ func printJobs(w io.Writer, jobs []*rota.Job) error {
 
 // printJob prints one job with its attempt history.
 func printJob(w io.Writer, j *rota.Job) error {
-	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	line := func(k, v string) { fmt.Fprintf(tw, "%s:\t%s\n", k, v) }
+	var fields [][]string
+	line := func(k, v string) { fields = append(fields, []string{k + ":", v}) }
 	line("id", fmt.Sprint(j.ID))
 	line("kind", j.Kind)
 	line("queue", j.Queue)
@@ -113,7 +157,7 @@ func printJob(w io.Writer, j *rota.Job) error {
 	if j.LastError != "" {
 		line("last error", j.LastError)
 	}
-	if err := tw.Flush(); err != nil {
+	if err := table(w, nil, fields); err != nil {
 		return err
 	}
 	if len(j.Attempts) == 0 {
