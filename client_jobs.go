@@ -112,13 +112,28 @@ func (c *Client) insertTx(ctx context.Context, tx any, ps []EnqueueParams, many 
 	}
 	res, err := ti.InsertTx(ctx, tx, now, ips)
 	if err != nil {
-		return nil, fmt.Errorf("rota: enqueue in a transaction: %w", err)
+		return nil, insertErr("enqueue in a transaction", err, many)
 	}
 	jobs := make([]*Job, len(res))
 	for i, r := range res {
 		jobs[i] = newJob(r.Job)
+		jobs[i].Duplicate = r.Duplicate
 	}
 	return jobs, nil
+}
+
+// insertErr is the error of an insert that failed with err; op names the
+// call. A refused duplicate is given by its reason alone, not the store's
+// call chain, and in a many-job call with the index of the job refused.
+func insertErr(op string, err error, many bool) error {
+	var de *DuplicateKeyError
+	switch {
+	case !errors.As(err, &de):
+		return fmt.Errorf("rota: %s: %w", op, err)
+	case many:
+		return fmt.Errorf("rota: %s: %w", op, indexErr(de.Index, de))
+	}
+	return fmt.Errorf("rota: %s: %w", op, de)
 }
 
 // insert validates, ranks and inserts ps, and publishes their events.
@@ -134,7 +149,7 @@ func (c *Client) insert(ctx context.Context, ps []EnqueueParams, many bool) ([]*
 	defer c.events.gate.RUnlock()
 	res, err := c.store.Insert(ctx, now, ips)
 	if err != nil {
-		return nil, fmt.Errorf("rota: enqueue: %w", err)
+		return nil, insertErr("enqueue", err, many)
 	}
 	jobs := make([]*Job, len(res))
 	publish := c.events.active()

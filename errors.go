@@ -25,6 +25,10 @@ var (
 	ErrUnsupported = errors.ErrUnsupported
 )
 
+// DuplicateKeyError is the error (matching ErrDuplicate) of a job refused
+// by the reject conflict policy: it names the active job that has the key.
+type DuplicateKeyError = store.DuplicateKeyError
+
 // QueueFullError is the error (matching ErrQueueFull) of a job a full
 // queue refused: errors.As gives how full the queue is and which
 // priorities it still takes.

@@ -96,6 +96,10 @@ func toAPIError(err error, prefix string) *apiError {
 		}
 		return &apiError{Status: http.StatusTooManyRequests, Code: CodeQueueFull, Field: prefix + "queue", Message: msg, err: err}
 	case errors.Is(err, rota.ErrDuplicate):
+		var de *rota.DuplicateKeyError
+		if errors.As(err, &de) { // its reason alone, not the store's call chain
+			msg = de.Reason() + " (on_conflict reject)"
+		}
 		return &apiError{Status: http.StatusConflict, Code: CodeDuplicate, Field: prefix + "key", Message: msg, err: err}
 	case errors.Is(err, rota.ErrLeaseLost):
 		return &apiError{Status: http.StatusConflict, Code: CodeLeaseLost, Field: prefix + "token", Message: msg, err: err}

@@ -53,8 +53,14 @@ func TestEnqueueWithEveryOption(t *testing.T) {
 	}
 	// A reject of an active key is 409 and stores nothing.
 	r := e.do("POST", "/v1/jobs", "", `{"kind":"report.build","key":"w47","on_conflict":"reject"}`)
-	if ae := r.errorOf(t); r.status != http.StatusConflict || ae.Code != CodeDuplicate || ae.Field != "key" {
-		t.Errorf("reject: %d %+v", r.status, ae)
+	wantMsg := fmt.Sprintf(`job %d, of kind "report.build", is active with the key "w47" (on_conflict reject)`, j.ID)
+	if ae := r.errorOf(t); r.status != http.StatusConflict || ae.Code != CodeDuplicate || ae.Field != "key" || ae.Message != wantMsg {
+		t.Errorf("reject: %d %+v, want 409 on key saying %q", r.status, ae, wantMsg)
+	}
+	// In a batch, the field names the job refused.
+	r = e.do("POST", "/v1/jobs/batch", "", `{"jobs":[{"kind":"report.build"},{"kind":"report.build","key":"w47","on_conflict":"reject"}]}`)
+	if ae := r.errorOf(t); r.status != http.StatusConflict || ae.Code != CodeDuplicate || ae.Field != "jobs[1].key" || ae.Message != wantMsg {
+		t.Errorf("reject in a batch: %d %+v, want 409 on jobs[1].key saying %q", r.status, ae, wantMsg)
 	}
 	// Push puts it in the path's queue.
 	var p apiwire.Job

@@ -152,6 +152,27 @@ func (e *QueueFullError) Error() string { return e.Reason() + ": " + ErrQueueFul
 // Unwrap returns ErrQueueFull.
 func (e *QueueFullError) Unwrap() error { return ErrQueueFull }
 
+// DuplicateKeyError is the error of a job refused by the reject conflict
+// policy: the job at Index of the Insert call has the kind and key of the
+// active job Existing.
+type DuplicateKeyError struct {
+	Index    int
+	Kind     string
+	Key      string
+	Existing int64
+}
+
+// Reason names the active job that has the key.
+func (e *DuplicateKeyError) Reason() string {
+	return fmt.Sprintf("job %d, of kind %q, is active with the key %q", e.Existing, e.Kind, e.Key)
+}
+
+// Error returns the Reason followed by ErrDuplicate's text.
+func (e *DuplicateKeyError) Error() string { return e.Reason() + ": " + ErrDuplicate.Error() }
+
+// Unwrap returns ErrDuplicate.
+func (e *DuplicateKeyError) Unwrap() error { return ErrDuplicate }
+
 // ConflictPolicy says what Insert does when an active job (not final) with the
 // same kind and key exists.
 type ConflictPolicy string
@@ -165,7 +186,8 @@ const (
 	OnConflictReplace ConflictPolicy = "replace"
 	// OnConflictUpdatePriority changes only the priority of a waiting job.
 	OnConflictUpdatePriority ConflictPolicy = "update_priority"
-	// OnConflictReject fails the insert with ErrDuplicate.
+	// OnConflictReject fails the insert with a *DuplicateKeyError (which
+	// matches ErrDuplicate).
 	OnConflictReject ConflictPolicy = "reject"
 )
 

@@ -297,6 +297,10 @@ func (s *Store) insertTx(ctx context.Context, tx pgx.Tx, now time.Time, rows []i
 		}
 		res, err := s.insertKeyed(ctx, tx, now, r, func() error { return room(i, &r.p) }, n)
 		if err != nil {
+			if de := (*store.DuplicateKeyError)(nil); errors.As(err, &de) {
+				de.Index = i
+				return fmt.Errorf("postgres: insert job %d: %w", i, de)
+			}
 			if errors.Is(err, store.ErrQueueFull) {
 				return err
 			}
@@ -443,7 +447,7 @@ func (s *Store) resolveConflict(ctx context.Context, tx pgx.Tx, now time.Time, r
 	waiting := existing.State != store.StateRunning
 	switch p.OnConflict {
 	case store.OnConflictReject:
-		return res, fmt.Errorf("job %d has the key: %w", existing.ID, store.ErrDuplicate)
+		return res, &store.DuplicateKeyError{Kind: p.Kind, Key: p.Key, Existing: existing.ID}
 	case store.OnConflictReplace:
 		if !waiting {
 			return res, nil

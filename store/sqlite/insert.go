@@ -140,6 +140,10 @@ func (w *writer) insert(rows []insertRow, results []store.InsertResult) error {
 				return fmt.Errorf("sqlite: insert job %d: %w", i, err)
 			default:
 				res, err := w.resolveConflict(r.now, r, existing)
+				if de := (*store.DuplicateKeyError)(nil); errors.As(err, &de) {
+					de.Index = i
+					return fmt.Errorf("sqlite: insert job %d: %w", i, de)
+				}
 				if err != nil {
 					return fmt.Errorf("sqlite: insert job %d (kind %q, key %q): %w", i, p.Kind, p.Key, err)
 				}
@@ -278,7 +282,7 @@ func (w *writer) resolveConflict(now time.Time, r *insertRow, existing *store.Jo
 	waiting := existing.State != store.StateRunning
 	switch p.OnConflict {
 	case store.OnConflictReject:
-		return res, store.ErrDuplicate
+		return res, &store.DuplicateKeyError{Kind: p.Kind, Key: p.Key, Existing: existing.ID}
 	case store.OnConflictReplace:
 		if !waiting {
 			return res, nil

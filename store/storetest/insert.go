@@ -2,6 +2,7 @@ package storetest
 
 import (
 	"encoding/json"
+	"errors"
 	"maps"
 	"testing"
 	"time"
@@ -90,6 +91,10 @@ func insertTests() []test {
 			})
 			wantErr(t, "Insert of a duplicate with reject", err, store.ErrDuplicate)
 			wantIndex(t, err, 2)
+			var de *store.DuplicateKeyError
+			if !errors.As(err, &de) || *de != (store.DuplicateKeyError{Index: 2, Kind: "k", Key: "dup", Existing: first.ID}) {
+				t.Errorf("Insert of a duplicate with reject: %#v, want a *DuplicateKeyError of job 2 naming job %d", de, first.ID)
+			}
 			page, err := s.List(t.Context(), store.ListParams{})
 			if err != nil {
 				t.Fatal(err)
@@ -338,6 +343,9 @@ func testConflictSameBatch(t *testing.T, s store.Store) {
 	})
 	wantErr(t, "reject of a duplicate in the same batch", err, store.ErrDuplicate)
 	wantIndex(t, err, 1)
+	if de := (*store.DuplicateKeyError)(nil); !errors.As(err, &de) || de.Index != 1 || de.Key != "x" || de.Existing == 0 {
+		t.Errorf("reject of a duplicate in the same batch: %#v, want a *DuplicateKeyError of job 1 naming the first", de)
+	}
 	if _, err := s.GetByKey(t.Context(), "k", "x"); !isNotFound(err) {
 		t.Errorf("GetByKey after the failed batch: %v, want ErrNotFound", err)
 	}
