@@ -375,6 +375,70 @@ func TestScheduleAPI(t *testing.T) {
 	}
 }
 
+// TestScheduleUpdateOfDisabled: an update that leaves a disabled schedule
+// disabled keeps its reason, and so does declaring it again at a start
+// (which then leaves it as it is); an update that enables it clears the
+// reason and moves its next fire to the first after now.
+func TestScheduleUpdateOfDisabled(t *testing.T) {
+	t.Parallel()
+	st := openStore(t)
+	clock := &fakeClock{now: t0}
+	c := newClient(t, st, rota.Options{Clock: clock})
+	ctx := context.Background()
+	for _, tc := range []struct {
+		name   string
+		change func(p *rota.ScheduleParams)
+		// enabled and reason: the schedule after the update.
+		enabled bool
+		reason  string
+	}{
+		{"new spec", func(p *rota.ScheduleParams) { p.Spec = "every 5 seconds" }, false, "maintenance"},
+		{"new priority and args", func(p *rota.ScheduleParams) { p.Priority, p.Args = new(3), map[string]int{"n": 1} },
+			false, "maintenance"},
+		{"enabled", func(p *rota.ScheduleParams) { p.Disabled = false }, true, ""},
+	} {
+		key := strings.ReplaceAll(tc.name, " ", "-")
+		clock.set(t0)
+		create(t, c, rota.ScheduleParams{Key: key, Kind: "tick", Spec: "every 1 minute"})
+		clock.set(t0.Add(time.Hour))
+		s, err := c.DisableSchedule(ctx, key, "maintenance")
+		must(t, err)
+		clock.set(t0.Add(90*time.Minute + 30*time.Second))
+		p := rota.ScheduleParamsOf(s)
+		tc.change(&p)
+		s, err = c.UpdateSchedule(ctx, p)
+		must(t, err)
+		got, err := c.GetSchedule(ctx, key)
+		must(t, err)
+		for _, g := range []*rota.Schedule{s, got} {
+			if g.Enabled != tc.enabled || g.DisabledReason != tc.reason {
+				t.Errorf("%s: enabled %v, reason %q; want %v, %q", tc.name, g.Enabled, g.DisabledReason, tc.enabled, tc.reason)
+			}
+			if tc.enabled && !g.NextFire.Equal(t0.Add(91*time.Minute)) {
+				t.Errorf("%s: next fire %v, want %v (missed fires are not made up)", tc.name, g.NextFire, t0.Add(91*time.Minute))
+			}
+		}
+	}
+
+	// Declared disabled, disabled with a reason, declared again: kept as it is.
+	decl := []rota.ScheduleParams{{Key: "decl", Kind: "tick", Spec: "every 1 minute", Disabled: true}}
+	c1 := newClient(t, st, rota.Options{Clock: clock, Schedules: decl})
+	must(t, c1.Start(ctx))
+	must(t, c1.Stop(ctx))
+	before, err := c.DisableSchedule(ctx, "decl", "kind retired")
+	must(t, err)
+	clock.set(t0.Add(2 * time.Hour))
+	c2 := newClient(t, st, rota.Options{Clock: clock, Schedules: decl})
+	must(t, c2.Start(ctx))
+	must(t, c2.Stop(ctx))
+	after, err := c.GetSchedule(ctx, "decl")
+	must(t, err)
+	if after.Enabled || after.DisabledReason != "kind retired" || !after.UpdatedAt.Equal(before.UpdatedAt) {
+		t.Errorf("declared again: enabled %v, reason %q, updated %v; want false, %q, %v (unchanged)",
+			after.Enabled, after.DisabledReason, after.UpdatedAt, "kind retired", before.UpdatedAt)
+	}
+}
+
 func TestScheduleDeclaredInOptions(t *testing.T) {
 	t.Parallel()
 	st := openStore(t)

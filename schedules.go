@@ -274,7 +274,10 @@ func (c *Client) CreateSchedule(ctx context.Context, p ScheduleParams) (*Schedul
 // UpdateSchedule replaces the schedule p.Key (ErrNotFound if none). Its
 // next fire is kept when the spec and zone are unchanged, else computed
 // from now. The jobs of fires written ahead of their fire time are
-// deleted, and written again from the new schedule.
+// deleted, and written again from the new schedule. A disabled schedule
+// that stays disabled keeps its DisabledReason; one that p enables loses
+// it, and its next fire is the first after now, as with EnableSchedule.
+// One that p disables gets no reason (DisableSchedule records one).
 func (c *Client) UpdateSchedule(ctx context.Context, p ScheduleParams) (*Schedule, error) {
 	s, err := p.toStore(c.now())
 	if err != nil {
@@ -303,11 +306,13 @@ func (c *Client) upsertSchedule(ctx context.Context, cur *store.Schedule, s stor
 }
 
 // sameDefinition reports whether a and b make the same fires: every field
-// a user sets is equal (not the record of fires, nor the times).
+// a user sets is equal (not the record of fires, nor the times). The
+// reason a schedule was disabled is not among them: ScheduleParams do not
+// set it, and an upsert that leaves a schedule disabled keeps it.
 func sameDefinition(a, b *store.Schedule) bool {
 	return a.Kind == b.Kind && a.Queue == b.Queue && bytes.Equal(a.Args, b.Args) && a.Priority == b.Priority &&
 		maps.Equal(a.Metadata, b.Metadata) && a.Spec == b.Spec && a.Zone == b.Zone && a.Jitter == b.Jitter &&
-		a.Enabled == b.Enabled && a.DisabledReason == b.DisabledReason && a.Misfire == b.Misfire &&
+		a.Enabled == b.Enabled && a.Misfire == b.Misfire &&
 		a.MisfireCap == b.MisfireCap && a.MisfireGrace == b.MisfireGrace && a.Overlap == b.Overlap &&
 		a.Condition == b.Condition
 }

@@ -91,6 +91,36 @@ func TestScheduleLifecycle(t *testing.T) {
 	}
 }
 
+// TestSchedulePatchOfDisabled: a PATCH that leaves a disabled schedule
+// disabled keeps its disabled_reason; one that enables it clears it.
+func TestSchedulePatchOfDisabled(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, envOptions{})
+	for _, tc := range []struct {
+		key, patch string
+		enabled    bool
+		reason     string
+	}{
+		{"spec", `{"spec":"every 5s"}`, false, "maintenance"},
+		{"disabled-again", `{"enabled":false,"priority":3}`, false, "maintenance"},
+		{"enabled", `{"enabled":true}`, true, ""},
+	} {
+		if r := e.do("POST", "/v1/schedules", "", `{"key":"`+tc.key+`","kind":"a.b","spec":"every 10 minutes"}`); r.status != http.StatusCreated {
+			t.Fatalf("create %s: %d %s", tc.key, r.status, r.body)
+		}
+		e.ok("POST", "/v1/schedules/"+tc.key+"/disable", "", `{"reason":"maintenance"}`, nil)
+		var patched, got apiwire.Schedule
+		e.ok("PATCH", "/v1/schedules/"+tc.key, "", tc.patch, &patched)
+		e.ok("GET", "/v1/schedules/"+tc.key, "", "", &got)
+		for _, s := range []apiwire.Schedule{patched, got} {
+			if s.Enabled != tc.enabled || s.DisabledReason != tc.reason {
+				t.Errorf("after PATCH %s: enabled %v, disabled_reason %q; want %v, %q",
+					tc.patch, s.Enabled, s.DisabledReason, tc.enabled, tc.reason)
+			}
+		}
+	}
+}
+
 // TestScheduleCreateDuplicate: a second create of a key is 409 and leaves
 // the first as it was.
 func TestScheduleCreateDuplicate(t *testing.T) {

@@ -228,7 +228,10 @@ type Scheduler interface {
 	// otherwise s.NextFire is taken. A replace takes back the fire jobs
 	// written ahead (see Scheduler); a kept NextFire moves back to the
 	// earliest fire time taken back, so that the fire is written again
-	// from the new schedule. It returns the stored schedule.
+	// from the new schedule. DisabledReason is kept when the stored
+	// schedule is disabled and s is too and gives none (a change to a
+	// disabled schedule does not forget why it was disabled); otherwise
+	// s.DisabledReason is taken. It returns the stored schedule.
 	UpsertSchedule(ctx context.Context, s Schedule, now time.Time) (*Schedule, error)
 	// CreateSchedule inserts s, setting CreatedAt and UpdatedAt to now;
 	// ErrDuplicate (and nothing changed) if a schedule of s.Key exists, even

@@ -56,9 +56,12 @@ func (s *Store) scheduleChanged(ctx context.Context, tx pgx.Tx) error {
 
 // UpsertSchedule inserts or replaces a schedule. See store.Scheduler.
 func (s *Store) UpsertSchedule(ctx context.Context, sc store.Schedule, now time.Time) (*store.Schedule, error) {
-	// $19 is the earliest fire time taken back, or NULL (LEAST ignores NULLs).
+	// $19 is the earliest fire time taken back, or NULL (LEAST ignores
+	// NULLs). The SET expressions read the row as it was (s.enabled is the
+	// stored state).
 	return s.writeSchedule(ctx, sc, now, "upsert", `ON CONFLICT (key) DO UPDATE SET kind = $2, queue = $3,
-				args = $4::jsonb, priority = $5, metadata = $6::jsonb, jitter = $9, enabled = $10, disabled_reason = $11,
+				args = $4::jsonb, priority = $5, metadata = $6::jsonb, jitter = $9, enabled = $10,
+				disabled_reason = CASE WHEN NOT s.enabled AND NOT $10 AND $11 = '' THEN s.disabled_reason ELSE $11 END,
 				misfire = $12, misfire_cap = $13, misfire_grace = $14, overlap = $15, condition = $16, updated_at = $18,
 				next_fire = CASE WHEN s.spec = $7 AND s.zone = $8 AND s.enabled AND $10
 					THEN LEAST(s.next_fire, $19::timestamptz) ELSE $17 END,

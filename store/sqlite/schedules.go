@@ -52,9 +52,13 @@ func scanSchedule(sc scanner) (*store.Schedule, error) {
 
 // UpsertSchedule inserts or replaces a schedule. See store.Scheduler.
 func (s *Store) UpsertSchedule(ctx context.Context, sc store.Schedule, now time.Time) (*store.Schedule, error) {
-	// ?19 is the earliest fire time taken back, or NULL.
+	// ?19 is the earliest fire time taken back, or NULL. The SET
+	// expressions read the row as it was (schedules.enabled is the stored
+	// state).
 	return s.writeSchedule(ctx, sc, now, "upsert", `ON CONFLICT (key) DO UPDATE SET kind = ?2, queue = ?3, args = ?4,
-				priority = ?5, metadata = ?6, jitter = ?9, enabled = ?10, disabled_reason = ?11, misfire = ?12,
+				priority = ?5, metadata = ?6, jitter = ?9, enabled = ?10,
+				disabled_reason = CASE WHEN schedules.enabled = 0 AND ?10 = 0 AND ?11 = ''
+					THEN schedules.disabled_reason ELSE ?11 END, misfire = ?12,
 				misfire_cap = ?13, misfire_grace = ?14, overlap = ?15, condition = ?16, updated_at = ?18,
 				next_fire = CASE WHEN schedules.spec = ?7 AND schedules.zone = ?8 AND schedules.enabled = 1 AND ?10 = 1
 					THEN CASE WHEN ?19 IS NOT NULL AND (schedules.next_fire IS NULL OR ?19 < schedules.next_fire)

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -193,6 +194,7 @@ func scheduleTests() []test {
 			_, err = s.SetScheduleEnabled(t.Context(), "a", true, "", at(0), at(0))
 			wantErr(t, "enable deleted", err, store.ErrNotFound)
 		}},
+		{"UpsertKeepsDisabledReason", testUpsertDisabledReason},
 		{"TakeBackFiresWrittenAhead", testTakeBack},
 		{"FireRefusedAfterChange", func(t *testing.T, s store.Store) {
 			// A fire decided from a read of the schedule does not apply once
@@ -544,4 +546,53 @@ func testTakeBack(t *testing.T, s store.Store) {
 		t.Fatalf("DeleteSchedule(a): %v", err)
 	}
 	wantJobs("after deleting a", map[int64]bool{j0.ID: true, j1.ID: true, other.ID: true, notTime.ID: true})
+}
+
+// testUpsertDisabledReason: replacing a disabled schedule with one that is
+// disabled too and gives no reason (as the rota package's UpdateSchedule
+// does) keeps the stored reason; a reason given replaces it, and one that
+// enables takes s's (none). The updated_at moves either way.
+func testUpsertDisabledReason(t *testing.T, s store.Store) {
+	for _, tc := range []struct {
+		name string
+		// stored: the reason the stored schedule was disabled with ("":
+		// it is enabled).
+		stored string
+		// enabled and reason are those of the replacing schedule.
+		enabled bool
+		reason  string
+		// want is the stored reason after the replace.
+		want string
+	}{
+		{name: "disabled, new spec, no reason", stored: "maintenance", want: "maintenance"},
+		{name: "disabled, new reason", stored: "maintenance", reason: "kind retired", want: "kind retired"},
+		{name: "enabled again", stored: "maintenance", enabled: true, want: ""},
+		{name: "disabled by the replace", stored: "", want: ""},
+		{name: "disabled by the replace, with a reason", stored: "", reason: "paused", want: "paused"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			key := strings.NewReplacer(" ", "-", ",", "").Replace(tc.name)
+			upsert(t, s, sched(key, at(time.Minute)), at(0))
+			if tc.stored != "" {
+				if _, err := s.SetScheduleEnabled(t.Context(), key, false, tc.stored, time.Time{}, at(time.Second)); err != nil {
+					t.Fatalf("disable: %v", err)
+				}
+			}
+			sc := sched(key, at(2*time.Minute))
+			sc.Spec, sc.Enabled, sc.DisabledReason = "every 5 seconds", tc.enabled, tc.reason
+			got := upsert(t, s, sc, at(2*time.Second))
+			read, err := s.GetSchedule(t.Context(), key)
+			if err != nil {
+				t.Fatalf("GetSchedule: %v", err)
+			}
+			for _, g := range []*store.Schedule{got, read} {
+				if g.Enabled != tc.enabled || g.DisabledReason != tc.want || g.Spec != "every 5 seconds" {
+					t.Errorf("after the replace: enabled %v, reason %q, spec %q; want %v, %q, the new spec",
+						g.Enabled, g.DisabledReason, g.Spec, tc.enabled, tc.want)
+				}
+				sameTime(t, "updated at", g.UpdatedAt, at(2*time.Second))
+			}
+		})
+	}
 }
