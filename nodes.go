@@ -10,12 +10,12 @@ import (
 	"fmt"
 	"maps"
 	"os"
-	"runtime/debug"
 	"slices"
 	"strconv"
 	"syscall"
 	"time"
 
+	"github.com/rotahq/rota/internal/version"
 	"github.com/rotahq/rota/store"
 )
 
@@ -26,9 +26,6 @@ const NodeRetention = time.Hour
 // NodeStaleBeats is how many heartbeat intervals a node may miss before it
 // is shown as stale.
 const NodeStaleBeats = 3
-
-// modulePath is rota's module, to find its version in the build info.
-const modulePath = "github.com/rotahq/rota"
 
 // NodeState tells whether a registered node runs.
 type NodeState string
@@ -132,42 +129,6 @@ func newInstance() string {
 	return hex.EncodeToString(b)
 }
 
-// buildVersion is rota's version from the build info: the module version
-// when rota is a dependency or a tagged build, else the VCS revision ("" if
-// unknown).
-func buildVersion() string {
-	bi, ok := debug.ReadBuildInfo()
-	if !ok {
-		return ""
-	}
-	if bi.Main.Path != modulePath {
-		for _, d := range bi.Deps {
-			if d.Path == modulePath {
-				return d.Version
-			}
-		}
-		return ""
-	}
-	if v := bi.Main.Version; v != "" && v != "(devel)" {
-		return v
-	}
-	var rev, dirty string
-	for _, s := range bi.Settings {
-		switch s.Key {
-		case "vcs.revision":
-			rev = s.Value
-		case "vcs.modified":
-			if s.Value == "true" {
-				dirty = "-dirty"
-			}
-		}
-	}
-	if rev == "" {
-		return ""
-	}
-	return rev[:min(len(rev), 12)] + dirty
-}
-
 // processAlive reports whether a process with pid runs on this host (or
 // may: when it cannot tell, it says yes). A zombie does not run: a node
 // killed with SIGKILL stays one until its parent reaps it, which a
@@ -220,7 +181,7 @@ type presence struct {
 
 func newPresence(n *node) *presence {
 	host, _ := os.Hostname()
-	return &presence{n: n, interval: n.lease / 3, host: host, pid: os.Getpid(), version: buildVersion()}
+	return &presence{n: n, interval: n.lease / 3, host: host, pid: os.Getpid(), version: version.Read().Version}
 }
 
 // run registers the node, heartbeats until ctx ends, then marks it

@@ -511,7 +511,9 @@ type LeadParams struct {
 	Until time.Time
 }
 
-// Node is one registered rota process (see Store.RegisterNode).
+// Node is one registered rota process (see Store.RegisterNode). Version is
+// its rota version, as `rota version` prints it ("v1.2.0", a Go
+// pseudo-version, "devel+1f34f8f9771e", "devel").
 type Node struct {
 	ID string `json:"id"`
 	// Instance is unique per process start: it tells apart two processes

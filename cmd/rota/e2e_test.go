@@ -21,6 +21,7 @@ import (
 
 	"github.com/rotahq/rota"
 	"github.com/rotahq/rota/internal/pgtest"
+	"github.com/rotahq/rota/internal/version"
 	"github.com/rotahq/rota/store"
 )
 
@@ -808,11 +809,15 @@ func testNodesLs(t *testing.T, e *env) {
 			fmt.Sprint(m["node-a"].Kinds) == "[e2e.echo]" && fmt.Sprint(m["node-b"].Kinds) == "[e2e.echo]"
 	})
 	host, _ := os.Hostname()
+	// The nodes are this test binary: they register its version, as `rota
+	// version` prints it ("devel": go test records no VCS revision).
+	ver := version.Read().Version
 	for id, cmd := range procs {
 		r := m[id]
 		if r.Host != host || r.PID != cmd.Process.Pid || fmt.Sprint(r.Queues) != "[default mail]" ||
-			fmt.Sprint(r.Kinds) != "[e2e.echo]" || r.HeartbeatInterval != 200*time.Millisecond || r.StartedAt.IsZero() {
-			t.Errorf("%s: %+v", id, r)
+			fmt.Sprint(r.Kinds) != "[e2e.echo]" || r.HeartbeatInterval != 200*time.Millisecond || r.StartedAt.IsZero() ||
+			r.Version != ver {
+			t.Errorf("%s: %+v, want version %q", id, r, ver)
 		}
 	}
 	leader, _ := leaderOf(m)
@@ -826,8 +831,9 @@ func testNodesLs(t *testing.T, e *env) {
 	for _, line := range strings.Split(strings.TrimSpace(table), "\n")[1:] {
 		f := strings.Fields(line)
 		wantLeader := fmt.Sprint(f[0] == leader)
-		if len(f) < 5 || f[3] != wantLeader || f[4] != "alive" || !strings.Contains(line, "default,mail") || !strings.Contains(line, "e2e.echo") {
-			t.Errorf("table row %q: want leader %s, alive, its queues and kinds", line, wantLeader)
+		if len(f) < 5 || f[3] != wantLeader || f[4] != "alive" || !strings.Contains(line, "default,mail") || !strings.Contains(line, "e2e.echo") ||
+			f[len(f)-1] != ver {
+			t.Errorf("table row %q: want leader %s, alive, its queues and kinds, version %s", line, wantLeader, ver)
 		}
 	}
 

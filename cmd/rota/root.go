@@ -14,6 +14,7 @@ import (
 
 	"github.com/rotahq/rota"
 	"github.com/rotahq/rota/config"
+	"github.com/rotahq/rota/internal/version"
 	"github.com/rotahq/rota/store"
 	"github.com/rotahq/rota/store/postgres"
 	"github.com/rotahq/rota/store/sqlite"
@@ -53,6 +54,9 @@ func newRootCmd(getenv func(string) string, stdin io.Reader, stdout, stderr io.W
 		Long: "rota runs background jobs that must not be lost.\n\n" +
 			"Every setting comes from the environment (ROTA_*) and can be overridden by a flag.\n" +
 			"The store is ROTA_DATABASE_URL: an SQLite file (default rota.db) or postgres://...",
+		// --version prints the one line "rota version VERSION"; `rota
+		// version` prints the rest of what the build recorded.
+		Version:       version.Read().Version,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error {
@@ -81,6 +85,7 @@ func newRootCmd(getenv func(string) string, stdin io.Reader, stdout, stderr io.W
 		newStatsCmd(a),
 		newMigrateCmd(a),
 		newBenchCmd(a),
+		newVersionCmd(a),
 	)
 	refuseUnknownSubcommands(root)
 	return root
