@@ -80,11 +80,13 @@ func breaksCell(r rune) bool {
 	return unicode.IsControl(r) || r == '\u2028' || r == '\u2029'
 }
 
+// fmtTime shows t in the local time zone (TZ), named, so that a time read
+// on one machine means the same on another; "-" for none.
 func fmtTime(t time.Time) string {
 	if t.IsZero() {
 		return "-"
 	}
-	return t.Local().Format("2006-01-02 15:04:05")
+	return t.Local().Format("2006-01-02 15:04:05 MST")
 }
 
 func orDash(s string) string {

@@ -91,3 +91,19 @@ func TestPrintJobOneLineEach(t *testing.T) {
 		}
 	}
 }
+
+// TestTimesNameTheirZone: times in tables are in the local zone (TZ) and
+// say which (they showed a bare wall time, ambiguous across machines).
+func TestTimesNameTheirZone(t *testing.T) {
+	t.Parallel()
+	for _, c := range []struct{ tz, want string }{{"Asia/Kolkata", " IST"}, {"UTC", " UTC"}} {
+		e := newEnv(t, "TZ="+c.tz)
+		e.ok("enqueue", "tz.job", "{}", "--delay", "1h")
+		if out := e.ok("jobs", "ls"); !strings.Contains(out, c.want) {
+			t.Errorf("TZ=%s: jobs ls does not name the zone (%q):\n%s", c.tz, c.want, out)
+		}
+		if out := e.ok("jobs", "show", "1"); !strings.Contains(out, c.want) {
+			t.Errorf("TZ=%s: jobs show does not name the zone (%q):\n%s", c.tz, c.want, out)
+		}
+	}
+}
