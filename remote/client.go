@@ -47,6 +47,12 @@ func New(baseURL string, opts Options) (*Client, error) {
 		return nil, &rota.FieldError{Field: "server",
 			Reason: fmt.Sprintf("%q is not a server URL such as http://127.0.0.1:7700", baseURL)}
 	}
+	if p := strings.TrimRight(u.Path, "/"); p == "/v1" || strings.HasSuffix(p, "/v1") {
+		// The routes are under /v1 of the base: this would ask for /v1/v1/jobs.
+		return nil, &rota.FieldError{Field: "server",
+			Reason: fmt.Sprintf("%q ends in /v1: give the server's base URL, such as %s", baseURL,
+				strings.TrimSuffix(strings.TrimRight(u.String(), "/"), "/v1"))}
+	}
 	hc := opts.HTTPClient
 	if hc == nil {
 		hc = &http.Client{Timeout: DefaultTimeout}

@@ -356,3 +356,31 @@ func TestAuthErrors(t *testing.T) {
 		}
 	}
 }
+
+// TestNewChecksTheBaseURL: New takes a server's base URL and refuses what
+// cannot be one, naming the field server; a URL ending in /v1 (the API's
+// prefix, which the client adds) would have asked for /v1/v1/jobs.
+func TestNewChecksTheBaseURL(t *testing.T) {
+	t.Parallel()
+	for _, c := range []struct {
+		url, want string
+	}{
+		{"http://127.0.0.1:7700", ""},
+		{"https://rota.example.com/", ""},
+		{"http://proxy.example.com/rota", ""},
+		{"http://127.0.0.1:7700/v1", "give the server's base URL, such as http://127.0.0.1:7700"},
+		{"http://proxy.example.com/rota/v1/", "such as http://proxy.example.com/rota"},
+		{"127.0.0.1:7700", "not a server URL"},
+		{"ftp://host", "not a server URL"},
+		{"http://host/?x=1", "not a server URL"},
+	} {
+		_, err := remote.New(c.url, remote.Options{})
+		var fe *rota.FieldError
+		switch {
+		case c.want == "" && err != nil:
+			t.Errorf("New(%q): %v", c.url, err)
+		case c.want != "" && (!errors.As(err, &fe) || fe.Field != "server" || !strings.Contains(fe.Reason, c.want)):
+			t.Errorf("New(%q) = %v, want a FieldError of server saying %q", c.url, err, c.want)
+		}
+	}
+}

@@ -23,6 +23,7 @@ import (
 func printJSON(w io.Writer, v any) error {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
+	enc.SetEscapeHTML(false) // a schedule spec's & stays &, not \u0026
 	return enc.Encode(v)
 }
 

@@ -107,3 +107,16 @@ func TestTimesNameTheirZone(t *testing.T) {
 		}
 	}
 }
+
+// TestPrintJSONKeepsText: --json writes text as it is (a schedule spec's
+// & came out as \u0026).
+func TestPrintJSONKeepsText(t *testing.T) {
+	t.Parallel()
+	var b bytes.Buffer
+	if err := printJSON(&b, map[string]string{"spec": "every 5 minutes & <weekdays>"}); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(b.String(), `"every 5 minutes & <weekdays>"`) {
+		t.Errorf("printJSON escaped the text: %s", b.String())
+	}
+}
