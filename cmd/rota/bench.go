@@ -35,6 +35,13 @@ func newBenchCmd(a *app) *cobra.Command {
 			Args:  rangeArgs(0, 0),
 			RunE: func(cmd *cobra.Command, _ []string) error {
 				p.Workload = name
+				// 0 stands for the workload's default: given, it would run
+				// the default (100,000 jobs, a minute) when asked for none.
+				for _, f := range []string{"jobs", "workers", "concurrency", "schedules", "every", "duration"} {
+					if fl := cmd.Flags().Lookup(f); fl != nil && fl.Changed && (fl.Value.String() == "0" || fl.Value.String() == "0s") {
+						return usagef("invalid %s: 0; leave --%s out for the workload's default", f, f)
+					}
+				}
 				if a.cfg.Server != "" {
 					// What these flags measure or change is in this
 					// process; through a server it would be silently lost.
@@ -208,7 +215,12 @@ func (a *app) printBench(res bench.Result) error {
 	if a.json {
 		return printJSON(a.stdout, res)
 	}
-	fmt.Fprintf(a.stdout, "%s on %s: %d jobs in %.2fs = %.0f jobs/s", res.Workload, res.Store, res.Jobs, res.Seconds, res.JobsPerS)
+	if res.Workload == bench.Schedules {
+		fmt.Fprintf(a.stdout, "%s on %s: %d jobs of the fires in %d s measured (of a %.2fs run) = %.0f jobs/s",
+			res.Workload, res.Store, res.Jobs, res.FireSeconds, res.Seconds, res.JobsPerS)
+	} else {
+		fmt.Fprintf(a.stdout, "%s on %s: %d jobs in %.2fs = %.0f jobs/s", res.Workload, res.Store, res.Jobs, res.Seconds, res.JobsPerS)
+	}
 	switch res.Workload {
 	case bench.Latency:
 		fmt.Fprintf(a.stdout, "; insert-to-start p50 %.3f ms, p99 %.3f ms, max %.3f ms", res.P50Ms, res.P99Ms, res.MaxMs)

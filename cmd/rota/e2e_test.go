@@ -194,6 +194,8 @@ func TestBadInputExitsTwoAndChangesNothing(t *testing.T) {
 		{"jitter over a day", []string{"schedules", "create", "j", "--kind", "demo.kind", "--spec", "daily", "--jitter", "2d"}, nil, "invalid jitter"},
 		{"bad bench interval", []string{"bench", "latency", "--every", "often"}, nil, `"--every" flag`},
 		{"bench lookahead in seconds over the maximum", []string{"bench", "schedules", "--lookahead", "90"}, nil, "invalid lookahead: 1m30s"},
+		{"bench of no jobs", []string{"bench", "throughput", "-n", "0"}, nil, "invalid jobs: 0"},
+		{"bench schedules for no time", []string{"bench", "schedules", "--duration", "0s"}, nil, "invalid duration: 0"},
 		{"unknown flag", []string{"enqueue", "demo.kind", "{}", "--colour", "red"}, nil, "colour"},
 		{"missing kind", []string{"enqueue"}, nil, "enqueue takes"},
 		{"unknown command", []string{"frobnicate"}, nil, "unknown command"},

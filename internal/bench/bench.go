@@ -110,15 +110,18 @@ type Result struct {
 	// less its fire time; Insert* when it was inserted (negative: written
 	// ahead, FiresAhead of them) and Start* when a worker started it
 	// (FiresStarted of them started by the end of the drain).
-	FiresMissing int     `json:"fires_missing,omitempty"`
-	FiresAhead   int     `json:"fires_ahead,omitempty"`
-	FiresStarted int     `json:"fires_started,omitempty"`
-	InsertP50Ms  float64 `json:"insert_p50_ms,omitempty"`
-	InsertP99Ms  float64 `json:"insert_p99_ms,omitempty"`
-	InsertMaxMs  float64 `json:"insert_max_ms,omitempty"`
-	StartP50Ms   float64 `json:"start_p50_ms,omitempty"`
-	StartP99Ms   float64 `json:"start_p99_ms,omitempty"`
-	StartMaxMs   float64 `json:"start_max_ms,omitempty"`
+	FiresMissing int `json:"fires_missing,omitempty"`
+	FiresAhead   int `json:"fires_ahead,omitempty"`
+	FiresStarted int `json:"fires_started,omitempty"`
+	// FireSeconds: the whole seconds of fire times measured (schedules);
+	// JobsPerS is Jobs over them.
+	FireSeconds int     `json:"fire_seconds,omitempty"`
+	InsertP50Ms float64 `json:"insert_p50_ms,omitempty"`
+	InsertP99Ms float64 `json:"insert_p99_ms,omitempty"`
+	InsertMaxMs float64 `json:"insert_max_ms,omitempty"`
+	StartP50Ms  float64 `json:"start_p50_ms,omitempty"`
+	StartP99Ms  float64 `json:"start_p99_ms,omitempty"`
+	StartMaxMs  float64 `json:"start_max_ms,omitempty"`
 	// HeapMaxMB is the largest Go heap in use seen while working, and
 	// MaxRSSMB the process's peak resident set (getrusage), both in MiB.
 	// EventLog: the event log writer ran (Params.EventLog); it appended
@@ -594,9 +597,10 @@ func schedules(ctx context.Context, st store.Store, queue string, p Params, res 
 	if first.Before(measureFrom) {
 		first = first.Add(time.Second)
 	}
-	expected := 0
+	expected, seconds := 0, 0 // fires due in the measured window, and its fire times
 	for t := first; t.Before(end); t = t.Add(time.Second) {
 		expected += n
+		seconds++
 	}
 	fires := make(map[int64]*fireTimes, expected)
 	ready, started := 0, 0
@@ -661,7 +665,11 @@ collect:
 	if len(lat) == 0 {
 		return errors.New("bench: no fire was measured")
 	}
-	res.JobsPerS = float64(len(lat)) / end.Sub(first).Seconds()
+	// Per second of fire times measured (the schedules fire at whole
+	// seconds): the window from the first to the end is not a whole number
+	// of them, and made the rate swing from one run to the next.
+	res.FireSeconds = seconds
+	res.JobsPerS = float64(len(lat)) / float64(seconds)
 	res.P50Ms, res.P99Ms, res.MaxMs = percentiles(lat)
 	res.InsertP50Ms, res.InsertP99Ms, res.InsertMaxMs = percentiles(ins)
 	res.FiresStarted = len(run0)
