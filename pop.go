@@ -3,6 +3,7 @@ package rota
 import (
 	"context"
 	"fmt"
+	"log/slog"
 
 	"github.com/rotahq/rota/store"
 )
@@ -107,7 +108,7 @@ func (c *Client) FailJob(ctx context.Context, job *Job, err error) error {
 	j.State = states[0] // aborted if an abort won over a retry
 	applied := f
 	applied.State = j.State
-	logFailure(c.jobLogger(&j), applied, j.MaxAttempts, false)
+	logFailure(func() *slog.Logger { return c.jobLogger(&j) }, applied, j.MaxAttempts, false)
 	if c.events.active() {
 		e := jobEvent(&j, StateRunning, f.Error, now)
 		e.Outcome, e.RunTime = f.Record.Outcome, f.Record.FinishedAt.Sub(f.Record.StartedAt)
