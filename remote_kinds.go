@@ -26,7 +26,15 @@ type remoteKinds struct {
 	// its TTL ran out), so that the node registers it now rather than at
 	// its next heartbeat.
 	fresh chan struct{}
+	// pruneAt is the size of leased at which granted forgets the leases
+	// past their deadline (kinds does too; a client that is not started
+	// never calls it, and leases whose worker died are never ended).
+	pruneAt int
 }
+
+// remoteKindsPruneAt is the least size of remoteKinds.leased at which
+// granted prunes it.
+const remoteKindsPruneAt = 4096
 
 // leasedKind is a remote lease this client granted: its job's kind and its
 // deadline as last extended here.
@@ -36,7 +44,8 @@ type leasedKind struct {
 }
 
 func newRemoteKinds() *remoteKinds {
-	return &remoteKinds{seen: make(map[string]time.Time), leased: make(map[int64]leasedKind), fresh: make(chan struct{}, 1)}
+	return &remoteKinds{seen: make(map[string]time.Time), leased: make(map[int64]leasedKind), fresh: make(chan struct{}, 1),
+		pruneAt: remoteKindsPruneAt}
 }
 
 // asked records that a worker asked for kinds at now.
@@ -52,6 +61,16 @@ func (r *remoteKinds) asked(now time.Time, kinds ...string) {
 func (r *remoteKinds) granted(id int64, kind string, until, now time.Time) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	if len(r.leased) >= r.pruneAt {
+		for id, l := range r.leased {
+			if !l.until.After(now) {
+				delete(r.leased, id)
+			}
+		}
+		// The next prune when the live leases have doubled: amortized
+		// constant per grant.
+		r.pruneAt = max(remoteKindsPruneAt, 2*len(r.leased))
+	}
 	r.leased[id] = leasedKind{kind: kind, until: until}
 	r.touch(kind, now)
 }

@@ -58,3 +58,19 @@ func TestRemoteKinds(t *testing.T) {
 		t.Error("asked again after the TTL: no fresh signal")
 	}
 }
+
+// TestRemoteKindsBounded: leases that are never ended (their workers died)
+// are forgotten once past their deadline, even if kinds is never called
+// (a client that is not started).
+func TestRemoteKindsBounded(t *testing.T) {
+	t.Parallel()
+	t0 := time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)
+	r := newRemoteKinds()
+	for i := range 10 * remoteKindsPruneAt {
+		at := t0.Add(time.Duration(i) * time.Second)
+		r.granted(int64(i), "k", at.Add(30*time.Second), at) // never ended
+	}
+	if n := len(r.leased); n > 2*remoteKindsPruneAt {
+		t.Errorf("%d leases kept, want at most %d: those past their deadline are forgotten", n, 2*remoteKindsPruneAt)
+	}
+}
