@@ -36,6 +36,12 @@ type remoteKinds struct {
 // granted prunes it.
 const remoteKindsPruneAt = 4096
 
+// MaxRemoteKinds bounds the kinds a client counts as served by remote
+// workers at once (see RemoteKindTTL); kinds asked for beyond it are not
+// counted until others expire. It keeps a worker that names many kinds
+// from growing the node's registry row without bound.
+const MaxRemoteKinds = 1000
+
 // leasedKind is a remote lease this client granted: its job's kind and its
 // deadline as last extended here.
 type leasedKind struct {
@@ -99,6 +105,16 @@ func (r *remoteKinds) ended(id int64, kind string, now time.Time) {
 // touch marks kind seen at now; r.mu is held.
 func (r *remoteKinds) touch(kind string, now time.Time) {
 	last, ok := r.seen[kind]
+	if !ok && len(r.seen) >= MaxRemoteKinds {
+		for k, at := range r.seen { // make room from the expired ones
+			if now.Sub(at) > RemoteKindTTL {
+				delete(r.seen, k)
+			}
+		}
+		if len(r.seen) >= MaxRemoteKinds {
+			return
+		}
+	}
 	if !ok || now.Sub(last) > RemoteKindTTL {
 		select {
 		case r.fresh <- struct{}{}:

@@ -1,6 +1,7 @@
 package rota
 
 import (
+	"fmt"
 	"slices"
 	"testing"
 	"time"
@@ -72,5 +73,24 @@ func TestRemoteKindsBounded(t *testing.T) {
 	}
 	if n := len(r.leased); n > 2*remoteKindsPruneAt {
 		t.Errorf("%d leases kept, want at most %d: those past their deadline are forgotten", n, 2*remoteKindsPruneAt)
+	}
+}
+
+// TestRemoteKindsCapped: at most MaxRemoteKinds kinds are counted at once.
+func TestRemoteKindsCapped(t *testing.T) {
+	t.Parallel()
+	t0 := time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)
+	r := newRemoteKinds()
+	for i := range MaxRemoteKinds + 10 {
+		r.asked(t0, fmt.Sprintf("k%d", i))
+	}
+	if n := len(r.kinds(t0)); n != MaxRemoteKinds {
+		t.Errorf("%d kinds counted, want %d", n, MaxRemoteKinds)
+	}
+	// Once they expire, new ones count again.
+	later := t0.Add(RemoteKindTTL + time.Second)
+	r.asked(later, "new")
+	if got := r.kinds(later); len(got) != 1 || got[0] != "new" {
+		t.Errorf("after the TTL: %v, want [new]", got)
 	}
 }
