@@ -86,6 +86,14 @@ func (f *firing) loop(ctx context.Context) {
 	f.pendings = true // a new term checks the held fires once
 	f.periodic = true // and syncs the periodic workers' schedules
 	f.mu.Unlock()
+	// The node's first registration counts the remote kinds it served
+	// before a restart (presence.register): no schedule is judged gone
+	// before it.
+	select {
+	case <-ctx.Done():
+		return
+	case <-f.n.presence.first:
+	}
 	timer := time.NewTimer(0)
 	defer timer.Stop()
 	for {

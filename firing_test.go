@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -850,5 +851,45 @@ func TestScheduleRemoteKindServed(t *testing.T) {
 	s = e.advance(t, "r2", late.Add(time.Minute))
 	if s.Enabled || !strings.Contains(s.DisabledReason, `kind "remote.only" is served by no live node`) {
 		t.Errorf("schedule %+v, want disabled: no worker asked for its kind for %s", s, rota.RemoteKindTTL)
+	}
+}
+
+// TestScheduleRemoteKindAfterRestart: a node that restarts still serves
+// the kinds remote workers took through it before, for the rest of their
+// RemoteKindTTL: a schedule of such a kind due at the restart fires rather
+// than being disabled as gone before a worker asks again.
+func TestScheduleRemoteKindAfterRestart(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	clock := &fakeClock{now: t0}
+	path := filepath.Join(t.TempDir(), "rota.db")
+	first := newClient(t, openStoreAt(t, path), rota.Options{Clock: clock, NodeID: "n1"})
+	must(t, first.Start(ctx))
+	waitFor(t, "leadership", first.IsLeader)
+	if _, err := first.Lease(ctx, rota.LeaseParams{Kinds: []string{"remote.only"}}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the registry showing remote.only", func() bool {
+		ns, err := first.Nodes(ctx)
+		must(t, err)
+		return len(ns) == 1 && slices.Contains(ns[0].Kinds, "remote.only")
+	})
+	create(t, first, rota.ScheduleParams{Key: "r", Kind: "remote.only", Spec: "every 1 minute"})
+	must(t, first.Stop(ctx))
+
+	clock.set(t0.Add(time.Minute + 10*time.Second)) // the fire at t0+1m is due at the restart
+	second := newClient(t, openStoreAt(t, path), rota.Options{Clock: clock, NodeID: "n1"})
+	start(t, second)
+	waitFor(t, "the restarted node to lead", second.IsLeader)
+	var s *rota.Schedule
+	waitFor(t, "the due fire", func() bool {
+		second.KickSchedules()
+		var err error
+		s, err = second.GetSchedule(ctx, "r")
+		must(t, err)
+		return !s.LastFire.IsZero() || !s.Enabled
+	})
+	if !s.Enabled || s.LastOutcome != store.FireOutcomeFired {
+		t.Errorf("schedule after the restart: %+v, want enabled and fired", s)
 	}
 }

@@ -174,6 +174,9 @@ type presence struct {
 	version  string
 
 	registered bool
+	// first is closed once the first registration was tried (whether it
+	// succeeded or not).
+	first chan struct{}
 	// rival is the instance of another process that took this node's id,
 	// already reported.
 	rival string
@@ -181,7 +184,8 @@ type presence struct {
 
 func newPresence(n *node) *presence {
 	host, _ := os.Hostname()
-	return &presence{n: n, interval: n.lease / 3, host: host, pid: os.Getpid(), version: version.Read().Version}
+	return &presence{n: n, interval: n.lease / 3, host: host, pid: os.Getpid(), version: version.Read().Version,
+		first: make(chan struct{})}
 }
 
 // run registers the node, heartbeats until ctx ends, then marks it
@@ -190,6 +194,7 @@ func newPresence(n *node) *presence {
 // waiting for the next interval.
 func (p *presence) run(ctx context.Context) {
 	p.register(ctx)
+	close(p.first)
 	t := time.NewTicker(p.interval)
 	defer t.Stop()
 	for {
@@ -225,6 +230,17 @@ func (p *presence) register(ctx context.Context) {
 		return
 	}
 	p.registered = true
+	if prev != nil && prev.Instance != p.n.instance {
+		// A restart: the kinds remote workers took through this node
+		// before it are still served for the rest of their TTL (their
+		// schedules must not be disabled as gone until the workers ask
+		// again). Written back at once.
+		if p.n.c.remote.seed(prev.HeartbeatAt, now, slices.DeleteFunc(slices.Clone(prev.Kinds), func(k string) bool {
+			return slices.Contains(p.n.c.reg.kinds(), k)
+		})...) {
+			p.heartbeat(ctx)
+		}
+	}
 	if prev == nil || prev.Instance == p.n.instance || NodeStateAt(*prev, now) != NodeAlive {
 		return
 	}

@@ -36,9 +36,10 @@ type remoteKinds struct {
 // granted prunes it.
 const remoteKindsPruneAt = 4096
 
-// MaxRemoteKinds bounds the kinds a client counts as served by remote
-// workers at once (see RemoteKindTTL); kinds asked for beyond it are not
-// counted until others expire. It keeps a worker that names many kinds
+// MaxRemoteKinds bounds the kinds asked for that a client counts as
+// served by remote workers at once (see RemoteKindTTL); kinds asked for
+// beyond it are not counted until others expire (those of running leases
+// it granted are counted regardless). It keeps a worker that names many kinds
 // from growing the node's registry row without bound.
 const MaxRemoteKinds = 1000
 
@@ -61,6 +62,27 @@ func (r *remoteKinds) asked(now time.Time, kinds ...string) {
 	for _, k := range kinds {
 		r.touch(k, now)
 	}
+}
+
+// seed counts kinds as last asked for at `at` (a restarted node's remote
+// kinds, from its registry row of before), unless that is more than
+// RemoteKindTTL before now or the kind was asked for since. It reports
+// whether it counted any.
+func (r *remoteKinds) seed(at, now time.Time, kinds ...string) bool {
+	if now.Sub(at) > RemoteKindTTL {
+		return false
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	any := false
+	for _, k := range kinds {
+		if _, ok := r.seen[k]; ok || len(r.seen) >= MaxRemoteKinds {
+			continue
+		}
+		r.seen[k] = at
+		any = true
+	}
+	return any
 }
 
 // granted records the lease of job id, of kind, until its deadline.
