@@ -822,10 +822,15 @@ func TestScheduleRemoteKindServed(t *testing.T) {
 	if ls := lease(); len(ls) != 0 {
 		t.Fatalf("leased %d jobs of an empty queue", len(ls))
 	}
+	// A popper that finds nothing serves its kinds as well.
+	if _, err := e.c.Pop(ctx, "", rota.PopFilter{Kinds: []string{"pop.only"}}); !errors.Is(err, rota.ErrNotFound) {
+		t.Fatalf("pop of an empty queue: %v", err)
+	}
 	waitFor(t, "the node registry showing remote.only", func() bool {
 		ns, err := e.c.Nodes(ctx)
 		must(t, err)
-		return len(ns) == 1 && slices.Contains(ns[0].Kinds, "remote.only") && slices.Contains(ns[0].Kinds, "tick")
+		return len(ns) == 1 && slices.Contains(ns[0].Kinds, "remote.only") && slices.Contains(ns[0].Kinds, "pop.only") &&
+			slices.Contains(ns[0].Kinds, "tick")
 	})
 	create(t, e.c, rota.ScheduleParams{Key: "r", Kind: "remote.only", Spec: "every 1 minute"})
 	s := e.advance(t, "r", t0.Add(time.Minute))

@@ -44,13 +44,13 @@ func (c *Client) Pop(ctx context.Context, queue string, f PopFilter) (*Job, erro
 	if err != nil {
 		return nil, fmt.Errorf("rota: pop %s: %w", queue, err)
 	}
+	// Whoever pops runs the jobs: the kinds it asks for, found or not, and
+	// the popped job's are served through this client (see RemoteKindTTL).
+	c.remote.asked(p.Now, f.Kinds...)
 	if len(jobs) == 0 {
 		return nil, fmt.Errorf("rota: pop %s: no matching job: %w", queue, ErrNotFound)
 	}
 	j := jobs[0]
-	// Whoever pops runs the job: the kinds it asks for, and the job's,
-	// are served through this client (see RemoteKindTTL).
-	c.remote.asked(p.Now, f.Kinds...)
 	c.remote.granted(j.ID, j.Kind, j.LeaseUntil, p.Now)
 	c.events.gate.Lock()
 	c.events.transitions([]store.Transition{{Job: j, From: StateQueued}}, p.Now)
