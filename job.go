@@ -62,6 +62,8 @@ type Job struct {
 
 // MarshalJSON writes the job as store.Job does, with "duplicate": true
 // on an enqueue's answer that is the active job of its key (Duplicate).
+// Marshal a *Job: a Job value (which holds a mutex, and go vet advises
+// against copying) is encoded field by field, without it.
 func (j *Job) MarshalJSON() ([]byte, error) {
 	b, err := j.Job.MarshalJSON()
 	if err != nil || !j.Duplicate {

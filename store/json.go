@@ -1,6 +1,7 @@
 package store
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"strconv"
@@ -45,9 +46,23 @@ type jobJSON struct {
 
 type plainJob Job // Job without its JSON methods
 
+// marshalText is json.Marshal without escaping & < > in strings: what a
+// MarshalJSON method returns is escaped (or not) by the encoder that calls
+// it, as its caller chose (json.Marshal does; an Encoder with
+// SetEscapeHTML(false), as the CLI's --json, does not).
+func marshalText(v any) ([]byte, error) {
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		return nil, err
+	}
+	return bytes.TrimSuffix(b.Bytes(), []byte("\n")), nil
+}
+
 // MarshalJSON writes j as the HTTP API does: the timeout as a duration string.
 func (j Job) MarshalJSON() ([]byte, error) {
-	return json.Marshal(jobJSON{plainJob(j), jsonDuration(j.Timeout)})
+	return marshalText(jobJSON{plainJob(j), jsonDuration(j.Timeout)})
 }
 
 // UnmarshalJSON reads what MarshalJSON writes (and a timeout in nanoseconds).
@@ -73,7 +88,7 @@ type plainSchedule Schedule // Schedule without its JSON methods
 // MarshalJSON writes s as the HTTP API does: jitter and misfire grace as
 // duration strings.
 func (s Schedule) MarshalJSON() ([]byte, error) {
-	return json.Marshal(scheduleJSON{plainSchedule(s), jsonDuration(s.Jitter), jsonDuration(s.MisfireGrace)})
+	return marshalText(scheduleJSON{plainSchedule(s), jsonDuration(s.Jitter), jsonDuration(s.MisfireGrace)})
 }
 
 // UnmarshalJSON reads what MarshalJSON writes (and durations in nanoseconds).

@@ -50,14 +50,22 @@ func table(w io.Writer, header []string, rows [][]string) error {
 // oneLine makes s fit in one table cell: line breaks, tabs and the other
 // control characters (which would end the cell or the row, or move the
 // cursor) are written as Go escapes: \n, \r, \t, \x1b, \u0085. So are
-// the Unicode line and paragraph separators. Backslashes are left as they
-// are: a cell is for reading; --json gives the exact text.
+// the Unicode line and paragraph separators, and the bytes of invalid
+// UTF-8 (\xff: 0xff is tabwriter's escape byte, which would swallow the
+// cell separators after it). Backslashes are left as they are: a cell is
+// for reading; --json gives the exact text.
 func oneLine(s string) string {
-	if !strings.ContainsFunc(s, breaksCell) {
+	if utf8.ValidString(s) && !strings.ContainsFunc(s, breaksCell) {
 		return s
 	}
 	var b strings.Builder
-	for _, r := range s {
+	for i, r := range s {
+		if r == utf8.RuneError {
+			if _, size := utf8.DecodeRuneInString(s[i:]); size == 1 {
+				fmt.Fprintf(&b, `\x%02x`, s[i])
+				continue
+			}
+		}
 		switch {
 		case r == '\n':
 			b.WriteString(`\n`)

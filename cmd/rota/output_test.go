@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"encoding/json"
 	"strings"
 	"testing"
 	"time"
@@ -23,6 +24,8 @@ func TestTableCellsAreOneLine(t *testing.T) {
 		{"newlines", "exit status 1: line one\nline two\n", `exit status 1: line one\nline two\n`},
 		{"crlf", "a\r\nb", `a\r\nb`},
 		{"tab", "col\tumn", `col\tumn`},
+		{"invalid UTF-8", "bad \xff byte \xc3", `bad \xff byte \xc3`},
+		{"valid non-ASCII", "naïve ☃", "naïve ☃"},
 		{"escape sequence", "\x1b[31mred\x1b[0m", `\x1b[31mred\x1b[0m`},
 		{"form feed and vertical tab", "a\fb\vc", `a\x0cb\x0bc`},
 		{"nul and del", "a\x00b\x7f", `a\x00b\x7f`},
@@ -105,18 +108,34 @@ func TestTimesNameTheirZone(t *testing.T) {
 		if out := e.ok("jobs", "show", "1"); !strings.Contains(out, c.want) {
 			t.Errorf("TZ=%s: jobs show does not name the zone (%q):\n%s", c.tz, c.want, out)
 		}
+		if out := e.ok("stats", "--hours", "2"); !strings.Contains(out, ":00"+c.want) {
+			t.Errorf("TZ=%s: stats --hours does not name the zone (%q):\n%s", c.tz, c.want, out)
+		}
 	}
 }
 
 // TestPrintJSONKeepsText: --json writes text as it is (a schedule spec's
-// & came out as \u0026).
+// & came out as \u0026), also in the types that marshal themselves (jobs
+// and schedules), where json.Marshal still escapes it.
 func TestPrintJSONKeepsText(t *testing.T) {
 	t.Parallel()
-	var b bytes.Buffer
-	if err := printJSON(&b, map[string]string{"spec": "every 5 minutes & <weekdays>"}); err != nil {
-		t.Fatal(err)
-	}
-	if !strings.Contains(b.String(), `"every 5 minutes & <weekdays>"`) {
-		t.Errorf("printJSON escaped the text: %s", b.String())
+	const text = "every 5 minutes & <weekdays>"
+	for _, v := range []any{
+		map[string]string{"spec": text},
+		&rota.Schedule{Spec: text},
+		&rota.Job{Job: store.Job{Key: text}},
+		&rota.Job{Job: store.Job{Key: text}, Duplicate: true},
+	} {
+		var b bytes.Buffer
+		if err := printJSON(&b, v); err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(b.String(), `"`+text+`"`) {
+			t.Errorf("printJSON(%T) escaped the text: %s", v, b.String())
+		}
+		m, err := json.Marshal(v)
+		if err != nil || strings.Contains(string(m), "&") {
+			t.Errorf("json.Marshal(%T) = %s, %v: want & escaped as before", v, m, err)
+		}
 	}
 }

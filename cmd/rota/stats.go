@@ -68,7 +68,7 @@ func newStatsCmd(a *app) *cobra.Command {
 				fmt.Fprintln(a.stdout)
 				byHour := map[string]map[rota.State]int64{}
 				for _, h := range perHour {
-					k := h.Hour.Local().Format("2006-01-02 15:00")
+					k := h.Hour.Local().Format("2006-01-02 15:00 MST") // named: the two 01:00 of a fall-back differ
 					if byHour[k] == nil {
 						byHour[k] = map[rota.State]int64{}
 					}
