@@ -230,7 +230,7 @@ func (n *node) execute(ex *execution) {
 		fin.Result = ex.job.resultJSON()
 	}
 	if ex.settle(fin) {
-		logFailure(ex.logger, fin, ex.job.MaxAttempts, pan != nil)
+		logFailure(ex.logger, fin, fin.State, ex.job.MaxAttempts, pan != nil)
 		// CleanUp runs before the finish is written (a shutdown whose
 		// grace ends first writes it without waiting; see node.stop).
 		n.cleanUp(ex, fin.Record.Outcome)
@@ -243,18 +243,19 @@ func (n *node) execute(ex *execution) {
 	ex.release()
 }
 
-// logFailure logs an attempt that failed (f is its finish, maxAttempts
-// the job's) with the logger log returns: one to be retried at warn level,
+// logFailure logs an attempt that failed (f is its finish, state the
+// state it left the job in, maxAttempts the job's) with the logger log
+// returns: one to be retried at warn level,
 // unless a panic was logged already (logged), and the job's end in error
 // at error level. Outcomes that are not failures of the job (done, retry
 // later, snooze, cancel, an abort or an interruption) are not logged, and
 // cost no logger (a job's logger is built when first needed).
-func logFailure(log func() *slog.Logger, f store.FinishParams, maxAttempts int, logged bool) {
+func logFailure(log func() *slog.Logger, f store.FinishParams, state State, maxAttempts int, logged bool) {
 	switch {
-	case f.State == StateRetrying && !logged:
+	case state == StateRetrying && !logged:
 		log().Warn("rota: attempt failed; the job will be retried", "outcome", f.Record.Outcome, "err", f.Record.Error,
 			"attempts", fmt.Sprintf("%d/%d", f.Attempt, maxAttempts), "retry_at", f.RunAt)
-	case f.State == StateError:
+	case state == StateError:
 		log().Error("rota: job failed", "outcome", f.Record.Outcome, "err", f.Record.Error,
 			"attempts", fmt.Sprintf("%d/%d", f.Attempt, maxAttempts))
 	}

@@ -235,8 +235,9 @@ func (p *presence) register(ctx context.Context) {
 		// before it are still served for the rest of their TTL (their
 		// schedules must not be disabled as gone until the workers ask
 		// again). Written back at once.
+		own := p.n.c.reg.kinds()
 		if p.n.c.remote.seed(prev.HeartbeatAt, now, slices.DeleteFunc(slices.Clone(prev.Kinds), func(k string) bool {
-			return slices.Contains(p.n.c.reg.kinds(), k)
+			return slices.Contains(own, k)
 		})...) {
 			p.heartbeat(ctx)
 		}

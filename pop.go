@@ -106,9 +106,7 @@ func (c *Client) FailJob(ctx context.Context, job *Job, err error) error {
 	}
 	j := job.Job
 	j.State = states[0] // aborted if an abort won over a retry
-	applied := f
-	applied.State = j.State
-	logFailure(func() *slog.Logger { return c.jobLogger(&j) }, applied, j.MaxAttempts, false)
+	logFailure(func() *slog.Logger { return c.jobLogger(&j) }, f, j.State, j.MaxAttempts, false)
 	if c.events.active() {
 		e := jobEvent(&j, StateRunning, f.Error, now)
 		e.Outcome, e.RunTime = f.Record.Outcome, f.Record.FinishedAt.Sub(f.Record.StartedAt)

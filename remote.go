@@ -433,9 +433,7 @@ func (c *Client) finishRemote(ctx context.Context, j *store.Job, f store.FinishP
 	}
 	after := *j
 	after.State = states[0] // aborted if an abort won over a retry
-	applied := f
-	applied.State = after.State
-	logFailure(func() *slog.Logger { return c.jobLogger(j) }, applied, j.MaxAttempts, false)
+	logFailure(func() *slog.Logger { return c.jobLogger(j) }, f, after.State, j.MaxAttempts, false)
 	if c.events.active() {
 		c.events.publish(finishEvent(&after, f, now))
 	} else {

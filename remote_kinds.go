@@ -90,11 +90,7 @@ func (r *remoteKinds) granted(id int64, kind string, until, now time.Time) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if len(r.leased) >= r.pruneAt {
-		for id, l := range r.leased {
-			if !l.until.After(now) {
-				delete(r.leased, id)
-			}
-		}
+		r.pruneLeased(now)
 		// The next prune when the live leases have doubled: amortized
 		// constant per grant.
 		r.pruneAt = max(remoteKindsPruneAt, 2*len(r.leased))
@@ -128,11 +124,7 @@ func (r *remoteKinds) ended(id int64, kind string, now time.Time) {
 func (r *remoteKinds) touch(kind string, now time.Time) {
 	last, ok := r.seen[kind]
 	if !ok && len(r.seen) >= MaxRemoteKinds {
-		for k, at := range r.seen { // make room from the expired ones
-			if now.Sub(at) > RemoteKindTTL {
-				delete(r.seen, k)
-			}
-		}
+		r.pruneSeen(now) // make room from the expired ones
 		if len(r.seen) >= MaxRemoteKinds {
 			return
 		}
@@ -154,34 +146,42 @@ func (r *remoteKinds) touch(kind string, now time.Time) {
 func (r *remoteKinds) kinds(now time.Time) []string {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	r.pruneSeen(now)
+	r.pruneLeased(now)
 	live := make(map[string]bool, len(r.seen))
+	for k := range r.seen {
+		live[k] = true
+	}
+	for _, l := range r.leased {
+		live[l.kind] = true
+	}
+	return slices.Sorted(maps.Keys(live))
+}
+
+// pruneSeen forgets the kinds last asked for more than RemoteKindTTL
+// before now; r.mu is held.
+func (r *remoteKinds) pruneSeen(now time.Time) {
 	for k, at := range r.seen {
-		if now.Sub(at) <= RemoteKindTTL {
-			live[k] = true
-		} else {
+		if now.Sub(at) > RemoteKindTTL {
 			delete(r.seen, k)
 		}
 	}
+}
+
+// pruneLeased forgets the leases past their deadline at now; r.mu is held.
+func (r *remoteKinds) pruneLeased(now time.Time) {
 	for id, l := range r.leased {
-		if l.until.After(now) {
-			live[l.kind] = true
-		} else {
+		if !l.until.After(now) {
 			delete(r.leased, id)
 		}
 	}
-	return slices.Sorted(maps.Keys(live))
 }
 
 // servedKinds are the kinds this client serves: those its workers run
 // (registered in Go or bound to a command) and those remote workers take
 // through it (see RemoteKindTTL), sorted.
 func (c *Client) servedKinds() []string {
-	ks := c.reg.kinds()
-	for _, k := range c.remote.kinds(c.now()) {
-		if !slices.Contains(ks, k) {
-			ks = append(ks, k)
-		}
-	}
+	ks := append(c.reg.kinds(), c.remote.kinds(c.now())...)
 	slices.Sort(ks)
-	return ks
+	return slices.Compact(ks)
 }

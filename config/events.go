@@ -43,12 +43,13 @@ func (c *Config) eventSettings() []setting {
 		{env: EnvHTTPMaxEventStreams, flag: "http-max-event-streams", usage: "GET /v1/events streams open at once",
 			value: &intValue{p: &c.HTTPMaxEventStreams}},
 		{env: EnvEventLog, flag: "event-log", usage: "on: this node writes its job events to the durable event log behind GET /v1/events; off: it does not (its streams still show other nodes' events)",
-			value: &stringValue{p: &c.EventLog, norm: normEventLog}},
+			value: &stringValue{p: &c.EventLog, norm: NormEventLog}},
 	}
 }
 
-// normEventLog accepts on and off, in any case.
-func normEventLog(s string) (string, error) {
+// NormEventLog accepts on and off (EventLogOn, EventLogOff), in any case
+// and with spaces around, and returns the value in lower case.
+func NormEventLog(s string) (string, error) {
 	switch v := strings.ToLower(strings.TrimSpace(s)); v {
 	case EventLogOn, EventLogOff:
 		return v, nil

@@ -6,7 +6,6 @@ import (
 	"os"
 	"path/filepath"
 	"runtime/pprof"
-	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -38,7 +37,7 @@ func newBenchCmd(a *app) *cobra.Command {
 				// 0 stands for the workload's default: given, it would run
 				// the default (100,000 jobs, a minute) when asked for none.
 				for _, f := range []string{"jobs", "workers", "concurrency", "schedules", "every", "duration"} {
-					if fl := cmd.Flags().Lookup(f); fl != nil && fl.Changed && (fl.Value.String() == "0" || fl.Value.String() == "0s") {
+					if fl := cmd.Flags().Lookup(f); fl != nil && fl.Changed && fl.Value.String() == "0" { // a zero duration shows as 0 too
 						return usagef("invalid %s: 0; leave --%s out for the workload's default", f, f)
 					}
 				}
@@ -99,14 +98,11 @@ func (v benchEventLog) String() string {
 }
 
 func (v benchEventLog) Set(s string) error {
-	switch strings.ToLower(strings.TrimSpace(s)) {
-	case config.EventLogOn:
-		*v.on = true
-	case config.EventLogOff:
-		*v.on = false
-	default:
-		return fmt.Errorf("%q is not on or off", s)
+	norm, err := config.NormEventLog(s)
+	if err != nil {
+		return err
 	}
+	*v.on = norm == config.EventLogOn
 	return nil
 }
 
