@@ -75,6 +75,28 @@ type EventLog interface {
 	LastEventID(ctx context.Context) (int64, error)
 	// PruneEvents deletes records as p says and returns how many.
 	PruneEvents(ctx context.Context, p EventPruneParams) (int64, error)
+	// EventCursor returns the position saved for the log reader name (an
+	// event relay): the id of the last record it handled. ok is false when
+	// none was saved.
+	EventCursor(ctx context.Context, name string) (id int64, ok bool, err error)
+	// SaveEventCursor saves id as the position of the reader name. A
+	// cursor never moves back: an id below the saved one is ignored (two
+	// nodes that both briefly relay cannot rewind each other).
+	SaveEventCursor(ctx context.Context, name string, id int64) error
+}
+
+// MaxEventCursorName bounds the length of an event cursor's name.
+const MaxEventCursorName = 200
+
+// CheckEventCursor validates a cursor's name and id.
+func CheckEventCursor(name string, id int64) error {
+	switch {
+	case name == "" || len(name) > MaxEventCursorName:
+		return fmt.Errorf("event cursor name: want 1 to %d bytes, got %d", MaxEventCursorName, len(name))
+	case id < 0:
+		return fmt.Errorf("event cursor %q: id %d is negative", name, id)
+	}
+	return nil
 }
 
 // MaxEventRead bounds the limit of one ReadEvents.

@@ -133,3 +133,39 @@ func (s *Store) PruneEvents(ctx context.Context, p store.EventPruneParams) (int6
 	}
 	return tag.RowsAffected(), nil
 }
+
+// EventCursor returns the saved position of the reader name. See store.EventLog.
+func (s *Store) EventCursor(ctx context.Context, name string) (int64, bool, error) {
+	if err := store.CheckEventCursor(name, 0); err != nil {
+		return 0, false, fmt.Errorf("postgres: %w", err)
+	}
+	if s.isClosed() {
+		return 0, false, ErrClosed
+	}
+	var id int64
+	err := s.pool.QueryRow(ctx, `SELECT last_id FROM event_cursors WHERE name = $1`, name).Scan(&id)
+	switch {
+	case errors.Is(err, pgx.ErrNoRows):
+		return 0, false, nil
+	case err != nil:
+		return 0, false, fmt.Errorf("postgres: event cursor %q: %w", name, err)
+	}
+	return id, true, nil
+}
+
+// SaveEventCursor saves the position of the reader name, never moving it
+// back. See store.EventLog.
+func (s *Store) SaveEventCursor(ctx context.Context, name string, id int64) error {
+	if err := store.CheckEventCursor(name, id); err != nil {
+		return fmt.Errorf("postgres: %w", err)
+	}
+	if s.isClosed() {
+		return ErrClosed
+	}
+	_, err := s.pool.Exec(ctx, `INSERT INTO event_cursors (name, last_id, updated) VALUES ($1, $2, now())
+		ON CONFLICT (name) DO UPDATE SET last_id = greatest(event_cursors.last_id, excluded.last_id), updated = excluded.updated`, name, id)
+	if err != nil {
+		return fmt.Errorf("postgres: save event cursor %q: %w", name, err)
+	}
+	return nil
+}

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/rotahq/rota/store"
 )
@@ -153,4 +154,38 @@ func (s *Store) PruneEvents(ctx context.Context, p store.EventPruneParams) (int6
 		return 0, err
 	}
 	return n, nil
+}
+
+// EventCursor returns the saved position of the reader name. See store.EventLog.
+func (s *Store) EventCursor(ctx context.Context, name string) (int64, bool, error) {
+	if err := store.CheckEventCursor(name, 0); err != nil {
+		return 0, false, fmt.Errorf("sqlite: %w", err)
+	}
+	var id int64
+	err := s.rdb.QueryRowContext(ctx, `SELECT last_id FROM event_cursors WHERE name = ?`, name).Scan(&id)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		return 0, false, nil
+	case err != nil:
+		return 0, false, fmt.Errorf("sqlite: event cursor %q: %w", name, err)
+	}
+	return id, true, nil
+}
+
+// SaveEventCursor saves the position of the reader name, never moving it
+// back. See store.EventLog.
+func (s *Store) SaveEventCursor(ctx context.Context, name string, id int64) error {
+	if err := store.CheckEventCursor(name, id); err != nil {
+		return fmt.Errorf("sqlite: %w", err)
+	}
+	now := micros(time.Now().UTC())
+	err := s.do(ctx, false, func(w *writer) error {
+		_, err := w.exec(`INSERT INTO event_cursors (name, last_id, updated) VALUES (?, ?, ?)
+			ON CONFLICT (name) DO UPDATE SET last_id = max(last_id, excluded.last_id), updated = excluded.updated`, name, id, now)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("sqlite: save event cursor %q: %w", name, err)
+	}
+	return nil
 }

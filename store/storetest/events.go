@@ -80,6 +80,46 @@ func sameJSON(t *testing.T, a, b json.RawMessage) bool {
 
 func eventTests() []test {
 	return []test{
+		{"Cursors", func(t *testing.T, s store.Store) {
+			ctx := t.Context()
+			if id, ok, err := s.EventCursor(ctx, "webhook"); err != nil || ok || id != 0 {
+				t.Fatalf("EventCursor of a new store = %d, %v, %v; want 0, false, nil", id, ok, err)
+			}
+			steps := []struct {
+				name string
+				save int64
+				want int64
+			}{
+				{"webhook", 5, 5},
+				{"webhook", 9, 9},
+				{"webhook", 7, 9}, // never back
+				{"webhook", 9, 9},
+				{"nats", 0, 0},
+				{"nats", 3, 3},
+			}
+			for _, st := range steps {
+				if err := s.SaveEventCursor(ctx, st.name, st.save); err != nil {
+					t.Fatalf("SaveEventCursor(%q, %d): %v", st.name, st.save, err)
+				}
+				if id, ok, err := s.EventCursor(ctx, st.name); err != nil || !ok || id != st.want {
+					t.Fatalf("after SaveEventCursor(%q, %d): EventCursor = %d, %v, %v; want %d, true", st.name, st.save, id, ok, err, st.want)
+				}
+			}
+			if id, _, _ := s.EventCursor(ctx, "webhook"); id != 9 {
+				t.Errorf("another cursor's saves moved webhook to %d", id)
+			}
+			for _, bad := range []struct {
+				name string
+				id   int64
+			}{{"", 1}, {string(make([]byte, store.MaxEventCursorName+1)), 1}, {"x", -1}} {
+				if err := s.SaveEventCursor(ctx, bad.name, bad.id); err == nil {
+					t.Errorf("SaveEventCursor(%d-byte name, %d) succeeded", len(bad.name), bad.id)
+				}
+			}
+			if _, _, err := s.EventCursor(ctx, ""); err == nil {
+				t.Error("EventCursor of an empty name succeeded")
+			}
+		}},
 		{"AppendRead", func(t *testing.T, s store.Store) {
 			if last, err := s.LastEventID(t.Context()); err != nil || last != 0 {
 				t.Fatalf("LastEventID of a new store = %d, %v; want 0", last, err)
