@@ -78,6 +78,14 @@ type Options struct {
 	// disabling or deleting a schedule deletes the jobs of its fires that
 	// were written ahead and whose time has not come.
 	ScheduleLookahead time.Duration
+	// LeaderTasks run on the node that leads, beside the rescuer and the
+	// pruner: each is started when the node becomes the leader, under a
+	// context that ends when it stops leading (or the node stops), and is
+	// started again at its next term. A task must return when its context
+	// ends. Two nodes may both lead for a moment around a change of
+	// leader, so a task must tolerate a twin briefly (the event relays of
+	// package events save positions that never move back).
+	LeaderTasks []func(ctx context.Context)
 }
 
 // WorkerConfigSource supplies live per-kind configuration, such as

@@ -555,3 +555,37 @@ func TestAbortAcrossNodes(t *testing.T) {
 		}
 	})
 }
+
+// TestLeaderTasks runs Options.LeaderTasks on the leader only: the task of
+// the first node runs while it leads and ends when it stops; the second
+// node's task starts when it takes over.
+func TestLeaderTasks(t *testing.T) {
+	t.Parallel()
+	path := filepath.Join(t.TempDir(), "rota.db")
+	var running [2]atomic.Int32
+	var starts [2]atomic.Int32
+	var cs [2]*rota.Client
+	for i := range cs {
+		task := func(ctx context.Context) {
+			starts[i].Add(1)
+			running[i].Add(1)
+			defer running[i].Add(-1)
+			<-ctx.Done()
+		}
+		cs[i] = newClient(t, openStoreAt(t, path), rota.Options{NodeID: fmt.Sprintf("n%d", i+1),
+			LeaderLease: 300 * time.Millisecond, LeaderTasks: []func(context.Context){task}})
+	}
+	start(t, cs[0])
+	waitFor(t, "n1 to lead", cs[0].IsLeader)
+	waitFor(t, "n1's task to start", func() bool { return running[0].Load() == 1 })
+	start(t, cs[1])
+	must(t, cs[0].Stop(context.Background()))
+	if n := running[0].Load(); n != 0 {
+		t.Fatalf("n1's task still runs after n1 stopped (%d)", n)
+	}
+	waitFor(t, "n2 to lead", cs[1].IsLeader)
+	waitFor(t, "n2's task to start", func() bool { return running[1].Load() == 1 })
+	if s := starts[0].Load(); s != 1 {
+		t.Errorf("n1's task started %d times, want 1", s)
+	}
+}

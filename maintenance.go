@@ -52,9 +52,10 @@ func (m *maintenance) start(ctx context.Context, wg *sync.WaitGroup) {
 // leaderLoops are the loops only the leader runs, each under a context
 // that ends when the node stops leading: the rescuer, the pruner and the
 // schedule firing loop (the store's compare-and-set makes each fire time
-// one job even when two nodes briefly both think they lead).
+// one job even when two nodes briefly both think they lead), then
+// Options.LeaderTasks.
 func (m *maintenance) leaderLoops() []func(context.Context) {
-	return []func(context.Context){m.rescueLoop, m.pruneLoop, m.n.fire.loop}
+	return append([]func(context.Context){m.rescueLoop, m.pruneLoop, m.n.fire.loop}, m.n.c.opts.LeaderTasks...)
 }
 
 // consider tells the promoter a job waits until t; it wakes earlier if needed.
