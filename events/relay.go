@@ -26,6 +26,9 @@ const (
 	DefaultRetryMax = 30 * time.Second
 )
 
+// saveTimeout bounds the save of a position after a delivery.
+const saveTimeout = 10 * time.Second
+
 // Message is one record rendered for a sink.
 type Message struct {
 	Record Record
@@ -257,8 +260,11 @@ func (r *Relay) step(ctx context.Context, pos *int64) (int, error) {
 		}
 		r.delivered.Add(uint64(len(msgs)))
 	}
-	// The sink has them: from here a failure only sends them again.
-	if err := r.log.SaveEventCursor(ctx, r.opts.Name, after); err != nil {
+	// The sink has them: from here a failure only sends them again. The
+	// save is not cut short by a relay that is stopping meanwhile.
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), saveTimeout)
+	defer cancel()
+	if err := r.log.SaveEventCursor(sctx, r.opts.Name, after); err != nil {
 		return 0, fmt.Errorf("save the position %d: %w", after, err)
 	}
 	*pos = after
