@@ -150,6 +150,9 @@ type Config struct {
 	// Token is the bearer token sent to Server. It is never shown: not in
 	// --help, errors or logs.
 	Token string
+	// Sinks are where rota serve sends job events (webhook, NATS, Kafka)
+	// and hears abort messages.
+	Sinks Sinks
 }
 
 // Default returns the built-in configuration: every Default* constant, and
@@ -182,6 +185,7 @@ func Default() Config {
 		EventsMaxAge:        DefaultEventsMaxAge,
 		EventLog:            EventLogOn,
 		HTTPMaxEventStreams: DefaultHTTPMaxEventStreams,
+		Sinks:               defaultSinks(),
 	}
 }
 
@@ -270,7 +274,7 @@ func (s setting) redact(v string) string {
 // settings lists c's fields in the order flags are shown. Each value writes
 // through to c.
 func (c *Config) settings() []setting {
-	return append(c.baseSettings(), c.eventSettings()...)
+	return append(append(c.baseSettings(), c.eventSettings()...), c.sinkSettings()...)
 }
 
 // baseSettings lists the settings other than eventSettings.

@@ -32,6 +32,7 @@ func TestDefault(t *testing.T) {
 		SQLiteSynchronous: "FULL", Listen: "127.0.0.1:7700", PostgresSchema: "rota",
 		HTTPMaxBody: 1 << 20, HTTPMaxLongPolls: 100,
 		EventsMax: 100000, EventsMaxAge: 24 * time.Hour, HTTPMaxEventStreams: 100, EventLog: "on",
+		Sinks: Sinks{EventsFormat: "json", NATSSubject: "rota.events", NATSAbortSubject: "rota.abort", KafkaGroup: "rota", AbortKeyField: "key"},
 	}
 	if !reflect.DeepEqual(c, want) {
 		t.Errorf("Default() = %+v\nwant        %+v", c, want)
@@ -302,6 +303,13 @@ func TestBindFlagsDefaultsShown(t *testing.T) {
 		"events-max": "100000", "events-max-age": "1d", "http-max-event-streams": "100", "event-log": "on",
 	}
 	want["server"], want["token"] = "", "" // the CLI's remote mode
+	for f, d := range map[string]string{ // the event sinks
+		"events-format": "json", "events-kinds": "", "events-queues": "", "webhook-url": "", "webhook-secret": "",
+		"nats-url": "", "nats-subject": "rota.events", "nats-jetstream": "off", "nats-abort-subject": "rota.abort",
+		"kafka-brokers": "", "kafka-topic": "", "kafka-abort-topic": "", "kafka-group": "rota", "abort-key-field": "key",
+	} {
+		want[f] = d
+	}
 	n := 0
 	fs.VisitAll(func(f *pflag.Flag) {
 		n++

@@ -89,6 +89,15 @@ func (a *app) serve(ctx context.Context) error {
 	if workers != nil {
 		opts.WorkerConfig = workers
 	}
+	// The event relays run on the leading node (set the sinks alike on
+	// every node); they wake at this node's appends to the event log.
+	var evlog *rota.EventLog
+	relays, err := newSinks(a.cfg.Sinks, st, func() <-chan struct{} { return evlog.Changed() }, logger)
+	if err != nil {
+		return err
+	}
+	defer relays.close()
+	opts.LeaderTasks = relays.leaderTasks()
 	client, err := rota.New(st, opts)
 	if err != nil {
 		return err
@@ -103,7 +112,6 @@ func (a *app) serve(ctx context.Context) error {
 	// not this node serves HTTP.
 	// ROTA_EVENT_LOG=off leaves it out (the log costs throughput: two rows
 	// per job on the store's writer).
-	var evlog *rota.EventLog
 	if !a.cfg.EventLogDisabled() {
 		if evlog, err = rota.NewEventLog(client, rota.EventLogOptions{MaxEvents: a.cfg.EventsMax, MaxAge: a.cfg.EventsMaxAge, Logger: logger}); err != nil {
 			return err

@@ -1,0 +1,112 @@
+package main
+
+import (
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/rotahq/rota/events"
+)
+
+// hookReceiver keeps the events POSTed to it whose signature holds.
+type hookReceiver struct {
+	secret string
+	mu     sync.Mutex
+	events []map[string]any
+	bad    int
+}
+
+func (h *hookReceiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	body, _ := io.ReadAll(r.Body)
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	var batch []map[string]any
+	if events.Verify(h.secret, body, r.Header.Get(events.SignatureHeader)) != nil || json.Unmarshal(body, &batch) != nil {
+		h.bad++
+		http.Error(w, "bad", http.StatusBadRequest)
+		return
+	}
+	h.events = append(h.events, batch...)
+}
+
+func (h *hookReceiver) got() ([]map[string]any, int) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return append([]map[string]any(nil), h.events...), h.bad
+}
+
+// TestServeWebhook: rota serve relays the job events of the kinds it is
+// told to a webhook, signed, in the OMA format when asked; a job enqueued
+// while the node was down is announced after a restart (the relay goes on
+// from its saved position).
+func TestServeWebhook(t *testing.T) {
+	t.Parallel()
+	h := &hookReceiver{secret: "hook-secret"}
+	hs := httptest.NewServer(h)
+	t.Cleanup(hs.Close)
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "oma.ssi.json"), []byte(`{"exec": "cat >/dev/null"}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	e := newEnv(t, "ROTA_LOG_LEVEL=info", "ROTA_WEBHOOK_URL="+hs.URL+"/hook", "ROTA_WEBHOOK_SECRET="+h.secret,
+		"ROTA_EVENTS_FORMAT=oma", "ROTA_EVENTS_KINDS=oma.ssi", "ROTA_WORKERS_DIR="+dir)
+	p := startServe(t, e)
+	e.ok("enqueue", "other.kind", "{}")
+	e.ok("enqueue", "oma.ssi", "{}", "--key", "65e08e66", "--metadata", "tenant_id=9", "--metadata", "user_id=7", "--metadata", "run_type=SSI")
+	want := []string{"QUEUED", "RUNNING", "DONE"}
+	waitFor(t, 30*time.Second, "the OMA job's events", func() bool { evs, _ := h.got(); return len(evs) >= len(want) })
+	p.stop(t)
+	e.ok("enqueue", "oma.ssi", "{}", "--key", "second")
+	startServe(t, e)
+	want = append(want, "QUEUED", "RUNNING", "DONE")
+	waitFor(t, 30*time.Second, "the second job's events", func() bool { evs, _ := h.got(); return len(evs) >= len(want) })
+	evs, bad := h.got()
+	if bad > 0 {
+		t.Fatalf("%d unsigned or malformed posts", bad)
+	}
+	var statuses []string
+	for i, ev := range evs {
+		statuses = append(statuses, ev["status"].(string))
+		doc := "65e08e66"
+		if i >= 3 {
+			doc = "second"
+		}
+		if ev["document_id"] != doc || ev["run_type"] != map[bool]string{true: "SSI", false: "oma.ssi"}[i < 3] {
+			t.Errorf("event %d: %v", i, ev)
+		}
+		if i < 3 && (ev["tenant_id"] != 9.0 || ev["user_id"] != 7.0) {
+			t.Errorf("event %d lacks the OMA ids: %v", i, ev)
+		}
+	}
+	if strings.Join(statuses, ",") != strings.Join(want, ",") {
+		t.Errorf("statuses %v, want %v (the other kind's events must not be sent)", statuses, want)
+	}
+}
+
+// TestServeSinkSettingsRejected: sink settings that do not go together are
+// refused before anything starts, with exit code 2.
+func TestServeSinkSettingsRejected(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		vars []string
+		want string
+	}{
+		{[]string{"ROTA_KAFKA_TOPIC=out"}, "ROTA_KAFKA_BROKERS"},
+		{[]string{"ROTA_WEBHOOK_SECRET=s"}, "ROTA_WEBHOOK_URL"},
+		{[]string{"ROTA_WEBHOOK_URL=mailto:x@y"}, `ROTA_WEBHOOK_URL: "mailto:x@y" is not an http or https URL`},
+		{[]string{"ROTA_EVENTS_FORMAT=yaml"}, `ROTA_EVENTS_FORMAT: "yaml" is not "json" or "oma"`},
+	} {
+		e := newEnv(t, tc.vars...)
+		_, stderr, code := e.cli("serve")
+		if code != 2 || !strings.Contains(stderr, tc.want) {
+			t.Errorf("%v: exit %d, stderr %q; want 2 naming %s", tc.vars, code, stderr, tc.want)
+		}
+	}
+}

@@ -1,0 +1,277 @@
+package config
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"regexp"
+	"strings"
+	"unicode"
+)
+
+// Settings of the event sinks (package events): where rota serve relays
+// the durable event log, and where it listens for abort messages.
+const (
+	// EnvEventsFormat is the format of the relayed events: json or oma.
+	EnvEventsFormat = "ROTA_EVENTS_FORMAT"
+	// EnvEventsKinds and EnvEventsQueues limit the relayed job events to
+	// these kinds and queues (comma lists; empty: all).
+	EnvEventsKinds  = "ROTA_EVENTS_KINDS"
+	EnvEventsQueues = "ROTA_EVENTS_QUEUES"
+	// EnvWebhookURL is the URL the events are POSTed to (empty: none).
+	EnvWebhookURL = "ROTA_WEBHOOK_URL"
+	// EnvWebhookSecret signs each POST (the Rota-Signature header).
+	EnvWebhookSecret = "ROTA_WEBHOOK_SECRET"
+	// EnvNATSURL is the NATS server(s) of the NATS sink and abort
+	// listener (comma list of nats:// URLs; empty: no NATS).
+	EnvNATSURL = "ROTA_NATS_URL"
+	// EnvNATSSubject is the prefix of the subjects events go to.
+	EnvNATSSubject = "ROTA_NATS_SUBJECT"
+	// EnvNATSJetStream publishes to JetStream with acknowledgements (on)
+	// instead of core NATS (off).
+	EnvNATSJetStream = "ROTA_NATS_JETSTREAM"
+	// EnvNATSAbortSubject is the subject of abort messages (off: none).
+	EnvNATSAbortSubject = "ROTA_NATS_ABORT_SUBJECT"
+	// EnvKafkaBrokers are the seed brokers of the Kafka sink and abort
+	// consumer (comma list of host:port; empty: no Kafka).
+	EnvKafkaBrokers = "ROTA_KAFKA_BROKERS"
+	// EnvKafkaTopic is the topic events go to (empty: no Kafka sink).
+	EnvKafkaTopic = "ROTA_KAFKA_TOPIC"
+	// EnvKafkaAbortTopic is the topic of abort messages (empty: none).
+	EnvKafkaAbortTopic = "ROTA_KAFKA_ABORT_TOPIC"
+	// EnvKafkaGroup is the consumer group of the abort consumer.
+	EnvKafkaGroup = "ROTA_KAFKA_GROUP"
+	// EnvAbortKeyField is the field of an abort message that holds a job
+	// key (OMA: analysis_id).
+	EnvAbortKeyField = "ROTA_ABORT_KEY_FIELD"
+)
+
+// Defaults of the sink settings.
+const (
+	DefaultEventsFormat     = "json"
+	DefaultNATSSubject      = "rota.events"
+	DefaultNATSAbortSubject = "rota.abort"
+	DefaultKafkaGroup       = "rota"
+	DefaultAbortKeyField    = "key"
+	// SinkOff turns an abort subject off.
+	SinkOff = "off"
+)
+
+// Sinks are the settings of the event sinks and abort listeners.
+type Sinks struct {
+	EventsFormat     string
+	EventsKinds      []string
+	EventsQueues     []string
+	WebhookURL       string
+	WebhookSecret    string
+	NATSURL          string
+	NATSSubject      string
+	NATSJetStream    bool
+	NATSAbortSubject string
+	KafkaBrokers     []string
+	KafkaTopic       string
+	KafkaAbortTopic  string
+	KafkaGroup       string
+	AbortKeyField    string
+}
+
+// defaultSinks are the sink defaults: no sink at all.
+func defaultSinks() Sinks {
+	return Sinks{EventsFormat: DefaultEventsFormat, NATSSubject: DefaultNATSSubject, NATSAbortSubject: DefaultNATSAbortSubject,
+		KafkaGroup: DefaultKafkaGroup, AbortKeyField: DefaultAbortKeyField}
+}
+
+// Any reports whether a sink or an abort listener is configured.
+func (s Sinks) Any() bool {
+	return s.WebhookURL != "" || s.NATSURL != "" || (len(s.KafkaBrokers) > 0 && (s.KafkaTopic != "" || s.KafkaAbortTopic != ""))
+}
+
+// sinkSettings are the settings of the event sinks.
+func (c *Config) sinkSettings() []setting {
+	s := &c.Sinks
+	return []setting{
+		{env: EnvEventsFormat, flag: "events-format", usage: "format of the events sent to webhooks, NATS and Kafka: json or oma",
+			value: &stringValue{p: &s.EventsFormat, norm: normEventsFormat}},
+		{env: EnvEventsKinds, flag: "events-kinds", usage: "send only the events of these kinds to webhooks, NATS and Kafka (comma list; empty: all)",
+			value: &listValue{p: &s.EventsKinds, item: normName}},
+		{env: EnvEventsQueues, flag: "events-queues", usage: "send only the events of these queues to webhooks, NATS and Kafka (comma list; empty: all)",
+			value: &listValue{p: &s.EventsQueues, item: normName}},
+		{env: EnvWebhookURL, flag: "webhook-url", secret: true, usage: "POST every job event, in batches, to this URL (empty: none)",
+			value: &stringValue{p: &s.WebhookURL, norm: normWebhookURL}},
+		{env: EnvWebhookSecret, flag: "webhook-secret", hide: func(string) string { return "xxxxx" },
+			usage: "sign webhook POSTs with this secret (header Rota-Signature); prefer the variable",
+			value: &secretValue{p: &s.WebhookSecret}},
+		{env: EnvNATSURL, flag: "nats-url", secret: true, usage: "NATS server(s) for events and abort messages, like nats://127.0.0.1:4222 (empty: none)",
+			value: &stringValue{p: &s.NATSURL, norm: normNATSURL}},
+		{env: EnvNATSSubject, flag: "nats-subject", usage: "subject prefix of the events sent to NATS (<prefix>.<kind>.<state>)",
+			value: &stringValue{p: &s.NATSSubject, norm: normSubject}},
+		{env: EnvNATSJetStream, flag: "nats-jetstream", usage: "on: publish events to JetStream, each acknowledged (a stream must cover the subjects); off: core NATS",
+			value: &boolValue{p: &s.NATSJetStream}},
+		{env: EnvNATSAbortSubject, flag: "nats-abort-subject", usage: "NATS subject of abort messages, or off",
+			value: &stringValue{p: &s.NATSAbortSubject, norm: normAbortSubject}},
+		{env: EnvKafkaBrokers, flag: "kafka-brokers", usage: "Kafka seed brokers for events and abort messages, host:port,... (empty: none)",
+			value: &listValue{p: &s.KafkaBrokers, item: normHostPort}},
+		{env: EnvKafkaTopic, flag: "kafka-topic", usage: "Kafka topic of the events (empty: none)",
+			value: &stringValue{p: &s.KafkaTopic, norm: normTopic}},
+		{env: EnvKafkaAbortTopic, flag: "kafka-abort-topic", usage: "Kafka topic of abort messages (empty: none)",
+			value: &stringValue{p: &s.KafkaAbortTopic, norm: normTopic}},
+		{env: EnvKafkaGroup, flag: "kafka-group", usage: "Kafka consumer group of the abort consumer",
+			value: &stringValue{p: &s.KafkaGroup, norm: normTopic}},
+		{env: EnvAbortKeyField, flag: "abort-key-field", usage: "field of an abort message that holds a job key (OMA: analysis_id)",
+			value: &stringValue{p: &s.AbortKeyField, norm: normName}},
+	}
+}
+
+// CheckSinks reports settings that only make sense together.
+func (s Sinks) CheckSinks() error {
+	var errs []error
+	if len(s.KafkaBrokers) == 0 && (s.KafkaTopic != "" || s.KafkaAbortTopic != "") {
+		errs = append(errs, &FieldError{Field: EnvKafkaBrokers, Value: "", Reason: "empty, but a Kafka topic is set: name the brokers"})
+	}
+	if len(s.KafkaBrokers) > 0 && s.KafkaTopic == "" && s.KafkaAbortTopic == "" {
+		errs = append(errs, &FieldError{Field: EnvKafkaTopic, Value: "", Reason: "empty, and so is " + EnvKafkaAbortTopic + ": the brokers would serve nothing"})
+	}
+	if s.WebhookSecret != "" && s.WebhookURL == "" {
+		errs = append(errs, &FieldError{Field: EnvWebhookURL, Value: "", Reason: "empty, but " + EnvWebhookSecret + " is set"})
+	}
+	return errors.Join(errs...)
+}
+
+func normEventsFormat(s string) (string, error) {
+	switch v := strings.ToLower(strings.TrimSpace(s)); v {
+	case "json", "oma":
+		return v, nil
+	}
+	return "", errors.New(`not "json" or "oma"`)
+}
+
+func normWebhookURL(s string) (string, error) {
+	s = strings.TrimSpace(s)
+	if s == "" {
+		return "", nil
+	}
+	u, err := url.Parse(s)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return "", errors.New("not an http or https URL")
+	}
+	return s, nil
+}
+
+func normNATSURL(s string) (string, error) {
+	s = strings.TrimSpace(s)
+	if s == "" {
+		return "", nil
+	}
+	for _, part := range strings.Split(s, ",") {
+		u, err := url.Parse(strings.TrimSpace(part))
+		if err != nil || (u.Scheme != "nats" && u.Scheme != "tls" && u.Scheme != "ws" && u.Scheme != "wss") || u.Host == "" {
+			return "", errors.New("not a list of NATS URLs (like nats://127.0.0.1:4222)")
+		}
+	}
+	return s, nil
+}
+
+// subjectToken is one token of a NATS subject without wildcards.
+var subjectToken = regexp.MustCompile(`^[^.*> \t\r\n]+$`)
+
+func normSubject(s string) (string, error) {
+	s = strings.TrimSpace(s)
+	for _, tok := range strings.Split(s, ".") {
+		if !subjectToken.MatchString(tok) {
+			return "", errors.New("not a NATS subject without wildcards (like rota.events)")
+		}
+	}
+	return s, nil
+}
+
+func normAbortSubject(s string) (string, error) {
+	if strings.EqualFold(strings.TrimSpace(s), SinkOff) {
+		return SinkOff, nil
+	}
+	return normSubject(s)
+}
+
+// kafkaTopic is a legal Kafka topic name.
+var kafkaTopic = regexp.MustCompile(`^[a-zA-Z0-9._-]{1,249}$`)
+
+func normTopic(s string) (string, error) {
+	s = strings.TrimSpace(s)
+	if s != "" && (!kafkaTopic.MatchString(s) || s == "." || s == "..") {
+		return "", errors.New("not a Kafka name (letters, digits, '.', '_' and '-', at most 249)")
+	}
+	return s, nil
+}
+
+func normHostPort(s string) (string, error) {
+	if _, port, err := net.SplitHostPort(s); err != nil || port == "" {
+		return "", errors.New("not host:port")
+	}
+	return s, nil
+}
+
+func normName(s string) (string, error) {
+	s = strings.TrimSpace(s)
+	if s == "" || strings.ContainsFunc(s, unicode.IsControl) {
+		return "", errors.New("not a name (empty, or with control characters)")
+	}
+	return s, nil
+}
+
+// boolValue is an on/off setting.
+type boolValue struct{ p *bool }
+
+func (v *boolValue) Type() string { return "on|off" }
+func (v *boolValue) check() error { return nil }
+func (v *boolValue) String() string {
+	if *v.p {
+		return "on"
+	}
+	return "off"
+}
+func (v *boolValue) Set(s string) error {
+	switch strings.ToLower(strings.TrimSpace(s)) {
+	case "on", "true", "yes", "1":
+		*v.p = true
+	case "off", "false", "no", "0":
+		*v.p = false
+	default:
+		return errors.New(`not "on" or "off"`)
+	}
+	return nil
+}
+
+// listValue is a comma-separated list; blank items are skipped and each
+// other item is checked by item.
+type listValue struct {
+	p    *[]string
+	item func(string) (string, error)
+}
+
+func (v *listValue) Type() string   { return "list" }
+func (v *listValue) String() string { return strings.Join(*v.p, ",") }
+func (v *listValue) check() error   { _, err := v.parse(v.String()); return err }
+func (v *listValue) Set(s string) error {
+	items, err := v.parse(s)
+	if err != nil {
+		return err
+	}
+	*v.p = items
+	return nil
+}
+
+func (v *listValue) parse(s string) ([]string, error) {
+	var out []string
+	for _, part := range strings.Split(s, ",") {
+		part = strings.TrimSpace(part)
+		if part == "" {
+			continue
+		}
+		n, err := v.item(part)
+		if err != nil {
+			return nil, fmt.Errorf("%w (item %q)", err, part)
+		}
+		out = append(out, n)
+	}
+	return out, nil
+}
