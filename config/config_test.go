@@ -303,7 +303,7 @@ func TestBindFlagsDefaultsShown(t *testing.T) {
 		"events-max": "100000", "events-max-age": "1d", "http-max-event-streams": "100", "event-log": "on",
 	}
 	want["server"], want["token"] = "", "" // the CLI's remote mode
-	for f, d := range map[string]string{ // the event sinks
+	for f, d := range map[string]string{   // the event sinks
 		"events-format": "json", "events-kinds": "", "events-queues": "", "webhook-url": "", "webhook-secret": "",
 		"nats-url": "", "nats-subject": "rota.events", "nats-jetstream": "off", "nats-abort-subject": "rota.abort",
 		"kafka-brokers": "", "kafka-topic": "", "kafka-abort-topic": "", "kafka-group": "rota", "abort-key-field": "key",
