@@ -474,37 +474,19 @@ func TestParseLevel(t *testing.T) {
 	}
 }
 
+// TestParseDuration checks ParseDuration and FormatDuration, the syntax's
+// exported names; internal/duration's tests have the syntax's cases.
 func TestParseDuration(t *testing.T) {
 	t.Parallel()
-	tests := []struct {
-		in      string
-		want    time.Duration
-		wantErr bool
-	}{
-		{"30s", 30 * time.Second, false},
-		{"1h30m", 90 * time.Minute, false},
-		{"0", 0, false},
-		{"7d", 7 * 24 * time.Hour, false},
-		{"1d12h", 36 * time.Hour, false},
-		{"-2d", -48 * time.Hour, false},
-		{"+1d", 24 * time.Hour, false},
-		{"0d", 0, false},
-		{"1d-1h", 0, true},
-		{"1.5d", 0, true},
-		{"d", 0, true},
-		{"1dx", 0, true},
-		{"abc", 0, true},
-		{"30", 0, true},
-		{"200000d", 0, true},
-		{"106751d23h47m17s", 0, true},
+	if d, err := ParseDuration("1d12h"); err != nil || d != 36*time.Hour {
+		t.Errorf("ParseDuration(1d12h) = %v, %v", d, err)
 	}
-	for _, tt := range tests {
-		got, err := ParseDuration(tt.in)
-		if (err != nil) != tt.wantErr || got != tt.want {
-			t.Errorf("ParseDuration(%q) = %v, %v; want %v, error %v", tt.in, got, err, tt.want, tt.wantErr)
+	for _, s := range []string{"abc", "30", "1.5d", "200000d"} {
+		if d, err := ParseDuration(s); err == nil || !strings.HasPrefix(err.Error(), "config: ") {
+			t.Errorf("ParseDuration(%q) = %v, %v; want an error starting config: ", s, d, err)
 		}
 	}
-	for _, d := range []time.Duration{0, time.Nanosecond, 1500 * time.Millisecond, 24 * time.Hour, -72 * time.Hour, 36 * time.Hour, 1<<63 - 1, -1 << 63} {
+	for _, d := range []time.Duration{0, 1500 * time.Millisecond, -72 * time.Hour, 1<<63 - 1} {
 		if got, err := ParseDuration(FormatDuration(d)); err != nil || got != d {
 			t.Errorf("ParseDuration(FormatDuration(%v) = %q) = %v, %v", d, FormatDuration(d), got, err)
 		}

@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"math"
 	"sort"
 	"strconv"
 	"strings"
@@ -12,6 +11,8 @@ import (
 	"unicode"
 
 	"github.com/spf13/pflag"
+
+	"github.com/rotahq/rota/internal/duration"
 )
 
 // BindFlags registers one flag per setting on fs (--database-url, --node-id,
@@ -93,42 +94,27 @@ func (v *durationValue) checkValue(d time.Duration) error {
 func (v *durationValue) Set(s string) error {
 	var d time.Duration
 	var err error
-	if v.flag && isDecimal(s) {
-		d, err = parseSeconds(s)
-	} else if d, err = ParseDuration(s); err != nil {
-		err = errors.New("not a duration (like 30s)")
-		if v.flag {
-			err = errors.New("not a duration (like 90s, 1h30m or 7d) or a number of seconds")
+	switch {
+	case v.flag && duration.IsDecimal(s):
+		if d, err = duration.ParseSeconds(s); errors.Is(err, duration.ErrRange) {
+			return errors.New("a number of seconds out of range")
+		} else if err != nil {
+			return errors.New("not a number of seconds (like 90 or 1.5)")
 		}
-	}
-	if err != nil {
-		return err
+	case v.flag:
+		if d, err = duration.Parse(s); err != nil {
+			return errors.New("not a duration (like 90s, 1h30m or 7d) or a number of seconds")
+		}
+	default:
+		if d, err = duration.Parse(s); err != nil {
+			return errors.New("not a duration (like 30s)")
+		}
 	}
 	if err := v.checkValue(d); err != nil {
 		return err
 	}
 	*v.p = d
 	return nil
-}
-
-// isDecimal reports whether s is written as a decimal number, like a JSON
-// number ("90", "-1.5", "2e3"), with no unit.
-func isDecimal(s string) bool {
-	return s != "" && strings.IndexFunc(s, func(r rune) bool { return !strings.ContainsRune("0123456789.+-eE", r) }) < 0
-}
-
-// parseSeconds reads a decimal number of seconds, as the HTTP API reads a
-// JSON number for a duration.
-func parseSeconds(s string) (time.Duration, error) {
-	f, err := strconv.ParseFloat(s, 64)
-	if err != nil && !errors.Is(err, strconv.ErrRange) {
-		return 0, errors.New("not a number of seconds (like 90 or 1.5)")
-	}
-	ns := math.Round(f * float64(time.Second))
-	if err != nil || ns >= math.MaxInt64 || ns <= math.MinInt64 {
-		return 0, errors.New("a number of seconds out of range")
-	}
-	return time.Duration(ns), nil
 }
 
 type levelValue struct{ p *slog.Level }
@@ -246,62 +232,17 @@ func ValidQueueName(name string) bool {
 }
 
 // ParseDuration parses a Go duration ("30s", "1h30m", "250ms") that may start
-// with a whole number of days ("7d", "1d12h").
+// with a whole number of days ("7d", "1d12h"): the syntax of rota's
+// durations everywhere (the settings, the worker files, the HTTP API, the
+// CLI's flags, an exec worker's retry hint).
 func ParseDuration(s string) (time.Duration, error) {
-	sign, daysText, rest, ok := cutDays(s)
-	if !ok {
-		d, err := time.ParseDuration(s)
-		if err != nil {
-			return 0, fmt.Errorf("config: %w", err)
-		}
-		return d, nil
-	}
-	days, err := strconv.ParseInt(daysText, 10, 64)
-	if err != nil || days > math.MaxInt64/int64(24*time.Hour) {
-		return 0, fmt.Errorf("config: duration %q is out of range", s)
-	}
-	d := time.Duration(days) * 24 * time.Hour
-	if rest != "" {
-		if rest[0] == '-' || rest[0] == '+' {
-			return 0, fmt.Errorf("config: invalid duration %q", s)
-		}
-		r, err := time.ParseDuration(rest)
-		if err != nil {
-			return 0, fmt.Errorf("config: invalid duration %q", s)
-		}
-		if r > math.MaxInt64-d {
-			return 0, fmt.Errorf("config: duration %q is out of range", s)
-		}
-		d += r
-	}
-	if sign == "-" {
-		d = -d
+	d, err := duration.Parse(s)
+	if err != nil {
+		return 0, fmt.Errorf("config: %w", err)
 	}
 	return d, nil
 }
 
-// cutDays splits "[sign]<digits>d<rest>".
-func cutDays(s string) (sign, days, rest string, ok bool) {
-	i := 0
-	if i < len(s) && (s[i] == '-' || s[i] == '+') {
-		i++
-	}
-	j := i
-	for j < len(s) && s[j] >= '0' && s[j] <= '9' {
-		j++
-	}
-	if j == i || j == len(s) || s[j] != 'd' {
-		return "", "", "", false
-	}
-	return s[:i], s[i:j], s[j+1:], true
-}
-
 // FormatDuration writes d so that ParseDuration reads it back: whole days as
 // "7d", anything else as time.Duration.String does ("36h0m0s", "1.5s").
-func FormatDuration(d time.Duration) string {
-	const day = 24 * time.Hour
-	if d != 0 && d%day == 0 {
-		return strconv.FormatInt(int64(d/day), 10) + "d"
-	}
-	return d.String()
-}
+func FormatDuration(d time.Duration) string { return duration.Format(d) }

@@ -13,6 +13,8 @@ import (
 	"strings"
 	"time"
 	"unicode/utf8"
+
+	"github.com/rotahq/rota/internal/duration"
 )
 
 // Known keys of a worker file.
@@ -458,24 +460,9 @@ func decodeDuration(v json.RawMessage, positive bool) (*time.Duration, error) {
 	if positive {
 		want = `a duration like "30s" or a number of seconds, > 0`
 	}
-	var d time.Duration
-	if s, ok := decodeString(v); ok {
-		var err error
-		if d, err = ParseDuration(s); err != nil {
-			return nil, errors.New(want)
-		}
-	} else {
-		f, err := strconv.ParseFloat(string(v), 64)
-		if err != nil || math.IsNaN(f) {
-			return nil, errors.New(want)
-		}
-		ns := math.Round(f * float64(time.Second))
-		if ns >= math.MaxInt64 || ns <= math.MinInt64 {
-			return nil, errors.New(want)
-		}
-		d = time.Duration(ns)
-	}
-	if d < 0 || (positive && d == 0) {
+	// null (in an object: a top-level null unsets the key) is no duration.
+	d, err := duration.ParseJSON(v)
+	if err != nil || isNull(v) || d < 0 || (positive && d == 0) {
 		return nil, errors.New(want)
 	}
 	return &d, nil
