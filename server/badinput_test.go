@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"strings"
@@ -124,6 +125,11 @@ func TestBadInputChangesNothing(t *testing.T) {
 		{"negative delay", "POST", "/v1/jobs", w, `{"kind":"t.a","delay":"-1h"}`, 400, CodeInvalid, "delay"},
 		{"bad delay", "POST", "/v1/jobs", w, `{"kind":"t.a","delay":"soon"}`, 400, CodeInvalid, "delay"},
 		{"negative timeout", "POST", "/v1/jobs", w, `{"kind":"t.a","timeout":-5}`, 400, CodeInvalid, "timeout"},
+		{"timeout out of range", "POST", "/v1/jobs", w, `{"kind":"t.a","timeout":1e300}`, 400, CodeInvalid, "timeout"},
+		{"timeout at 2^63 ns", "POST", "/v1/jobs", w, `{"kind":"t.a","timeout":9223372036.854775807}`, 400, CodeInvalid, "timeout"},
+		{"delay days out of range", "POST", "/v1/jobs", w, `{"kind":"t.a","delay":"200000d"}`, 400, CodeInvalid, "delay"},
+		{"delay seconds as a string", "POST", "/v1/jobs", w, `{"kind":"t.a","delay":"90"}`, 400, CodeInvalid, "delay"},
+		{"delay as object", "POST", "/v1/jobs", w, `{"kind":"t.a","delay":{"s":90}}`, 400, CodeInvalid, "delay"},
 		{"bad conflict policy", "POST", "/v1/jobs", w, `{"kind":"t.a","key":"k9","on_conflict":"merge"}`, 400, CodeInvalid, "on_conflict"},
 		{"policy without key", "POST", "/v1/jobs", w, `{"kind":"t.a","on_conflict":"replace"}`, 400, CodeInvalid, "on_conflict"},
 		{"empty metadata key", "POST", "/v1/jobs", w, `{"kind":"t.a","metadata":{"":"x"}}`, 400, CodeInvalid, "metadata"},
@@ -351,5 +357,23 @@ func TestBadInputChangesNothing(t *testing.T) {
 	}
 	if r := e.do("POST", "/v1/jobs", w, `{"kind":"t.a"}`); r.status != http.StatusOK {
 		t.Errorf("a good request after all that: %d %s", r.status, r.body)
+	}
+}
+
+// TestParseDurationMessages: a duration the API cannot read is a 400 that
+// names the field, with internal/duration's reason.
+func TestParseDurationMessages(t *testing.T) {
+	t.Parallel()
+	for raw, want := range map[string]string{
+		`1e300`:     `invalid timeout: 1e300 seconds is out of range`,
+		`"soon"`:    `invalid timeout: "soon" is not a duration (like 90s, 1h30m or 7d)`,
+		`"200000d"`: `invalid timeout: "200000d" is out of range`,
+		`true`:      `invalid timeout: true is neither a duration string (like "90s") nor a number of seconds`,
+	} {
+		d, err := parseDuration("timeout", json.RawMessage(raw))
+		ae, ok := err.(*apiError)
+		if !ok || ae.Status != http.StatusBadRequest || ae.Code != CodeInvalid || ae.Field != "timeout" || ae.Message != want {
+			t.Errorf("parseDuration(timeout, %s) = %v, %#v; want a 400 on timeout: %s", raw, d, err, want)
+		}
 	}
 }

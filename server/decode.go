@@ -1,7 +1,6 @@
 package server
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -13,7 +12,7 @@ import (
 	"time"
 
 	"github.com/rotahq/rota"
-	"github.com/rotahq/rota/config"
+	"github.com/rotahq/rota/internal/duration"
 )
 
 // decodeBody decodes the request body, one JSON object, into v, strictly:
@@ -99,31 +98,14 @@ func jsonTypeName(goType string) string {
 }
 
 // parseDuration reads a JSON duration: a string like "90s", "1h30m" or
-// "7d", or a number of seconds. Absent or null is 0.
+// "7d", or a number of seconds (internal/duration's ParseJSON). Absent or
+// null is 0.
 func parseDuration(field string, raw json.RawMessage) (time.Duration, error) {
-	raw = bytes.TrimSpace(raw)
-	if len(raw) == 0 || string(raw) == "null" {
-		return 0, nil
+	d, err := duration.ParseJSON(raw)
+	if err != nil {
+		return 0, invalid(field, "%v", err)
 	}
-	if raw[0] == '"' {
-		var s string
-		if err := json.Unmarshal(raw, &s); err != nil {
-			return 0, invalid(field, "not a JSON string")
-		}
-		d, err := config.ParseDuration(s)
-		if err != nil {
-			return 0, invalid(field, "%q is not a duration (like 90s, 1h30m or 7d)", s)
-		}
-		return d, nil
-	}
-	var secs float64
-	if err := json.Unmarshal(raw, &secs); err != nil {
-		return 0, invalid(field, "want a duration string (like \"90s\") or a number of seconds")
-	}
-	if secs > float64(1<<63-1)/float64(time.Second) || secs < -float64(1<<63-1)/float64(time.Second) {
-		return 0, invalid(field, "%v seconds is out of range", secs)
-	}
-	return time.Duration(secs * float64(time.Second)), nil
+	return d, nil
 }
 
 // parseTime reads an RFC 3339 time.
