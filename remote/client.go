@@ -13,6 +13,7 @@ import (
 
 	"github.com/rotahq/rota"
 	"github.com/rotahq/rota/internal/apiwire"
+	"github.com/rotahq/rota/internal/duration"
 )
 
 // Defaults of Options.
@@ -203,14 +204,16 @@ func marshalArgs(args any) (json.RawMessage, error) {
 	return b, nil
 }
 
-// parseDuration reads a duration the API wrote (Go's syntax); "" is 0.
+// parseDuration reads a duration the API wrote: Go's syntax, or with a
+// leading number of days ("7d") as the API reads them (internal/duration);
+// "" is 0.
 func parseDuration(field, s string) (time.Duration, error) {
 	if s == "" {
 		return 0, nil
 	}
-	d, err := time.ParseDuration(s)
+	d, err := duration.Parse(s)
 	if err != nil {
-		return 0, fmt.Errorf("rota remote: the server's %s %q is not a duration: %w", field, s, err)
+		return 0, fmt.Errorf("rota remote: the server's %s: %w", field, err)
 	}
 	return d, nil
 }

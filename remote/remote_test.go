@@ -384,3 +384,33 @@ func TestNewChecksTheBaseURL(t *testing.T) {
 		}
 	}
 }
+
+// TestReadsDurationsAsTheServer: the client reads a duration in an answer
+// as the server reads one in a request, days included ("7d", which the
+// server already writes for a kind's retention in GET /v1/kinds), and
+// names the field of one it cannot read.
+func TestReadsDurationsAsTheServer(t *testing.T) {
+	t.Parallel()
+	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		timeout := map[string]string{"/v1/jobs/1": "7d", "/v1/jobs/2": "1d12h", "/v1/jobs/3": "90s", "/v1/jobs/4": "soon"}[r.URL.Path]
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write([]byte(`{"id":1,"kind":"t.a","queue":"default","state":"queued","args":{},"priority":100,` +
+			`"run_at":"2026-12-01T10:00:00Z","attempt":0,"max_attempts":25,"timeout":"` + timeout + `",` +
+			`"created_at":"2026-12-01T10:00:00Z","updated_at":"2026-12-01T10:00:00Z"}`))
+	}))
+	t.Cleanup(ts.Close)
+	c, err := remote.New(ts.URL, remote.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	for id, want := range map[int64]time.Duration{1: 7 * 24 * time.Hour, 2: 36 * time.Hour, 3: 90 * time.Second} {
+		if j, err := c.Get(ctx, id); err != nil || j.Timeout != want {
+			t.Errorf("Get(%d): %v; want timeout %s", id, err, want)
+		}
+	}
+	const want = `rota remote: the server's timeout: "soon" is not a duration (like 90s, 1h30m or 7d)`
+	if j, err := c.Get(ctx, 4); err == nil || err.Error() != want {
+		t.Errorf("Get(4) = %v, %v; want error %q", j, err, want)
+	}
+}

@@ -13,10 +13,12 @@
 // Conventions of the API:
 //   - Times in responses are RFC 3339 with nanoseconds, as time.Time
 //     marshals them; a zero time is left out (omitzero).
-//   - Durations in responses are strings in Go's syntax ("1m30s").
-//     Durations in requests are json.RawMessage: the server takes a string
-//     in Go's syntax, a leading number of days ("7d"), or a number of
-//     seconds, and names the field when it cannot read one; the client
+//   - Durations in responses are strings in Go's syntax ("1m30s"; a
+//     kind's retention of whole days as "7d"), which the client reads with
+//     internal/duration, days included. Durations in requests are
+//     json.RawMessage: the server takes a string in Go's syntax, a leading
+//     number of days ("7d"), or a number of seconds (internal/duration's
+//     ParseJSON), and names the field when it cannot read one; the client
 //     sends a string in Go's syntax.
 //   - Request fields carry omitempty so that the client leaves out what it
 //     does not set; the server decodes strictly (unknown fields are an
