@@ -5,10 +5,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"math"
 	"strings"
 	"time"
 
+	"github.com/rotahq/rota/internal/duration"
 	"github.com/rotahq/rota/internal/execworker"
 	"github.com/rotahq/rota/store"
 )
@@ -20,9 +20,9 @@ const DefaultExecRetryDelay = 10 * time.Second
 
 // execRetryAfter reads the delay that a command exiting with status 75
 // may give as the last line of its standard output (out, when that line
-// is JSON): {"retry_after": "5m"} (a Go duration) or {"retry_after": 300}
-// (seconds). ok is false when out gives none; err says why a given one is
-// not a positive delay.
+// is JSON): {"retry_after": "5m"} (a duration as the HTTP API reads one:
+// "90s", "1h30m", "7d") or {"retry_after": 300} (seconds). ok is false
+// when out gives none; err says why a given one is not a positive delay.
 func execRetryAfter(out json.RawMessage) (d time.Duration, ok bool, err error) {
 	var hint struct {
 		RetryAfter json.RawMessage `json:"retry_after"`
@@ -31,20 +31,8 @@ func execRetryAfter(out json.RawMessage) (d time.Duration, ok bool, err error) {
 		len(hint.RetryAfter) == 0 || string(hint.RetryAfter) == "null" {
 		return 0, false, nil
 	}
-	var text string
-	var secs float64
-	switch {
-	case json.Unmarshal(hint.RetryAfter, &text) == nil:
-		if d, err = time.ParseDuration(text); err != nil {
-			return 0, false, fmt.Errorf("retry_after %q is not a duration (like 90s or 1h30m)", text)
-		}
-	case json.Unmarshal(hint.RetryAfter, &secs) == nil:
-		if secs > float64(math.MaxInt64)/float64(time.Second) {
-			return 0, false, fmt.Errorf("retry_after %v seconds is out of range", secs)
-		}
-		d = time.Duration(secs * float64(time.Second))
-	default:
-		return 0, false, fmt.Errorf("retry_after %s is neither a duration string nor a number of seconds", hint.RetryAfter)
+	if d, err = duration.ParseJSON(hint.RetryAfter); err != nil {
+		return 0, false, fmt.Errorf("retry_after %w", err)
 	}
 	if d <= 0 {
 		return 0, false, fmt.Errorf("retry_after %s is not a positive delay", hint.RetryAfter)
@@ -59,8 +47,9 @@ func execRetryAfter(out json.RawMessage) (d time.Duration, ok bool, err error) {
 // reads with ConfigFrom) is the input's "config" object. Exit 0 is done,
 // with the last line of standard output as the result if it is JSON; exit
 // 75 is RetryAfter(DefaultExecRetryDelay), or RetryAfter of the delay the
-// last line of standard output gives as {"retry_after": "5m"} or
-// {"retry_after": 300} (seconds), with stderr's tail in the attempt's
+// last line of standard output gives as {"retry_after": "5m"} (a duration
+// as the HTTP API reads one, "7d" too) or {"retry_after": 300} (seconds),
+// with stderr's tail in the attempt's
 // record; after exit 0 the tail of standard error is logged at
 // debug level with the job's logger; any other exit fails the attempt
 // with the end of standard error. On abort, timeout or shutdown the process
