@@ -12,13 +12,35 @@ import (
 // maxSeconds is the largest whole number of seconds a time.Duration holds.
 const maxSeconds = "9223372036"
 
+// parseCase is an input of a parser, what it should give, and the text
+// its error should have ("" for none); an error about the range should
+// wrap ErrRange, and no other.
+type parseCase struct {
+	in      string
+	want    time.Duration
+	wantErr string
+}
+
+func checkParser(t *testing.T, name string, parse func(string) (time.Duration, error), cases []parseCase) {
+	t.Helper()
+	for _, c := range cases {
+		got, err := parse(c.in)
+		ok := err == nil && got == c.want
+		if c.wantErr != "" {
+			ok = err != nil && got == 0 && strings.Contains(err.Error(), c.wantErr)
+		}
+		if !ok {
+			t.Errorf("%s(%q) = %v, %v; want %v, error with %q", name, c.in, got, err, c.want, c.wantErr)
+		}
+		if strings.Contains(c.wantErr, "out of range") != errors.Is(err, ErrRange) {
+			t.Errorf("%s(%q): error %v: wraps ErrRange is %v", name, c.in, err, errors.Is(err, ErrRange))
+		}
+	}
+}
+
 func TestParse(t *testing.T) {
 	t.Parallel()
-	for _, tt := range []struct {
-		in      string
-		want    time.Duration
-		wantErr string // in the error; "" for none
-	}{
+	checkParser(t, "Parse", Parse, []parseCase{
 		{"30s", 30 * time.Second, ""},
 		{"1h30m", 90 * time.Minute, ""},
 		{"250ms", 250 * time.Millisecond, ""},
@@ -43,15 +65,7 @@ func TestParse(t *testing.T) {
 		{"200000d", 0, `"200000d" is out of range`},
 		{"99999999999999999999d", 0, "out of range"},
 		{"106751d23h47m17s", 0, "out of range"},
-	} {
-		got, err := Parse(tt.in)
-		if !matches(got, err, tt.want, tt.wantErr) {
-			t.Errorf("Parse(%q) = %v, %v; want %v, error with %q", tt.in, got, err, tt.want, tt.wantErr)
-		}
-		if strings.Contains(tt.wantErr, "out of range") && !errors.Is(err, ErrRange) {
-			t.Errorf("Parse(%q): error %v does not wrap ErrRange", tt.in, err)
-		}
-	}
+	})
 	for _, d := range []time.Duration{0, time.Nanosecond, 1500 * time.Millisecond, day, -3 * day, 36 * time.Hour, 1<<63 - 1, -1 << 63} {
 		if got, err := Parse(Format(d)); err != nil || got != d {
 			t.Errorf("Parse(Format(%v) = %q) = %v, %v", d, Format(d), got, err)
@@ -61,11 +75,7 @@ func TestParse(t *testing.T) {
 
 func TestParseSeconds(t *testing.T) {
 	t.Parallel()
-	for _, tt := range []struct {
-		in      string
-		want    time.Duration
-		wantErr string // in the error; "" for none
-	}{
+	checkParser(t, "ParseSeconds", ParseSeconds, []parseCase{
 		{"90", 90 * time.Second, ""},
 		{"1.5", 1500 * time.Millisecond, ""},
 		{"+5", 5 * time.Second, ""},
@@ -94,24 +104,13 @@ func TestParseSeconds(t *testing.T) {
 		{"9223372036.854775807", 0, "out of range"}, // 2^63 ns after rounding to a float64
 		{"-9223372036.854775808", 0, "out of range"},
 		{"1e10", 0, "out of range"},
-	} {
-		got, err := ParseSeconds(tt.in)
-		if !matches(got, err, tt.want, tt.wantErr) {
-			t.Errorf("ParseSeconds(%q) = %v, %v; want %v, error with %q", tt.in, got, err, tt.want, tt.wantErr)
-		}
-		if strings.Contains(tt.wantErr, "out of range") != errors.Is(err, ErrRange) {
-			t.Errorf("ParseSeconds(%q): error %v: wraps ErrRange is %v", tt.in, err, errors.Is(err, ErrRange))
-		}
-	}
+	})
 }
 
 func TestParseJSON(t *testing.T) {
 	t.Parallel()
-	for _, tt := range []struct {
-		in      string
-		want    time.Duration
-		wantErr string // in the error; "" for none
-	}{
+	parseJSON := func(s string) (time.Duration, error) { return ParseJSON([]byte(s)) }
+	checkParser(t, "ParseJSON", parseJSON, []parseCase{
 		{``, 0, ""},
 		{`null`, 0, ""},
 		{` null `, 0, ""},
@@ -156,22 +155,7 @@ func TestParseJSON(t *testing.T) {
 		{`"90s`, 0, "is not a JSON string"},
 		{`"` + strings.Repeat("x", 100) + `"`, 0, "is not a duration"},
 		{strings.Repeat("[", 100), 0, strings.Repeat("[", 40) + "… is neither"},
-	} {
-		got, err := ParseJSON([]byte(tt.in))
-		if !matches(got, err, tt.want, tt.wantErr) {
-			t.Errorf("ParseJSON(%s) = %v, %v; want %v, error with %q", tt.in, got, err, tt.want, tt.wantErr)
-		}
-		if strings.Contains(tt.wantErr, "out of range") != errors.Is(err, ErrRange) {
-			t.Errorf("ParseJSON(%s): error %v: wraps ErrRange is %v", tt.in, err, errors.Is(err, ErrRange))
-		}
-	}
-}
-
-func matches(got time.Duration, err error, want time.Duration, wantErr string) bool {
-	if wantErr == "" {
-		return err == nil && got == want
-	}
-	return err != nil && got == 0 && strings.Contains(err.Error(), wantErr)
+	})
 }
 
 // FuzzParseJSON checks that ParseJSON never panics, that every error says
