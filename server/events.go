@@ -158,7 +158,11 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request) error {
 	cursor := req.after
 	switch {
 	case cursor < 0:
+		// From now: say where now is, so that a client that reconnects
+		// before its first event resumes here, not at the log's end then
+		// (which would lose what happened in between).
 		cursor = last
+		sw.printf("id: %d\n\n", last)
 	case cursor > last:
 		sw.event(last, SSEGap, gapData{ID: last, Reason: GapUnknown, After: cursor})
 		cursor = last

@@ -298,6 +298,50 @@ func TestEventsResume(t *testing.T) {
 	}
 }
 
+// TestEventsFromNowSaysWhere: a stream opened without an id starts with
+// an id alone, the log's end, so that a client dropped before its first
+// event resumes there and loses nothing changed while it was away.
+func TestEventsFromNowSaysWhere(t *testing.T) {
+	t.Parallel()
+	e, hs := newEventsEnv(t, Options{})
+	for range 3 {
+		enqueue(t, e.client, "t.before")
+	}
+	var last int64
+	waitFor(t, "the events logged", func() bool {
+		last, _ = e.client.Store().LastEventID(t.Context())
+		return last >= 3
+	})
+	s, _ := openStream(t, hs.URL, "/v1/events?kind=t.away", "")
+	var first sseMessage
+	timeout := time.After(waitTimeout)
+	for first.id == "" {
+		select {
+		case m, ok := <-s.msgs:
+			if !ok {
+				t.Fatal("the event stream ended")
+			}
+			if m.data != "" {
+				t.Fatalf("an event %s %q before the stream's position", m.id, m.typ)
+			}
+			first = m
+		case <-timeout:
+			t.Fatal("timed out waiting for the stream's position")
+		}
+	}
+	if first.id != strconv.FormatInt(last, 10) {
+		t.Fatalf("first id %s, want the log's end %d", first.id, last)
+	}
+	s.close() // dropped before any event
+	away := []int64{enqueue(t, e.client, "t.away").ID, enqueue(t, e.client, "t.away").ID}
+	again, _ := openStream(t, hs.URL, "/v1/events?kind=t.away", first.id)
+	for _, id := range away {
+		if d := again.job(); d.JobID != id {
+			t.Fatalf("resumed with job %d, want %d (changed while away)", d.JobID, id)
+		}
+	}
+}
+
 func TestEventsGaps(t *testing.T) {
 	t.Parallel()
 	e, hs := newEventsEnv(t, Options{})
