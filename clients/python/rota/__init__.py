@@ -5,6 +5,7 @@
     client = rota.Client("http://127.0.0.1:7700", token=None)
     job = client.enqueue("report.build", {"month": "2026-11"}, delay=60)
     client.get(job["id"])
+    client.create_schedule("reports/nightly", "report.build", "daily at 02:00", zone="Europe/Amsterdam")
 
     w = rota.Worker(client, concurrency=4)
 
@@ -17,7 +18,7 @@
 See README.md next to this package.
 """
 
-from .client import DEFAULT_TIMEOUT, Client, Lease, Page, parse_time
+from .client import DEFAULT_TIMEOUT, Client, Lease, Page, SchedulePage, parse_time
 from .errors import (APIError, BadRequest, Conflict, ConnectionFailed, Duplicate, Forbidden, LeaseLost, NotFound,
                      RotaError, ServerError, TooLarge, TooManyRequests, Unauthorized, Unavailable)
 from .worker import (DEFAULT_CONCURRENCY, DEFAULT_GRACE, DEFAULT_LEASE, DEFAULT_WAIT, Fail, Job, RetryAfter, Snooze,
@@ -26,7 +27,7 @@ from .worker import (DEFAULT_CONCURRENCY, DEFAULT_GRACE, DEFAULT_LEASE, DEFAULT_
 __version__ = "0.1.0"
 
 __all__ = [
-    "Client", "Page", "Lease", "parse_time", "DEFAULT_TIMEOUT",
+    "Client", "Page", "SchedulePage", "Lease", "parse_time", "DEFAULT_TIMEOUT",
     "Worker", "Job", "RetryAfter", "Fail", "Snooze",
     "DEFAULT_CONCURRENCY", "DEFAULT_LEASE", "DEFAULT_WAIT", "DEFAULT_GRACE",
     "RotaError", "ConnectionFailed", "APIError", "BadRequest", "Unauthorized", "Forbidden", "NotFound",

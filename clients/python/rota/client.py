@@ -1,6 +1,6 @@
 """The HTTP client of rota's REST API (``rota serve``), standard library only.
 
-Jobs, queues, stats, nodes and kinds come back as the API's JSON, decoded
+Jobs, schedules, queues, stats, nodes and kinds come back as the API's JSON, decoded
 into plain ``dict`` and ``list`` values (times as RFC 3339 strings,
 durations as strings like ``"1m30s"``); see the API's OpenAPI document at
 ``/v1/openapi.json`` for every field.
@@ -16,7 +16,7 @@ from typing import Any, Dict, Iterable, Iterator, List, Mapping, NamedTuple, Opt
 
 from .errors import APIError, ConnectionFailed, error_class
 
-__all__ = ["Client", "Page", "Lease", "DEFAULT_TIMEOUT", "duration", "rfc3339", "parse_time"]
+__all__ = ["Client", "Page", "SchedulePage", "Lease", "DEFAULT_TIMEOUT", "duration", "rfc3339", "parse_time"]
 
 #: Seconds a request may take before it fails with :class:`ConnectionFailed`
 #: (long-polling requests get their ``wait`` on top).
@@ -79,6 +79,14 @@ class Page(NamedTuple):
     next page (``None`` on the last)."""
 
     jobs: List[Dict[str, Any]]
+    next: Optional[str]
+
+
+class SchedulePage(NamedTuple):
+    """One page of :meth:`Client.list_schedules`: the schedules, by key,
+    and the cursor of the next page (``None`` on the last)."""
+
+    schedules: List[Dict[str, Any]]
     next: Optional[str]
 
 
@@ -281,6 +289,36 @@ class Client:
         """Delete a job that is not running (role ``admin``)."""
         return self.request("DELETE", "/v1/jobs/%d" % _id(job_id))
 
+    def complete_job(self, job_id: int, attempt: int, result: Any = None) -> Dict[str, Any]:
+        """End a popped job's ``attempt`` (the job's ``attempt`` when
+        :meth:`pop` returned it) done with ``result`` (any JSON); returns the
+        job.  :class:`Conflict` (field ``attempt``) when that attempt no
+        longer runs or was not popped through this server."""
+        body: Dict[str, Any] = {"attempt": attempt}
+        if result is not None:
+            body["result"] = result
+        return self.request("POST", "/v1/jobs/%d/complete" % _id(job_id), body)
+
+    def fail_job(self, job_id: int, attempt: int, error: Optional[str] = None, *,
+                 retry_after: Optional[Duration] = None, permanent: bool = False,
+                 cancel: bool = False) -> Dict[str, Any]:
+        """End a popped job's ``attempt`` otherwise: failed with ``error``
+        (retried with the kind's backoff while attempts remain), or put back
+        to run again after exactly ``retry_after`` (the attempt does not
+        count and no error is recorded), or ended ``error`` at once
+        (``permanent=True``), or ended ``aborted`` (``cancel=True``); at
+        most one of the three.  Returns the job."""
+        body: Dict[str, Any] = {"attempt": attempt}
+        if error is not None:
+            body["error"] = error
+        if retry_after is not None:
+            body["retry_after"] = duration(retry_after, "retry_after")
+        if permanent:
+            body["permanent"] = True
+        if cancel:
+            body["cancel"] = True
+        return self.request("POST", "/v1/jobs/%d/fail" % _id(job_id), body)
+
     # -- queues, stats, nodes, kinds ----------------------------------------
 
     def queues(self) -> List[Dict[str, Any]]:
@@ -290,11 +328,58 @@ class Client:
 
     def pause_queue(self, name: str) -> Dict[str, Any]:
         """Stop starting the queue's jobs."""
-        return self.request("POST", "/v1/queues/%s/pause" % urllib.parse.quote(name, safe=""))
+        return self.request("POST", "/v1/queues/%s/pause" % _name(name, "queue"))
 
     def resume_queue(self, name: str) -> Dict[str, Any]:
         """Start the queue's jobs again."""
-        return self.request("POST", "/v1/queues/%s/resume" % urllib.parse.quote(name, safe=""))
+        return self.request("POST", "/v1/queues/%s/resume" % _name(name, "queue"))
+
+    def update_queue(self, name: str, *, paused: Optional[bool] = None, max_size: Optional[int] = None,
+                     urgent_priority: Optional[int] = None) -> Dict[str, Any]:
+        """Change a queue's limits (role ``admin``; the queue need not have
+        jobs yet): ``max_size`` caps its waiting jobs (0: no cap; a full
+        queue refuses jobs with :class:`TooManyRequests` ``queue_full``),
+        ``urgent_priority`` lets jobs of that priority or under in anyway
+        (-1: none), ``paused`` as :meth:`pause_queue`.  Fields left ``None``
+        stay.  Returns the queue."""
+        body: Dict[str, Any] = {}
+        if paused is not None:
+            body["paused"] = paused
+        if max_size is not None:
+            body["max_size"] = max_size
+        if urgent_priority is not None:
+            body["urgent_priority"] = urgent_priority
+        return self.request("PATCH", "/v1/queues/%s" % _name(name, "queue"), body)
+
+    def push(self, queue: str, kind: str, args: Any = None, **options: Any) -> Dict[str, Any]:
+        """Enqueue one job into ``queue`` (``POST /v1/queues/{name}/push``);
+        the options are those of :meth:`enqueue` but ``queue``."""
+        if "queue" in options:
+            raise TypeError("push: the queue is the first argument, not an option")
+        return self.request("POST", "/v1/queues/%s/push" % _name(queue, "queue"), job_body(kind, args, **options))
+
+    def pop(self, queue: str, *, kinds: Union[None, str, Sequence[str]] = None,
+            metadata: Optional[Mapping[str, str]] = None, args: Optional[Mapping[str, Any]] = None,
+            wait: Optional[Duration] = None) -> Optional[Dict[str, Any]]:
+        """Take the next queued job of ``queue`` that matches the filters
+        (OpenKAT's pop): one of ``kinds``, every ``metadata`` pair, and every
+        top-level field of ``args`` (compared as JSON values).  Waits up to
+        ``wait`` for one (long-polling; at most the server's 60 s).
+        Returns the job, running and leased to the server for the kind's
+        lease, or ``None`` when none matched in time; end it with
+        :meth:`complete_job` or :meth:`fail_job` and its ``attempt``."""
+        body: Dict[str, Any] = {}
+        if kinds is not None:
+            body["kinds"] = [kinds] if isinstance(kinds, str) else list(kinds)
+        if metadata is not None:
+            body["metadata"] = dict(metadata)
+        if args is not None:
+            body["args"] = dict(args)
+        timeout = self.timeout
+        if wait is not None:
+            body["wait"] = duration(wait, "wait")
+            timeout += _seconds(wait)
+        return self.request("POST", "/v1/queues/%s/pop" % _name(queue, "queue"), body, timeout=timeout)
 
     def stats(self, *, hours: Optional[int] = None, from_: Optional[Time] = None,
               to: Optional[Time] = None) -> Dict[str, Any]:
@@ -316,6 +401,120 @@ class Client:
     def kinds(self) -> List[Dict[str, Any]]:
         """The kinds the serving node runs, with their configuration."""
         return self.request("GET", "/v1/kinds")["kinds"]
+
+    # -- schedules ---------------------------------------------------------
+
+    def create_schedule(self, key: str, kind: str, spec: str, args: Any = None, *, queue: Optional[str] = None,
+                        priority: Optional[int] = None, metadata: Optional[Mapping[str, str]] = None,
+                        zone: Optional[str] = None, jitter: Optional[Duration] = None,
+                        enabled: Optional[bool] = None, misfire: Optional[str] = None,
+                        misfire_grace: Optional[Duration] = None, misfire_cap: Optional[int] = None,
+                        overlap: Optional[str] = None, condition: Optional[str] = None) -> Dict[str, Any]:
+        """Store a new schedule and return it (with ``next_fire``).
+
+        ``spec`` is a schedule spec (``"daily at 02:00"``, ``"every 15m"``,
+        a cron line; see the guide) read in ``zone`` (IANA, default UTC);
+        ``args`` any JSON; ``jitter`` and ``misfire_grace`` durations;
+        ``misfire`` one of ``skip``, ``once``, ``all``; ``overlap`` one of
+        ``allow``, ``skip``, ``queue_one``.  Options left ``None`` take the
+        server's defaults.  :class:`Duplicate` (field ``key``) when the key
+        exists."""
+        body = schedule_body(key=key, kind=kind, spec=spec, args=args, queue=queue, priority=priority,
+                             metadata=metadata, zone=zone, jitter=jitter, enabled=enabled, misfire=misfire,
+                             misfire_grace=misfire_grace, misfire_cap=misfire_cap, overlap=overlap,
+                             condition=condition)
+        return self.request("POST", "/v1/schedules", body)
+
+    def update_schedule(self, key: str, *, kind: Optional[str] = None, spec: Optional[str] = None, args: Any = None,
+                        queue: Optional[str] = None, priority: Optional[int] = None,
+                        metadata: Optional[Mapping[str, str]] = None, zone: Optional[str] = None,
+                        jitter: Optional[Duration] = None, enabled: Optional[bool] = None,
+                        misfire: Optional[str] = None, misfire_grace: Optional[Duration] = None,
+                        misfire_cap: Optional[int] = None, overlap: Optional[str] = None,
+                        condition: Optional[str] = None) -> Dict[str, Any]:
+        """Change the fields given (those left ``None`` stay; ``metadata={}``
+        clears the metadata) and return the schedule.  A new ``spec`` or
+        ``zone`` moves the next fire; ``enabled=True`` also clears the
+        disabled reason and fires next at the first time after now."""
+        body = schedule_body(kind=kind, spec=spec, args=args, queue=queue, priority=priority, metadata=metadata,
+                             zone=zone, jitter=jitter, enabled=enabled, misfire=misfire,
+                             misfire_grace=misfire_grace, misfire_cap=misfire_cap, overlap=overlap,
+                             condition=condition)
+        return self.request("PATCH", "/v1/schedules/%s" % _name(key, "key"), body)
+
+    def get_schedule(self, key: str) -> Dict[str, Any]:
+        """One schedule; :class:`NotFound` (field ``key``) when there is none."""
+        return self.request("GET", "/v1/schedules/%s" % _name(key, "key"))
+
+    def list_schedules(self, *, kind: Optional[str] = None, enabled: Optional[bool] = None,
+                       pending: Optional[bool] = None, search: Optional[str] = None, limit: Optional[int] = None,
+                       cursor: Optional[str] = None) -> SchedulePage:
+        """One page of schedules by key: of ``kind``, only enabled
+        (``enabled=True``) or disabled ones (``False``), only ``queue_one``
+        schedules with a fire waiting (``pending=True``), whose key or kind
+        contains ``search`` (ignoring case).  Pass the page's ``next`` as
+        ``cursor`` for the following page; :meth:`iter_schedules` does."""
+        q: List[tuple] = []
+        if kind is not None:
+            q.append(("kind", kind))
+        for name, value in (("enabled", enabled), ("pending", pending)):
+            if value is not None:
+                if not isinstance(value, bool):
+                    raise TypeError("%s: want a bool, not %s" % (name, type(value).__name__))
+                q.append((name, "true" if value else "false"))
+        if search is not None:
+            q.append(("search", search))
+        if limit is not None:
+            q.append(("limit", str(limit)))
+        if cursor is not None:
+            q.append(("cursor", cursor))
+        doc = self.request("GET", "/v1/schedules", query=q)
+        return SchedulePage(doc.get("schedules") or [], doc.get("next") or None)
+
+    def iter_schedules(self, **filters: Any) -> Iterator[Dict[str, Any]]:
+        """Every schedule matching the filters of :meth:`list_schedules`,
+        page after page (``limit`` is the page size)."""
+        cursor = filters.pop("cursor", None)
+        while True:
+            page = self.list_schedules(cursor=cursor, **filters)
+            yield from page.schedules
+            if not page.next:
+                return
+            cursor = page.next
+
+    def enable_schedule(self, key: str) -> Dict[str, Any]:
+        """Enable a schedule: it fires next at its first fire time after now
+        (missed fires are not made up).  Returns the schedule."""
+        return self.request("POST", "/v1/schedules/%s/enable" % _name(key, "key"))
+
+    def disable_schedule(self, key: str, reason: Optional[str] = None) -> Dict[str, Any]:
+        """Disable a schedule, recording ``reason`` as its
+        ``disabled_reason``.  Returns the schedule."""
+        body = {"reason": reason} if reason else None
+        return self.request("POST", "/v1/schedules/%s/disable" % _name(key, "key"), body)
+
+    def delete_schedule(self, key: str) -> None:
+        """Delete a schedule (role ``admin``): the jobs it made stay, but
+        those of fires written ahead whose time has not come."""
+        self.request("DELETE", "/v1/schedules/%s" % _name(key, "key"))
+
+    def preview_schedule(self, spec: str, *, tz: Optional[str] = None, after: Optional[Time] = None,
+                         n: Optional[int] = None) -> Dict[str, Any]:
+        """The next ``n`` (default 10) fire times of ``spec`` in zone ``tz``
+        (IANA, default UTC) after ``after`` (default now), as
+        ``rota schedules next`` lists them; stores nothing.  The answer has
+        ``spec``, ``normalized`` (the spec as rota reads it), ``zone``,
+        ``after``, ``fires`` (RFC 3339 strings in the zone) and ``never``
+        (the spec stops before ``n`` fires).  An invalid spec is a
+        :class:`BadRequest` naming ``spec`` with the parser's message."""
+        q: List[tuple] = [("spec", spec)]
+        if tz is not None:
+            q.append(("tz", tz))
+        if after is not None:
+            q.append(("after", rfc3339(after, "after")))
+        if n is not None:
+            q.append(("n", str(n)))
+        return self.request("GET", "/v1/schedule-preview", query=q)
 
     # -- the lease protocol (remote workers) ----------------------------------
 
@@ -419,6 +618,30 @@ def job_body(kind: str, args: Any = None, **options: Any) -> Dict[str, Any]:
             value = dict(value)
         body[name] = value
     return body
+
+
+def schedule_body(**fields: Any) -> Dict[str, Any]:
+    """The JSON of a schedule to create or the fields to change: the
+    fields that are not ``None``, durations and metadata in the API's form."""
+    body: Dict[str, Any] = {}
+    for name, value in fields.items():
+        if value is None:
+            continue
+        if name in ("jitter", "misfire_grace"):
+            value = duration(value, name)
+        elif name == "metadata":
+            value = dict(value)
+        body[name] = value
+    return body
+
+
+def _name(value: Any, what: str) -> str:
+    """A queue name or schedule key as one path segment (a '/' as %2F)."""
+    if not isinstance(value, str):
+        raise TypeError("%s: want a str, not %s" % (what, type(value).__name__))
+    if not value:
+        raise ValueError("%s: empty" % what)
+    return urllib.parse.quote(value, safe="")
 
 
 def _id(job_id: Any) -> int:
