@@ -15,6 +15,7 @@ import urllib.request
 from typing import Any, Dict, Iterable, Iterator, List, Mapping, NamedTuple, Optional, Sequence, Union
 
 from .errors import APIError, ConnectionFailed, error_class
+from .events import DEFAULT_IDLE_TIMEOUT, EventStream, events_query
 
 __all__ = ["Client", "Page", "SchedulePage", "Lease", "DEFAULT_TIMEOUT", "duration", "rfc3339", "parse_time"]
 
@@ -515,6 +516,29 @@ class Client:
         if n is not None:
             q.append(("n", str(n)))
         return self.request("GET", "/v1/schedule-preview", query=q)
+
+    # -- live events ---------------------------------------------------------
+
+    def events(self, *, kind: Union[None, str, Sequence[str]] = None, queue: Union[None, str, Sequence[str]] = None,
+               key: Optional[str] = None, metadata: Optional[Mapping[str, str]] = None,
+               last_event_id: Optional[int] = None, reconnect: bool = True,
+               reconnect_delay: Optional[float] = None,
+               idle_timeout: float = DEFAULT_IDLE_TIMEOUT) -> EventStream:
+        """The live job events (``GET /v1/events``) as an
+        :class:`EventStream` of :class:`Event` s, connected when this returns.
+
+        Filters: ``kind`` and ``queue`` (one name or several), ``key``, and
+        every ``metadata`` pair.  Without ``last_event_id`` the stream starts
+        with the changes made after this call; with it, after that event
+        (``0``: the whole backlog).  The stream resumes by itself after a
+        dropped connection, from its ``last_event_id``, without losing or
+        repeating events; an ``Event`` of type ``gap`` says events may be
+        missing (the id was older than the backlog, or a node dropped events
+        under overload): reload what you show.  ``close()`` it (from any
+        thread) or use it in a ``with`` block."""
+        return EventStream(self, events_query(kind, queue, key, dict(metadata) if metadata else None),
+                           last_event_id=last_event_id, reconnect=reconnect, reconnect_delay=reconnect_delay,
+                           idle_timeout=idle_timeout)
 
     # -- the lease protocol (remote workers) ----------------------------------
 

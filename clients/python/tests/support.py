@@ -8,6 +8,7 @@ test run with `go build ./cmd/rota` from this repository.
 import os
 import re
 import shutil
+import socket
 import subprocess
 import sys
 import tempfile
@@ -61,39 +62,51 @@ class Server:
     def __init__(self, env: Optional[dict] = None):
         self.dir = tempfile.mkdtemp(prefix="rota-pytest-")
         self.db = os.path.join(self.dir, "rota.db")
+        self.env = dict(env or {})
+        self.logs: List[str] = []
+        self.url = ""
+        self._start("127.0.0.1:0")
+
+    def _start(self, listen: str) -> None:
         # The server's settings are the test's alone: none inherited from the caller's ROTA_*.
         full = {k: v for k, v in os.environ.items() if not k.startswith("ROTA_")}
         full.update({
             "ROTA_DATABASE_URL": self.db,
-            "ROTA_LISTEN": "127.0.0.1:0",
+            "ROTA_LISTEN": listen,
             "ROTA_LOG_LEVEL": "info",
             "ROTA_NODE_ID": "pytest",
             # Rescue expired leases every half second.
             "ROTA_LEASE_DURATION": "1s",
         })
-        full.update(env or {})
-        self.logs: List[str] = []
-        self._addr = threading.Event()
+        full.update(self.env)
+        addr = threading.Event()
         self.url = ""
         self.proc = subprocess.Popen([rota_binary(), "serve"], env=full, cwd=self.dir,
                                      stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-        threading.Thread(target=self._read, daemon=True).start()
-        if not self._addr.wait(WAIT) or not self.url:
+        threading.Thread(target=self._read, args=(self.proc, addr), daemon=True).start()
+        if not addr.wait(WAIT) or not self.url:
             self.stop()
             raise RuntimeError("rota serve did not say where it listens:\n" + "\n".join(self.logs))
         client = rota.Client(self.url)
         wait_for("rota serve to be ready", lambda: _ready(client))
 
-    def _read(self) -> None:
-        assert self.proc.stderr is not None
-        for line in self.proc.stderr:
+    def restart(self) -> None:
+        """Stop the process (SIGTERM, as a deployment would) and start another
+        on the same store and address, so clients reconnect to the same URL."""
+        listen = self.url[len("http://"):]
+        self._terminate()
+        self._start(listen)
+
+    def _read(self, proc: subprocess.Popen, addr: threading.Event) -> None:
+        assert proc.stderr is not None
+        for line in proc.stderr:
             self.logs.append(line.rstrip("\n"))
             m = _SERVING.search(line)
-            if m and not self._addr.is_set():
+            if m and not addr.is_set():
                 self.url = "http://" + m.group(1)
-                self._addr.set()
-        self.proc.stderr.close()
-        self._addr.set()
+                addr.set()
+        proc.stderr.close()
+        addr.set()
 
     def client(self, token: Optional[str] = None, timeout: float = 10.0) -> rota.Client:
         return rota.Client(self.url, token=token, timeout=timeout)
@@ -108,7 +121,7 @@ class Server:
             return True
         return True
 
-    def stop(self) -> None:
+    def _terminate(self) -> None:
         if self.proc.poll() is None:
             self.proc.terminate()
             try:
@@ -116,7 +129,126 @@ class Server:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
+
+    def stop(self) -> None:
+        self._terminate()
         shutil.rmtree(self.dir, ignore_errors=True)
+
+
+class Proxy:
+    """A TCP proxy in front of a server whose connections a test can cut,
+    as a network or a load balancer would.  ``url`` is its base URL."""
+
+    def __init__(self, target_url: str):
+        host, port = target_url[len("http://"):].rsplit(":", 1)
+        self._target = (host, int(port))
+        self._listener = socket.socket()
+        self._listener.bind(("127.0.0.1", 0))
+        self._listener.listen(16)
+        self.url = "http://127.0.0.1:%d" % self._listener.getsockname()[1]
+        self._lock = threading.Lock()
+        self._pairs: List["_Pair"] = []
+        self._cut_armed = False
+        #: Connections accepted so far, and connections cut inside an event.
+        self.accepted = 0
+        self.cuts = 0
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                client, _ = self._listener.accept()
+            except OSError:
+                return
+            try:
+                server = socket.create_connection(self._target, timeout=WAIT)
+                server.settimeout(None)
+            except OSError:
+                client.close()
+                continue
+            pair = _Pair(client, server)
+            with self._lock:
+                self._pairs.append(pair)
+                self.accepted += 1
+            threading.Thread(target=self._pump, args=(pair, client, server, False), daemon=True).start()
+            threading.Thread(target=self._pump, args=(pair, server, client, True), daemon=True).start()
+
+    def _pump(self, pair: "_Pair", src: socket.socket, dst: socket.socket, from_server: bool) -> None:
+        try:
+            while True:
+                data = src.recv(65536)
+                if not data:
+                    break
+                if from_server:
+                    with self._lock:
+                        cut = self._cut_armed and b"\ndata: " in data
+                        if cut:
+                            self._cut_armed = False
+                            self.cuts += 1
+                    if cut:
+                        # The event's id and type lines, not its data nor
+                        # the blank line that would dispatch it.
+                        dst.sendall(data[:data.index(b"\ndata: ") + 1])
+                        break
+                dst.sendall(data)
+        except OSError:
+            pass
+        with self._lock:
+            if pair in self._pairs:
+                self._pairs.remove(pair)
+        pair.shutdown()
+        pair.done()
+
+    def open(self) -> int:
+        """Connections open through the proxy now."""
+        with self._lock:
+            return len(self._pairs)
+
+    def drop(self) -> int:
+        """Cut every open connection (both ends see it end); how many."""
+        with self._lock:
+            pairs, self._pairs = self._pairs, []
+        for pair in pairs:
+            pair.shutdown()
+        return len(pairs)
+
+    def cut_in_next_event(self) -> None:
+        """Cut the connection that next carries an event's data, in the
+        middle of that event: the client gets its id: and event: lines only."""
+        with self._lock:
+            self._cut_armed = True
+
+    def close(self) -> None:
+        try:
+            self._listener.shutdown(socket.SHUT_RDWR)  # wakes the accept: close alone leaves it listening
+        except OSError:
+            pass
+        self._listener.close()
+        self.drop()
+
+
+class _Pair:
+    """The two sockets of a proxied connection, closed once both pumps are done."""
+
+    def __init__(self, client: socket.socket, server: socket.socket):
+        self.socks = (client, server)
+        self._lock = threading.Lock()
+        self._pumps = 2
+
+    def shutdown(self) -> None:
+        for sock in self.socks:
+            try:
+                sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+
+    def done(self) -> None:
+        with self._lock:
+            self._pumps -= 1
+            last = self._pumps == 0
+        if last:
+            for sock in self.socks:
+                sock.close()
 
 
 def _ready(client: rota.Client) -> bool:
