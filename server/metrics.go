@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"strconv"
@@ -52,7 +53,9 @@ type metrics struct {
 	kinds map[string]bool // kinds with series of their own; used by run only
 }
 
-func newMetrics(c *rota.Client, log *slog.Logger) *metrics {
+// newMetrics registers the server's collectors and extra; a collector of
+// extra that clashes with another is an error.
+func newMetrics(c *rota.Client, log *slog.Logger, extra []prometheus.Collector) (*metrics, error) {
 	m := &metrics{
 		reg: prometheus.NewRegistry(),
 		enqueued: prometheus.NewCounterVec(prometheus.CounterOpts{
@@ -75,13 +78,18 @@ func newMetrics(c *rota.Client, log *slog.Logger) *metrics {
 	m.reg.MustRegister(m.enqueued, m.attempts, m.finished, m.runTime, m.requests,
 		newClientCollector(c, log),
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	for _, x := range extra {
+		if err := m.reg.Register(x); err != nil {
+			return nil, fmt.Errorf("server: metrics: %w", err)
+		}
+	}
 	m.handler = promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{
 		ErrorHandling: promhttp.ContinueOnError,
 		ErrorLog:      slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	})
 	m.sub = c.Subscribe(metricsEventBuffer, rota.EventFilter{})
 	go m.run()
-	return m
+	return m, nil
 }
 
 // run counts events until the subscription closes.

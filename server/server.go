@@ -12,6 +12,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/rotahq/rota"
 )
 
@@ -82,6 +84,9 @@ type Options struct {
 	MaxEventStreams int
 	// EventHeartbeat is how often an idle event stream sends a comment.
 	EventHeartbeat time.Duration
+	// Collectors are more Prometheus collectors for GET /metrics (rota
+	// serve adds its event relays' and abort listeners' counters).
+	Collectors []prometheus.Collector
 }
 
 func (o Options) withDefaults() (Options, error) {
@@ -191,7 +196,9 @@ func New(c *rota.Client, opts Options) (*Server, error) {
 		s.ownLog = true
 	}
 	s.base, s.cancel = context.WithCancel(context.Background())
-	s.metrics = newMetrics(c, o.Logger)
+	if s.metrics, err = newMetrics(c, o.Logger, o.Collectors); err != nil {
+		return nil, err
+	}
 	s.routes = s.routeTable()
 	s.mux = http.NewServeMux()
 	for _, rt := range s.routes {

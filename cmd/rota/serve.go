@@ -139,7 +139,8 @@ func (a *app) serve(ctx context.Context) error {
 	if !a.cfg.ListenDisabled() {
 		if srv, err = server.New(client, server.Options{Logger: logger, Tokens: tokens,
 			MaxBodyBytes: a.cfg.HTTPMaxBody, MaxLongPolls: a.cfg.HTTPMaxLongPolls,
-			EventLog: evlog, NoEventLog: evlog == nil, MaxEventStreams: a.cfg.HTTPMaxEventStreams}); err != nil {
+			EventLog: evlog, NoEventLog: evlog == nil, MaxEventStreams: a.cfg.HTTPMaxEventStreams,
+			Collectors: relays.collectors()}); err != nil {
 			return err
 		}
 		if ln, err = net.Listen("tcp", a.cfg.Listen); err != nil {

@@ -4,6 +4,8 @@ import (
 	"context"
 	"log/slog"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/rotahq/rota"
 	"github.com/rotahq/rota/config"
 	"github.com/rotahq/rota/events"
@@ -15,6 +17,8 @@ import (
 type sinks struct {
 	// relays run as leader tasks: the leading node relays the event log.
 	relays []*events.Relay
+	// aborters handle the abort messages of the listeners.
+	aborters []*events.Aborter
 	// closers end the sinks' connections once the node has stopped.
 	closers []func()
 }
@@ -60,6 +64,14 @@ func (s *sinks) leaderTasks() []func(context.Context) {
 		tasks = append(tasks, func(ctx context.Context) { _ = r.Run(ctx) })
 	}
 	return tasks
+}
+
+// collectors export the relays' and aborters' counters on /metrics.
+func (s *sinks) collectors() []prometheus.Collector {
+	if len(s.relays) == 0 && len(s.aborters) == 0 {
+		return nil
+	}
+	return []prometheus.Collector{events.NewCollector(s.relays, s.aborters)}
 }
 
 // close ends the sinks' connections.

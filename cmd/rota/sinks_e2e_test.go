@@ -62,6 +62,20 @@ func TestServeWebhook(t *testing.T) {
 	e.ok("enqueue", "oma.ssi", "{}", "--key", "65e08e66", "--metadata", "tenant_id=9", "--metadata", "user_id=7", "--metadata", "run_type=SSI")
 	want := []string{"QUEUED", "RUNNING", "DONE"}
 	waitFor(t, 30*time.Second, "the OMA job's events", func() bool { evs, _ := h.got(); return len(evs) >= len(want) })
+	var metrics string
+	waitFor(t, 30*time.Second, "the relay's count of 3 on /metrics", func() bool {
+		resp, err := http.Get(p.base + "/metrics")
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		metrics = grepLines(string(b), "rota_event_relay")
+		return strings.Contains(metrics, `rota_event_relay_delivered_total{relay="webhook"} 3`)
+	})
+	if !strings.Contains(metrics, `rota_event_relay_failures_total{relay="webhook"} 0`) {
+		t.Errorf("relay metrics:\n%s", metrics)
+	}
 	p.stop(t)
 	e.ok("enqueue", "oma.ssi", "{}", "--key", "second")
 	startServe(t, e)
@@ -109,4 +123,15 @@ func TestServeSinkSettingsRejected(t *testing.T) {
 			t.Errorf("%v: exit %d, stderr %q; want 2 naming %s", tc.vars, code, stderr, tc.want)
 		}
 	}
+}
+
+// grepLines returns the lines of s that contain sub.
+func grepLines(s, sub string) string {
+	var out []string
+	for _, l := range strings.Split(s, "\n") {
+		if strings.Contains(l, sub) {
+			out = append(out, l)
+		}
+	}
+	return strings.Join(out, "\n")
 }
