@@ -62,12 +62,14 @@ func New(baseURL string, opts Options) (*Client, error) {
 }
 
 // Error is an error answer of the server: {"error": {"code", "message",
-// "field"}} with its HTTP status.
+// "field", "existing"}} with its HTTP status.
 type Error struct {
 	Status  int    // HTTP status, like 400
 	Code    string // the API's error code, like invalid or not_found
 	Field   string // the field or parameter at fault, if any
 	Message string // the server's message
+	// existing is the active job a 409 duplicate names (its existing).
+	existing *apiwire.ExistingJob
 }
 
 // Error returns the server's message.
@@ -90,16 +92,26 @@ func (e *Error) Is(target error) bool {
 	return false
 }
 
-// As makes a 400 invalid error naming a field a *rota.FieldError, as the
+// As makes a 400 invalid error naming a field a *rota.FieldError, and a
+// 409 duplicate naming the active job a *rota.DuplicateKeyError, as the
 // in-process client returns for the same input.
 func (e *Error) As(target any) bool {
-	fe, ok := target.(**rota.FieldError)
-	if !ok || e.Status != http.StatusBadRequest || e.Code != "invalid" || e.Field == "" {
-		return false
+	switch t := target.(type) {
+	case **rota.FieldError:
+		if e.Status != http.StatusBadRequest || e.Code != "invalid" || e.Field == "" {
+			return false
+		}
+		reason := strings.TrimPrefix(e.Message, "invalid "+e.Field+": ")
+		*t = &rota.FieldError{Field: e.Field, Reason: reason}
+		return true
+	case **rota.DuplicateKeyError:
+		if e.Status != http.StatusConflict || e.Code != "duplicate" || e.existing == nil {
+			return false
+		}
+		*t = &rota.DuplicateKeyError{Kind: e.existing.Kind, Key: e.existing.Key, Existing: e.existing.ID}
+		return true
 	}
-	reason := strings.TrimPrefix(e.Message, "invalid "+e.Field+": ")
-	*fe = &rota.FieldError{Field: e.Field, Reason: reason}
-	return true
+	return false
 }
 
 // BadInput reports whether the server refused the request's input or its
@@ -164,7 +176,8 @@ func readError(resp *http.Response) error {
 	b, _ := io.ReadAll(io.LimitReader(resp.Body, maxErrorBody))
 	var eb apiwire.ErrorBody
 	if err := json.Unmarshal(b, &eb); err == nil && eb.Error != nil && eb.Error.Message != "" {
-		return &Error{Status: resp.StatusCode, Code: eb.Error.Code, Field: eb.Error.Field, Message: eb.Error.Message}
+		return &Error{Status: resp.StatusCode, Code: eb.Error.Code, Field: eb.Error.Field, Message: eb.Error.Message,
+			existing: eb.Error.Existing}
 	}
 	text := strings.TrimSpace(string(b))
 	if len(text) > 200 {

@@ -144,8 +144,19 @@ func TestJobsMatchTheClient(t *testing.T) {
 	if _, err := rc.Delete(ctx, 999); !errors.Is(err, rota.ErrNotFound) {
 		t.Errorf("delete a missing job: %v", err)
 	}
-	if _, err := rc.EnqueueParams(ctx, rota.EnqueueParams{Kind: "a.b", Key: "kc", OnConflict: rota.OnConflictReject}); !errors.Is(err, rota.ErrDuplicate) {
-		t.Errorf("duplicate key: %v", err)
+	// A refused duplicate names the active job (job 3 has the key kc), as
+	// the in-process client's error does.
+	dupParams := rota.EnqueueParams{Kind: "a.b", Key: "kc", OnConflict: rota.OnConflictReject}
+	_, err := rc.EnqueueParams(ctx, dupParams)
+	var de, localDE *rota.DuplicateKeyError
+	if !errors.Is(err, rota.ErrDuplicate) || errors.Is(err, rota.ErrConflict) || !errors.As(err, &de) {
+		t.Fatalf("duplicate key: %v, want a *rota.DuplicateKeyError", err)
+	}
+	if _, lerr := e.client.EnqueueParams(ctx, dupParams); !errors.As(lerr, &localDE) || *de != *localDE || de.Existing != 3 {
+		t.Errorf("duplicate key: remote %+v, local %+v (%v), want both naming job 3", de, localDE, lerr)
+	}
+	if want := de.Reason() + " (on_conflict reject)"; err.Error() != want {
+		t.Errorf("duplicate key: %q, want the server's message %q", err, want)
 	}
 	var fe *rota.FieldError
 	if _, err := rc.EnqueueParams(ctx, rota.EnqueueParams{Kind: "a.b", Priority: new(40000)}); !errors.As(err, &fe) || fe.Field != "priority" ||
@@ -251,8 +262,8 @@ func TestSchedules(t *testing.T) {
 	if jsonOf(t, created) != jsonOf(t, stored) {
 		t.Errorf("created:\nremote %s\nlocal  %s", jsonOf(t, created), jsonOf(t, stored))
 	}
-	if _, err := rc.CreateSchedule(ctx, p); !errors.Is(err, rota.ErrDuplicate) {
-		t.Errorf("second create: %v", err)
+	if _, err := rc.CreateSchedule(ctx, p); !errors.Is(err, rota.ErrDuplicate) || errors.As(err, new(*rota.DuplicateKeyError)) {
+		t.Errorf("second create: %v, want rota.ErrDuplicate naming no job (a schedule is not one)", err)
 	}
 	// An update replaces: metadata and jitter not given are cleared.
 	up := rota.ScheduleParamsOf(created)

@@ -38,7 +38,9 @@ type apiError struct {
 	Code    string
 	Message string
 	Field   string
-	err     error // the cause, logged for 5xx
+	// Existing is the active job of a refused duplicate key.
+	Existing *apiwire.ExistingJob
+	err      error // the cause, logged for 5xx
 }
 
 func (e *apiError) Error() string { return e.Message }
@@ -46,7 +48,7 @@ func (e *apiError) Unwrap() error { return e.err }
 
 // wire is e as the error body shows it.
 func (e *apiError) wire() *apiwire.Error {
-	return &apiwire.Error{Code: e.Code, Message: e.Message, Field: e.Field}
+	return &apiwire.Error{Code: e.Code, Message: e.Message, Field: e.Field, Existing: e.Existing}
 }
 
 // invalid is a 400 naming field.
@@ -96,11 +98,13 @@ func toAPIError(err error, prefix string) *apiError {
 		}
 		return &apiError{Status: http.StatusTooManyRequests, Code: CodeQueueFull, Field: prefix + "queue", Message: msg, err: err}
 	case errors.Is(err, rota.ErrDuplicate):
+		ae := &apiError{Status: http.StatusConflict, Code: CodeDuplicate, Field: prefix + "key", Message: msg, err: err}
 		var de *rota.DuplicateKeyError
 		if errors.As(err, &de) { // its reason alone, not the store's call chain
-			msg = de.Reason() + " (on_conflict reject)"
+			ae.Message = de.Reason() + " (on_conflict reject)"
+			ae.Existing = &apiwire.ExistingJob{ID: de.Existing, Kind: de.Kind, Key: de.Key}
 		}
-		return &apiError{Status: http.StatusConflict, Code: CodeDuplicate, Field: prefix + "key", Message: msg, err: err}
+		return ae
 	case errors.Is(err, rota.ErrLeaseLost):
 		return &apiError{Status: http.StatusConflict, Code: CodeLeaseLost, Field: prefix + "token", Message: msg, err: err}
 	case errors.Is(err, rota.ErrConflict):

@@ -54,13 +54,18 @@ func TestEnqueueWithEveryOption(t *testing.T) {
 	// A reject of an active key is 409 and stores nothing.
 	r := e.do("POST", "/v1/jobs", "", `{"kind":"report.build","key":"w47","on_conflict":"reject"}`)
 	wantMsg := fmt.Sprintf(`job %d, of kind "report.build", is active with the key "w47" (on_conflict reject)`, j.ID)
-	if ae := r.errorOf(t); r.status != http.StatusConflict || ae.Code != CodeDuplicate || ae.Field != "key" || ae.Message != wantMsg {
-		t.Errorf("reject: %d %+v, want 409 on key saying %q", r.status, ae, wantMsg)
+	// Its existing names the active job, for clients to read without the message.
+	wantExisting := apiwire.ExistingJob{ID: j.ID, Kind: "report.build", Key: "w47"}
+	if ae := r.errorOf(t); r.status != http.StatusConflict || ae.Code != CodeDuplicate || ae.Field != "key" || ae.Message != wantMsg ||
+		ae.Existing == nil || *ae.Existing != wantExisting {
+		t.Errorf("reject: %d %+v (existing %+v), want 409 on key saying %q, existing %+v", r.status, ae, ae.Existing, wantMsg, wantExisting)
 	}
 	// In a batch, the field names the job refused.
 	r = e.do("POST", "/v1/jobs/batch", "", `{"jobs":[{"kind":"report.build"},{"kind":"report.build","key":"w47","on_conflict":"reject"}]}`)
-	if ae := r.errorOf(t); r.status != http.StatusConflict || ae.Code != CodeDuplicate || ae.Field != "jobs[1].key" || ae.Message != wantMsg {
-		t.Errorf("reject in a batch: %d %+v, want 409 on jobs[1].key saying %q", r.status, ae, wantMsg)
+	if ae := r.errorOf(t); r.status != http.StatusConflict || ae.Code != CodeDuplicate || ae.Field != "jobs[1].key" || ae.Message != wantMsg ||
+		ae.Existing == nil || *ae.Existing != wantExisting {
+		t.Errorf("reject in a batch: %d %+v (existing %+v), want 409 on jobs[1].key saying %q, existing %+v",
+			r.status, ae, ae.Existing, wantMsg, wantExisting)
 	}
 	// Push puts it in the path's queue.
 	var p apiwire.Job

@@ -133,8 +133,8 @@ func TestScheduleCreateDuplicate(t *testing.T) {
 	}
 	mustUnmarshal(t, r.body, &first)
 	r = e.do("POST", "/v1/schedules", "", `{"key":"k","kind":"c.d","spec":"hourly"}`)
-	if ae := r.errorOf(t); r.status != http.StatusConflict || ae.Code != CodeDuplicate || ae.Field != "key" {
-		t.Errorf("second create: %d %+v", r.status, ae)
+	if ae := r.errorOf(t); r.status != http.StatusConflict || ae.Code != CodeDuplicate || ae.Field != "key" || ae.Existing != nil {
+		t.Errorf("second create: %d %+v, want 409 on key naming no job", r.status, ae)
 	}
 	// An invalid spec names the offending token, and where it starts.
 	r = e.do("POST", "/v1/schedules", "", `{"key":"k2","kind":"a.b","spec":"daily at 10:00 | weekly on Funday"}`)

@@ -326,9 +326,9 @@ func testCLIRoundTrip(t *testing.T, e *env, driver string) {
 		fmt.Sprintf(`job %d ready (report.build, queue default, priority 7): already active with key "w47", not enqueued again`, job.ID)) {
 		t.Errorf("duplicate key, text: %q", out)
 	}
-	// With reject, a duplicate is an error (exit 1) that names the kind and key.
+	// With reject, a duplicate is an error (exit 1) that names the active job.
 	if _, errOut, code := e.cli("enqueue", "report.build", "{}", "--key", "w47", "--on-conflict", "reject"); code != exitError ||
-		strings.TrimSpace(errOut) != `rota: a report.build job with key "w47" is active (--on-conflict reject): duplicate` {
+		strings.TrimSpace(errOut) != fmt.Sprintf(`rota: job %d, of kind "report.build", is active with the key "w47" (--on-conflict reject)`, job.ID) {
 		t.Fatalf("rejected duplicate: exit %d, %q", code, errOut)
 	}
 	var released store.Job

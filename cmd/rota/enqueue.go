@@ -75,7 +75,11 @@ func newEnqueueCmd(a *app) *cobra.Command {
 			}
 			defer done()
 			job, err := c.EnqueueParams(cmd.Context(), p)
-			if errors.Is(err, rota.ErrDuplicate) {
+			if de := (*rota.DuplicateKeyError)(nil); errors.As(err, &de) {
+				// It names the active job, from the store or the server's answer.
+				return fmt.Errorf("%s (--on-conflict reject)", de.Reason())
+			}
+			if errors.Is(err, rota.ErrDuplicate) { // a server that does not name the job
 				return fmt.Errorf("a %s job with key %q is active (--on-conflict reject): duplicate", p.Kind, p.Key)
 			}
 			if qf := (*rota.QueueFullError)(nil); errors.As(err, &qf) {

@@ -4,6 +4,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -174,6 +175,12 @@ func testRemoteCLIMatchesLocal(t *testing.T, local, served *env) {
 		if lCode != rCode || normalize(lOut) != normalize(rOut) || normalize(lErr) != normalize(rErr) {
 			t.Errorf("rota %s:\nlocal  exit %d\n%s%s\nremote exit %d\n%s%s", strings.Join(args, " "),
 				lCode, lOut, lErr, rCode, rOut, rErr)
+		}
+		// Both name the active job of a refused duplicate, from the store
+		// or from the server's answer.
+		if want := `rota: job 1, of kind "a.b", is active with the key "k1" (--on-conflict reject)`; slices.Contains(args, "reject") &&
+			(strings.TrimSpace(lErr) != want || strings.TrimSpace(rErr) != want) {
+			t.Errorf("rota %s: local %q, remote %q, want %q", strings.Join(args, " "), lErr, rErr, want)
 		}
 	}
 	// The steps cover success, bad input and missing things.

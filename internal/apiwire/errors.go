@@ -1,7 +1,7 @@
 package apiwire
 
 // ErrorBody is the body of every error answer:
-// {"error": {"code", "message", "field"}}.
+// {"error": {"code", "message", "field", "existing"}}.
 type ErrorBody struct {
 	Error *Error `json:"error"`
 }
@@ -16,4 +16,15 @@ type Error struct {
 	Message string `json:"message"`
 	// Field names the JSON field or query parameter at fault, if any.
 	Field string `json:"field,omitempty"`
+	// Existing names, with code duplicate on an enqueue (on_conflict
+	// reject), the active job that has the kind and key.
+	Existing *ExistingJob `json:"existing,omitempty"`
+}
+
+// ExistingJob is the active job of a kind and key that refused a
+// duplicate.
+type ExistingJob struct {
+	ID   int64  `json:"id"`
+	Kind string `json:"kind"`
+	Key  string `json:"key"`
 }
