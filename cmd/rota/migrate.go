@@ -15,6 +15,8 @@ func newMigrateCmd(a *app) *cobra.Command {
 			if err := a.localOnly(cmd); err != nil {
 				return err
 			}
+			// It logs the migrations it applies at INFO: they are its report.
+			a.storeNotes = true
 			st, err := a.openStore(cmd.Context()) // migrates
 			if err != nil {
 				return err

@@ -36,6 +36,10 @@ type app struct {
 	// SQLite file that is not there is a mistake (a typo in
 	// ROTA_DATABASE_URL), not a store to create.
 	existing bool
+	// storeNotes: the command reports what the store does at INFO (the
+	// migrations it applies): serve and migrate. Another command's store
+	// logs them at DEBUG, so that its output is not preceded by them.
+	storeNotes bool
 }
 
 func newRootCmd(getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer,
@@ -131,6 +135,43 @@ func (a *app) benchLogger() *slog.Logger {
 	return slog.New(slog.NewTextHandler(a.stderr, &slog.HandlerOptions{Level: max(a.cfg.LogLevel, slog.LevelWarn)}))
 }
 
+// storeLogger is the logger of the store: the process logger, with its
+// INFO records (the migrations applied) at DEBUG unless a.storeNotes.
+func (a *app) storeLogger() *slog.Logger {
+	l := a.logger()
+	if a.storeNotes {
+		return l
+	}
+	return slog.New(infoAsDebug{l.Handler()})
+}
+
+// infoAsDebug is a handler that logs INFO records at DEBUG.
+type infoAsDebug struct{ slog.Handler }
+
+func infoToDebug(l slog.Level) slog.Level {
+	if l == slog.LevelInfo {
+		return slog.LevelDebug
+	}
+	return l
+}
+
+func (h infoAsDebug) Enabled(ctx context.Context, l slog.Level) bool {
+	return h.Handler.Enabled(ctx, infoToDebug(l))
+}
+
+func (h infoAsDebug) Handle(ctx context.Context, r slog.Record) error {
+	r.Level = infoToDebug(r.Level)
+	return h.Handler.Handle(ctx, r)
+}
+
+func (h infoAsDebug) WithAttrs(attrs []slog.Attr) slog.Handler {
+	return infoAsDebug{h.Handler.WithAttrs(attrs)}
+}
+
+func (h infoAsDebug) WithGroup(name string) slog.Handler {
+	return infoAsDebug{h.Handler.WithGroup(name)}
+}
+
 // openStore opens and migrates the configured store.
 func (a *app) openStore(ctx context.Context) (store.Store, error) {
 	driver, target, err := config.ParseDatabaseURL(a.cfg.DatabaseURL)
@@ -143,13 +184,13 @@ func (a *app) openStore(ctx context.Context) (store.Store, error) {
 		if err := a.checkExisting(target); err != nil {
 			return nil, err
 		}
-		s, err := sqlite.Open(target, sqlite.Options{Synchronous: a.cfg.SQLiteSynchronous, Logger: a.logger()})
+		s, err := sqlite.Open(target, sqlite.Options{Synchronous: a.cfg.SQLiteSynchronous, Logger: a.storeLogger()})
 		if err != nil {
 			return nil, fmt.Errorf("open %s: %w", target, err)
 		}
 		st = s
 	case "postgres":
-		s, err := postgres.Open(ctx, target, postgres.Options{Schema: a.cfg.PostgresSchema, Logger: a.logger()})
+		s, err := postgres.Open(ctx, target, postgres.Options{Schema: a.cfg.PostgresSchema, Logger: a.storeLogger()})
 		if err != nil {
 			return nil, fmt.Errorf("open postgres: %w", err)
 		}

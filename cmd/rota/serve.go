@@ -63,6 +63,7 @@ func (a *app) serve(ctx context.Context) error {
 				Reason: "not a directory rota can read: " + reason.Error()}}
 		}
 	}
+	a.storeNotes = true // a node's log says what its store does, the migrations it applies too
 	st, err := a.openStore(ctx)
 	if err != nil {
 		return err
