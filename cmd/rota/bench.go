@@ -1,11 +1,15 @@
 package main
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"net/url"
 	"os"
+	"os/signal"
 	"path/filepath"
 	"runtime/pprof"
+	"syscall"
 
 	"github.com/spf13/cobra"
 
@@ -20,10 +24,14 @@ func newBenchCmd(a *app) *cobra.Command {
 		Short: "Measure rota on the configured store: throughput, latency, enqueue, schedules",
 		Long: "rota bench runs a standard workload and prints its figures (--json for scripts).\n\n" +
 			"Without --database-url or ROTA_DATABASE_URL it uses a fresh SQLite file in a temporary\n" +
-			"directory, removed afterwards; with one, its jobs go to a new queue named bench-<random>.",
+			"directory, removed afterwards; with one, its jobs go to a new queue named bench-<random>.\n" +
+			"With --server, they go to a new queue bench-<random> on that server, whose jobs the run\n" +
+			"deletes at its end (an admin token's right; --keep leaves them). A first Ctrl-C stops the\n" +
+			"run and cleans up; a second stops the cleanup.",
 	}
 	var p bench.Params
 	var cpuProfile, memProfile string
+	var keep bool
 	// --server (ROTA_SERVER) and --token (ROTA_TOKEN) are the global
 	// settings every command uses: with a server, throughput, latency and
 	// enqueue run through its HTTP API with remote workers (lease protocol).
@@ -49,7 +57,10 @@ func newBenchCmd(a *app) *cobra.Command {
 							return usagef("invalid %s: not with --server (it applies to a workload run in this process; the server's event log is its own ROTA_EVENT_LOG)", f)
 						}
 					}
-					return a.runBenchHTTP(cmd, p, httpBenchFlags{server: a.cfg.Server, token: a.cfg.Token})
+					return a.runBenchHTTP(cmd, p, httpBenchFlags{server: a.cfg.Server, token: a.cfg.Token, keep: keep})
+				}
+				if cmd.Flags().Changed("keep") {
+					return usagef("invalid keep: only with --server (a run on a store of --database-url leaves its queue there; a temporary store is removed)")
 				}
 				return a.runBench(cmd, p, cpuProfile, memProfile)
 			},
@@ -60,6 +71,10 @@ func newBenchCmd(a *app) *cobra.Command {
 			c.Flags().IntVarP(&p.Jobs, "jobs", "n", 0, "number of jobs (default per workload)")
 		}
 		c.Flags().IntVar(&p.Future, "future", 0, "first insert this many jobs scheduled a day ahead in the same queue")
+		if name != bench.Schedules {
+			c.Flags().BoolVar(&keep, "keep", false,
+				"with --server: leave the bench-<random> queue and its jobs on the server (by default the run deletes them; that needs an admin token)")
+		}
 		if name == bench.Throughput || name == bench.Enqueue {
 			c.Flags().Var(benchEventLog{&p.EventLog}, "event-log",
 				"on: run the durable event log writer (as rota serve does) to measure its cost; off: do not (the bench's default, whatever ROTA_EVENT_LOG says)")
@@ -184,9 +199,13 @@ func (a *app) runBench(cmd *cobra.Command, p bench.Params, cpuProfile, memProfil
 // httpBenchFlags are bench's flags for a run through the HTTP API.
 type httpBenchFlags struct {
 	server, token string
+	keep          bool // --keep: no cleanup
 }
 
-// runBenchHTTP runs a workload through the HTTP API of a rota serve.
+// runBenchHTTP runs a workload through the HTTP API of a rota serve, then
+// deletes its queue's jobs unless --keep: after the run has succeeded or
+// failed, and after a first SIGINT or SIGTERM (which stops the run), but
+// not after a second.
 func (a *app) runBenchHTTP(cmd *cobra.Command, p bench.Params, hb httpBenchFlags) error {
 	switch {
 	case p.Jobs < 0 || p.Workers < 0 || p.Concurrency < 0 || p.Every < 0:
@@ -199,11 +218,63 @@ func (a *app) runBenchHTTP(cmd *cobra.Command, p bench.Params, hb httpBenchFlags
 	if u, err := url.Parse(hb.server); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return usagef("invalid server: %q is not an http:// or https:// URL", hb.server)
 	}
-	res, err := bench.RunHTTP(cmd.Context(), hb.server, hb.token, p)
-	if err != nil {
-		return err
+	cleanupCtx, stop := secondInterrupt(cmd.Context())
+	defer stop()
+	run := bench.NewHTTPRun(hb.server, hb.token)
+	defer run.Close()
+	res, err := run.Run(cmd.Context(), p)
+	res.Kept = hb.keep
+	if err == nil && !a.json {
+		// The figures first: the cleanup takes about as long as the
+		// run's enqueues.
+		_ = a.printBench(res) // text: no error
 	}
-	return a.printBench(res)
+	var cleanupErr error
+	if !hb.keep {
+		res.Deleted, cleanupErr = run.Cleanup(cleanupCtx)
+		if cleanupErr != nil {
+			how := "cleanup"
+			if cleanupCtx.Err() != nil {
+				how = "cleanup interrupted"
+			}
+			cleanupErr = fmt.Errorf("bench: %s: %w (%d jobs deleted, the others left on the server)", how, cleanupErr, res.Deleted)
+		}
+	}
+	switch {
+	case err != nil:
+		return errors.Join(err, cleanupErr)
+	case a.json:
+		if err := printJSON(a.stdout, res); err != nil {
+			return err
+		}
+	case !hb.keep && cleanupErr == nil:
+		fmt.Fprintf(a.stdout, "  queue %s: its %d jobs deleted from the server\n", run.Queue(), res.Deleted)
+	}
+	return cleanupErr
+}
+
+// secondInterrupt returns a context that SIGINT or SIGTERM cancels the
+// second time it comes from now on, not the first (the first cancels
+// ctx), though no longer by ctx. stop ends the watch.
+func secondInterrupt(ctx context.Context) (context.Context, context.CancelFunc) {
+	ctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	sig := make(chan os.Signal, 2)
+	signal.Notify(sig, os.Interrupt, syscall.SIGTERM)
+	go func() {
+		defer signal.Stop(sig)
+		for n := 0; ; {
+			select {
+			case <-sig:
+				if n++; n == 2 {
+					cancel()
+					return
+				}
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
+	return ctx, cancel
 }
 
 // printBench prints a run's figures.
@@ -246,6 +317,9 @@ func (a *app) printBench(res bench.Result) error {
 	fmt.Fprintf(a.stdout, "\n  heap max %.1f MiB, peak RSS %.1f MiB", res.HeapMaxMB, res.MaxRSSMB)
 	if res.Future > 0 {
 		fmt.Fprintf(a.stdout, ", with %d future jobs in the queue", res.Future)
+	}
+	if res.Kept {
+		fmt.Fprintf(a.stdout, "\n  queue %s kept on the server with its jobs (--keep)", res.Queue)
 	}
 	fmt.Fprintln(a.stdout)
 	return nil

@@ -134,6 +134,10 @@ type Result struct {
 	HeapMaxMB      float64 `json:"heap_max_mb"`
 	MaxRSSMB       float64 `json:"max_rss_mb"`
 	Queue          string  `json:"queue"`
+	// Over HTTP: Deleted jobs of Queue were deleted after the run
+	// (HTTPRun.Cleanup), or the queue was Kept with its jobs.
+	Deleted int  `json:"deleted,omitempty"`
+	Kept    bool `json:"kept,omitempty"`
 }
 
 // Run runs one workload on st (already migrated). Every job it makes goes to

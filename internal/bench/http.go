@@ -10,6 +10,8 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -33,16 +35,35 @@ const (
 	httpWait = "10s"
 )
 
-// httpBench is a workload's connection to a server.
-type httpBench struct {
+// HTTPRun is a workload's run through the HTTP API of a `rota serve`: its
+// jobs go to a fresh queue named bench-<random> (Queue), which Cleanup
+// empties after the run.
+type HTTPRun struct {
 	base   string
 	token  string
 	client *http.Client
 	queue  string
+
+	mu sync.Mutex
+	// held maps the token of each lease the run's workers hold (leased,
+	// not yet completed) to its job: Cleanup fails them.
+	held map[string]int64
 }
 
-// call POSTs (or GETs, with body "") path and decodes a 200 answer into v.
-func (h *httpBench) call(ctx context.Context, method, path, body string, v any) error {
+// statusError is an answer of the server other than 200.
+type statusError struct {
+	method, path string
+	status       int
+	body         []byte
+}
+
+func (e *statusError) Error() string {
+	return fmt.Sprintf("%s %s: %d %s", e.method, e.path, e.status, bytes.TrimSpace(e.body))
+}
+
+// call POSTs (or GETs, with body "") path and decodes a 200 answer into
+// v; another status is a *statusError.
+func (h *HTTPRun) call(ctx context.Context, method, path, body string, v any) error {
 	var rd io.Reader
 	if body != "" {
 		rd = strings.NewReader(body)
@@ -67,7 +88,7 @@ func (h *httpBench) call(ctx context.Context, method, path, body string, v any) 
 		return fmt.Errorf("%s %s: %w", method, path, err)
 	}
 	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("%s %s: %d %s", method, path, resp.StatusCode, bytes.TrimSpace(b))
+		return &statusError{method: method, path: path, status: resp.StatusCode, body: b}
 	}
 	if v != nil {
 		if err := json.Unmarshal(b, v); err != nil {
@@ -75,6 +96,26 @@ func (h *httpBench) call(ctx context.Context, method, path, body string, v any) 
 		}
 	}
 	return nil
+}
+
+// hasStatus reports whether err is an answer of the server with status.
+func hasStatus(err error, status int) bool {
+	var se *statusError
+	return errors.As(err, &se) && se.status == status
+}
+
+// hold records leases the run's workers hold, and release (held false)
+// leases they have ended.
+func (h *HTTPRun) hold(held bool, ls ...httpLease) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for _, l := range ls {
+		if held {
+			h.held[l.Token] = l.Job.ID
+		} else {
+			delete(h.held, l.Token)
+		}
+	}
 }
 
 // httpLease is what a remote worker reads of a lease.
@@ -87,7 +128,7 @@ type httpLease struct {
 }
 
 // lease takes up to max jobs of the bench's queue, long-polling.
-func (h *httpBench) lease(ctx context.Context, max int) ([]httpLease, error) {
+func (h *HTTPRun) lease(ctx context.Context, max int) ([]httpLease, error) {
 	var resp struct {
 		Leases []httpLease `json:"leases"`
 	}
@@ -95,12 +136,13 @@ func (h *httpBench) lease(ctx context.Context, max int) ([]httpLease, error) {
 	if err := h.call(ctx, "POST", "/v1/leases", body, &resp); err != nil {
 		return nil, err
 	}
+	h.hold(true, resp.Leases...)
 	return resp.Leases, nil
 }
 
 // completeAll completes the leases ls in one POST /v1/leases/complete/batch;
 // an item refused is an error (the bench's leases are all live).
-func (h *httpBench) completeAll(ctx context.Context, ls []httpLease) error {
+func (h *HTTPRun) completeAll(ctx context.Context, ls []httpLease) error {
 	var b strings.Builder
 	b.WriteString(`{"items":[`)
 	for i, l := range ls {
@@ -125,40 +167,57 @@ func (h *httpBench) completeAll(ctx context.Context, ls []httpLease) error {
 	if len(resp.Results) != len(ls) {
 		return fmt.Errorf("complete batch: %d results for %d leases", len(resp.Results), len(ls))
 	}
-	for _, r := range resp.Results {
+	for i, r := range resp.Results {
 		if len(r.Error) > 0 {
 			return fmt.Errorf("complete batch: job %d: %s", r.ID, r.Error)
 		}
+		h.hold(false, ls[i])
 	}
 	return nil
 }
 
-func (h *httpBench) complete(ctx context.Context, token string) error {
-	b, _ := json.Marshal(token)
-	return h.call(ctx, "POST", "/v1/leases/complete", `{"token":`+string(b)+`}`, nil)
+func (h *HTTPRun) complete(ctx context.Context, l httpLease) error {
+	b, _ := json.Marshal(l.Token)
+	if err := h.call(ctx, "POST", "/v1/leases/complete", `{"token":`+string(b)+`}`, nil); err != nil {
+		return err
+	}
+	h.hold(false, l)
+	return nil
 }
 
-// RunHTTP runs one workload through the HTTP API of a `rota serve` at base
-// (http://host:port), with token as its bearer token ("" for none): jobs
-// are enqueued over HTTP and worked by remote workers speaking the lease
-// protocol, in a fresh queue named bench-<random>. Workloads: throughput
-// (insert in batches, then workers lease HTTPLeaseBatch jobs at a time
-// and complete them in one POST /v1/leases/complete/batch), latency (one
-// long-polling worker; insert-to-start is from before the enqueue request
-// to the lease's answer) and enqueue (single-job requests from
-// Concurrency goroutines).
-func RunHTTP(ctx context.Context, base, token string, p Params) (Result, error) {
+// NewHTTPRun returns a run through the HTTP API of a `rota serve` at base
+// (http://host:port), with token as its bearer token ("" for none), in a
+// fresh queue named bench-<random>. Close it when done.
+func NewHTTPRun(base, token string) *HTTPRun {
 	var suffix [4]byte
 	_, _ = rand.Read(suffix[:])
-	h := &httpBench{
+	return &HTTPRun{
 		base:  strings.TrimSuffix(base, "/"),
 		token: token,
 		queue: "bench-" + hex.EncodeToString(suffix[:]),
 		client: &http.Client{Transport: &http.Transport{
 			MaxIdleConns: 256, MaxIdleConnsPerHost: 256, IdleConnTimeout: time.Minute,
 		}},
+		held: make(map[string]int64),
 	}
-	defer h.client.CloseIdleConnections()
+}
+
+// Queue is the name of the run's queue.
+func (h *HTTPRun) Queue() string { return h.queue }
+
+// Close closes the run's idle connections.
+func (h *HTTPRun) Close() { h.client.CloseIdleConnections() }
+
+// Run runs one workload: jobs are enqueued over HTTP and worked by
+// remote workers speaking the lease protocol, in the run's queue.
+// Workloads: throughput (insert in batches, then workers lease
+// HTTPLeaseBatch jobs at a time and complete them in one POST
+// /v1/leases/complete/batch), latency (one long-polling worker;
+// insert-to-start is from before the enqueue request to the lease's
+// answer) and enqueue (single-job requests from Concurrency goroutines).
+// Its workers have stopped when it returns, but may still hold leases if
+// it failed: Cleanup ends them.
+func (h *HTTPRun) Run(ctx context.Context, p Params) (Result, error) {
 	res := Result{Workload: p.Workload, Store: "http", Queue: h.queue}
 	var err error
 	switch p.Workload {
@@ -175,12 +234,135 @@ func RunHTTP(ctx context.Context, base, token string, p Params) (Result, error) 
 	return res, err
 }
 
+// cleanupConcurrency is how many requests Cleanup sends at once.
+const cleanupConcurrency = 16
+
+// Cleanup removes what the run left on the server, and returns how many
+// jobs it deleted. It fails the leases the run's workers still hold
+// (final: their jobs end in error), then deletes every job of the run's
+// queue, one DELETE /v1/jobs/{id} each (the API has no bulk delete; it
+// needs a token of role admin). The queue has no settings, so once its
+// jobs are gone the server no longer lists it. Jobs it cannot delete (on
+// a lease the run never saw, its request cut short, they run until the
+// lease runs out) are counted in the error, as is a failure (a token of
+// role write: 403); the jobs not reached then are left too.
+func (h *HTTPRun) Cleanup(ctx context.Context) (int, error) {
+	h.mu.Lock()
+	held := make([]string, 0, len(h.held))
+	for tok := range h.held {
+		held = append(held, tok)
+	}
+	h.mu.Unlock()
+	err := forEachConcurrently(ctx, held, func(ctx context.Context, tok string) error {
+		b, _ := json.Marshal(tok)
+		err := h.call(ctx, "POST", "/v1/leases/fail", `{"token":`+string(b)+`,"error":"rota bench ended before completing it","final":true}`, nil)
+		if hasStatus(err, http.StatusConflict) { // the lease had ended (lease_lost)
+			err = nil
+		}
+		if err == nil {
+			h.hold(false, httpLease{Token: tok})
+		}
+		return err
+	})
+	if err != nil {
+		return 0, fmt.Errorf("end the run's leases of queue %s: %w", h.queue, err)
+	}
+	// Passes over the queue until one finds nothing to delete: an enqueue
+	// the run gave up on may still be committed after the first.
+	deleted := 0
+	for {
+		n, running, err := h.deleteJobs(ctx)
+		deleted += n
+		switch {
+		case err != nil:
+			return deleted, fmt.Errorf("delete the jobs of queue %s: %w", h.queue, err)
+		case n > 0:
+			continue
+		case running > 0:
+			return deleted, fmt.Errorf("%d jobs of queue %s are running on leases the run lost: they end in error when their leases run out (then rota jobs delete them)", running, h.queue)
+		}
+		return deleted, nil
+	}
+}
+
+// deleteJobs deletes the jobs of the run's queue, page by page, and
+// returns how many it deleted and how many it could not, running.
+func (h *HTTPRun) deleteJobs(ctx context.Context) (deleted, running int, err error) {
+	var nDeleted, nRunning atomic.Int64
+	q := url.Values{"queue": {h.queue}, "limit": {strconv.Itoa(cleanupPage)}}
+	for {
+		var page struct {
+			Jobs []struct {
+				ID int64 `json:"id"`
+			} `json:"jobs"`
+			Next string `json:"next"`
+		}
+		if err := h.call(ctx, "GET", "/v1/jobs?"+q.Encode(), "", &page); err != nil {
+			return int(nDeleted.Load()), int(nRunning.Load()), err
+		}
+		ids := make([]int64, len(page.Jobs))
+		for i, j := range page.Jobs {
+			ids[i] = j.ID
+		}
+		err := forEachConcurrently(ctx, ids, func(ctx context.Context, id int64) error {
+			err := h.call(ctx, "DELETE", fmt.Sprintf("/v1/jobs/%d", id), "", nil)
+			switch {
+			case err == nil:
+				nDeleted.Add(1)
+			case hasStatus(err, http.StatusConflict): // running
+				nRunning.Add(1)
+			case hasStatus(err, http.StatusNotFound): // gone already
+			default:
+				return err
+			}
+			return nil
+		})
+		if err != nil || page.Next == "" {
+			return int(nDeleted.Load()), int(nRunning.Load()), err
+		}
+		q.Set("cursor", page.Next)
+	}
+}
+
+// cleanupPage is how many jobs Cleanup lists at a time.
+const cleanupPage = 1000
+
+// forEachConcurrently calls f for each item, cleanupConcurrency at a
+// time, and returns the first error; after one, the items not started
+// are left.
+func forEachConcurrently[T any](ctx context.Context, items []T, f func(context.Context, T) error) error {
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	next := make(chan T)
+	var wg sync.WaitGroup
+	for range min(cleanupConcurrency, len(items)) {
+		wg.Go(func() {
+			for it := range next {
+				if err := f(ctx, it); err != nil {
+					cancel(err)
+				}
+			}
+		})
+	}
+feed:
+	for _, it := range items {
+		select {
+		case next <- it:
+		case <-ctx.Done():
+			break feed
+		}
+	}
+	close(next)
+	wg.Wait()
+	return context.Cause(ctx)
+}
+
 // jobJSON is one job to enqueue in the bench's queue.
-func (h *httpBench) jobJSON(args string) string {
+func (h *HTTPRun) jobJSON(args string) string {
 	return fmt.Sprintf(`{"kind":%q,"queue":%q,"max_attempts":1,"args":%s}`, Kind, h.queue, args)
 }
 
-func (h *httpBench) throughput(ctx context.Context, p Params, res *Result) error {
+func (h *HTTPRun) throughput(ctx context.Context, p Params, res *Result) error {
 	n := orDefault(p.Jobs, DefaultHTTPThroughputJobs)
 	workers := orDefault(p.Workers, DefaultHTTPWorkers)
 	res.Jobs, res.Workers = n, workers
@@ -251,7 +433,7 @@ func (h *httpBench) throughput(ctx context.Context, p Params, res *Result) error
 }
 
 // verifyDone checks through the API that the bench's queue holds n done jobs.
-func (h *httpBench) verifyDone(ctx context.Context, n int) error {
+func (h *HTTPRun) verifyDone(ctx context.Context, n int) error {
 	var qs struct {
 		Queues []struct {
 			Name   string           `json:"name"`
@@ -272,7 +454,7 @@ func (h *httpBench) verifyDone(ctx context.Context, n int) error {
 	return fmt.Errorf("bench: queue %s not found", h.queue)
 }
 
-func (h *httpBench) latency(ctx context.Context, p Params, res *Result) error {
+func (h *HTTPRun) latency(ctx context.Context, p Params, res *Result) error {
 	n := orDefault(p.Jobs, DefaultHTTPLatencyJobs)
 	every := p.Every
 	if every <= 0 {
@@ -292,11 +474,19 @@ func (h *httpBench) latency(ctx context.Context, p Params, res *Result) error {
 	}
 	if ls, err := h.lease(ctx, 1); err != nil || len(ls) != 1 {
 		return errors.Join(fmt.Errorf("bench: the warm-up job was not leased (%d leases)", len(ls)), err)
-	} else if err := h.complete(ctx, ls[0].Token); err != nil {
+	} else if err := h.complete(ctx, ls[0]); err != nil {
 		return err
 	}
 	werr := make(chan error, 1)
+	stopped := make(chan struct{})
+	// An early return stops the worker and waits for it, so that its
+	// leases are settled (completed or held) before a Cleanup.
+	defer func() {
+		cancel()
+		<-stopped
+	}()
 	go func() {
+		defer close(stopped)
 		// The worker's lease loop does not wait for its completes: they
 		// run beside it, as a real worker's jobs do (the Python worker's
 		// loop leases while its jobs run), so a job enqueued while the
@@ -319,7 +509,7 @@ func (h *httpBench) latency(ctx context.Context, p Params, res *Result) error {
 					return
 				}
 				lat[a.I] = now.Sub(time.Unix(0, sent[a.I].Load()))
-				completes.do(func() error { return h.complete(wctx, l.Token) })
+				completes.do(func() error { return h.complete(wctx, l) })
 				got++
 			}
 		}
@@ -359,7 +549,7 @@ func (h *httpBench) latency(ctx context.Context, p Params, res *Result) error {
 	return h.verifyDone(ctx, n+LatencyWarmUp)
 }
 
-func (h *httpBench) enqueue(ctx context.Context, p Params, res *Result) error {
+func (h *HTTPRun) enqueue(ctx context.Context, p Params, res *Result) error {
 	n := orDefault(p.Jobs, DefaultHTTPEnqueueJobs)
 	conc := orDefault(p.Concurrency, DefaultHTTPConcurrency)
 	res.Jobs, res.Concurrency = n, conc
