@@ -147,6 +147,24 @@ func TestRelayDelivers(t *testing.T) {
 // appendJobs appends n job records of kind to the log and returns the last id.
 func appendJobs(t *testing.T, st store.Store, kind string, n int) int64 {
 	t.Helper()
+	return appendJobsTB(t, st, kind, n)
+}
+
+// appendJobsTB is appendJobs for tests and benchmarks, in appends of at
+// most 1,000 records.
+func appendJobsTB(t testing.TB, st store.Store, kind string, n int) int64 {
+	t.Helper()
+	var last int64
+	for n > 0 {
+		k := min(n, 1000)
+		last = appendBatch(t, st, kind, k)
+		n -= k
+	}
+	return last
+}
+
+func appendBatch(t testing.TB, st store.Store, kind string, n int) int64 {
+	t.Helper()
 	recs := make([]store.EventRecord, n)
 	for i := range recs {
 		e := rota.Event{JobID: int64(i + 1), Kind: kind, Queue: "default", To: rota.StateQueued, At: time.Now().UTC()}
