@@ -231,16 +231,8 @@ class Client:
         ``metadata`` matches every given pair; the ``_from``/``_to`` ranges
         are ``[from, to)``.  Pass the page's ``next`` as ``cursor`` for the
         following page; :meth:`iter_jobs` does that for you."""
-        q: List[tuple] = []
-        for name, value in (("state", state), ("kind", kind), ("queue", queue)):
-            if value is None:
-                continue
-            for v in [value] if isinstance(value, str) else value:
-                q.append((name, v))
-        if key is not None:
-            q.append(("key", key))
-        for k, v in (metadata or {}).items():
-            q.append(("metadata", "%s=%s" % (k, v)))
+        q: List[tuple] = [("state", v) for v in ([state] if isinstance(state, str) else state or [])]
+        q += events_query(kind, queue, key, metadata)
         for name, value in (("created_from", created_from), ("created_to", created_to),
                             ("run_at_from", run_at_from), ("run_at_to", run_at_to)):
             if value is not None:

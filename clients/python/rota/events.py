@@ -326,7 +326,7 @@ def _event(event_id: Optional[int], typ: str, data: List[str]) -> Event:
 
 def events_query(kind: Any = None, queue: Any = None, key: Optional[str] = None,
                  metadata: Optional[Dict[str, str]] = None) -> List[Tuple[str, str]]:
-    """The query of ``GET /v1/events`` for these filters."""
+    """The query parameters of these job filters, as ``GET /v1/events`` and ``GET /v1/jobs`` read them."""
     q: List[Tuple[str, str]] = []
     for name, value in (("kind", kind), ("queue", queue)):
         if value is None:
