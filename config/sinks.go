@@ -26,7 +26,8 @@ const (
 	// EnvNATSURL is the NATS server(s) of the NATS sink and abort
 	// listener (comma list of nats:// URLs; empty: no NATS).
 	EnvNATSURL = "ROTA_NATS_URL"
-	// EnvNATSSubject is the prefix of the subjects events go to.
+	// EnvNATSSubject is the prefix of the subjects events go to (off: no
+	// events to NATS).
 	EnvNATSSubject = "ROTA_NATS_SUBJECT"
 	// EnvNATSJetStream publishes to JetStream with acknowledgements (on)
 	// instead of core NATS (off).
@@ -104,12 +105,12 @@ func (c *Config) sinkSettings() []setting {
 			value: &secretValue{p: &s.WebhookSecret}},
 		{env: EnvNATSURL, flag: "nats-url", secret: true, usage: "NATS server(s) for events and abort messages, like nats://127.0.0.1:4222 (empty: none)",
 			value: &stringValue{p: &s.NATSURL, norm: normNATSURL}},
-		{env: EnvNATSSubject, flag: "nats-subject", usage: "subject prefix of the events sent to NATS (<prefix>.<kind>.<state>)",
-			value: &stringValue{p: &s.NATSSubject, norm: normSubject}},
+		{env: EnvNATSSubject, flag: "nats-subject", usage: "subject prefix of the events sent to NATS (<prefix>.<kind>.<state>), or off for no events",
+			value: &stringValue{p: &s.NATSSubject, norm: normSubjectOrOff}},
 		{env: EnvNATSJetStream, flag: "nats-jetstream", usage: "on: publish events to JetStream, each acknowledged (a stream must cover the subjects); off: core NATS",
 			value: &boolValue{p: &s.NATSJetStream}},
 		{env: EnvNATSAbortSubject, flag: "nats-abort-subject", usage: "NATS subject of abort messages, or off",
-			value: &stringValue{p: &s.NATSAbortSubject, norm: normAbortSubject}},
+			value: &stringValue{p: &s.NATSAbortSubject, norm: normSubjectOrOff}},
 		{env: EnvKafkaBrokers, flag: "kafka-brokers", usage: "Kafka seed brokers for events and abort messages, host:port,... (empty: none)",
 			value: &listValue{p: &s.KafkaBrokers, item: normHostPort}},
 		{env: EnvKafkaTopic, flag: "kafka-topic", usage: "Kafka topic of the events (empty: none)",
@@ -185,7 +186,7 @@ func normSubject(s string) (string, error) {
 	return s, nil
 }
 
-func normAbortSubject(s string) (string, error) {
+func normSubjectOrOff(s string) (string, error) {
 	if strings.EqualFold(strings.TrimSpace(s), SinkOff) {
 		return SinkOff, nil
 	}

@@ -93,7 +93,7 @@ func (a *app) serve(ctx context.Context) error {
 	// The event relays run on the leading node (set the sinks alike on
 	// every node); they wake at this node's appends to the event log.
 	var evlog *rota.EventLog
-	relays, err := newSinks(a.cfg.Sinks, st, func() <-chan struct{} { return evlog.Changed() }, logger)
+	relays, err := newSinks(a.cfg.Sinks, a.cfg.NodeID, st, func() <-chan struct{} { return evlog.Changed() }, logger)
 	if err != nil {
 		return err
 	}
@@ -107,6 +107,9 @@ func (a *app) serve(ctx context.Context) error {
 		if err := a.register(client); err != nil {
 			return err
 		}
+	}
+	if err := relays.addListeners(a.cfg.Sinks, a.cfg.NodeID, client, logger); err != nil {
+		return err
 	}
 	// The durable event log (GET /v1/events on any node of the store) gets
 	// this node's events from before Start until after Stop, whether or
@@ -156,6 +159,7 @@ func (a *app) serve(ctx context.Context) error {
 		}
 		return err
 	}
+	relays.runListeners(runCtx, logger)
 	httpAddr := config.ListenOff
 	if ln != nil {
 		httpAddr = ln.Addr().String()

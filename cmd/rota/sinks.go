@@ -3,6 +3,8 @@ package main
 import (
 	"context"
 	"log/slog"
+	"sync"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -19,14 +21,21 @@ type sinks struct {
 	relays []*events.Relay
 	// aborters handle the abort messages of the listeners.
 	aborters []*events.Aborter
+	// listeners are the abort listeners' loops (runListeners).
+	listeners []func(context.Context) error
+	running   sync.WaitGroup
 	// closers end the sinks' connections once the node has stopped.
 	closers []func()
 }
 
+// listenerRestart is the pause before an abort listener that failed is
+// started again.
+const listenerRestart = time.Second
+
 // newSinks builds the relays of the configured sinks on log. changed
 // wakes them at this node's appends (it may return nil). It checks the
 // settings first: a bad combination is a usage error.
-func newSinks(cfg config.Sinks, log store.EventLog, changed func() <-chan struct{}, logger *slog.Logger) (*sinks, error) {
+func newSinks(cfg config.Sinks, nodeID string, log store.EventLog, changed func() <-chan struct{}, logger *slog.Logger) (*sinks, error) {
 	if err := cfg.CheckSinks(); err != nil {
 		return nil, usageError{err}
 	}
@@ -45,6 +54,17 @@ func newSinks(cfg config.Sinks, log store.EventLog, changed func() <-chan struct
 		logger.Info("rota: event relay configured; the leading node relays", "relay", name, "format", cfg.EventsFormat)
 		return nil
 	}
+	if cfg.NATSURL != "" && cfg.NATSSubject != config.SinkOff {
+		ns, err := events.NewNATSSink(events.NATSSinkOptions{NATSConnOptions: natsConn(cfg, nodeID, logger),
+			Prefix: cfg.NATSSubject, JetStream: cfg.NATSJetStream})
+		if err != nil {
+			return nil, usageError{err}
+		}
+		s.closers = append(s.closers, func() { _ = ns.Close() })
+		if err := relay("nats", ns); err != nil {
+			return nil, err
+		}
+	}
 	if cfg.WebhookURL != "" {
 		wh, err := events.NewWebhook(events.WebhookOptions{URL: cfg.WebhookURL, Secret: cfg.WebhookSecret})
 		if err != nil {
@@ -55,6 +75,54 @@ func newSinks(cfg config.Sinks, log store.EventLog, changed func() <-chan struct
 		}
 	}
 	return s, nil
+}
+
+// natsConn are the NATS connection settings of cfg.
+func natsConn(cfg config.Sinks, nodeID string, logger *slog.Logger) events.NATSConnOptions {
+	return events.NATSConnOptions{URL: cfg.NATSURL, Name: "rota " + nodeID, Logger: logger}
+}
+
+// addListeners makes the abort listeners of cfg on c: they run on every
+// node (a NATS queue group, a Kafka consumer group: one node gets each
+// message) from runListeners until the node stops.
+func (s *sinks) addListeners(cfg config.Sinks, nodeID string, c *rota.Client, logger *slog.Logger) error {
+	if cfg.NATSURL == "" || cfg.NATSAbortSubject == config.SinkOff {
+		return nil
+	}
+	a, err := events.NewAborter(c, cfg.AbortKeyField, logger)
+	if err != nil {
+		return err
+	}
+	s.aborters = append(s.aborters, a)
+	l, err := events.NewNATSAbortListener(a, events.NATSAbortOptions{NATSConnOptions: natsConn(cfg, nodeID, logger),
+		Subject: cfg.NATSAbortSubject})
+	if err != nil {
+		return usageError{err}
+	}
+	s.closers = append(s.closers, func() { _ = l.Close() })
+	s.listeners = append(s.listeners, l.Run)
+	logger.Info("rota: listening for abort messages", "nats_subject", cfg.NATSAbortSubject, "key_field", cfg.AbortKeyField)
+	return nil
+}
+
+// runListeners runs the abort listeners until ctx ends; a listener that
+// fails is logged and started again after a pause.
+func (s *sinks) runListeners(ctx context.Context, logger *slog.Logger) {
+	for _, run := range s.listeners {
+		s.running.Go(func() {
+			for ctx.Err() == nil {
+				if err := run(ctx); err != nil && ctx.Err() == nil {
+					logger.Warn("rota: abort listener failed; starting it again", "err", err)
+				} else if err == nil {
+					return // closed
+				}
+				select {
+				case <-ctx.Done():
+				case <-time.After(listenerRestart):
+				}
+			}
+		})
+	}
 }
 
 // leaderTasks are the relays as rota.Options.LeaderTasks.
@@ -74,9 +142,10 @@ func (s *sinks) collectors() []prometheus.Collector {
 	return []prometheus.Collector{events.NewCollector(s.relays, s.aborters)}
 }
 
-// close ends the sinks' connections.
+// close ends the sinks' connections and waits for the listeners.
 func (s *sinks) close() {
 	for _, c := range s.closers {
 		c()
 	}
+	s.running.Wait()
 }
