@@ -474,6 +474,7 @@ func TestKafkaSinkBrokerDown(t *testing.T) {
 	n.waitRelayed(t, r)
 
 	cluster.Close()
+	down := time.Now()
 	var jobs []*rota.Job
 	for range 4 {
 		jobs = append(jobs, n.enqueue(t, "k.ok"))
@@ -482,6 +483,11 @@ func TestKafkaSinkBrokerDown(t *testing.T) {
 		n.waitState(t, j.ID, rota.StateDone)
 	}
 	kafkaWaitFor(t, "sends to fail while the broker is down", func() bool { return r.Failures() >= 3 })
+	if d := time.Since(down); d > 10*time.Second {
+		// Three sends of 300 ms, 100 ms apart at most: a send that
+		// waited for its request's answer (20 s) took this long.
+		t.Errorf("three sends failed in %s: a send overran its timeout", d)
+	}
 	delivered := r.Delivered()
 
 	cluster = kafkaCluster(t, kfake.NumBrokers(1), kfake.DataDir(dir), kfake.Ports(port))
