@@ -162,8 +162,9 @@ func (l kgoLogger) Log(level kgo.LogLevel, msg string, keyvals ...any) {
 // KafkaSinkOptions configures a KafkaSink.
 type KafkaSinkOptions struct {
 	KafkaConfig
-	// Topic receives the messages (required; it must exist, or the
-	// brokers must create topics on use).
+	// Topic receives the messages (required). It must exist: the sink
+	// does not ask the brokers to create it (KgoOpts can:
+	// kgo.AllowAutoTopicCreation).
 	Topic string
 	// Timeout bounds one Send (DefaultKafkaTimeout when zero).
 	Timeout time.Duration
