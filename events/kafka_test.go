@@ -11,10 +11,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"log/slog"
 	"math/big"
 	"net"
-	"path/filepath"
 	"slices"
 	"strconv"
 	"sync/atomic"
@@ -33,28 +31,10 @@ import (
 	"github.com/rotahq/rota/store/sqlite"
 )
 
-// kafkaWait bounds every wait of the Kafka tests.
-const kafkaWait = 30 * time.Second
-
 const (
 	kafkaEventsTopic = "rota.events"
 	kafkaAbortTopic  = "rota.aborts"
 )
-
-var kafkaDiscard = slog.New(slog.DiscardHandler)
-
-// kafkaWaitFor polls cond every few milliseconds until it holds, failing
-// the test after kafkaWait.
-func kafkaWaitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(kafkaWait)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-}
 
 // kafkaCluster starts an in-process Kafka (kfake) closed at the end of the
 // test.
@@ -92,19 +72,8 @@ type kafkaNode struct {
 
 func kafkaStartNode(t *testing.T, register func(c *rota.Client)) *kafkaNode {
 	t.Helper()
-	sq, err := sqlite.Open(filepath.Join(t.TempDir(), "rota.db"), sqlite.Options{Synchronous: "OFF", Logger: kafkaDiscard})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = sq.Close() })
-	if err := sq.Migrate(t.Context()); err != nil {
-		t.Fatal(err)
-	}
-	st := &kafkaStore{Store: sq}
-	c, err := rota.New(st, rota.Options{NodeID: "kafka-node", Logger: kafkaDiscard})
-	if err != nil {
-		t.Fatal(err)
-	}
+	st := &kafkaStore{Store: openSQLite(t)}
+	c := newClient(t, st, rota.Options{NodeID: "kafka-node"})
 	if register != nil {
 		register(c)
 	}
@@ -116,7 +85,7 @@ func kafkaStartNode(t *testing.T, register func(c *rota.Client)) *kafkaNode {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), kafkaWait)
+		ctx, cancel := context.WithTimeout(context.Background(), waitTimeout)
 		defer cancel()
 		if err := c.Stop(ctx); err != nil {
 			t.Errorf("stop: %v", err)
@@ -137,7 +106,7 @@ func (n *kafkaNode) enqueue(t *testing.T, kind string, opts ...rota.EnqueueOptio
 
 func (n *kafkaNode) waitState(t *testing.T, id int64, s rota.State) {
 	t.Helper()
-	kafkaWaitFor(t, fmt.Sprintf("job %d %s", id, s), func() bool {
+	waitFor(t, fmt.Sprintf("job %d %s", id, s), func() bool {
 		j, err := n.c.Get(t.Context(), id)
 		return err == nil && j.State == s
 	})
@@ -157,7 +126,7 @@ func (n *kafkaNode) log(t *testing.T) []store.EventRecord {
 // returns it.
 func (n *kafkaNode) waitRelayed(t *testing.T, r *events.Relay) []store.EventRecord {
 	t.Helper()
-	kafkaWaitFor(t, "the relay to deliver the whole log", func() bool {
+	waitFor(t, "the relay to deliver the whole log", func() bool {
 		last, err := n.st.LastEventID(t.Context())
 		return err == nil && last > 0 && r.Position() == last
 	})
@@ -171,28 +140,19 @@ func kafkaRelay(t *testing.T, n *kafkaNode, sink events.Sink, format events.Form
 		Name: "kafka", Sink: sink, Format: format, FromStart: true,
 		Changed: n.el.Changed, Poll: 20 * time.Millisecond,
 		RetryMin: 10 * time.Millisecond, RetryMax: 100 * time.Millisecond,
-		Logger: kafkaDiscard,
+		Logger: quiet,
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		_ = r.Run(ctx)
-	}()
-	t.Cleanup(func() {
-		cancel()
-		<-done
-	})
+	runRelay(t, r)
 	return r
 }
 
 // kafkaSink makes a sink closed at the end of the test.
 func kafkaSink(t *testing.T, opts events.KafkaSinkOptions) *events.KafkaSink {
 	t.Helper()
-	opts.Logger = kafkaDiscard
+	opts.Logger = quiet
 	s, err := events.NewKafkaSink(opts)
 	if err != nil {
 		t.Fatal(err)
@@ -209,7 +169,7 @@ func kafkaRead(t *testing.T, topic string, done func([]*kgo.Record) bool, opts .
 		t.Fatal(err)
 	}
 	defer cl.Close()
-	ctx, cancel := context.WithTimeout(t.Context(), kafkaWait)
+	ctx, cancel := context.WithTimeout(t.Context(), waitTimeout)
 	defer cancel()
 	var got []*kgo.Record
 	for !done(got) {
@@ -482,7 +442,7 @@ func TestKafkaSinkBrokerDown(t *testing.T) {
 	for _, j := range jobs {
 		n.waitState(t, j.ID, rota.StateDone)
 	}
-	kafkaWaitFor(t, "sends to fail while the broker is down", func() bool { return r.Failures() >= 3 })
+	waitFor(t, "sends to fail while the broker is down", func() bool { return r.Failures() >= 3 })
 	if d := time.Since(down); d > 10*time.Second {
 		// Three sends of 300 ms, 100 ms apart at most: a send that
 		// waited for its request's answer (20 s) took this long.
@@ -547,7 +507,7 @@ func kafkaBlock(c *rota.Client) {
 func kafkaAborts(t *testing.T, brokers []string, ab *events.Aborter) *events.KafkaAbortConsumer {
 	t.Helper()
 	c, err := events.NewKafkaAbortConsumer(events.KafkaAbortOptions{
-		KafkaConfig: events.KafkaConfig{Brokers: brokers, Logger: kafkaDiscard},
+		KafkaConfig: events.KafkaConfig{Brokers: brokers, Logger: quiet},
 		Topic:       kafkaAbortTopic, Aborter: ab,
 		RetryMin: 10 * time.Millisecond, RetryMax: 100 * time.Millisecond,
 	})
@@ -582,7 +542,7 @@ func kafkaProducer(t *testing.T, brokers []string) *kgo.Client {
 func kafkaReady(t *testing.T, c *events.KafkaAbortConsumer, p *kgo.Client) {
 	t.Helper()
 	var sent time.Time
-	kafkaWaitFor(t, "the abort consumer to start", func() bool {
+	waitFor(t, "the abort consumer to start", func() bool {
 		if c.Handled() > 0 {
 			return true
 		}
@@ -601,7 +561,7 @@ func kafkaReady(t *testing.T, c *events.KafkaAbortConsumer, p *kgo.Client) {
 func TestKafkaAbortConsumer(t *testing.T) {
 	cluster := kafkaCluster(t, kfake.SeedTopics(1, kafkaAbortTopic))
 	n := kafkaStartNode(t, kafkaBlock)
-	ab, err := events.NewAborter(n.c, "analysis_id", kafkaDiscard)
+	ab, err := events.NewAborter(n.c, "analysis_id", quiet)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -639,7 +599,7 @@ func TestKafkaAbortConsumer(t *testing.T) {
 	} {
 		kafkaProduce(t, p, m)
 	}
-	kafkaWaitFor(t, "the four messages handled", func() bool { return c.Handled() == handled+4 })
+	waitFor(t, "the four messages handled", func() bool { return c.Handled() == handled+4 })
 	if ab.Ignored() != ignored+2 || ab.Invalid() != invalid+2 || ab.Aborted() != 2 {
 		t.Errorf("ignored %d, invalid %d, aborted %d; want %d, %d, 2", ab.Ignored(), ab.Invalid(), ab.Aborted(), ignored+2, invalid+2)
 	}
@@ -659,7 +619,7 @@ func TestKafkaAbortConsumer(t *testing.T) {
 func TestKafkaAbortConsumerResumes(t *testing.T) {
 	cluster := kafkaCluster(t, kfake.SeedTopics(1, kafkaAbortTopic))
 	n := kafkaStartNode(t, kafkaBlock)
-	ab, err := events.NewAborter(n.c, "", kafkaDiscard)
+	ab, err := events.NewAborter(n.c, "", quiet)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -678,7 +638,7 @@ func TestKafkaAbortConsumerResumes(t *testing.T) {
 	ignored := ab.Ignored()
 	second := kafkaAborts(t, cluster.ListenAddrs(), ab)
 	n.waitState(t, j2.ID, rota.StateAborted)
-	kafkaWaitFor(t, "the message handled", func() bool { return second.Handled() >= 1 })
+	waitFor(t, "the message handled", func() bool { return second.Handled() >= 1 })
 	if second.Handled() != 1 || ab.Ignored() != ignored {
 		t.Fatalf("the second consumer handled %d messages (%d ignored), want the one sent after the first stopped", second.Handled(), ab.Ignored()-ignored)
 	}
@@ -689,7 +649,7 @@ func TestKafkaAbortConsumerResumes(t *testing.T) {
 func TestKafkaAbortConsumerRetries(t *testing.T) {
 	cluster := kafkaCluster(t, kfake.SeedTopics(1, kafkaAbortTopic))
 	n := kafkaStartNode(t, kafkaBlock)
-	ab, err := events.NewAborter(n.c, "", kafkaDiscard)
+	ab, err := events.NewAborter(n.c, "", quiet)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -702,7 +662,7 @@ func TestKafkaAbortConsumerRetries(t *testing.T) {
 	n.st.failID.Store(j.ID)
 	kafkaProduce(t, p, fmt.Sprintf(`{"id": %d}`, j.ID))
 	// (No Get of the job until then: it would take the failures.)
-	kafkaWaitFor(t, "three failed tries", func() bool { return c.Failures() >= 3 })
+	waitFor(t, "three failed tries", func() bool { return c.Failures() >= 3 })
 	n.waitState(t, j.ID, rota.StateAborted)
 	if c.Failures() != 3 {
 		t.Fatalf("%d failed tries, want 3", c.Failures())
@@ -711,7 +671,7 @@ func TestKafkaAbortConsumerRetries(t *testing.T) {
 
 // TestKafkaOptions: what the constructors refuse.
 func TestKafkaOptions(t *testing.T) {
-	brokers := events.KafkaConfig{Brokers: []string{"127.0.0.1:1"}, Logger: kafkaDiscard}
+	brokers := events.KafkaConfig{Brokers: []string{"127.0.0.1:1"}, Logger: quiet}
 	for name, o := range map[string]events.KafkaSinkOptions{
 		"no topic":     {KafkaConfig: brokers},
 		"no brokers":   {KafkaConfig: events.KafkaConfig{Brokers: []string{" , "}}, Topic: "t"},
@@ -724,7 +684,7 @@ func TestKafkaOptions(t *testing.T) {
 			t.Errorf("%s: NewKafkaSink accepted %+v", name, o)
 		}
 	}
-	s, err := events.NewKafkaSink(events.KafkaSinkOptions{KafkaConfig: events.KafkaConfig{Brokers: []string{"127.0.0.1:1,127.0.0.1:2"}, Logger: kafkaDiscard}, Topic: "t"})
+	s, err := events.NewKafkaSink(events.KafkaSinkOptions{KafkaConfig: events.KafkaConfig{Brokers: []string{"127.0.0.1:1,127.0.0.1:2"}, Logger: quiet}, Topic: "t"})
 	if err != nil {
 		t.Fatalf("brokers separated by a comma: %v", err)
 	}
@@ -733,7 +693,7 @@ func TestKafkaOptions(t *testing.T) {
 	}
 	s.Close()
 	n := kafkaStartNode(t, nil)
-	ab, err := events.NewAborter(n.c, "", kafkaDiscard)
+	ab, err := events.NewAborter(n.c, "", quiet)
 	if err != nil {
 		t.Fatal(err)
 	}
