@@ -16,6 +16,10 @@ import (
 // DefaultAbortReason is the reason of an abort by a message without one.
 const DefaultAbortReason = "abort requested by a broadcast message"
 
+// ErrBadAbortMessage is the error of an abort message that cannot be read
+// (not a JSON object naming a job): no try will mend it.
+var ErrBadAbortMessage = errors.New("bad abort message")
+
 // MaxAbortMessage bounds the size of an abort message.
 const MaxAbortMessage = 64 << 10
 
@@ -134,14 +138,14 @@ func (a *Aborter) Invalid() uint64 { return a.invalid.Load() }
 // on whichever node runs it, an exec worker's process gets SIGTERM, and
 // it ends aborted) and returns their ids. A message naming no running job
 // is ignored (no ids, no error); an unreadable one is logged, counted in
-// Invalid and reported as an error. A store error is returned: the
+// Invalid and reported as an error matching ErrBadAbortMessage. A store error is returned: the
 // caller may let the message be delivered again.
 func (a *Aborter) Handle(ctx context.Context, payload []byte) ([]int64, error) {
 	req, err := ParseAbort(payload, a.keyField)
 	if err != nil {
 		a.invalid.Add(1)
 		a.lg.Warn("rota: abort message ignored", "err", err)
-		return nil, err
+		return nil, fmt.Errorf("%w: %w", ErrBadAbortMessage, err)
 	}
 	var ids []int64
 	if req.ID != 0 {

@@ -2,6 +2,7 @@ package events_test
 
 import (
 	"context"
+	"errors"
 	"slices"
 	"strconv"
 	"strings"
@@ -111,7 +112,7 @@ func TestAborter(t *testing.T) {
 	if got, err := a.Handle(t.Context(), []byte(`{"id": `+itoa(j1.ID)+`}`)); err != nil || got != nil {
 		t.Fatalf("abort of an aborted job: %v, %v", got, err)
 	}
-	if _, err := a.Handle(t.Context(), []byte(`not json`)); err == nil || a.Invalid() != 1 {
+	if _, err := a.Handle(t.Context(), []byte(`not json`)); !errors.Is(err, events.ErrBadAbortMessage) || a.Invalid() != 1 {
 		t.Fatalf("an unreadable message: %v (invalid %d)", err, a.Invalid())
 	}
 	if a.Aborted() != 3 || a.Ignored() != 4 {

@@ -508,20 +508,14 @@ func (c *KafkaAbortConsumer) Run(ctx context.Context) error {
 // handle hands r to the aborter, trying again after a store error until
 // it succeeds; it reports false when ctx ended first.
 func (c *KafkaAbortConsumer) handle(ctx context.Context, r *kgo.Record) bool {
-	if _, err := ParseAbort(r.Value, c.opts.Aborter.keyField); err != nil {
-		// Unreadable: the aborter logs and counts it; no try can mend
-		// it.
-		_, _ = c.opts.Aborter.Handle(ctx, r.Value)
-		c.handled.Add(1)
-		return true
-	}
 	retry := c.opts.RetryMin
 	for {
 		_, err := c.opts.Aborter.Handle(ctx, r.Value)
 		if ctx.Err() != nil {
 			return false
 		}
-		if err == nil {
+		// Unreadable: the aborter logged and counted it; no try can mend it.
+		if err == nil || errors.Is(err, ErrBadAbortMessage) {
 			c.handled.Add(1)
 			return true
 		}
