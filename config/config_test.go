@@ -307,6 +307,7 @@ func TestBindFlagsDefaultsShown(t *testing.T) {
 		"events-format": "json", "events-kinds": "", "events-queues": "", "webhook-url": "", "webhook-secret": "",
 		"nats-url": "", "nats-subject": "rota.events", "nats-jetstream": "off", "nats-abort-subject": "rota.abort",
 		"kafka-brokers": "", "kafka-topic": "", "kafka-abort-topic": "", "kafka-group": "rota", "abort-key-field": "key",
+		"kafka-tls": "off", "kafka-sasl": "", "kafka-user": "", "kafka-password": "",
 	} {
 		want[f] = d
 	}

@@ -43,6 +43,15 @@ const (
 	EnvKafkaAbortTopic = "ROTA_KAFKA_ABORT_TOPIC"
 	// EnvKafkaGroup is the consumer group of the abort consumer.
 	EnvKafkaGroup = "ROTA_KAFKA_GROUP"
+	// EnvKafkaTLS makes the Kafka connections TLS (on), verified against
+	// the system's roots.
+	EnvKafkaTLS = "ROTA_KAFKA_TLS"
+	// EnvKafkaSASL is the SASL mechanism of the Kafka connections: plain,
+	// scram-sha-256 or scram-sha-512 (empty: none), with EnvKafkaUser and
+	// EnvKafkaPassword.
+	EnvKafkaSASL     = "ROTA_KAFKA_SASL"
+	EnvKafkaUser     = "ROTA_KAFKA_USER"
+	EnvKafkaPassword = "ROTA_KAFKA_PASSWORD"
 	// EnvAbortKeyField is the field of an abort message that holds a job
 	// key (OMA: analysis_id).
 	EnvAbortKeyField = "ROTA_ABORT_KEY_FIELD"
@@ -74,6 +83,10 @@ type Sinks struct {
 	KafkaTopic       string
 	KafkaAbortTopic  string
 	KafkaGroup       string
+	KafkaTLS         bool
+	KafkaSASL        string
+	KafkaUser        string
+	KafkaPassword    string
 	AbortKeyField    string
 }
 
@@ -119,6 +132,15 @@ func (c *Config) sinkSettings() []setting {
 			value: &stringValue{p: &s.KafkaAbortTopic, norm: normTopic}},
 		{env: EnvKafkaGroup, flag: "kafka-group", usage: "Kafka consumer group of the abort consumer",
 			value: &stringValue{p: &s.KafkaGroup, norm: normTopic}},
+		{env: EnvKafkaTLS, flag: "kafka-tls", usage: "on: connect to Kafka over TLS (verified against the system's roots)",
+			value: &boolValue{p: &s.KafkaTLS}},
+		{env: EnvKafkaSASL, flag: "kafka-sasl", usage: "Kafka SASL mechanism: plain, scram-sha-256 or scram-sha-512 (empty: none)",
+			value: &stringValue{p: &s.KafkaSASL, norm: normSASL}},
+		{env: EnvKafkaUser, flag: "kafka-user", usage: "Kafka SASL user",
+			value: &stringValue{p: &s.KafkaUser, norm: func(v string) (string, error) { return v, nil }}},
+		{env: EnvKafkaPassword, flag: "kafka-password", hide: func(string) string { return "xxxxx" },
+			usage: "Kafka SASL password; prefer the variable (it is never shown)",
+			value: &secretValue{p: &s.KafkaPassword}},
 		{env: EnvAbortKeyField, flag: "abort-key-field", usage: "field of an abort message that holds a job key (OMA: analysis_id)",
 			value: &stringValue{p: &s.AbortKeyField, norm: normName}},
 	}
@@ -133,6 +155,9 @@ func (s Sinks) CheckSinks() error {
 	if len(s.KafkaBrokers) > 0 && s.KafkaTopic == "" && s.KafkaAbortTopic == "" {
 		errs = append(errs, &FieldError{Field: EnvKafkaTopic, Value: "", Reason: "empty, and so is " + EnvKafkaAbortTopic + ": the brokers would serve nothing"})
 	}
+	if s.KafkaSASL == "" && (s.KafkaUser != "" || s.KafkaPassword != "") {
+		errs = append(errs, &FieldError{Field: EnvKafkaSASL, Value: "", Reason: "empty, but a Kafka user or password is set: name the mechanism"})
+	}
 	if s.WebhookSecret != "" && s.WebhookURL == "" {
 		errs = append(errs, &FieldError{Field: EnvWebhookURL, Value: "", Reason: "empty, but " + EnvWebhookSecret + " is set"})
 	}
@@ -145,6 +170,14 @@ func normEventsFormat(s string) (string, error) {
 		return v, nil
 	}
 	return "", errors.New(`not "json" or "oma"`)
+}
+
+func normSASL(s string) (string, error) {
+	switch v := strings.ToLower(strings.TrimSpace(s)); v {
+	case "", "plain", "scram-sha-256", "scram-sha-512":
+		return v, nil
+	}
+	return "", errors.New(`not "plain", "scram-sha-256" or "scram-sha-512"`)
 }
 
 func normWebhookURL(s string) (string, error) {

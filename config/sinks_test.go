@@ -14,6 +14,7 @@ func TestSinkSettings(t *testing.T) {
 		EnvNATSURL: "nats://127.0.0.1:4222,nats://10.0.0.2:4222", EnvNATSSubject: "oma.out", EnvNATSJetStream: "on",
 		EnvNATSAbortSubject: "OFF", EnvKafkaBrokers: "k1:9092, k2:9092", EnvKafkaTopic: "output",
 		EnvKafkaAbortTopic: "broadcast", EnvKafkaGroup: "oma-workers", EnvAbortKeyField: "analysis_id",
+		EnvKafkaTLS: "on", EnvKafkaSASL: "SCRAM-SHA-512", EnvKafkaUser: "rota", EnvKafkaPassword: "pw",
 	}))
 	if err != nil {
 		t.Fatal(err)
@@ -22,7 +23,7 @@ func TestSinkSettings(t *testing.T) {
 		WebhookURL: "https://hooks.example/rota", WebhookSecret: "s3cret",
 		NATSURL: "nats://127.0.0.1:4222,nats://10.0.0.2:4222", NATSSubject: "oma.out", NATSJetStream: true, NATSAbortSubject: "off",
 		KafkaBrokers: []string{"k1:9092", "k2:9092"}, KafkaTopic: "output", KafkaAbortTopic: "broadcast", KafkaGroup: "oma-workers",
-		AbortKeyField: "analysis_id"}
+		KafkaTLS: true, KafkaSASL: "scram-sha-512", KafkaUser: "rota", KafkaPassword: "pw", AbortKeyField: "analysis_id"}
 	if !reflect.DeepEqual(c.Sinks, want) {
 		t.Errorf("sinks = %+v\nwant    %+v", c.Sinks, want)
 	}
@@ -53,6 +54,7 @@ func TestSinkSettingsRejected(t *testing.T) {
 		{EnvKafkaBrokers, "k1:9092,k2", `ROTA_KAFKA_BROKERS: "k1:9092,k2" is not host:port (item "k2")`},
 		{EnvKafkaTopic, "out put", `ROTA_KAFKA_TOPIC: "out put" is not a Kafka name`},
 		{EnvEventsKinds, "a,\x01", `ROTA_EVENTS_KINDS: "a,\x01" is not a name`},
+		{EnvKafkaSASL, "gssapi", `ROTA_KAFKA_SASL: "gssapi" is not "plain", "scram-sha-256" or "scram-sha-512"`},
 	} {
 		_, err := FromEnv(envOf(map[string]string{tc.env: tc.value}))
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
@@ -69,6 +71,7 @@ func TestSinkSettingsRejected(t *testing.T) {
 		{Sinks{KafkaTopic: "t"}, "ROTA_KAFKA_BROKERS"},
 		{Sinks{KafkaBrokers: []string{"k:1"}}, "ROTA_KAFKA_TOPIC"},
 		{Sinks{WebhookSecret: "s"}, "ROTA_WEBHOOK_URL"},
+		{Sinks{KafkaBrokers: []string{"k:1"}, KafkaTopic: "t", KafkaPassword: "p"}, "ROTA_KAFKA_SASL"},
 	} {
 		if err := tc.s.CheckSinks(); err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("CheckSinks(%+v) = %v, want an error naming %s", tc.s, err, tc.want)

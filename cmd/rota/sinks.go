@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"log/slog"
 	"sync"
 	"time"
@@ -65,6 +66,16 @@ func newSinks(cfg config.Sinks, nodeID string, log store.EventLog, changed func(
 			return nil, err
 		}
 	}
+	if len(cfg.KafkaBrokers) > 0 && cfg.KafkaTopic != "" {
+		ks, err := events.NewKafkaSink(events.KafkaSinkOptions{KafkaConfig: kafkaConfig(cfg, nodeID, logger), Topic: cfg.KafkaTopic})
+		if err != nil {
+			return nil, usageError{err}
+		}
+		s.closers = append(s.closers, ks.Close)
+		if err := relay("kafka", ks); err != nil {
+			return nil, err
+		}
+	}
 	if cfg.WebhookURL != "" {
 		wh, err := events.NewWebhook(events.WebhookOptions{URL: cfg.WebhookURL, Secret: cfg.WebhookSecret})
 		if err != nil {
@@ -82,26 +93,56 @@ func natsConn(cfg config.Sinks, nodeID string, logger *slog.Logger) events.NATSC
 	return events.NATSConnOptions{URL: cfg.NATSURL, Name: "rota " + nodeID, Logger: logger}
 }
 
+// kafkaConfig are the Kafka connection settings of cfg.
+func kafkaConfig(cfg config.Sinks, nodeID string, logger *slog.Logger) events.KafkaConfig {
+	kc := events.KafkaConfig{Brokers: cfg.KafkaBrokers, ClientID: "rota-" + nodeID, Logger: logger,
+		SASL: events.KafkaSASL{Mechanism: cfg.KafkaSASL, User: cfg.KafkaUser, Password: cfg.KafkaPassword}}
+	if cfg.KafkaTLS {
+		kc.TLS = &tls.Config{MinVersion: tls.VersionTLS12}
+	}
+	return kc
+}
+
 // addListeners makes the abort listeners of cfg on c: they run on every
 // node (a NATS queue group, a Kafka consumer group: one node gets each
 // message) from runListeners until the node stops.
 func (s *sinks) addListeners(cfg config.Sinks, nodeID string, c *rota.Client, logger *slog.Logger) error {
-	if cfg.NATSURL == "" || cfg.NATSAbortSubject == config.SinkOff {
-		return nil
+	aborter := func() (*events.Aborter, error) {
+		a, err := events.NewAborter(c, cfg.AbortKeyField, logger)
+		if err == nil {
+			s.aborters = append(s.aborters, a)
+		}
+		return a, err
 	}
-	a, err := events.NewAborter(c, cfg.AbortKeyField, logger)
-	if err != nil {
-		return err
+	if cfg.NATSURL != "" && cfg.NATSAbortSubject != config.SinkOff {
+		a, err := aborter()
+		if err != nil {
+			return err
+		}
+		l, err := events.NewNATSAbortListener(a, events.NATSAbortOptions{NATSConnOptions: natsConn(cfg, nodeID, logger),
+			Subject: cfg.NATSAbortSubject})
+		if err != nil {
+			return usageError{err}
+		}
+		s.closers = append(s.closers, func() { _ = l.Close() })
+		s.listeners = append(s.listeners, l.Run)
+		logger.Info("rota: listening for abort messages", "nats_subject", cfg.NATSAbortSubject, "key_field", cfg.AbortKeyField)
 	}
-	s.aborters = append(s.aborters, a)
-	l, err := events.NewNATSAbortListener(a, events.NATSAbortOptions{NATSConnOptions: natsConn(cfg, nodeID, logger),
-		Subject: cfg.NATSAbortSubject})
-	if err != nil {
-		return usageError{err}
+	if len(cfg.KafkaBrokers) > 0 && cfg.KafkaAbortTopic != "" {
+		a, err := aborter()
+		if err != nil {
+			return err
+		}
+		kc, err := events.NewKafkaAbortConsumer(events.KafkaAbortOptions{KafkaConfig: kafkaConfig(cfg, nodeID, logger),
+			Topic: cfg.KafkaAbortTopic, Group: cfg.KafkaGroup, Aborter: a})
+		if err != nil {
+			return usageError{err}
+		}
+		s.closers = append(s.closers, kc.Close)
+		s.listeners = append(s.listeners, kc.Run)
+		logger.Info("rota: listening for abort messages", "kafka_topic", cfg.KafkaAbortTopic, "group", cfg.KafkaGroup,
+			"key_field", cfg.AbortKeyField)
 	}
-	s.closers = append(s.closers, func() { _ = l.Close() })
-	s.listeners = append(s.listeners, l.Run)
-	logger.Info("rota: listening for abort messages", "nats_subject", cfg.NATSAbortSubject, "key_field", cfg.AbortKeyField)
 	return nil
 }
 

@@ -1,7 +1,9 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -15,6 +17,8 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go"
+	"github.com/twmb/franz-go/pkg/kfake"
+	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/rotahq/rota/events"
 	"github.com/rotahq/rota/internal/natstest"
@@ -248,4 +252,101 @@ func replyData(m *nats.Msg) string {
 		return ""
 	}
 	return string(m.Data)
+}
+
+// TestServeKafka: rota serve sends OMA status messages to a Kafka topic
+// (a real-protocol broker, kfake) and aborts the running job that a
+// message on the broadcast topic names by analysis_id, as the OMA worker
+// does.
+func TestServeKafka(t *testing.T) {
+	t.Parallel()
+	cluster, err := kfake.NewCluster(kfake.SeedTopics(1, "output", "broadcast"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(cluster.Close)
+	brokers := cluster.ListenAddrs()
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "oma.run.json"), []byte(`{"exec": "cat >/dev/null; sleep 60"}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	e := newEnv(t, "ROTA_LOG_LEVEL=info", "ROTA_KAFKA_BROKERS="+strings.Join(brokers, ","), "ROTA_KAFKA_TOPIC=output",
+		"ROTA_KAFKA_ABORT_TOPIC=broadcast", "ROTA_KAFKA_GROUP=oma", "ROTA_EVENTS_FORMAT=oma", "ROTA_ABORT_KEY_FIELD=analysis_id",
+		"ROTA_WORKERS_DIR="+dir, "ROTA_ABORT_GRACE=2s")
+	p := startServe(t, e)
+	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...), kgo.ConsumeTopics("output"),
+		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), kgo.DefaultProduceTopic("broadcast"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(cl.Close)
+	produce := func(v string) {
+		t.Helper()
+		if err := cl.ProduceSync(t.Context(), &kgo.Record{Value: []byte(v)}).FirstErr(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	abortMetric := func(outcome string) string {
+		resp, err := http.Get(p.base + "/metrics")
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		for _, l := range strings.Split(string(b), "\n") {
+			if strings.HasPrefix(l, `rota_abort_messages_total{outcome="`+outcome+`"} `) {
+				return strings.Fields(l)[1]
+			}
+		}
+		return ""
+	}
+	// A new group starts at the topic's end: send a message naming no job
+	// until the consumer has heard one, so it is in place.
+	var sent time.Time
+	waitFor(t, 30*time.Second, "the abort consumer to join", func() bool {
+		if n := abortMetric("ignored"); n != "" && n != "0" {
+			return true
+		}
+		if time.Since(sent) > 300*time.Millisecond {
+			produce(`{"analysis_id": "nobody"}`)
+			sent = time.Now()
+		}
+		return false
+	})
+	e.ok("enqueue", "oma.run", "{}", "--key", "65e08e66", "--metadata", "tenant_id=9", "--metadata", "user_id=7",
+		"--metadata", "run_type=SSI")
+	var statuses []string
+	fetch := func(n int) {
+		t.Helper()
+		ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+		defer cancel()
+		for len(statuses) < n {
+			fs := cl.PollFetches(ctx)
+			if err := ctx.Err(); err != nil {
+				t.Fatalf("statuses %v: timed out waiting for %d", statuses, n)
+			}
+			fs.EachRecord(func(r *kgo.Record) {
+				var m map[string]any
+				if err := json.Unmarshal(r.Value, &m); err != nil || m["document_id"] != "65e08e66" || m["tenant_id"] != 9.0 ||
+					m["user_id"] != 7.0 || m["run_type"] != "SSI" || string(r.Key) == "" {
+					t.Errorf("record key %q value %s", r.Key, r.Value)
+				}
+				statuses = append(statuses, fmt.Sprint(m["status"]))
+			})
+		}
+	}
+	fetch(2)
+	slices.Sort(statuses) // logged by the CLI and the server: either may come first
+	if !slices.Equal(statuses, []string{"QUEUED", "RUNNING"}) {
+		t.Fatalf("statuses %v, want QUEUED and RUNNING", statuses)
+	}
+	produce(`{"analysis_id": "65e08e66"}`)
+	fetch(3)
+	if statuses[2] != "ABORTED" {
+		t.Fatalf("statuses %v, want ABORTED after the abort message", statuses)
+	}
+	if n := abortMetric("aborted"); n != "1" {
+		t.Errorf("rota_abort_messages_total{outcome=aborted} = %q, want 1", n)
+	}
+	p.stop(t)
 }
