@@ -6,6 +6,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/url"
 	"os"
 	"strconv"
 	"strings"
@@ -481,6 +482,48 @@ func splitScheme(s string) (scheme, rest string, ok bool) {
 		return scheme, rest, true
 	}
 	return "", "", false
+}
+
+// RedactURLs hides the credentials of each comma-separated URL of s: the
+// whole user information, user and password alike (a NATS token is the
+// user part: "nats://TOKEN@h:4222" becomes "nats://xxxxx@h:4222").
+func RedactURLs(s string) string {
+	parts := strings.Split(s, ",")
+	for i, raw := range parts {
+		p := strings.TrimLeft(raw, " \t")
+		lead := raw[:len(raw)-len(p)]
+		_, rest, ok := splitScheme(p)
+		if !ok || !strings.HasPrefix(rest, "//") {
+			continue
+		}
+		auth := rest[2:]
+		if j := strings.IndexAny(auth, "/?#"); j >= 0 {
+			auth = auth[:j]
+		}
+		if at := strings.LastIndexByte(auth, '@'); at >= 0 {
+			start := len(p) - len(rest) + 2 // through "scheme://"
+			parts[i] = lead + p[:start] + "xxxxx" + p[start+at:]
+		}
+	}
+	return strings.Join(parts, ",")
+}
+
+// URLOrigin returns the scheme and host of a URL ("https://h/a/b?c" gives
+// "https://h/…"), for URLs that may carry a secret in their path or
+// query, such as a webhook's; s itself when it is not such a URL.
+func URLOrigin(s string) string {
+	u, err := url.Parse(s)
+	if err != nil || u.Scheme == "" || u.Host == "" {
+		return RedactURLs(s)
+	}
+	out := u.Scheme + "://" + u.Host
+	if u.User != nil {
+		out = u.Scheme + "://xxxxx@" + u.Host
+	}
+	if u.Path != "" && u.Path != "/" || u.RawQuery != "" {
+		out += "/…"
+	}
+	return out
 }
 
 // redactURL hides the password of a URL-looking value ("postgres://u:pw@h"

@@ -4,6 +4,8 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+
+	"github.com/spf13/pflag"
 )
 
 func TestSinkSettings(t *testing.T) {
@@ -44,9 +46,10 @@ func TestSinkSettingsRejected(t *testing.T) {
 		env, value, want string
 	}{
 		{EnvEventsFormat, "xml", `ROTA_EVENTS_FORMAT: "xml" is not "json" or "oma"`},
-		{EnvWebhookURL, "ftp://h/x", `ROTA_WEBHOOK_URL: "ftp://h/x" is not an http or https URL`},
-		{EnvWebhookURL, "https://u:hunter2@h/x y\x7f", `ROTA_WEBHOOK_URL: "https://u:xxxxx@h/x y\x7f" is not an http or https URL`},
+		{EnvWebhookURL, "ftp://h/x", `ROTA_WEBHOOK_URL: "ftp://h/…" is not an http or https URL`},
+		{EnvWebhookURL, "https://u:hunter2@h/x y\x7f", `ROTA_WEBHOOK_URL: "https://xxxxx@h/x y\x7f" is not an http or https URL`},
 		{EnvNATSURL, "127.0.0.1:4222", `ROTA_NATS_URL: "127.0.0.1:4222" is not a list of NATS URLs`},
+		{EnvNATSURL, "nats://hunter2@h1:4222,nats://u:hunter2@h2:4222,bogus", `ROTA_NATS_URL: "nats://xxxxx@h1:4222,nats://xxxxx@h2:4222,bogus" is not`},
 		{EnvNATSSubject, "rota.*", `ROTA_NATS_SUBJECT: "rota.*" is not a NATS subject without wildcards`},
 		{EnvNATSSubject, "rota..x", `is not a NATS subject`},
 		{EnvNATSAbortSubject, "a b", `ROTA_NATS_ABORT_SUBJECT: "a b" is not a NATS subject`},
@@ -76,5 +79,43 @@ func TestSinkSettingsRejected(t *testing.T) {
 		if err := tc.s.CheckSinks(); err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("CheckSinks(%+v) = %v, want an error naming %s", tc.s, err, tc.want)
 		}
+	}
+}
+
+func TestRedaction(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct{ in, urls, origin string }{
+		{"nats://TOKEN@h:4222", "nats://xxxxx@h:4222", "nats://xxxxx@h:4222"},
+		{"nats://u:pw@h1:4222,nats://h2:4222, nats://v:pw2@h3", "nats://xxxxx@h1:4222,nats://h2:4222, nats://xxxxx@h3", ""},
+		{"https://hooks.example/services/T0/SECRET?token=Q", "https://hooks.example/services/T0/SECRET?token=Q", "https://hooks.example/…"},
+		{"https://hooks.example", "https://hooks.example", "https://hooks.example"},
+		{"rota.db", "rota.db", "rota.db"},
+	} {
+		if got := RedactURLs(tc.in); got != tc.urls {
+			t.Errorf("RedactURLs(%q) = %q, want %q", tc.in, got, tc.urls)
+		}
+		if tc.origin != "" {
+			if got := URLOrigin(tc.in); got != tc.origin {
+				t.Errorf("URLOrigin(%q) = %q, want %q", tc.in, got, tc.origin)
+			}
+		}
+	}
+	// --help shows no credential that the environment holds.
+	c, err := FromEnv(envOf(map[string]string{EnvNATSURL: "nats://TOKEN@h:4222", EnvWebhookURL: "https://h/SECRETPATH",
+		EnvDatabaseURL: "postgres://u:hunter2@db/rota", EnvKafkaPassword: "hunter2", EnvWebhookSecret: "hunter2"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	fs := pflag.NewFlagSet("rota", pflag.ContinueOnError)
+	c.BindFlags(fs)
+	fs.VisitAll(func(f *pflag.Flag) {
+		for _, secret := range []string{"TOKEN", "SECRETPATH", "hunter2"} {
+			if strings.Contains(f.DefValue, secret) {
+				t.Errorf("--%s shows %q as its default", f.Name, f.DefValue)
+			}
+		}
+	})
+	if c.Sinks.NATSURL != "nats://TOKEN@h:4222" {
+		t.Errorf("binding the flags changed the value: %q", c.Sinks.NATSURL)
 	}
 }

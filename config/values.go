@@ -25,6 +25,12 @@ import (
 func (c *Config) BindFlags(fs *pflag.FlagSet) {
 	for _, s := range c.settings() {
 		fs.Var(s.value, s.flag, s.usage+" (env "+s.env+")")
+		if (s.secret || s.hide != nil) && s.value.String() != "" {
+			// --help shows the default: never a credential from the
+			// environment.
+			f := fs.Lookup(s.flag)
+			f.DefValue = s.redact(f.DefValue)
+		}
 	}
 }
 

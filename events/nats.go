@@ -14,6 +14,8 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/rotahq/rota/config"
 )
 
 // NATS defaults and headers.
@@ -108,7 +110,7 @@ func (o *NATSConnOptions) connect(what string, bufferWhileReconnecting bool) (*n
 		nats.RetryOnFailedConnect(true),
 		nats.PingInterval(natsPingInterval),
 		nats.ConnectHandler(func(nc *nats.Conn) {
-			lg.Info("rota: connected to NATS", "server", nc.ConnectedUrlRedacted())
+			lg.Info("rota: connected to NATS", "server", config.RedactURLs(nc.ConnectedUrl()))
 		}),
 		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
 			if err != nil {
@@ -116,7 +118,7 @@ func (o *NATSConnOptions) connect(what string, bufferWhileReconnecting bool) (*n
 			}
 		}),
 		nats.ReconnectHandler(func(nc *nats.Conn) {
-			lg.Info("rota: reconnected to NATS", "server", nc.ConnectedUrlRedacted())
+			lg.Info("rota: reconnected to NATS", "server", config.RedactURLs(nc.ConnectedUrl()))
 		}),
 		nats.ReconnectErrHandler(func(_ *nats.Conn, err error) {
 			lg.Debug("rota: NATS reconnect failed; trying again", "err", err)
@@ -140,26 +142,9 @@ func (o *NATSConnOptions) connect(what string, bufferWhileReconnecting bool) (*n
 	}
 	nc, err := nats.Connect(url, opts...)
 	if err != nil {
-		return nil, nil, fmt.Errorf("events: %s: connect to %s: %w", what, redactURLs(url), err)
+		return nil, nil, fmt.Errorf("events: %s: connect to %s: %w", what, config.RedactURLs(url), err)
 	}
 	return nc, lg, nil
-}
-
-// redactURLs hides the credentials of comma-separated URLs.
-func redactURLs(urls string) string {
-	parts := strings.Split(urls, ",")
-	for i, p := range parts {
-		p = strings.TrimSpace(p)
-		if at := strings.LastIndex(p, "@"); at >= 0 {
-			scheme := ""
-			if s := strings.Index(p, "://"); s >= 0 && s < at {
-				scheme = p[:s+3]
-			}
-			p = scheme + "***@" + p[at+1:]
-		}
-		parts[i] = p
-	}
-	return strings.Join(parts, ",")
 }
 
 // NATSSinkOptions configures a NATSSink.

@@ -13,6 +13,8 @@ import (
 	"net/url"
 	"strconv"
 	"time"
+
+	"github.com/rotahq/rota/config"
 )
 
 // Webhook defaults and headers.
@@ -45,7 +47,9 @@ type WebhookOptions struct {
 
 // Webhook is a Sink that POSTs each batch to a URL as a JSON array of the
 // messages' payloads (Content-Type application/json). Any answer but a 2xx
-// is a failure: the relay sends the batch again after a backoff.
+// is a failure, a redirect too (it is not followed): the relay sends the
+// batch again after a backoff. Errors name the URL's origin only, since
+// webhook URLs often hold a secret in their path.
 type Webhook struct {
 	opts WebhookOptions
 	hc   *http.Client
@@ -65,7 +69,12 @@ func NewWebhook(opts WebhookOptions) (*Webhook, error) {
 	}
 	hc := opts.Client
 	if hc == nil {
-		hc = &http.Client{Timeout: opts.Timeout}
+		// A redirect is an answer, not a delivery: following a 301, 302 or
+		// 303 would turn the POST into a GET without the batch, and its 2xx
+		// would count the batch as delivered.
+		hc = &http.Client{Timeout: opts.Timeout, CheckRedirect: func(*http.Request, []*http.Request) error {
+			return http.ErrUseLastResponse
+		}}
 	}
 	return &Webhook{opts: opts, hc: hc}, nil
 }
@@ -103,28 +112,54 @@ func (w *Webhook) Send(ctx context.Context, msgs []Message) error {
 	}
 	resp, err := w.hc.Do(req)
 	if err != nil {
-		return fmt.Errorf("webhook: %w", err)
+		// The URL may hold a secret (in its path, as many webhooks do):
+		// the error names its origin only.
+		if ue := (*url.Error)(nil); errors.As(err, &ue) {
+			err = ue.Err
+		}
+		return fmt.Errorf("webhook %s: %w", config.URLOrigin(w.opts.URL), err)
 	}
 	defer resp.Body.Close()
-	answer, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
+	answer, _ := io.ReadAll(io.LimitReader(resp.Body, maxWebhookAnswer))
+	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, maxWebhookDrain)) // so the connection is reused
 	if resp.StatusCode/100 != 2 {
-		return &WebhookError{Status: resp.StatusCode, Body: string(bytes.TrimSpace(answer))}
+		we := &WebhookError{Status: resp.StatusCode, Body: string(bytes.TrimSpace(answer))}
+		if loc, err := resp.Location(); err == nil { // a 3xx's, made absolute
+			we.Location = loc.String()
+		}
+		return we
 	}
 	return nil
 }
 
-// WebhookError is a webhook's answer that was not a 2xx.
+// The answer of a webhook: its first maxWebhookAnswer bytes are kept for
+// the error, up to maxWebhookDrain more are read so that the connection
+// can carry the next batch.
+const (
+	maxWebhookAnswer = 512
+	maxWebhookDrain  = 64 << 10
+)
+
+// WebhookError is a webhook's answer that was not a 2xx. A redirect is
+// one too (the sink does not follow it: point ROTA_WEBHOOK_URL at where
+// it leads).
 type WebhookError struct {
 	Status int
 	// Body is the start of the answer's body.
 	Body string
+	// Location is where a redirect (3xx) leads.
+	Location string
 }
 
 func (e *WebhookError) Error() string {
-	if e.Body == "" {
-		return fmt.Sprintf("webhook: answered %d", e.Status)
+	msg := fmt.Sprintf("webhook: answered %d", e.Status)
+	if e.Location != "" {
+		msg += " (a redirect to " + config.URLOrigin(e.Location) + "; give that URL)"
 	}
-	return fmt.Sprintf("webhook: answered %d: %s", e.Status, e.Body)
+	if e.Body != "" {
+		msg += ": " + e.Body
+	}
+	return msg
 }
 
 // Sign returns the SignatureHeader value of body under secret:
@@ -136,8 +171,8 @@ func Sign(secret string, body []byte) string {
 	return "sha256=" + hex.EncodeToString(m.Sum(nil))
 }
 
-// Verify reports whether signature (a SignatureHeader value) signs body
-// under secret, in constant time.
+// Verify returns nil when signature (a SignatureHeader value) signs body
+// under secret, compared in constant time, and an error otherwise.
 func Verify(secret string, body []byte, signature string) error {
 	if !hmac.Equal([]byte(Sign(secret, body)), []byte(signature)) {
 		return errors.New("events: webhook signature does not match")

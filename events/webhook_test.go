@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -130,5 +131,51 @@ func TestWebhookError(t *testing.T) {
 	var we *events.WebhookError
 	if !errors.As(err, &we) || we.Status != http.StatusNotFound || we.Body != "no such hook" {
 		t.Fatalf("Send: %v", err)
+	}
+}
+
+// TestWebhookRedirectIsNoDelivery: a redirect is not followed (it would
+// turn the POST into a GET without the batch) but reported, and errors do
+// not show the secret path or credentials of the URL.
+func TestWebhookRedirectIsNoDelivery(t *testing.T) {
+	t.Parallel()
+	var gets int
+	var mu sync.Mutex
+	hs := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/services/SECRETPATH" {
+			http.Redirect(w, r, "/new/OTHERSECRET", http.StatusFound)
+			return
+		}
+		mu.Lock()
+		gets++
+		mu.Unlock()
+		w.WriteHeader(http.StatusOK)
+	}))
+	t.Cleanup(hs.Close)
+	wh, err := events.NewWebhook(events.WebhookOptions{URL: hs.URL + "/services/SECRETPATH"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = wh.Send(t.Context(), []events.Message{{Record: events.Record{ID: 1}, Payload: []byte(`{}`)}})
+	var we *events.WebhookError
+	if !errors.As(err, &we) || we.Status != http.StatusFound || !strings.Contains(err.Error(), "redirect") {
+		t.Fatalf("Send: %v, want the 302 as a failure", err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if gets != 0 {
+		t.Errorf("the redirect was followed (%d requests to its target)", gets)
+	}
+	if strings.Contains(err.Error(), "SECRET") {
+		t.Errorf("the error shows the URL's path: %v", err)
+	}
+	// A connection error names only the origin too.
+	wh, err = events.NewWebhook(events.WebhookOptions{URL: "http://user:hunter2@127.0.0.1:1/services/SECRETPATH?token=Q", Timeout: time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = wh.Send(t.Context(), []events.Message{{Record: events.Record{ID: 1}, Payload: []byte(`{}`)}})
+	if err == nil || strings.Contains(err.Error(), "SECRET") || strings.Contains(err.Error(), "hunter2") || !strings.Contains(err.Error(), "127.0.0.1:1") {
+		t.Errorf("connection error %v: want the origin without secrets", err)
 	}
 }
