@@ -129,6 +129,11 @@ func (o Options) withDefaults() (Options, error) {
 	case o.LeaderLease < MinLeaseDuration:
 		return o, fieldErr("leader_lease", "%s is under the minimum %s", o.LeaderLease, MinLeaseDuration)
 	}
+	for i, task := range o.LeaderTasks {
+		if task == nil {
+			return o, fieldErr(fmt.Sprintf("leader_tasks[%d]", i), "is nil")
+		}
+	}
 	switch {
 	case o.AbortGrace < 0:
 		return o, fieldErr("abort_grace", "%s is negative", o.AbortGrace)

@@ -589,3 +589,12 @@ func TestLeaderTasks(t *testing.T) {
 		t.Errorf("n1's task started %d times, want 1", s)
 	}
 }
+
+func TestLeaderTasksNil(t *testing.T) {
+	t.Parallel()
+	_, err := rota.New(openStore(t), rota.Options{LeaderTasks: []func(context.Context){func(context.Context) {}, nil}})
+	var fe *rota.FieldError
+	if !errors.As(err, &fe) || fe.Field != "leader_tasks[1]" {
+		t.Fatalf("New with a nil leader task: %v", err)
+	}
+}

@@ -32,8 +32,12 @@ const (
 	// EnvNATSJetStream publishes to JetStream with acknowledgements (on)
 	// instead of core NATS (off).
 	EnvNATSJetStream = "ROTA_NATS_JETSTREAM"
-	// EnvNATSAbortSubject is the subject of abort messages (off: none).
+	// EnvNATSAbortSubject is the subject of abort messages (off, the
+	// default: none). Anyone who may publish on it can abort running jobs.
 	EnvNATSAbortSubject = "ROTA_NATS_ABORT_SUBJECT"
+	// EnvNATSAbortGroup is the queue group of the abort listeners: one
+	// node of the group gets each message (give each deployment its own).
+	EnvNATSAbortGroup = "ROTA_NATS_ABORT_GROUP"
 	// EnvKafkaBrokers are the seed brokers of the Kafka sink and abort
 	// consumer (comma list of host:port; empty: no Kafka).
 	EnvKafkaBrokers = "ROTA_KAFKA_BROKERS"
@@ -61,7 +65,8 @@ const (
 const (
 	DefaultEventsFormat     = "json"
 	DefaultNATSSubject      = "rota.events"
-	DefaultNATSAbortSubject = "rota.abort"
+	DefaultNATSAbortSubject = SinkOff
+	DefaultNATSAbortGroup   = "rota"
 	DefaultKafkaGroup       = "rota"
 	DefaultAbortKeyField    = "key"
 	// SinkOff turns an abort subject off.
@@ -79,6 +84,7 @@ type Sinks struct {
 	NATSSubject      string
 	NATSJetStream    bool
 	NATSAbortSubject string
+	NATSAbortGroup   string
 	KafkaBrokers     []string
 	KafkaTopic       string
 	KafkaAbortTopic  string
@@ -93,12 +99,7 @@ type Sinks struct {
 // defaultSinks are the sink defaults: no sink at all.
 func defaultSinks() Sinks {
 	return Sinks{EventsFormat: DefaultEventsFormat, NATSSubject: DefaultNATSSubject, NATSAbortSubject: DefaultNATSAbortSubject,
-		KafkaGroup: DefaultKafkaGroup, AbortKeyField: DefaultAbortKeyField}
-}
-
-// Any reports whether a sink or an abort listener is configured.
-func (s Sinks) Any() bool {
-	return s.WebhookURL != "" || s.NATSURL != "" || (len(s.KafkaBrokers) > 0 && (s.KafkaTopic != "" || s.KafkaAbortTopic != ""))
+		NATSAbortGroup: DefaultNATSAbortGroup, KafkaGroup: DefaultKafkaGroup, AbortKeyField: DefaultAbortKeyField}
 }
 
 // sinkSettings are the settings of the event sinks.
@@ -122,8 +123,10 @@ func (c *Config) sinkSettings() []setting {
 			value: &stringValue{p: &s.NATSSubject, norm: normSubjectOrOff}},
 		{env: EnvNATSJetStream, flag: "nats-jetstream", usage: "on: publish events to JetStream, each acknowledged (a stream must cover the subjects); off: core NATS",
 			value: &boolValue{p: &s.NATSJetStream}},
-		{env: EnvNATSAbortSubject, flag: "nats-abort-subject", usage: "NATS subject of abort messages, or off",
+		{env: EnvNATSAbortSubject, flag: "nats-abort-subject", usage: "NATS subject of abort messages (like rota.abort), or off; whoever may publish on it can abort running jobs",
 			value: &stringValue{p: &s.NATSAbortSubject, norm: normSubjectOrOff}},
+		{env: EnvNATSAbortGroup, flag: "nats-abort-group", usage: "NATS queue group of the abort listeners (one node of the group gets each message; one group per deployment)",
+			value: &stringValue{p: &s.NATSAbortGroup, norm: normGroup}},
 		{env: EnvKafkaBrokers, flag: "kafka-brokers", usage: "Kafka seed brokers for events and abort messages, host:port,... (empty: none)",
 			value: &listValue{p: &s.KafkaBrokers, item: normHostPort}},
 		{env: EnvKafkaTopic, flag: "kafka-topic", usage: "Kafka topic of the events (empty: none)",
@@ -131,7 +134,7 @@ func (c *Config) sinkSettings() []setting {
 		{env: EnvKafkaAbortTopic, flag: "kafka-abort-topic", usage: "Kafka topic of abort messages (empty: none)",
 			value: &stringValue{p: &s.KafkaAbortTopic, norm: normTopic}},
 		{env: EnvKafkaGroup, flag: "kafka-group", usage: "Kafka consumer group of the abort consumer",
-			value: &stringValue{p: &s.KafkaGroup, norm: normTopic}},
+			value: &stringValue{p: &s.KafkaGroup, norm: normGroup}},
 		{env: EnvKafkaTLS, flag: "kafka-tls", usage: "on: connect to Kafka over TLS (verified against the system's roots)",
 			value: &boolValue{p: &s.KafkaTLS}},
 		{env: EnvKafkaSASL, flag: "kafka-sasl", usage: "Kafka SASL mechanism: plain, scram-sha-256 or scram-sha-512 (empty: none)",
@@ -162,6 +165,33 @@ func (s Sinks) CheckSinks() error {
 		errs = append(errs, &FieldError{Field: EnvWebhookURL, Value: "", Reason: "empty, but " + EnvWebhookSecret + " is set"})
 	}
 	return errors.Join(errs...)
+}
+
+// Warnings names the sink settings that are set but do nothing in this
+// combination, and risky ones, for rota serve to log at start.
+func (s Sinks) Warnings() []string {
+	var w []string
+	relays := s.WebhookURL != "" || (s.NATSURL != "" && s.NATSSubject != SinkOff) || (len(s.KafkaBrokers) > 0 && s.KafkaTopic != "")
+	listeners := (s.NATSURL != "" && s.NATSAbortSubject != SinkOff) || (len(s.KafkaBrokers) > 0 && s.KafkaAbortTopic != "")
+	if !relays && (s.EventsFormat != DefaultEventsFormat || len(s.EventsKinds) > 0 || len(s.EventsQueues) > 0) {
+		w = append(w, fmt.Sprintf("%s, %s and %s apply to webhooks, NATS and Kafka, and none is set", EnvEventsFormat, EnvEventsKinds, EnvEventsQueues))
+	}
+	if s.NATSJetStream && (s.NATSURL == "" || s.NATSSubject == SinkOff) {
+		w = append(w, EnvNATSJetStream+" is on, but no events go to NATS")
+	}
+	if s.NATSURL != "" && s.NATSSubject == SinkOff && s.NATSAbortSubject == SinkOff {
+		w = append(w, EnvNATSURL+" is set, but "+EnvNATSSubject+" and "+EnvNATSAbortSubject+" are both off")
+	}
+	if !listeners && s.AbortKeyField != DefaultAbortKeyField {
+		w = append(w, EnvAbortKeyField+" is set, but no abort subject or topic is")
+	}
+	if s.KafkaGroup != DefaultKafkaGroup && s.KafkaAbortTopic == "" {
+		w = append(w, EnvKafkaGroup+" is set, but "+EnvKafkaAbortTopic+" is not")
+	}
+	if s.KafkaSASL == "plain" && !s.KafkaTLS {
+		w = append(w, EnvKafkaSASL+"=plain without "+EnvKafkaTLS+"=on sends the Kafka password in clear")
+	}
+	return w
 }
 
 func normEventsFormat(s string) (string, error) {
@@ -233,6 +263,14 @@ func normTopic(s string) (string, error) {
 	s = strings.TrimSpace(s)
 	if s != "" && (!kafkaTopic.MatchString(s) || s == "." || s == "..") {
 		return "", errors.New("not a Kafka name (letters, digits, '.', '_' and '-', at most 249)")
+	}
+	return s, nil
+}
+
+func normGroup(s string) (string, error) {
+	s = strings.TrimSpace(s)
+	if !kafkaTopic.MatchString(s) {
+		return "", errors.New("not a group name (letters, digits, '.', '_' and '-', at most 249)")
 	}
 	return s, nil
 }

@@ -14,7 +14,7 @@ func TestSinkSettings(t *testing.T) {
 		EnvEventsFormat: "OMA", EnvEventsKinds: " a.b , c,", EnvEventsQueues: "q1",
 		EnvWebhookURL: "https://hooks.example/rota", EnvWebhookSecret: "s3cret",
 		EnvNATSURL: "nats://127.0.0.1:4222,nats://10.0.0.2:4222", EnvNATSSubject: "oma.out", EnvNATSJetStream: "on",
-		EnvNATSAbortSubject: "OFF", EnvKafkaBrokers: "k1:9092, k2:9092", EnvKafkaTopic: "output",
+		EnvNATSAbortSubject: "OFF", EnvNATSAbortGroup: "oma-prod", EnvKafkaBrokers: "k1:9092, k2:9092", EnvKafkaTopic: "output",
 		EnvKafkaAbortTopic: "broadcast", EnvKafkaGroup: "oma-workers", EnvAbortKeyField: "analysis_id",
 		EnvKafkaTLS: "on", EnvKafkaSASL: "SCRAM-SHA-512", EnvKafkaUser: "rota", EnvKafkaPassword: "pw",
 	}))
@@ -23,14 +23,17 @@ func TestSinkSettings(t *testing.T) {
 	}
 	want := Sinks{EventsFormat: "oma", EventsKinds: []string{"a.b", "c"}, EventsQueues: []string{"q1"},
 		WebhookURL: "https://hooks.example/rota", WebhookSecret: "s3cret",
-		NATSURL: "nats://127.0.0.1:4222,nats://10.0.0.2:4222", NATSSubject: "oma.out", NATSJetStream: true, NATSAbortSubject: "off",
+		NATSURL: "nats://127.0.0.1:4222,nats://10.0.0.2:4222", NATSSubject: "oma.out", NATSJetStream: true, NATSAbortSubject: "off", NATSAbortGroup: "oma-prod",
 		KafkaBrokers: []string{"k1:9092", "k2:9092"}, KafkaTopic: "output", KafkaAbortTopic: "broadcast", KafkaGroup: "oma-workers",
 		KafkaTLS: true, KafkaSASL: "scram-sha-512", KafkaUser: "rota", KafkaPassword: "pw", AbortKeyField: "analysis_id"}
 	if !reflect.DeepEqual(c.Sinks, want) {
 		t.Errorf("sinks = %+v\nwant    %+v", c.Sinks, want)
 	}
-	if !c.Sinks.Any() || Default().Sinks.Any() {
-		t.Error("Any: wrong")
+	if w := c.Sinks.Warnings(); len(w) != 0 {
+		t.Errorf("Warnings of a sound configuration: %q", w)
+	}
+	if w := Default().Sinks.Warnings(); len(w) != 0 {
+		t.Errorf("Warnings of the defaults: %q", w)
 	}
 	if err := c.Validate(); err != nil {
 		t.Errorf("Validate: %v", err)
@@ -117,5 +120,29 @@ func TestRedaction(t *testing.T) {
 	})
 	if c.Sinks.NATSURL != "nats://TOKEN@h:4222" {
 		t.Errorf("binding the flags changed the value: %q", c.Sinks.NATSURL)
+	}
+}
+
+func TestSinkWarnings(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		env  map[string]string
+		want string
+	}{
+		{map[string]string{EnvEventsFormat: "oma"}, "none is set"},
+		{map[string]string{EnvEventsKinds: "a"}, "none is set"},
+		{map[string]string{EnvNATSJetStream: "on"}, "no events go to NATS"},
+		{map[string]string{EnvNATSURL: "nats://h:4222", EnvNATSSubject: "off"}, "are both off"},
+		{map[string]string{EnvAbortKeyField: "analysis_id"}, "no abort subject or topic"},
+		{map[string]string{EnvKafkaBrokers: "k:9092", EnvKafkaTopic: "t", EnvKafkaGroup: "g"}, EnvKafkaAbortTopic + " is not"},
+		{map[string]string{EnvKafkaBrokers: "k:9092", EnvKafkaTopic: "t", EnvKafkaSASL: "plain", EnvKafkaUser: "u"}, "in clear"},
+	} {
+		c, err := FromEnv(envOf(tc.env))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if w := strings.Join(c.Sinks.Warnings(), "; "); !strings.Contains(w, tc.want) {
+			t.Errorf("%v: warnings %q, want one containing %q", tc.env, w, tc.want)
+		}
 	}
 }

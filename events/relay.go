@@ -26,8 +26,10 @@ const (
 	DefaultRetryMax = 30 * time.Second
 )
 
-// saveTimeout bounds the save of a position after a delivery.
-const saveTimeout = 10 * time.Second
+// saveTimeout bounds the save of a position after a delivery, which a
+// stopping relay still makes: kept under the leader lease (a new term's
+// loops wait for the old term's to return).
+const saveTimeout = 2 * time.Second
 
 // Message is one record rendered for a sink.
 type Message struct {
@@ -92,6 +94,7 @@ type Relay struct {
 	position  atomic.Int64
 	delivered atomic.Uint64
 	failures  atomic.Uint64
+	gaps      atomic.Uint64
 }
 
 // NewRelay makes a relay reading log (the client's store: c.Store()).
@@ -138,8 +141,16 @@ func (r *Relay) Position() int64 { return r.position.Load() }
 // Delivered is how many messages the sink accepted.
 func (r *Relay) Delivered() uint64 { return r.delivered.Load() }
 
-// Failures is how many sends failed (each is tried again).
+// Failures is how many steps failed: a send the destination refused, or a
+// read or save of the store (each is tried again).
 func (r *Relay) Failures() uint64 { return r.failures.Load() }
+
+// Gaps is how many gaps the relay met: records pruned before it read them,
+// and nodes' records of events they lost.
+func (r *Relay) Gaps() uint64 { return r.gaps.Load() }
+
+// Name is the relay's name (RelayOptions.Name).
+func (r *Relay) Name() string { return r.opts.Name }
 
 // Run relays until ctx ends; it returns ctx's error. Store errors and
 // refused sends are logged and retried with backoff: Run never gives up.
@@ -224,9 +235,11 @@ func (r *Relay) step(ctx context.Context, pos *int64) (int, error) {
 	}
 	msgs := make([]Message, 0, len(recs))
 	after := *pos
+	var gaps uint64
 	for _, sr := range recs {
 		if sr.ID != after+1 && !r.oldest {
 			// Pruned before this relay read them.
+			gaps++
 			gap := Record{ID: sr.ID - 1, Type: TypeGap, Gap: Gap{Reason: GapPruned, After: after}}
 			if m, ok, err := r.render(gap); err != nil {
 				return 0, err
@@ -241,6 +254,9 @@ func (r *Relay) step(ctx context.Context, pos *int64) (int, error) {
 		if err != nil {
 			r.lg.Warn("rota: event relay: undecodable record skipped", "id", sr.ID, "err", err)
 			continue
+		}
+		if rec.Type == TypeGap {
+			gaps++
 		}
 		if rec.Type == TypeJob && !r.match(rec.Event) {
 			continue
@@ -269,6 +285,7 @@ func (r *Relay) step(ctx context.Context, pos *int64) (int, error) {
 	}
 	*pos = after
 	r.oldest = false
+	r.gaps.Add(gaps)
 	r.position.Store(after)
 	return len(recs), nil
 }

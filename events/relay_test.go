@@ -254,7 +254,8 @@ func TestRelayPrunedGap(t *testing.T) {
 		t.Fatal(err)
 	}
 	sink := &memSink{}
-	runRelay(t, newRelay(t, st, events.RelayOptions{Name: "r", Sink: sink}))
+	r := newRelay(t, st, events.RelayOptions{Name: "r", Sink: sink})
+	runRelay(t, r)
 	waitFor(t, "the gap and the 3 records left", func() bool { return len(sink.got()) == 4 })
 	got := sink.got()
 	if g := got[0].Record; g.Type != events.TypeGap || g.ID != 7 || g.Gap.Reason != events.GapPruned || g.Gap.After != 2 {
@@ -267,6 +268,7 @@ func TestRelayPrunedGap(t *testing.T) {
 	if !slices.Equal(ids(got[1:]), []int64{8, 9, 10}) {
 		t.Errorf("ids after the gap %v", ids(got[1:]))
 	}
+	waitFor(t, "the gap counted", func() bool { return r.Gaps() == 1 })
 }
 
 // TestRelayFilterAndFormat: records the filter or the format leaves out

@@ -197,6 +197,10 @@ func New(c *rota.Client, opts Options) (*Server, error) {
 	}
 	s.base, s.cancel = context.WithCancel(context.Background())
 	if s.metrics, err = newMetrics(c, o.Logger, o.Collectors); err != nil {
+		s.cancel()
+		if s.ownLog {
+			_ = s.eventLog.Close(context.Background()) // as Close does
+		}
 		return nil, err
 	}
 	s.routes = s.routeTable()

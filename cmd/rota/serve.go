@@ -98,6 +98,9 @@ func (a *app) serve(ctx context.Context) error {
 		return err
 	}
 	defer relays.close()
+	if len(relays.relays) > 0 && a.cfg.EventLogDisabled() {
+		logger.Warn("rota: " + config.EnvEventLog + " is off: the event relays send only what other nodes or CLI commands log")
+	}
 	opts.LeaderTasks = relays.leaderTasks()
 	client, err := rota.New(st, opts)
 	if err != nil {

@@ -2,7 +2,9 @@ package main
 
 import (
 	"context"
+	"crypto/sha256"
 	"crypto/tls"
+	"encoding/hex"
 	"log/slog"
 	"sync"
 	"time"
@@ -18,8 +20,9 @@ import (
 // sinks are the event relays and abort listeners that rota serve runs from
 // the sink settings (ROTA_WEBHOOK_URL, ROTA_NATS_URL, ROTA_KAFKA_*).
 type sinks struct {
-	// relays run as leader tasks: the leading node relays the event log.
+	// relays run as leader tasks: the leading node relays log.
 	relays []*events.Relay
+	log    store.EventLog
 	// aborters handle the abort messages of the listeners.
 	aborters []*events.Aborter
 	// listeners are the abort listeners' loops (runListeners).
@@ -40,12 +43,20 @@ func newSinks(cfg config.Sinks, nodeID string, log store.EventLog, changed func(
 	if err := cfg.CheckSinks(); err != nil {
 		return nil, usageError{err}
 	}
-	s := &sinks{}
+	for _, w := range cfg.Warnings() {
+		logger.Warn("rota: event sink settings: " + w)
+	}
+	s := &sinks{log: log}
 	format, err := events.ParseFormat(cfg.EventsFormat)
 	if err != nil {
 		return nil, usageError{err}
 	}
-	relay := func(name string, sink events.Sink) error {
+	// A relay's position is per destination (named by a hash of what
+	// identifies it): pointed at a new one, it starts at the log's end
+	// instead of sending the old one's backlog there.
+	relay := func(kind, destination string, sink events.Sink) error {
+		sum := sha256.Sum256([]byte(destination))
+		name := kind + ":" + hex.EncodeToString(sum[:8])
 		r, err := events.NewRelay(log, events.RelayOptions{Name: name, Sink: sink, Format: format, Changed: changed, Logger: logger,
 			Filter: rota.EventFilter{Kinds: cfg.EventsKinds, Queues: cfg.EventsQueues}})
 		if err != nil {
@@ -53,6 +64,9 @@ func newSinks(cfg config.Sinks, nodeID string, log store.EventLog, changed func(
 		}
 		s.relays = append(s.relays, r)
 		logger.Info("rota: event relay configured; the leading node relays", "relay", name, "format", cfg.EventsFormat)
+		if len(cfg.EventsKinds) > 0 || len(cfg.EventsQueues) > 0 {
+			logger.Info("rota: event relay filter", "relay", name, "kinds", cfg.EventsKinds, "queues", cfg.EventsQueues)
+		}
 		return nil
 	}
 	if cfg.NATSURL != "" && cfg.NATSSubject != config.SinkOff {
@@ -62,7 +76,7 @@ func newSinks(cfg config.Sinks, nodeID string, log store.EventLog, changed func(
 			return nil, usageError{err}
 		}
 		s.closers = append(s.closers, func() { _ = ns.Close() })
-		if err := relay("nats", ns); err != nil {
+		if err := relay("nats", cfg.NATSSubject, ns); err != nil {
 			return nil, err
 		}
 	}
@@ -72,7 +86,7 @@ func newSinks(cfg config.Sinks, nodeID string, log store.EventLog, changed func(
 			return nil, usageError{err}
 		}
 		s.closers = append(s.closers, ks.Close)
-		if err := relay("kafka", ks); err != nil {
+		if err := relay("kafka", cfg.KafkaTopic, ks); err != nil {
 			return nil, err
 		}
 	}
@@ -81,7 +95,7 @@ func newSinks(cfg config.Sinks, nodeID string, log store.EventLog, changed func(
 		if err != nil {
 			return nil, usageError{err}
 		}
-		if err := relay("webhook", wh); err != nil {
+		if err := relay("webhook", cfg.WebhookURL, wh); err != nil {
 			return nil, err
 		}
 	}
@@ -120,13 +134,14 @@ func (s *sinks) addListeners(cfg config.Sinks, nodeID string, c *rota.Client, lo
 			return err
 		}
 		l, err := events.NewNATSAbortListener(a, events.NATSAbortOptions{NATSConnOptions: natsConn(cfg, nodeID, logger),
-			Subject: cfg.NATSAbortSubject})
+			Subject: cfg.NATSAbortSubject, Queue: cfg.NATSAbortGroup})
 		if err != nil {
 			return usageError{err}
 		}
 		s.closers = append(s.closers, func() { _ = l.Close() })
 		s.listeners = append(s.listeners, l.Run)
-		logger.Info("rota: listening for abort messages", "nats_subject", cfg.NATSAbortSubject, "key_field", cfg.AbortKeyField)
+		logger.Info("rota: listening for abort messages", "nats_subject", cfg.NATSAbortSubject, "group", cfg.NATSAbortGroup,
+			"key_field", cfg.AbortKeyField)
 	}
 	if len(cfg.KafkaBrokers) > 0 && cfg.KafkaAbortTopic != "" {
 		a, err := aborter()
@@ -180,7 +195,7 @@ func (s *sinks) collectors() []prometheus.Collector {
 	if len(s.relays) == 0 && len(s.aborters) == 0 {
 		return nil
 	}
-	return []prometheus.Collector{events.NewCollector(s.relays, s.aborters)}
+	return []prometheus.Collector{events.NewCollector(s.log, s.relays, s.aborters)}
 }
 
 // close ends the sinks' connections and waits for the listeners.

@@ -9,6 +9,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -79,17 +80,32 @@ func TestServeWebhook(t *testing.T) {
 		}
 		b, _ := io.ReadAll(resp.Body)
 		resp.Body.Close()
-		metrics = grepLines(string(b), "rota_event_relay")
-		return strings.Contains(metrics, `rota_event_relay_delivered_total{relay="webhook"} 3`)
+		metrics = grepLines(string(b), "rota_event_")
+		return regexp.MustCompile(`rota_event_relay_delivered_total\{relay="webhook:[0-9a-f]{16}"\} 3`).MatchString(metrics)
 	})
-	if !strings.Contains(metrics, `rota_event_relay_failures_total{relay="webhook"} 0`) {
+	if !regexp.MustCompile(`rota_event_relay_failures_total\{relay="webhook:[0-9a-f]{16}"\} 0`).MatchString(metrics) ||
+		!regexp.MustCompile(`(?m)^rota_event_log_last_id [1-9]`).MatchString(metrics) {
 		t.Errorf("relay metrics:\n%s", metrics)
 	}
 	p.stop(t)
 	e.ok("enqueue", "oma.ssi", "{}", "--key", "second")
-	startServe(t, e)
+	p = startServe(t, e)
 	want = append(want, "QUEUED", "RUNNING", "DONE")
 	waitFor(t, 30*time.Second, "the second job's events", func() bool { evs, _ := h.got(); return len(evs) >= len(want) })
+	// Pointed at another URL, the relay starts at the log's end: the new
+	// destination gets none of the old backlog.
+	p.stop(t)
+	h2 := &hookReceiver{secret: h.secret}
+	hs2 := httptest.NewServer(h2)
+	t.Cleanup(hs2.Close)
+	e.vars = append(e.vars, "ROTA_WEBHOOK_URL="+hs2.URL+"/other")
+	p = startServe(t, e)
+	p.waitLog(t, "the relay's start", func(l string) bool { return strings.Contains(l, "event relay started") })
+	e.ok("enqueue", "oma.ssi", "{}", "--key", "third")
+	waitFor(t, 30*time.Second, "the third job's events at the new URL", func() bool { evs, _ := h2.got(); return len(evs) >= 3 })
+	if evs2, _ := h2.got(); len(evs2) != 3 || evs2[0]["document_id"] != "third" || evs2[2]["document_id"] != "third" {
+		t.Errorf("the new URL got %v, want only the third job's 3 events", evs2)
+	}
 	evs, bad := h.got()
 	if bad > 0 {
 		t.Fatalf("%d unsigned or malformed posts", bad)
