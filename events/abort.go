@@ -137,14 +137,16 @@ func (a *Aborter) Invalid() uint64 { return a.invalid.Load() }
 // Handle aborts the running jobs payload names (its context is cancelled
 // on whichever node runs it, an exec worker's process gets SIGTERM, and
 // it ends aborted) and returns their ids. A message naming no running job
-// is ignored (no ids, no error); an unreadable one is logged, counted in
-// Invalid and reported as an error matching ErrBadAbortMessage. A store error is returned: the
+// is ignored (no ids, no error); an unreadable one is logged at debug,
+// counted in Invalid and reported as an error matching ErrBadAbortMessage. A store error is returned: the
 // caller may let the message be delivered again.
 func (a *Aborter) Handle(ctx context.Context, payload []byte) ([]int64, error) {
 	req, err := ParseAbort(payload, a.keyField)
 	if err != nil {
+		// Debug: a broadcast topic may carry other messages too; they are
+		// counted (Invalid, rota_abort_messages_total{outcome="invalid"}).
 		a.invalid.Add(1)
-		a.lg.Warn("rota: abort message ignored", "err", err)
+		a.lg.Debug("rota: abort message ignored", "err", err)
 		return nil, fmt.Errorf("%w: %w", ErrBadAbortMessage, err)
 	}
 	var ids []int64

@@ -7,7 +7,8 @@
 // Kafka topic. It saves its position only after the sink accepted the
 // batch, so delivery is at least once, in log order, and survives restarts
 // and a change of leader: run a relay as a rota.Options.LeaderTasks entry
-// and exactly one node of a cluster relays at a time. Each record is
+// and one node of a cluster relays (two, for a moment around a change of
+// leader: then records may go out twice, but none is skipped). Each record is
 // rendered by a Format: FormatJSON (the HTTP event stream's JSON) or
 // FormatOMA (OMA's status messages).
 //

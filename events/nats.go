@@ -551,7 +551,7 @@ func (l *NATSAbortListener) handle(ctx context.Context, msg *nats.Msg) {
 	hctx, cancel := context.WithTimeout(ctx, l.opts.Timeout)
 	ids, err := l.a.Handle(hctx, msg.Data)
 	cancel()
-	if err != nil && ctx.Err() == nil {
+	if err != nil && ctx.Err() == nil && !errors.Is(err, ErrBadAbortMessage) { // the aborter logged that one
 		l.lg.Warn("rota: abort message not handled", "subject", msg.Subject, "err", err)
 	}
 	if msg.Reply == "" {

@@ -158,13 +158,14 @@ func (r *Relay) Run(ctx context.Context) error {
 	poll := time.NewTicker(r.opts.Poll)
 	defer poll.Stop()
 	var pos int64
-	for {
+	for retry := r.opts.RetryMin; ; retry = min(2*retry, r.opts.RetryMax) {
 		var err error
 		if pos, err = r.start(ctx); err == nil {
 			break
 		}
-		r.lg.Warn("rota: event relay: cannot read its position", "err", err)
-		if !sleep(ctx, r.opts.RetryMax) {
+		r.failures.Add(1)
+		r.lg.Warn("rota: event relay: cannot read its position", "retry_in", retry, "err", err)
+		if !sleep(ctx, retry) {
 			return ctx.Err()
 		}
 	}
