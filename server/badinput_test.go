@@ -126,7 +126,7 @@ func TestBadInputChangesNothing(t *testing.T) {
 		{"bad delay", "POST", "/v1/jobs", w, `{"kind":"t.a","delay":"soon"}`, 400, CodeInvalid, "delay"},
 		{"negative timeout", "POST", "/v1/jobs", w, `{"kind":"t.a","timeout":-5}`, 400, CodeInvalid, "timeout"},
 		{"timeout out of range", "POST", "/v1/jobs", w, `{"kind":"t.a","timeout":1e300}`, 400, CodeInvalid, "timeout"},
-		{"timeout at 2^63 ns", "POST", "/v1/jobs", w, `{"kind":"t.a","timeout":9223372036.854775807}`, 400, CodeInvalid, "timeout"},
+		{"timeout at 2^63 ns", "POST", "/v1/jobs", w, `{"kind":"t.a","timeout":9223372036.854775808}`, 400, CodeInvalid, "timeout"},
 		{"delay days out of range", "POST", "/v1/jobs", w, `{"kind":"t.a","delay":"200000d"}`, 400, CodeInvalid, "delay"},
 		{"delay seconds as a string", "POST", "/v1/jobs", w, `{"kind":"t.a","delay":"90"}`, 400, CodeInvalid, "delay"},
 		{"delay as object", "POST", "/v1/jobs", w, `{"kind":"t.a","delay":{"s":90}}`, 400, CodeInvalid, "delay"},

@@ -17,6 +17,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"math/big"
 	"strconv"
 	"strings"
 	"time"
@@ -103,17 +104,76 @@ func ParseSeconds(s string) (time.Duration, error) {
 	if !IsDecimal(s) {
 		return 0, fmt.Errorf("%q is not a number of seconds (like 90 or 1.5)", s)
 	}
-	f, err := strconv.ParseFloat(s, 64)
-	if err != nil && !errors.Is(err, strconv.ErrRange) {
+	ns, ok, err := exactNanos(s)
+	if err != nil {
 		return 0, fmt.Errorf("%q is not a number of seconds (like 90 or 1.5)", s)
 	}
-	ns := math.Round(f * float64(time.Second))
-	// float64(math.MaxInt64) is 2^63: anything below it in magnitude
-	// converts exactly. NaN fails the comparison too.
-	if err != nil || !(math.Abs(ns) < math.MaxInt64) {
+	if !ok {
 		return 0, fmt.Errorf("%s seconds is %w", s, ErrRange)
 	}
 	return time.Duration(ns), nil
+}
+
+// maxExponent bounds the exponent a number of seconds is read with
+// exactly: beyond it, a nonzero number is out of range (or rounds to 0).
+const maxExponent = 40
+
+// exactNanos reads a decimal number of seconds (digits, an optional
+// fraction, an optional exponent) as nanoseconds, exactly, rounded half
+// away from zero (floats lose whole nanoseconds past about 104 days). ok
+// is false when it is beyond an int64.
+func exactNanos(s string) (ns int64, ok bool, err error) {
+	neg := false
+	switch {
+	case strings.HasPrefix(s, "-"):
+		neg, s = true, s[1:]
+	case strings.HasPrefix(s, "+"):
+		s = s[1:]
+	}
+	mant, exp := s, 0
+	if i := strings.IndexAny(s, "eE"); i >= 0 {
+		mant = s[:i]
+		e, perr := strconv.Atoi(s[i+1:])
+		if perr != nil && !errors.Is(perr, strconv.ErrRange) || s[i+1:] == "" {
+			return 0, false, errors.New("bad exponent")
+		}
+		exp = max(min(e, 1<<20), -1<<20) // an out-of-range exponent is clamped: still beyond maxExponent
+	}
+	whole, frac, _ := strings.Cut(mant, ".")
+	digits := whole + frac
+	if digits == "" || strings.Trim(digits, "0123456789") != "" || strings.Count(mant, ".") > 1 {
+		return 0, false, errors.New("not a decimal number")
+	}
+	digits = strings.TrimLeft(digits, "0")
+	if digits == "" {
+		return 0, true, nil
+	}
+	m, _ := new(big.Int).SetString(digits, 10)
+	k := exp - len(frac) + 9 // ns = m * 10^k
+	switch {
+	case k > maxExponent:
+		return 0, false, nil
+	case k >= 0:
+		m.Mul(m, new(big.Int).Exp(big.NewInt(10), big.NewInt(int64(k)), nil))
+	case -k > len(digits)+1:
+		return 0, true, nil // under half a nanosecond
+	default:
+		div := new(big.Int).Exp(big.NewInt(10), big.NewInt(int64(-k)), nil)
+		var r big.Int
+		m.QuoRem(m, div, &r)
+		if r.Lsh(&r, 1).Cmp(div) >= 0 {
+			m.Add(m, big.NewInt(1))
+		}
+	}
+	if neg {
+		m.Neg(m)
+	}
+	// Within (-2^63, 2^63): the bound is exclusive on both sides, as the
+	// float reading was.
+	if !m.IsInt64() || m.Int64() == math.MinInt64 {
+		return 0, false, nil
+	}
+	return m.Int64(), true, nil
 }
 
 // ParseJSON reads a JSON duration value: a string in Parse's syntax

@@ -3,6 +3,7 @@ package duration
 import (
 	"encoding/json"
 	"errors"
+	"math"
 	"strconv"
 	"strings"
 	"testing"
@@ -101,8 +102,17 @@ func TestParseSeconds(t *testing.T) {
 		{"1e300", 0, "1e300 seconds is out of range"},
 		{"-1e300", 0, "out of range"},
 		{"1e400", 0, "out of range"},
-		{"9223372036.854775807", 0, "out of range"}, // 2^63 ns after rounding to a float64
+		{"9223372036.854775807", math.MaxInt64, ""}, // read exactly, not as a float64 (2^63)
+		{"9223372036.854775808", 0, "out of range"},
+		{"9223372036.8547758075", 0, "out of range"}, // rounds to 2^63
 		{"-9223372036.854775808", 0, "out of range"},
+		{"8640000001", 8640000001 * time.Second, ""}, // a float64 loses its nanoseconds (found by fuzzing)
+		{"0.0000000005", time.Nanosecond, ""},        // half a nanosecond rounds away from zero
+		{"-0.0000000005", -time.Nanosecond, ""},
+		{"0.0000000004999", 0, ""},
+		{"1e-1000000000", 0, ""},
+		{"1e1000000000", 0, "out of range"},
+		{"12.5e-1", 1250 * time.Millisecond, ""},
 		{"1e10", 0, "out of range"},
 	})
 }
@@ -139,7 +149,8 @@ func TestParseJSON(t *testing.T) {
 		{`1e300`, 0, "1e300 seconds is out of range"},
 		{`-1e300`, 0, "-1e300 seconds is out of range"},
 		{`1e400`, 0, "out of range"},
-		{`9223372036.854775807`, 0, "out of range"},
+		{`9223372036.854775808`, 0, "out of range"},
+		{`8640000001`, 8640000001 * time.Second, ""},
 		{`true`, 0, `true is neither a duration string (like "90s") nor a number of seconds`},
 		{`false`, 0, "neither a duration string"},
 		{`{}`, 0, "{} is neither a duration string"},
@@ -163,7 +174,8 @@ func TestParseJSON(t *testing.T) {
 // Format's syntax or (when whole) as a number of seconds, reads as itself.
 func FuzzParseJSON(f *testing.F) {
 	for _, s := range []string{``, `null`, `"0"`, `0`, `-1`, `1e300`, `"1.5"`, `"1d12h"`, `" 90s "`, `"90"`,
-		`true`, `{}`, `1.5`, `"-2d"`, `"106751d23h47m16s"`, `9223372036.854775807`, `"1h30m"`, `"\u0039\u0030s"`} {
+		`true`, `{}`, `1.5`, `"-2d"`, `"106751d23h47m16s"`, `9223372036.854775807`, `"1h30m"`, `"\u0039\u0030s"`,
+		`8640000001`, `"100000d01s"`, `1e-1000000000`, `1e1000000000`, `0.0000000005`, `-0.0000000005`, `9223372036.8547758075`} {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, raw []byte) {
