@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/url"
 	"regexp"
+	"strconv"
 	"strings"
 	"unicode"
 )
@@ -149,6 +150,13 @@ func (c *Config) sinkSettings() []setting {
 	}
 }
 
+// natsAborts reports whether an abort subject is set ("" and off: none).
+func (s Sinks) natsAborts() bool { return s.NATSAbortSubject != "" && s.NATSAbortSubject != SinkOff }
+
+// NATSAborts reports whether rota serve listens for abort messages on
+// NATS: a server and an abort subject are set.
+func (s Sinks) NATSAborts() bool { return s.NATSURL != "" && s.natsAborts() }
+
 // CheckSinks reports settings that only make sense together.
 func (s Sinks) CheckSinks() error {
 	var errs []error
@@ -161,6 +169,9 @@ func (s Sinks) CheckSinks() error {
 	if s.KafkaSASL == "" && (s.KafkaUser != "" || s.KafkaPassword != "") {
 		errs = append(errs, &FieldError{Field: EnvKafkaSASL, Value: "", Reason: "empty, but a Kafka user or password is set: name the mechanism"})
 	}
+	if s.NATSURL == "" && s.natsAborts() {
+		errs = append(errs, &FieldError{Field: EnvNATSURL, Value: "", Reason: "empty, but " + EnvNATSAbortSubject + " is set: name the NATS server"})
+	}
 	if s.WebhookSecret != "" && s.WebhookURL == "" {
 		errs = append(errs, &FieldError{Field: EnvWebhookURL, Value: "", Reason: "empty, but " + EnvWebhookSecret + " is set"})
 	}
@@ -172,14 +183,14 @@ func (s Sinks) CheckSinks() error {
 func (s Sinks) Warnings() []string {
 	var w []string
 	relays := s.WebhookURL != "" || (s.NATSURL != "" && s.NATSSubject != SinkOff) || (len(s.KafkaBrokers) > 0 && s.KafkaTopic != "")
-	listeners := (s.NATSURL != "" && s.NATSAbortSubject != SinkOff) || (len(s.KafkaBrokers) > 0 && s.KafkaAbortTopic != "")
+	listeners := (s.NATSURL != "" && s.natsAborts()) || (len(s.KafkaBrokers) > 0 && s.KafkaAbortTopic != "")
 	if !relays && (s.EventsFormat != DefaultEventsFormat || len(s.EventsKinds) > 0 || len(s.EventsQueues) > 0) {
 		w = append(w, fmt.Sprintf("%s, %s and %s apply to webhooks, NATS and Kafka, and none is set", EnvEventsFormat, EnvEventsKinds, EnvEventsQueues))
 	}
 	if s.NATSJetStream && (s.NATSURL == "" || s.NATSSubject == SinkOff) {
 		w = append(w, EnvNATSJetStream+" is on, but no events go to NATS")
 	}
-	if s.NATSURL != "" && s.NATSSubject == SinkOff && s.NATSAbortSubject == SinkOff {
+	if s.NATSURL != "" && s.NATSSubject == SinkOff && !s.natsAborts() {
 		w = append(w, EnvNATSURL+" is set, but "+EnvNATSSubject+" and "+EnvNATSAbortSubject+" are both off")
 	}
 	if !listeners && s.AbortKeyField != DefaultAbortKeyField {
@@ -216,8 +227,13 @@ func normWebhookURL(s string) (string, error) {
 		return "", nil
 	}
 	u, err := url.Parse(s)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Hostname() == "" {
 		return "", errors.New("not an http or https URL")
+	}
+	if p := u.Port(); p != "" {
+		if n, err := strconv.Atoi(p); err != nil || n < 1 || n > 65535 {
+			return "", errors.New("not an http or https URL (its port is not 1 to 65535)")
+		}
 	}
 	return s, nil
 }
@@ -253,7 +269,10 @@ func normSubjectOrOff(s string) (string, error) {
 	if strings.EqualFold(strings.TrimSpace(s), SinkOff) {
 		return SinkOff, nil
 	}
-	return normSubject(s)
+	if _, err := normSubject(s); err != nil {
+		return "", errors.New("not a NATS subject without wildcards (like rota.events or rota.abort), nor off")
+	}
+	return strings.TrimSpace(s), nil
 }
 
 // kafkaTopic is a legal Kafka topic name.

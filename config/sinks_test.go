@@ -56,6 +56,7 @@ func TestSinkSettingsRejected(t *testing.T) {
 		{EnvNATSSubject, "rota.*", `ROTA_NATS_SUBJECT: "rota.*" is not a NATS subject without wildcards`},
 		{EnvNATSSubject, "rota..x", `is not a NATS subject`},
 		{EnvNATSAbortSubject, "a b", `ROTA_NATS_ABORT_SUBJECT: "a b" is not a NATS subject`},
+		{EnvWebhookURL, "http://127.0.0.1:99999/x", `its port is not 1 to 65535`},
 		{EnvNATSJetStream, "maybe", `ROTA_NATS_JETSTREAM: "maybe" is not "on" or "off"`},
 		{EnvKafkaBrokers, "k1:9092,k2", `ROTA_KAFKA_BROKERS: "k1:9092,k2" is not host:port (item "k2")`},
 		{EnvKafkaTopic, "out put", `ROTA_KAFKA_TOPIC: "out put" is not a Kafka name`},
@@ -77,6 +78,7 @@ func TestSinkSettingsRejected(t *testing.T) {
 		{Sinks{KafkaTopic: "t"}, "ROTA_KAFKA_BROKERS"},
 		{Sinks{KafkaBrokers: []string{"k:1"}}, "ROTA_KAFKA_TOPIC"},
 		{Sinks{WebhookSecret: "s"}, "ROTA_WEBHOOK_URL"},
+		{Sinks{NATSAbortSubject: "rota.abort"}, "ROTA_NATS_URL"},
 		{Sinks{KafkaBrokers: []string{"k:1"}, KafkaTopic: "t", KafkaPassword: "p"}, "ROTA_KAFKA_SASL"},
 	} {
 		if err := tc.s.CheckSinks(); err == nil || !strings.Contains(err.Error(), tc.want) {

@@ -20,6 +20,14 @@ const DefaultAbortReason = "abort requested by a broadcast message"
 // (not a JSON object naming a job): no try will mend it.
 var ErrBadAbortMessage = errors.New("bad abort message")
 
+// badAbort is ParseAbort's error as Handle returns it: its own message,
+// matching ErrBadAbortMessage.
+type badAbort struct{ err error }
+
+func (e badAbort) Error() string        { return e.err.Error() }
+func (e badAbort) Unwrap() error        { return e.err }
+func (e badAbort) Is(target error) bool { return target == ErrBadAbortMessage }
+
 // MaxAbortMessage bounds the size of an abort message.
 const MaxAbortMessage = 64 << 10
 
@@ -147,7 +155,7 @@ func (a *Aborter) Handle(ctx context.Context, payload []byte) ([]int64, error) {
 		// counted (Invalid, rota_abort_messages_total{outcome="invalid"}).
 		a.invalid.Add(1)
 		a.lg.Debug("rota: abort message ignored", "err", err)
-		return nil, fmt.Errorf("%w: %w", ErrBadAbortMessage, err)
+		return nil, badAbort{err}
 	}
 	var ids []int64
 	if req.ID != 0 {

@@ -18,6 +18,9 @@ import (
 	"github.com/rotahq/rota/config"
 )
 
+// natsWarnEvery spaces the warnings of a connection that keeps failing.
+const natsWarnEvery = time.Minute
+
 // NATS defaults and headers.
 const (
 	// DefaultNATSPrefix is the first tokens of the sink's subjects.
@@ -103,6 +106,7 @@ func (o *NATSConnOptions) connect(what string, bufferWhileReconnecting bool) (*n
 		lg = slog.Default()
 	}
 	lg = lg.With("nats", what)
+	var lastWarn atomic.Int64
 	opts := []nats.Option{
 		nats.Name(name),
 		nats.MaxReconnects(-1),
@@ -121,6 +125,14 @@ func (o *NATSConnOptions) connect(what string, bufferWhileReconnecting bool) (*n
 			lg.Info("rota: reconnected to NATS", "server", config.RedactURLs(nc.ConnectedUrl()))
 		}),
 		nats.ReconnectErrHandler(func(_ *nats.Conn, err error) {
+			// Warn at the first failure and then once a minute: a wrong
+			// URL must not go unnoticed (an abort listener sends nothing
+			// that would fail), nor flood the log.
+			if now := time.Now().UnixNano(); now-lastWarn.Load() >= int64(natsWarnEvery) {
+				lastWarn.Store(now)
+				lg.Warn("rota: cannot reach NATS; trying again", "server", config.RedactURLs(url), "every", wait, "err", err)
+				return
+			}
 			lg.Debug("rota: NATS reconnect failed; trying again", "err", err)
 		}),
 		nats.ErrorHandler(func(_ *nats.Conn, sub *nats.Subscription, err error) {

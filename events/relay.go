@@ -273,7 +273,7 @@ func (r *Relay) step(ctx context.Context, pos *int64) (int, error) {
 	}
 	if len(msgs) > 0 {
 		if err := r.opts.Sink.Send(ctx, msgs); err != nil {
-			return 0, fmt.Errorf("send %d messages (ids %d to %d): %w", len(msgs), msgs[0].Record.ID, msgs[len(msgs)-1].Record.ID, err)
+			return 0, fmt.Errorf("send %d message(s) (ids %d to %d): %w", len(msgs), msgs[0].Record.ID, msgs[len(msgs)-1].Record.ID, err)
 		}
 		r.delivered.Add(uint64(len(msgs)))
 	}

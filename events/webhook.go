@@ -58,8 +58,13 @@ type Webhook struct {
 // NewWebhook checks opts and makes the sink.
 func NewWebhook(opts WebhookOptions) (*Webhook, error) {
 	u, err := url.Parse(opts.URL)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return nil, fmt.Errorf("events: webhook url %q: want an http or https URL", opts.URL)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Hostname() == "" {
+		return nil, fmt.Errorf("events: webhook url %s: want an http or https URL", config.URLOrigin(opts.URL))
+	}
+	if p := u.Port(); p != "" {
+		if n, err := strconv.Atoi(p); err != nil || n < 1 || n > 65535 {
+			return nil, fmt.Errorf("events: webhook url %s: port %q is not 1 to 65535", config.URLOrigin(opts.URL), p)
+		}
 	}
 	if opts.Timeout < 0 {
 		return nil, fmt.Errorf("events: webhook timeout %s is negative", opts.Timeout)

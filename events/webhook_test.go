@@ -110,6 +110,7 @@ func TestWebhookRejects(t *testing.T) {
 	t.Parallel()
 	for _, o := range []events.WebhookOptions{
 		{URL: ""}, {URL: "ftp://x/y"}, {URL: "http://"}, {URL: "://"}, {URL: "http://x", Timeout: -time.Second},
+		{URL: "http://127.0.0.1:99999/x"}, {URL: "http://127.0.0.1:0/x"}, {URL: "http://:8080/x"},
 	} {
 		if _, err := events.NewWebhook(o); err == nil {
 			t.Errorf("NewWebhook(%+v) succeeded", o)

@@ -54,7 +54,7 @@ func newSinks(cfg config.Sinks, nodeID string, log store.EventLog, changed func(
 	// A relay's position is per destination (named by a hash of what
 	// identifies it): pointed at a new one, it starts at the log's end
 	// instead of sending the old one's backlog there.
-	relay := func(kind, destination string, sink events.Sink) error {
+	relay := func(kind, destination, shown string, sink events.Sink) error {
 		sum := sha256.Sum256([]byte(destination))
 		name := kind + ":" + hex.EncodeToString(sum[:8])
 		r, err := events.NewRelay(log, events.RelayOptions{Name: name, Sink: sink, Format: format, Changed: changed, Logger: logger,
@@ -63,7 +63,7 @@ func newSinks(cfg config.Sinks, nodeID string, log store.EventLog, changed func(
 			return err
 		}
 		s.relays = append(s.relays, r)
-		logger.Info("rota: event relay configured; the leading node relays", "relay", name, "format", cfg.EventsFormat)
+		logger.Info("rota: event relay configured; the leading node relays", "relay", name, "to", shown, "format", cfg.EventsFormat)
 		if len(cfg.EventsKinds) > 0 || len(cfg.EventsQueues) > 0 {
 			logger.Info("rota: event relay filter", "relay", name, "kinds", cfg.EventsKinds, "queues", cfg.EventsQueues)
 		}
@@ -76,7 +76,7 @@ func newSinks(cfg config.Sinks, nodeID string, log store.EventLog, changed func(
 			return nil, usageError{err}
 		}
 		s.closers = append(s.closers, func() { _ = ns.Close() })
-		if err := relay("nats", cfg.NATSSubject, ns); err != nil {
+		if err := relay("nats", cfg.NATSSubject, cfg.NATSSubject+".>", ns); err != nil {
 			return nil, err
 		}
 	}
@@ -86,7 +86,7 @@ func newSinks(cfg config.Sinks, nodeID string, log store.EventLog, changed func(
 			return nil, usageError{err}
 		}
 		s.closers = append(s.closers, ks.Close)
-		if err := relay("kafka", cfg.KafkaTopic, ks); err != nil {
+		if err := relay("kafka", cfg.KafkaTopic, "topic "+cfg.KafkaTopic, ks); err != nil {
 			return nil, err
 		}
 	}
@@ -95,7 +95,7 @@ func newSinks(cfg config.Sinks, nodeID string, log store.EventLog, changed func(
 		if err != nil {
 			return nil, usageError{err}
 		}
-		if err := relay("webhook", cfg.WebhookURL, wh); err != nil {
+		if err := relay("webhook", cfg.WebhookURL, config.URLOrigin(cfg.WebhookURL), wh); err != nil {
 			return nil, err
 		}
 	}
@@ -128,7 +128,7 @@ func (s *sinks) addListeners(cfg config.Sinks, nodeID string, c *rota.Client, lo
 		}
 		return a, err
 	}
-	if cfg.NATSURL != "" && cfg.NATSAbortSubject != config.SinkOff {
+	if cfg.NATSAborts() {
 		a, err := aborter()
 		if err != nil {
 			return err
@@ -140,7 +140,7 @@ func (s *sinks) addListeners(cfg config.Sinks, nodeID string, c *rota.Client, lo
 		}
 		s.closers = append(s.closers, func() { _ = l.Close() })
 		s.listeners = append(s.listeners, l.Run)
-		logger.Info("rota: listening for abort messages", "nats_subject", cfg.NATSAbortSubject, "group", cfg.NATSAbortGroup,
+		logger.Info("rota: abort messages configured", "nats_subject", cfg.NATSAbortSubject, "group", cfg.NATSAbortGroup,
 			"key_field", cfg.AbortKeyField)
 	}
 	if len(cfg.KafkaBrokers) > 0 && cfg.KafkaAbortTopic != "" {
@@ -155,7 +155,7 @@ func (s *sinks) addListeners(cfg config.Sinks, nodeID string, c *rota.Client, lo
 		}
 		s.closers = append(s.closers, kc.Close)
 		s.listeners = append(s.listeners, kc.Run)
-		logger.Info("rota: listening for abort messages", "kafka_topic", cfg.KafkaAbortTopic, "group", cfg.KafkaGroup,
+		logger.Info("rota: abort messages configured", "kafka_topic", cfg.KafkaAbortTopic, "group", cfg.KafkaGroup,
 			"key_field", cfg.AbortKeyField)
 	}
 	return nil
