@@ -207,8 +207,17 @@ func (r *Relay) Run(ctx context.Context) error {
 // end (or before its oldest record, FromStart) and saves that.
 func (r *Relay) start(ctx context.Context) (int64, error) {
 	pos, ok, err := r.log.EventCursor(ctx, r.opts.Name)
-	if err != nil || ok {
-		return pos, err
+	if err != nil {
+		return 0, err
+	}
+	if ok {
+		// A position past the log's end (a store restored from an older
+		// backup) would wait, silently, until new records pass it.
+		if last, err := r.log.LastEventID(ctx); err == nil && pos > last {
+			r.lg.Warn("rota: event relay: its position is past the end of the event log; records up to it will not be sent",
+				"position", pos, "log_end", last)
+		}
+		return pos, nil
 	}
 	if r.opts.FromStart {
 		r.oldest = true
