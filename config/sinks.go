@@ -226,16 +226,7 @@ func normWebhookURL(s string) (string, error) {
 	if s == "" {
 		return "", nil
 	}
-	u, err := url.Parse(s)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Hostname() == "" {
-		return "", errors.New("not an http or https URL")
-	}
-	if p := u.Port(); p != "" {
-		if n, err := strconv.Atoi(p); err != nil || n < 1 || n > 65535 {
-			return "", errors.New("not an http or https URL (its port is not 1 to 65535)")
-		}
-	}
-	return s, nil
+	return s, CheckHTTPURL(s)
 }
 
 func normNATSURL(s string) (string, error) {
@@ -252,27 +243,56 @@ func normNATSURL(s string) (string, error) {
 	return s, nil
 }
 
-// subjectToken is one token of a NATS subject without wildcards.
-var subjectToken = regexp.MustCompile(`^[^.*> \t\r\n]+$`)
-
-func normSubject(s string) (string, error) {
+func normSubjectOrOff(s string) (string, error) {
 	s = strings.TrimSpace(s)
-	for _, tok := range strings.Split(s, ".") {
-		if !subjectToken.MatchString(tok) {
-			return "", errors.New("not a NATS subject without wildcards (like rota.events)")
-		}
+	if strings.EqualFold(s, SinkOff) {
+		return SinkOff, nil
+	}
+	if CheckNATSSubject(s, false) != nil {
+		return "", errors.New("not a NATS subject without wildcards (like rota.events or rota.abort), nor off")
 	}
 	return s, nil
 }
 
-func normSubjectOrOff(s string) (string, error) {
-	if strings.EqualFold(strings.TrimSpace(s), SinkOff) {
-		return SinkOff, nil
+// CheckNATSSubject checks a NATS subject: dot-separated tokens, none empty
+// or with whitespace or control characters; with wildcards, '*' and '>'
+// may stand as whole tokens ('>' only last), without them not at all.
+func CheckNATSSubject(subj string, wildcards bool) error {
+	if subj == "" {
+		return errors.New("empty subject")
 	}
-	if _, err := normSubject(s); err != nil {
-		return "", errors.New("not a NATS subject without wildcards (like rota.events or rota.abort), nor off")
+	toks := strings.Split(subj, ".")
+	for i, tok := range toks {
+		switch {
+		case tok == "":
+			return fmt.Errorf("subject %q has an empty token", subj)
+		case strings.IndexFunc(tok, func(r rune) bool { return unicode.IsSpace(r) || unicode.IsControl(r) }) >= 0:
+			return fmt.Errorf("subject %q has whitespace", subj)
+		case wildcards && (tok == "*" || tok == ">" && i == len(toks)-1):
+		case strings.ContainsAny(tok, "*>"):
+			if wildcards {
+				return fmt.Errorf("subject %q: '*' and '>' are whole tokens, '>' the last", subj)
+			}
+			return fmt.Errorf("subject %q: no wildcards ('*', '>') here", subj)
+		}
 	}
-	return strings.TrimSpace(s), nil
+	return nil
+}
+
+// CheckHTTPURL checks a URL to send requests to: http or https, a host,
+// and a port (when given) from 1 to 65535. Its errors read after "<url>
+// is" and never repeat the URL (it may hold a secret).
+func CheckHTTPURL(s string) error {
+	u, err := url.Parse(s)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Hostname() == "" {
+		return errors.New("not an http or https URL")
+	}
+	if p := u.Port(); p != "" {
+		if n, err := strconv.Atoi(p); err != nil || n < 1 || n > 65535 {
+			return errors.New("not an http or https URL (its port is not 1 to 65535)")
+		}
+	}
+	return nil
 }
 
 // kafkaTopic is a legal Kafka topic name.

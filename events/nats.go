@@ -225,7 +225,7 @@ func NewNATSSink(opts NATSSinkOptions) (*NATSSink, error) {
 	if opts.Prefix == "" {
 		opts.Prefix = DefaultNATSPrefix
 	}
-	if err := checkSubject(opts.Prefix, false); err != nil {
+	if err := config.CheckNATSSubject(opts.Prefix, false); err != nil {
 		return nil, fmt.Errorf("events: nats prefix: %w", err)
 	}
 	switch {
@@ -417,31 +417,6 @@ func writeToken(b *strings.Builder, tok string) {
 	}
 }
 
-// checkSubject checks a subject: tokens not empty, without whitespace;
-// wildcards are allowed only as whole tokens ('>' the last) and only when
-// wildcards is true.
-func checkSubject(subj string, wildcards bool) error {
-	if subj == "" {
-		return errors.New("empty subject")
-	}
-	toks := strings.Split(subj, ".")
-	for i, tok := range toks {
-		switch {
-		case tok == "":
-			return fmt.Errorf("subject %q has an empty token", subj)
-		case strings.IndexFunc(tok, func(r rune) bool { return unicode.IsSpace(r) || unicode.IsControl(r) }) >= 0:
-			return fmt.Errorf("subject %q has whitespace", subj)
-		case wildcards && (tok == "*" || tok == ">" && i == len(toks)-1):
-		case strings.ContainsAny(tok, "*>"):
-			if wildcards {
-				return fmt.Errorf("subject %q: '*' and '>' are whole tokens, '>' the last", subj)
-			}
-			return fmt.Errorf("subject %q: no wildcards ('*', '>') here", subj)
-		}
-	}
-	return nil
-}
-
 // NATSAbortOptions configures a NATSAbortListener.
 type NATSAbortOptions struct {
 	NATSConnOptions
@@ -482,7 +457,7 @@ func NewNATSAbortListener(a *Aborter, opts NATSAbortOptions) (*NATSAbortListener
 	if opts.Subject == "" {
 		opts.Subject = DefaultNATSAbortSubject
 	}
-	if err := checkSubject(opts.Subject, true); err != nil {
+	if err := config.CheckNATSSubject(opts.Subject, true); err != nil {
 		return nil, fmt.Errorf("events: nats abort subject: %w", err)
 	}
 	if opts.Queue == "" {

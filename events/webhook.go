@@ -57,14 +57,8 @@ type Webhook struct {
 
 // NewWebhook checks opts and makes the sink.
 func NewWebhook(opts WebhookOptions) (*Webhook, error) {
-	u, err := url.Parse(opts.URL)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Hostname() == "" {
-		return nil, fmt.Errorf("events: webhook url %s: want an http or https URL", config.URLOrigin(opts.URL))
-	}
-	if p := u.Port(); p != "" {
-		if n, err := strconv.Atoi(p); err != nil || n < 1 || n > 65535 {
-			return nil, fmt.Errorf("events: webhook url %s: port %q is not 1 to 65535", config.URLOrigin(opts.URL), p)
-		}
+	if err := config.CheckHTTPURL(opts.URL); err != nil {
+		return nil, fmt.Errorf("events: webhook url %s is %w", config.URLOrigin(opts.URL), err)
 	}
 	if opts.Timeout < 0 {
 		return nil, fmt.Errorf("events: webhook timeout %s is negative", opts.Timeout)
