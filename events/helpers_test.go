@@ -46,6 +46,13 @@ func startNode(t testing.TB, c *rota.Client, h rota.WorkFunc) node {
 			t.Fatal(err)
 		}
 	}
+	return node{c: c, log: startLogged(t, c)}
+}
+
+// startLogged starts c writing its events to the durable event log and
+// stops it when the test ends.
+func startLogged(t testing.TB, c *rota.Client) *rota.EventLog {
+	t.Helper()
 	l, err := rota.NewEventLog(c, rota.EventLogOptions{})
 	if err != nil {
 		t.Fatal(err)
@@ -59,8 +66,9 @@ func startNode(t testing.TB, c *rota.Client, h rota.WorkFunc) node {
 		if err := c.Stop(ctx); err != nil {
 			t.Errorf("stop: %v", err)
 		}
+		_ = l.Close(ctx)
 	})
-	return node{c: c, log: l}
+	return l
 }
 
 // newClient makes a client on st.

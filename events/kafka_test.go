@@ -77,22 +77,7 @@ func kafkaStartNode(t *testing.T, register func(c *rota.Client)) *kafkaNode {
 	if register != nil {
 		register(c)
 	}
-	el, err := rota.NewEventLog(c, rota.EventLogOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := c.Start(t.Context()); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), waitTimeout)
-		defer cancel()
-		if err := c.Stop(ctx); err != nil {
-			t.Errorf("stop: %v", err)
-		}
-		_ = el.Close(ctx)
-	})
-	return &kafkaNode{st: st, c: c, el: el}
+	return &kafkaNode{st: st, c: c, el: startLogged(t, c)}
 }
 
 func (n *kafkaNode) enqueue(t *testing.T, kind string, opts ...rota.EnqueueOption) *rota.Job {
