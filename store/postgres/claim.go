@@ -16,11 +16,6 @@ import (
 	"github.com/rotahq/rota/store"
 )
 
-// querier runs a query on the pool or in a transaction.
-type querier interface {
-	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
-}
-
 // Claim moves up to p.Limit queued jobs of p.Queue to running, in one
 // statement per pass: a CTE picks the candidates in claim order with FOR
 // UPDATE SKIP LOCKED (so concurrent claimers never wait on each other or
@@ -89,9 +84,9 @@ func (s *Store) Claim(ctx context.Context, p store.ClaimParams) (store.ClaimResu
 		}
 		lim.Admit(caps, states)
 		if len(caps) > 0 {
-			// Sorts priced out for the claim statements, as in claimQuery;
-			// this transaction commits durably (it holds the rate logs).
-			if _, err := tx.Exec(ctx, sqlNoSort); err != nil {
+			// The claim statements planned as in claimQuery; this
+			// transaction commits durably (it holds the rate logs).
+			if _, err := tx.Exec(ctx, sqlClaimPlan); err != nil {
 				return err
 			}
 			res.Jobs, err = claimPasses(p.Limit, caps, args, filter.String(), func(sql string, args []any) ([]*store.Job, error) {
@@ -273,35 +268,59 @@ func claimPasses(limit int, caps map[string]int, args []any, filter string,
 	return jobs, nil
 }
 
-// claimSettings are set for the transaction of each claim: sorts disabled
-// (see claimQuery), and no wait for the WAL flush at commit: a claim lost
-// in a crash only leaves its jobs queued, to be claimed again, as on SQLite
-// (decision 0005).
-var claimSettings = []string{sqlNoSort, `SET LOCAL synchronous_commit = off`}
+// claimSettings are set for the transaction of each claim: the claim's
+// plan (sqlClaimPlan), and no wait for the WAL flush at commit: a claim
+// lost in a crash only leaves its jobs queued, to be claimed again, as on
+// SQLite (decision 0005).
+var claimSettings = []string{sqlClaimPlan, `SET LOCAL synchronous_commit = off`}
 
-// sqlNoSort prices sorts out of the plans of the rest of the transaction.
-const sqlNoSort = `SET LOCAL enable_sort = off`
+// sqlClaimPlan fixes the plan of the claim statements for the rest of the
+// transaction, whatever the statistics say (decision 0008): sorts priced
+// out, so the candidates are read in claim order from the claim index up
+// to the LIMIT, never all read and sorted; sequential scans priced out, so
+// the update finds its rows by primary key; and the generic plan of the
+// prepared statement, made once per connection, so a claim is not planned
+// again at each call (planning took a fifth of the claim's time). A
+// generic plan cannot see the LIMIT or the queue, which is why the shape
+// is fixed by the first two settings rather than left to estimates.
+const sqlClaimPlan = `SELECT set_config('enable_sort', 'off', true), set_config('enable_seqscan', 'off', true),
+	set_config('plan_cache_mode', 'force_generic_plan', true)`
 
 // claimQuery runs the claim statement q and scans the claimed jobs. It
-// runs in a transaction of its own with sorts disabled, sent in one round
-// trip: the claim must walk the claim index in order and stop at its LIMIT,
-// and the planner, when its statistics predate a burst of inserts (a new
-// queue, or autovacuum slow or off), estimates a queue at a handful of
-// rows and prefers reading all of them and sorting, which made each claim
-// of a 100,000-job queue read the whole queue (2,300 jobs/s instead of
-// 26,000; decision 0008).
+// runs in a transaction of its own with the claim's plan fixed, sent in
+// one round trip: the claim must walk the claim index in order and stop at
+// its LIMIT, and the planner, when its statistics predate a burst of
+// inserts (a new queue, or autovacuum slow or off), estimates a queue at a
+// handful of rows and prefers reading all of them and sorting, which made
+// each claim of a 100,000-job queue read the whole queue (2,300 jobs/s
+// instead of 26,000; decision 0008).
 func (s *Store) claimQuery(ctx context.Context, q string, args []any) ([]*store.Job, error) {
+	var jobs []*store.Job
+	err := s.txBatch(ctx, claimSettings, q, args, func(rows pgx.Rows) error {
+		var err error
+		jobs, err = scanJobs(rows, false)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return jobs, nil
+}
+
+// txBatch runs the statement q in a transaction of its own after the
+// settings, all sent in one round trip; read reads q's rows (and closes
+// them).
+func (s *Store) txBatch(ctx context.Context, settings []string, q string, args []any, read func(pgx.Rows) error) error {
 	var b pgx.Batch
 	b.Queue(`BEGIN`)
-	for _, set := range claimSettings {
+	for _, set := range settings {
 		b.Queue(set)
 	}
 	b.Queue(q, args...)
 	b.Queue(`COMMIT`)
 	br := s.pool.SendBatch(ctx, &b)
-	var jobs []*store.Job
 	err := func() error {
-		for range 1 + len(claimSettings) {
+		for range 1 + len(settings) {
 			if _, err := br.Exec(); err != nil {
 				return err
 			}
@@ -310,7 +329,7 @@ func (s *Store) claimQuery(ctx context.Context, q string, args []any) ([]*store.
 		if err != nil {
 			return err
 		}
-		if jobs, err = scanJobs(rows, false); err != nil {
+		if err := read(rows); err != nil {
 			return err
 		}
 		_, err = br.Exec()
@@ -319,51 +338,49 @@ func (s *Store) claimQuery(ctx context.Context, q string, args []any) ([]*store.
 	if cerr := br.Close(); err == nil {
 		err = cerr
 	}
-	if err != nil {
-		return nil, err
-	}
-	return jobs, nil
+	return err
 }
 
-// claimSet is the UPDATE of a claim; $2 node, $3 lease_until, $4 now, $6
-// lease_token.
-const claimSet = `UPDATE jobs AS j SET state = 'running', node = $2, lease_until = $3, lease_token = $6::text,
+// claimUpdate is the UPDATE of a claim of the jobs whose ids the query
+// chosen returns (locked, FOR UPDATE SKIP LOCKED); $2 node, $3
+// lease_until, $4 now, $6 lease_token. The ids are gathered once into an
+// array (an InitPlan) that the update looks up by primary key: no join,
+// so no plan can turn on a misestimated row count (decision 0008).
+func claimUpdate(with, chosen string) string {
+	return with + `UPDATE jobs AS j SET state = 'running', node = $2, lease_until = $3, lease_token = $6::text,
 		started_at = $4, updated_at = $4,
 		attempt = j.attempt + 1, cancel_requested = false
-	FROM chosen WHERE j.id = chosen.id
+	WHERE j.id = ANY(ARRAY(` + chosen + `))
 	RETURNING ` + jobColumnsJ
+}
 
 // claimPaused is true when the queue $1 is paused.
 const claimPaused = `EXISTS (SELECT 1 FROM queues WHERE name = $1 AND paused)`
 
 // claimSQL claims the first $5 queued jobs of queue $1 that pass filter.
 func claimSQL(filter string) string {
-	return `WITH chosen AS (
-		SELECT id FROM jobs
-		WHERE queue = $1 AND state = 'queued' AND NOT ` + claimPaused + filter + `
+	return claimUpdate("", `SELECT id FROM jobs
+		WHERE queue = $1 AND state = 'queued' AND NOT `+claimPaused+filter+`
 		ORDER BY priority, run_at, id
 		LIMIT $5
-		FOR UPDATE SKIP LOCKED
-	) ` + claimSet
+		FOR UPDATE SKIP LOCKED`)
 }
 
 // claimCappedSQL claims like claimSQL, only kinds of the array $k, each up
 // to its cap in the array $k+1.
 func claimCappedSQL(filter string, k int) string {
 	kp, cp := "$"+strconv.Itoa(k), "$"+strconv.Itoa(k+1)
-	return `WITH locked AS (
+	return claimUpdate(`WITH locked AS (
 		SELECT id, kind, priority, run_at FROM jobs
-		WHERE queue = $1 AND state = 'queued' AND kind = ANY(` + kp + `::text[]) AND NOT ` + claimPaused + filter + `
+		WHERE queue = $1 AND state = 'queued' AND kind = ANY(`+kp+`::text[]) AND NOT `+claimPaused+filter+`
 		ORDER BY priority, run_at, id
 		LIMIT $5
 		FOR UPDATE SKIP LOCKED
 	), ranked AS (
-		SELECT l.id, l.priority, l.run_at, c.cap,
+		SELECT l.id, c.cap,
 			row_number() OVER (PARTITION BY l.kind ORDER BY l.priority, l.run_at, l.id) AS n
-		FROM locked AS l JOIN unnest(` + kp + `::text[], ` + cp + `::int[]) AS c(kind, cap) ON c.kind = l.kind
-	), chosen AS (
-		SELECT id FROM ranked WHERE n <= cap
-	) ` + claimSet
+		FROM locked AS l JOIN unnest(`+kp+`::text[], `+cp+`::int[]) AS c(kind, cap) ON c.kind = l.kind
+	) `, `SELECT id FROM ranked WHERE n <= cap`)
 }
 
 // claimLess is the claim order: priority, run_at, id.
@@ -435,9 +452,10 @@ type finishRow struct {
 
 // Finish ends attempts; states[i] is the job's state after finishes[i] (""
 // if it did not apply).
-// The first finish of each job goes in one UPDATE ... FROM unnest(...)
-// statement; a later finish of the same job in the call runs after it, so
-// that it sees the first. See store.Store.
+// The first finish of each job goes in one statement (sqlFinish), sent
+// with its transaction in one round trip; a later finish of the same job
+// in the call runs after it, in the same transaction, so that it sees the
+// first. See store.Store.
 func (s *Store) Finish(ctx context.Context, finishes []store.FinishParams) ([]store.State, error) {
 	if len(finishes) == 0 {
 		return nil, nil
@@ -463,27 +481,37 @@ func (s *Store) Finish(ctx context.Context, finishes []store.FinishParams) ([]st
 		rounds[k] = append(rounds[k], i)
 	}
 	applied := make([]store.State, len(rows))
-	run := func(ctx context.Context, q querier, n *notes) error {
-		clear(applied)
-		for _, idx := range rounds {
-			if err := s.finishRound(ctx, q, rows, idx, applied, n); err != nil {
-				return err
-			}
-		}
-		return nil
-	}
 	var n notes
 	var err error
 	if len(rounds) == 1 {
-		err = run(ctx, s.pool, &n)
+		args, byID := finishArgs(rows, rounds[0])
+		err = s.txBatch(ctx, finishSettings, sqlFinish, args, func(res pgx.Rows) error {
+			return readFinish(res, rows, byID, applied, &n)
+		})
 	} else {
 		err = s.inTx(ctx, func(tx pgx.Tx) error {
 			n = notes{}
-			return run(ctx, tx, &n)
+			clear(applied)
+			for _, set := range finishSettings {
+				if _, err := tx.Exec(ctx, set); err != nil {
+					return err
+				}
+			}
+			for _, idx := range rounds {
+				args, byID := finishArgs(rows, idx)
+				res, err := tx.Query(ctx, sqlFinish, args...)
+				if err != nil {
+					return err
+				}
+				if err := readFinish(res, rows, byID, applied, &n); err != nil {
+					return err
+				}
+			}
+			return nil
 		})
 	}
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("postgres: finish: %w", err)
 	}
 	if err := s.notify(ctx, nil, &n); err != nil {
 		return nil, err
@@ -491,8 +519,18 @@ func (s *Store) Finish(ctx context.Context, finishes []store.FinishParams) ([]st
 	return applied, nil
 }
 
-// finishRound runs one finish statement for rows idx (distinct jobs).
-func (s *Store) finishRound(ctx context.Context, q querier, rows []finishRow, idx []int, applied []store.State, n *notes) error {
+// finishSettings fix the plan of the finish statement for the rest of its
+// transaction, as sqlClaimPlan does the claim's: the generic plan of the
+// prepared statement, made once per connection (planning the finish took
+// as long as running it for a tenth of its jobs), in the only shape that
+// is right at every size: each job looked up by primary key, in a nested
+// loop, never a sequential scan nor a hash or merge join of the table.
+var finishSettings = []string{`SELECT set_config('enable_seqscan', 'off', true), set_config('enable_hashjoin', 'off', true),
+	set_config('enable_mergejoin', 'off', true), set_config('plan_cache_mode', 'force_generic_plan', true)`}
+
+// finishArgs are the parameters of sqlFinish for rows idx (distinct jobs),
+// and the index in rows of each job id.
+func finishArgs(rows []finishRow, idx []int) ([]any, map[int64]int) {
 	k := len(idx)
 	var (
 		ids                 = make([]int64, k)
@@ -511,16 +549,18 @@ func (s *Store) finishRound(ctx context.Context, q querier, rows []finishRow, id
 		tokens[x] = r.token
 		byID[r.id] = i
 	}
-	res, err := q.Query(ctx, sqlFinish, ids, attempts, states, runAts, uncounts, results, errs, finishedAts, nows, recs, tokens)
-	if err != nil {
-		return fmt.Errorf("postgres: finish: %w", err)
-	}
+	return []any{ids, attempts, states, runAts, uncounts, results, errs, finishedAts, nows, recs, tokens}, byID
+}
+
+// readFinish reads the rows of a finish statement (and closes them): the
+// state each applied finish produced, and the notices to send.
+func readFinish(res pgx.Rows, rows []finishRow, byID map[int64]int, applied []store.State, n *notes) error {
 	defer res.Close()
 	for res.Next() {
 		var id int64
 		var queue, kind, state string
 		if err := res.Scan(&id, &queue, &kind, &state); err != nil {
-			return fmt.Errorf("postgres: finish: %w", err)
+			return err
 		}
 		i := byID[id]
 		applied[i] = store.State(state)
@@ -534,10 +574,7 @@ func (s *Store) finishRound(ctx context.Context, q querier, rows []finishRow, id
 			n.freed(kind)
 		}
 	}
-	if err := res.Err(); err != nil {
-		return fmt.Errorf("postgres: finish: %w", err)
-	}
-	return nil
+	return res.Err()
 }
 
 func prepareFinish(f store.FinishParams) (finishRow, error) {

@@ -419,6 +419,77 @@ func TestClaimAfterBurst(t *testing.T) {
 	}
 }
 
+// TestClaimGenericPlan: a claim runs the generic plan of its prepared
+// statement, made once per connection, perhaps while the table was empty,
+// and reused however the table grows: that plan walks the claim index to
+// its LIMIT and updates by primary key, never a sequential scan nor a read
+// of the whole queue, whatever the statistics said when it was made.
+func TestClaimGenericPlan(t *testing.T) {
+	s := openTest(t, Options{})
+	if _, err := s.pool.Exec(t.Context(), `ANALYZE jobs`); err != nil { // statistics of an empty table
+		t.Fatal(err)
+	}
+	const n, limit = 20000, 100
+	// EXECUTE takes its parameters written out: queue, node, lease, now,
+	// limit, token, then the kinds and caps.
+	const base = `'q', 'n', now() + interval '1 minute', now(), ` + "100" + `, NULL`
+	for i, c := range []struct {
+		name, sql, params string
+	}{
+		{"uncapped", claimSQL(""), base},
+		{"kinds", claimSQL(` AND kind = ANY($7::text[])`), base + `, '{k}'`},
+		{"capped", claimCappedSQL("", 7), base + `, '{k}', '{100}'`},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			name := "claim_plan_" + strconv.Itoa(i)
+			execute := `EXECUTE ` + name + `(` + c.params + `)`
+			err := pgx.BeginFunc(t.Context(), s.pool, func(tx pgx.Tx) error {
+				for _, set := range claimSettings {
+					if _, err := tx.Exec(t.Context(), set); err != nil {
+						return err
+					}
+				}
+				if _, err := tx.Exec(t.Context(), `PREPARE `+name+` AS `+c.sql); err != nil {
+					return err
+				}
+				plan := func(q string) string {
+					t.Helper()
+					rows, err := tx.Query(t.Context(), q)
+					if err != nil {
+						t.Fatalf("%s: %v", q, err)
+					}
+					lines, err := pgx.CollectRows(rows, pgx.RowTo[string])
+					if err != nil {
+						t.Fatalf("%s: %v", q, err)
+					}
+					return strings.Join(lines, "\n")
+				}
+				empty := plan(`EXPLAIN ` + execute)
+				if !strings.Contains(empty, "Index Scan using jobs_claim") || !strings.Contains(empty, "jobs_pkey") ||
+					strings.Contains(empty, "Seq Scan") {
+					t.Errorf("the generic plan of the claim on an empty table does not walk jobs_claim and look up by jobs_pkey:\n%s", empty)
+				}
+				if _, err := tx.Exec(t.Context(), `INSERT INTO jobs (kind, queue, args, priority, run_at, state, max_attempts, created_at, updated_at)
+					SELECT 'k', 'q', '{}', 1, now(), 'queued', 1, now(), now() FROM generate_series(1, $1::int)`, n); err != nil {
+					return err
+				}
+				full := plan(`EXPLAIN (ANALYZE, TIMING OFF) ` + execute)
+				if !strings.Contains(full, "Index Scan using jobs_claim") || strings.Contains(full, "rows="+strconv.Itoa(n)+" ") ||
+					!strings.Contains(full, "rows="+strconv.Itoa(limit)+" loops=1") {
+					t.Errorf("the generic plan of the claim did not claim %d of %d jobs through jobs_claim:\n%s", limit, n, full)
+				}
+				return errRollback
+			})
+			if !errors.Is(err, errRollback) {
+				t.Fatal(err)
+			}
+			if _, err := s.pool.Exec(t.Context(), `DEALLOCATE `+name); err != nil {
+				t.Fatal(err)
+			}
+		})
+	}
+}
+
 // TestFinishPlan: a finish names its jobs by id, so it looks each up by
 // primary key even when the statistics were taken with no job running, and
 // it unpacks its arrays once, not once per job.
@@ -456,7 +527,7 @@ func TestFinishPlan(t *testing.T) {
 		states, errs, recs = append(states, "done"), append(errs, ""), append(recs, `{}`)
 		runAts, finished, results, nows = append(runAts, nil), append(finished, &now), append(results, nil), append(nows, now)
 	}
-	plan := explain(t, s, nil, `EXPLAIN (ANALYZE, TIMING OFF) `+sqlFinish,
+	plan := explain(t, s, finishSettings, `EXPLAIN (ANALYZE, TIMING OFF) `+sqlFinish,
 		ids, attempts, states, runAts, uncounts, results, errs, finished, nows, recs, make([]*string, len(ids)))
 	text := strings.Join(plan, "\n")
 	perJob := slices.ContainsFunc(plan, func(line string) bool {
@@ -467,6 +538,49 @@ func TestFinishPlan(t *testing.T) {
 	}
 	if !strings.Contains(text, "rows="+strconv.Itoa(n)+" loops=1") {
 		t.Errorf("the finish did not update %d jobs:\n%s", n, text)
+	}
+}
+
+// TestFinishGenericPlan: the generic plan of the finish, made once per
+// connection, perhaps while the table was empty, looks each job up by
+// primary key in a nested loop: no sequential scan, no hash or merge join
+// of the table, whatever the statistics said when it was made.
+func TestFinishGenericPlan(t *testing.T) {
+	s := openTest(t, Options{})
+	if _, err := s.pool.Exec(t.Context(), `ANALYZE jobs`); err != nil { // statistics of an empty table
+		t.Fatal(err)
+	}
+	const execute = `EXPLAIN EXECUTE finish_plan('{1,2}', '{1,1}', '{done,done}', '{NULL,NULL}', '{0,0}', '{NULL,NULL}', '{"",""}',
+		'{2026-01-01T00:00:00Z,2026-01-01T00:00:00Z}', '{2026-01-01T00:00:00Z,2026-01-01T00:00:00Z}', '{"{}","{}"}', '{NULL,NULL}')`
+	var plan []string
+	err := pgx.BeginFunc(t.Context(), s.pool, func(tx pgx.Tx) error {
+		for _, set := range finishSettings {
+			if _, err := tx.Exec(t.Context(), set); err != nil {
+				return err
+			}
+		}
+		if _, err := tx.Exec(t.Context(), `PREPARE finish_plan AS `+sqlFinish); err != nil {
+			return err
+		}
+		rows, err := tx.Query(t.Context(), execute)
+		if err != nil {
+			return err
+		}
+		if plan, err = pgx.CollectRows(rows, pgx.RowTo[string]); err != nil {
+			return err
+		}
+		if _, err := tx.Exec(t.Context(), `DEALLOCATE finish_plan`); err != nil {
+			return err
+		}
+		return errRollback
+	})
+	if !errors.Is(err, errRollback) {
+		t.Fatal(err)
+	}
+	text := strings.Join(plan, "\n")
+	if !strings.Contains(text, "Nested Loop") || !strings.Contains(text, "jobs_pkey") ||
+		strings.Contains(text, "Seq Scan") || strings.Contains(text, "Hash") || strings.Contains(text, "Merge") {
+		t.Errorf("the generic plan of the finish on an empty table is not a nested loop over jobs_pkey:\n%s", text)
 	}
 }
 
