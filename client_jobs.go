@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/rotahq/rota/store"
@@ -145,28 +146,48 @@ func (c *Client) insert(ctx context.Context, ps []EnqueueParams, many bool) ([]*
 	if err != nil {
 		return nil, err
 	}
+	// The gate is held from before the insert until its events are out
+	// (eventBus.gate). A store whose commits are visible before they are
+	// durable (store.CommitHookInserter) publishes them at the commit, so
+	// a claim of the new jobs need not wait for the disk to publish its own.
 	c.events.gate.RLock()
-	defer c.events.gate.RUnlock()
-	res, err := c.store.Insert(ctx, now, ips)
+	var once sync.Once
+	published := func(res []store.InsertResult) {
+		once.Do(func() {
+			defer c.events.gate.RUnlock()
+			if res == nil {
+				return
+			}
+			publish := c.events.active()
+			var es []Event
+			for _, r := range res {
+				switch {
+				case r.Duplicate:
+				case publish:
+					es = append(es, jobEvent(r.Job, "", "", now))
+				default:
+					c.events.skip(1)
+				}
+			}
+			c.events.publish(es...)
+		})
+	}
+	var res []store.InsertResult
+	if hi, ok := c.store.(store.CommitHookInserter); ok {
+		res, err = hi.InsertHooked(ctx, now, ips, published)
+	} else {
+		res, err = c.store.Insert(ctx, now, ips)
+	}
 	if err != nil {
+		published(nil)
 		return nil, insertErr("enqueue", err, many)
 	}
+	published(res)
 	jobs := make([]*Job, len(res))
-	publish := c.events.active()
-	var es []Event
 	for i, r := range res {
 		jobs[i] = newJob(r.Job)
-		if r.Duplicate {
-			jobs[i].Duplicate = true
-			continue
-		}
-		if publish {
-			es = append(es, jobEvent(r.Job, "", "", now))
-		} else {
-			c.events.skip(1)
-		}
+		jobs[i].Duplicate = r.Duplicate
 	}
-	c.events.publish(es...)
 	return jobs, nil
 }
 

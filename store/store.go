@@ -556,6 +556,22 @@ type TxInserter interface {
 	InsertTx(ctx context.Context, tx any, now time.Time, jobs []InsertParams) ([]InsertResult, error)
 }
 
+// CommitHookInserter is implemented by drivers whose commits become
+// visible (to readers, claimers and notices) before they are durable, such
+// as store/sqlite with Synchronous FULL, which syncs the WAL after the
+// commit, outside its write lock.
+type CommitHookInserter interface {
+	// InsertHooked is Insert that also calls committed with the results
+	// once the insert has committed, before it is durable and before the
+	// call returns: a caller that must act before anyone can claim the
+	// jobs (publish their events) need not wait for the disk. committed
+	// runs on the driver's writer: it must be quick, must not block and
+	// must not call the store. It is called at most once, and not when the
+	// insert fails before its commit; the call may still fail after it (a
+	// failed sync: the jobs exist, but may not survive a power loss).
+	InsertHooked(ctx context.Context, now time.Time, jobs []InsertParams, committed func([]InsertResult)) ([]InsertResult, error)
+}
+
 // Store is the driver contract. Every method is safe for concurrent use.
 // Methods that take a Now use it as the current time so tests can move the
 // clock; drivers must not read the wall clock for job semantics.

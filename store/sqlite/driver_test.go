@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -192,6 +193,102 @@ func TestWALSync(t *testing.T) {
 	answer(nil)
 	if err := <-finished; err != nil {
 		t.Fatalf("update queue: %v", err)
+	}
+}
+
+// TestCommitHookBeforeSync: with Synchronous FULL an insert's commit hook
+// and its notices come at the commit, while the WAL's fsync is still
+// running, and the insert is answered only after the fsync; an insert
+// refused before its commit never calls the hook.
+func TestCommitHookBeforeSync(t *testing.T) {
+	t.Parallel()
+	syncs := make(chan chan error, 16)
+	var holding atomic.Bool
+	s, err := Open(filepath.Join(t.TempDir(), "rota.db"), Options{Logger: testLogger(), datasync: func(*os.File) error {
+		if !holding.Load() {
+			return nil
+		}
+		done := make(chan error)
+		syncs <- done
+		return <-done
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = s.Close() })
+	if err := s.Migrate(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	notes := s.Subscribe(t.Context())
+	holding.Store(true)
+	now := time.Now()
+	params := []store.InsertParams{{Kind: "k", Queue: "q", Key: "a", Args: []byte(`{}`), MaxAttempts: 1, OnConflict: store.OnConflictReject}}
+	hooked := make(chan []store.InsertResult, 2)
+	type answer struct {
+		res []store.InsertResult
+		err error
+	}
+	inserted := make(chan answer, 1)
+	go func() {
+		res, err := s.InsertHooked(context.Background(), now, params, func(res []store.InsertResult) { hooked <- res })
+		inserted <- answer{res, err}
+	}()
+	var sync chan error
+	select {
+	case sync = <-syncs: // committed, the fsync held
+	case <-time.After(waitTimeout):
+		t.Fatal("the insert did not reach the fsync")
+	}
+	// A failing check must not leave the fsync held (Close would wait).
+	t.Cleanup(func() {
+		holding.Store(false)
+		select {
+		case sync <- nil:
+		default:
+		}
+	})
+	select {
+	case res := <-hooked:
+		if len(res) != 1 || res[0].Job == nil || res[0].Job.State != store.StateQueued {
+			t.Fatalf("the hook got %+v, want the queued job", res)
+		}
+	case <-time.After(waitTimeout):
+		t.Fatal("the commit hook was not called while the fsync ran")
+	}
+	func() {
+		deadline := time.After(waitTimeout)
+		for {
+			select {
+			case n := <-notes:
+				if n.Type == store.NoticeQueued && n.Queue == "q" {
+					return
+				}
+			case <-deadline:
+				t.Fatal("no queued notice while the fsync ran")
+			}
+		}
+	}()
+	select {
+	case a := <-inserted:
+		t.Fatalf("the insert was answered (%v) before its fsync ended", a.err)
+	default:
+	}
+	sync <- nil
+	a := <-inserted
+	if a.err != nil || len(a.res) != 1 || a.res[0].Job == nil {
+		t.Fatalf("insert: %+v, %v", a.res, a.err)
+	}
+
+	// The same key again, refused before any commit: no hook, no fsync.
+	holding.Store(false)
+	_, err = s.InsertHooked(t.Context(), now, params, func(res []store.InsertResult) { hooked <- res })
+	if !errors.Is(err, store.ErrDuplicate) {
+		t.Fatalf("duplicate insert: %v, want ErrDuplicate", err)
+	}
+	select {
+	case res := <-hooked:
+		t.Fatalf("the hook of a refused insert was called with %+v", res)
+	default:
 	}
 }
 

@@ -34,6 +34,13 @@ type insertTarget struct {
 
 // Insert inserts jobs, all or none. See store.Store.
 func (s *Store) Insert(ctx context.Context, now time.Time, jobs []store.InsertParams) ([]store.InsertResult, error) {
+	return s.InsertHooked(ctx, now, jobs, nil)
+}
+
+// InsertHooked is Insert that calls committed (if not nil) with the results
+// right after the commit, before the WAL's fsync (store.CommitHookInserter).
+func (s *Store) InsertHooked(ctx context.Context, now time.Time, jobs []store.InsertParams,
+	committed func([]store.InsertResult)) ([]store.InsertResult, error) {
 	if len(jobs) == 0 {
 		return nil, nil
 	}
@@ -51,22 +58,22 @@ func (s *Store) Insert(ctx context.Context, now time.Time, jobs []store.InsertPa
 		rows[i] = insertRow{p: p, now: now, args: nullJSON(p.Args), metadata: md, state: state, runAt: runAt}
 	}
 	results := make([]store.InsertResult, len(rows))
-	fn := func(w *writer) error {
+	o := &op{run: func(w *writer) error {
 		clear(results)
 		return w.insert(rows, results)
+	}, multi: len(rows) > 1}
+	if committed != nil {
+		o.committed = func() { committed(results) }
 	}
 	keyed := false
 	for _, p := range jobs {
 		keyed = keyed || p.Key != ""
 	}
-	var err error
-	if keyed {
-		err = s.do(ctx, len(rows) > 1, fn)
-	} else {
+	if !keyed {
 		// Rows without keys can share a statement with other ops' rows.
-		err = s.submit(ctx, &op{run: fn, multi: len(rows) > 1, bulk: &bulkInsert{rows: rows, results: results}})
+		o.bulk = &bulkInsert{rows: rows, results: results}
 	}
-	if err != nil {
+	if err := s.submit(ctx, o); err != nil {
 		return nil, err
 	}
 	return results, nil

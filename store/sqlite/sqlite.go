@@ -32,7 +32,10 @@ var ErrClosed = errors.New("sqlite: store is closed")
 //go:embed migrations/*.sql
 var migrationFiles embed.FS
 
-var _ store.Store = (*Store)(nil)
+var (
+	_ store.Store              = (*Store)(nil)
+	_ store.CommitHookInserter = (*Store)(nil)
+)
 
 // Store is a store.Store on one SQLite file. All writes go through a single
 // writer goroutine that commits concurrent operations together; reads use a

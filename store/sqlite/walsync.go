@@ -13,10 +13,11 @@ import (
 // after each commit. The writer hands the ops of each committed durable
 // transaction to the syncer and goes on with the next transaction; the
 // syncer fsyncs the WAL once for every transaction handed to it since its
-// last sync and only then answers those ops and publishes their notices. An
-// op is acknowledged exactly when FULL would acknowledge it (its commit frame
-// is on disk), but the writer no longer waits for the disk, and one fsync
-// covers several transactions. See docs/decisions/0006-wal-sync-outside-the-lock.md.
+// last sync and only then answers those ops (their notices went out at the
+// commit, so that a node's claim overlaps the fsync). An op is acknowledged
+// exactly when FULL would acknowledge it (its commit frame is on disk), but
+// the writer no longer waits for the disk, and one fsync covers several
+// transactions. See docs/decisions/0006-wal-sync-outside-the-lock.md.
 type walSyncer struct {
 	s    *Store
 	path string   // the WAL file
@@ -66,7 +67,6 @@ func (y *walSyncer) run() {
 			err = fmt.Errorf("sqlite: committed, but the fsync of the WAL failed, so the write may not survive a power loss: %w", err)
 		}
 		for _, g := range groups {
-			y.s.publish(g) // committed either way: others may see it
 			for _, o := range g {
 				if err != nil && o.err == nil {
 					o.err = err

@@ -32,11 +32,14 @@ type op struct {
 	// WAL is written in order.
 	lazy bool
 	// bulk, when set, is an insert the writer may merge with others.
-	bulk   *bulkInsert
-	err    error
-	notes  []store.Notice     // published after the commit, if err is nil
-	counts map[countKey]int64 // changes to job_counts, applied at the commit if err is nil
-	done   chan struct{}
+	bulk *bulkInsert
+	// committed, when set, is called at the commit if err is nil (see
+	// store.CommitHookInserter).
+	committed func()
+	err       error
+	notes     []store.Notice     // published after the commit, if err is nil
+	counts    map[countKey]int64 // changes to job_counts, applied at the commit if err is nil
+	done      chan struct{}
 }
 
 // do sends fn to the writer and waits for its transaction to end; multi
@@ -222,7 +225,8 @@ func (w *writer) poll() {
 //
 // When the store syncs the WAL itself (Synchronous FULL) and the transaction
 // holds a durable op, the durable ops are handed to the syncer, which
-// answers them after the fsync (the lazy ones are answered at once);
+// answers them after the fsync (the lazy ones are answered at once; the
+// notices of all are published at the commit);
 // runBatch then returns true and the caller must not reuse batch.
 func (w *writer) runBatch(batch []*op) (handed bool) {
 	defer func() {
@@ -248,8 +252,17 @@ func (w *writer) runBatch(batch []*op) (handed bool) {
 		bad, err := w.runTx(pending, safe)
 		if err == nil {
 			w.s.commits.Add(1)
+			// Every committed op's notices go out now, the durable ones'
+			// too: a node's claim then runs while the WAL is synced instead
+			// of after (decision 0006: a reader may see a commit before its
+			// fsync; its caller is told of success only after it).
+			w.s.publish(pending)
+			for _, o := range pending {
+				if o.err == nil && o.committed != nil {
+					o.committed()
+				}
+			}
 			if w.s.syncer == nil || !slices.ContainsFunc(pending, func(o *op) bool { return !o.lazy }) {
-				w.s.publish(pending)
 				return false
 			}
 			// Lazy ops need no fsync: answer them now, the others after it.
@@ -262,7 +275,6 @@ func (w *writer) runBatch(batch []*op) (handed bool) {
 					durable = append(durable, o)
 				}
 			}
-			w.s.publish(lazy)
 			for _, o := range lazy {
 				close(o.done)
 			}
