@@ -28,6 +28,13 @@ const (
 	otherKindLabel = "_other"
 )
 
+// The request-time histogram's buckets: requestBuckets of them, doubling
+// from requestBucketMin seconds (0.25 ms to about 8 s).
+const (
+	requestBucketMin = 0.00025
+	requestBuckets   = 16
+)
+
 // attemptBuckets are the run-time histogram's buckets, in seconds.
 func attemptBuckets() []float64 {
 	return []float64{.001, .005, .01, .05, .1, .5, 1, 5, 10, 30, 60, 300, 900, 3600}
@@ -45,6 +52,8 @@ type metrics struct {
 	finished *prometheus.CounterVec
 	runTime  *prometheus.HistogramVec
 	requests *prometheus.CounterVec
+	// requestTime is rota_http_request_duration_seconds by route.
+	requestTime *prometheus.HistogramVec
 
 	sub  *rota.Subscription
 	once sync.Once
@@ -73,9 +82,14 @@ func newMetrics(c *rota.Client, log *slog.Logger, extra []prometheus.Collector) 
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "rota_http_requests_total", Help: "HTTP API requests by route pattern and status code.",
 		}, []string{"route", "code"}),
+		requestTime: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "rota_http_request_duration_seconds",
+			Help:    "Time from a request's arrival to the end of its handler, by route pattern (long polls and event streams include their waits).",
+			Buckets: prometheus.ExponentialBuckets(requestBucketMin, 2, requestBuckets),
+		}, []string{"route"}),
 		done: make(chan struct{}),
 	}
-	m.reg.MustRegister(m.enqueued, m.attempts, m.finished, m.runTime, m.requests,
+	m.reg.MustRegister(m.enqueued, m.attempts, m.finished, m.runTime, m.requests, m.requestTime,
 		newClientCollector(c, log),
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	for _, x := range extra {
@@ -132,12 +146,13 @@ func (m *metrics) kindLabel(kind string) string {
 	return kind
 }
 
-// request counts one HTTP request.
-func (m *metrics) request(route string, status int) {
+// request counts one HTTP request and its duration.
+func (m *metrics) request(route string, status int, took time.Duration) {
 	if status == 0 {
 		status = http.StatusOK
 	}
 	m.requests.WithLabelValues(route, strconv.Itoa(status)).Inc()
+	m.requestTime.WithLabelValues(route).Observe(took.Seconds())
 }
 
 // close ends the subscription and waits for run.

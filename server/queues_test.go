@@ -156,6 +156,8 @@ func TestMetrics(t *testing.T) {
 		`rota_scrape_store_ok 1`,
 		`rota_worker_config_errors 0`,
 		`rota_http_requests_total{code="200",route="POST /v1/jobs"} 3`,
+		`rota_http_request_duration_seconds_count{route="POST /v1/jobs"} 3`,
+		`rota_http_request_duration_seconds_bucket{route="POST /v1/jobs",le="0.00025"}`,
 		`go_goroutines`,
 	}
 	deadline := time.Now().Add(waitTimeout)

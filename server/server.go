@@ -337,7 +337,7 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 				s.writeError(sw, r, fmt.Errorf("panic: %v", p))
 			}
 		}
-		s.metrics.request(pattern, sw.status)
+		s.metrics.request(pattern, sw.status, time.Since(start))
 		s.log.Debug("rota http", "method", r.Method, "path", r.URL.Path, "route", pattern, "status", sw.status,
 			"token", info.who, "took", time.Since(start))
 	}()
