@@ -279,6 +279,52 @@ func TestCommitHookBeforeSync(t *testing.T) {
 		t.Fatalf("insert: %+v, %v", a.res, a.err)
 	}
 
+	// A durable op without a hook (a plain Insert into queue p) has its
+	// notice published after its fsync: a hooked insert into queue r
+	// committed behind it, during that fsync, is announced first.
+	plain := make(chan error, 1)
+	go func() {
+		_, err := s.Insert(context.Background(), now, []store.InsertParams{{Kind: "k", Queue: "p", Args: []byte(`{}`), MaxAttempts: 1}})
+		plain <- err
+	}()
+	select {
+	case sync = <-syncs: // p committed, its fsync held
+	case <-time.After(waitTimeout):
+		t.Fatal("the plain insert did not reach the fsync")
+	}
+	hookedR := make(chan error, 1)
+	go func() {
+		_, err := s.InsertHooked(context.Background(), now, []store.InsertParams{{Kind: "k", Queue: "r", Args: []byte(`{}`), MaxAttempts: 1}},
+			func([]store.InsertResult) {})
+		hookedR <- err
+	}()
+	func() {
+		deadline := time.After(waitTimeout)
+		for {
+			select {
+			case n := <-notes:
+				if n.Type == store.NoticeQueued && n.Queue == "p" {
+					t.Fatal("the plain insert's notice came before its fsync ended")
+				}
+				if n.Type == store.NoticeQueued && n.Queue == "r" {
+					return
+				}
+			case <-deadline:
+				t.Fatal("no queued notice of the hooked insert behind the held fsync")
+			}
+		}
+	}()
+	sync <- nil
+	select {
+	case sync = <-syncs: // r's own fsync
+		sync <- nil
+	case <-time.After(waitTimeout):
+		t.Fatal("the hooked insert did not reach its fsync")
+	}
+	if err := errors.Join(<-plain, <-hookedR); err != nil {
+		t.Fatal(err)
+	}
+
 	// The same key again, refused before any commit: no hook, no fsync.
 	holding.Store(false)
 	_, err = s.InsertHooked(t.Context(), now, params, func(res []store.InsertResult) { hooked <- res })

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"slices"
 )
 
 // walSyncer makes committed transactions durable outside the write lock.
@@ -13,8 +14,8 @@ import (
 // after each commit. The writer hands the ops of each committed durable
 // transaction to the syncer and goes on with the next transaction; the
 // syncer fsyncs the WAL once for every transaction handed to it since its
-// last sync and only then answers those ops (their notices went out at the
-// commit, so that a node's claim overlaps the fsync). An op is acknowledged
+// last sync and only then answers those ops and publishes their notices
+// (a hooked insert's went out at the commit). An op is acknowledged
 // exactly when FULL would acknowledge it (its commit frame is on disk), but
 // the writer no longer waits for the disk, and one fsync covers several
 // transactions. See docs/decisions/0006-wal-sync-outside-the-lock.md.
@@ -67,6 +68,9 @@ func (y *walSyncer) run() {
 			err = fmt.Errorf("sqlite: committed, but the fsync of the WAL failed, so the write may not survive a power loss: %w", err)
 		}
 		for _, g := range groups {
+			// Committed either way: others may see it. Hooked inserts
+			// published at the commit.
+			y.s.publish(slices.DeleteFunc(slices.Clone(g), func(o *op) bool { return o.published }))
 			for _, o := range g {
 				if err != nil && o.err == nil {
 					o.err = err

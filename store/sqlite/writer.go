@@ -34,8 +34,10 @@ type op struct {
 	// bulk, when set, is an insert the writer may merge with others.
 	bulk *bulkInsert
 	// committed, when set, is called at the commit if err is nil (see
-	// store.CommitHookInserter).
+	// store.CommitHookInserter); the op's notices then go out at the
+	// commit too, before the fsync, and published is set.
 	committed func()
+	published bool
 	err       error
 	notes     []store.Notice     // published after the commit, if err is nil
 	counts    map[countKey]int64 // changes to job_counts, applied at the commit if err is nil
@@ -225,8 +227,8 @@ func (w *writer) poll() {
 //
 // When the store syncs the WAL itself (Synchronous FULL) and the transaction
 // holds a durable op, the durable ops are handed to the syncer, which
-// answers them after the fsync (the lazy ones are answered at once; the
-// notices of all are published at the commit);
+// answers them after the fsync (the lazy ones are answered at once; their
+// notices, and those of hooked inserts, are published at the commit);
 // runBatch then returns true and the caller must not reuse batch.
 func (w *writer) runBatch(batch []*op) (handed bool) {
 	defer func() {
@@ -252,31 +254,42 @@ func (w *writer) runBatch(batch []*op) (handed bool) {
 		bad, err := w.runTx(pending, safe)
 		if err == nil {
 			w.s.commits.Add(1)
-			// Every committed op's notices go out now, the durable ones'
-			// too: a node's claim then runs while the WAL is synced instead
-			// of after (decision 0006: a reader may see a commit before its
-			// fsync; its caller is told of success only after it).
-			w.s.publish(pending)
+			// Commit hooks first: the engine publishes an insert's events
+			// there, before anyone is told of the new jobs.
 			for _, o := range pending {
 				if o.err == nil && o.committed != nil {
 					o.committed()
 				}
 			}
 			if w.s.syncer == nil || !slices.ContainsFunc(pending, func(o *op) bool { return !o.lazy }) {
+				w.s.publish(pending)
 				return false
 			}
 			// Lazy ops need no fsync: answer them now, the others after it.
+			// The notices of lazy ops and of hooked inserts go out now, so
+			// that a node's claim of a new job runs while the WAL is synced
+			// (a reader may see a commit before its fsync: decision 0006);
+			// those of other durable ops go out with their answer, after
+			// the fsync, as their callers publish their events only then.
 			durable := batch[:0]
-			var lazy []*op
+			var early []*op
 			for _, o := range batch {
-				if o.lazy {
-					lazy = append(lazy, o)
-				} else {
+				switch {
+				case o.lazy:
+					early = append(early, o)
+				case o.committed != nil:
+					early = append(early, o)
+					o.published = true
+					durable = append(durable, o)
+				default:
 					durable = append(durable, o)
 				}
 			}
-			for _, o := range lazy {
-				close(o.done)
+			w.s.publish(early)
+			for _, o := range early {
+				if o.lazy {
+					close(o.done)
+				}
 			}
 			w.s.syncer.in <- durable
 			return true
