@@ -337,9 +337,10 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 				s.writeError(sw, r, fmt.Errorf("panic: %v", p))
 			}
 		}
-		s.metrics.request(pattern, sw.status, time.Since(start))
+		took := time.Since(start)
+		s.metrics.request(pattern, sw.status, took)
 		s.log.Debug("rota http", "method", r.Method, "path", r.URL.Path, "route", pattern, "status", sw.status,
-			"token", info.who, "took", time.Since(start))
+			"token", info.who, "took", took)
 	}()
 	_, p := s.mux.Handler(r)
 	if p == "" {

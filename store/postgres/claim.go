@@ -17,9 +17,10 @@ import (
 )
 
 // Claim moves up to p.Limit queued jobs of p.Queue to running, in one
-// statement per pass: a CTE picks the candidates in claim order with FOR
-// UPDATE SKIP LOCKED (so concurrent claimers never wait on each other or
-// take the same job) and an UPDATE ... RETURNING claims them. With per-kind
+// statement per pass: a subquery picks the candidates in claim order with
+// FOR UPDATE SKIP LOCKED (so concurrent claimers never wait on each other
+// or take the same job) and an UPDATE ... RETURNING claims them by id
+// (claimUpdate). With per-kind
 // caps, the candidates of a pass are ranked per kind and cut at the caps;
 // when the caps cut some and slots remain, another pass reads on without
 // the kinds that are full. See store.Store.

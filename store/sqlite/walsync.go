@@ -70,7 +70,7 @@ func (y *walSyncer) run() {
 		for _, g := range groups {
 			// Committed either way: others may see it. Hooked inserts
 			// published at the commit.
-			y.s.publish(slices.DeleteFunc(slices.Clone(g), func(o *op) bool { return o.published }))
+			y.s.publish(slices.DeleteFunc(slices.Clone(g), func(o *op) bool { return o.committed != nil }))
 			for _, o := range g {
 				if err != nil && o.err == nil {
 					o.err = err

@@ -35,9 +35,8 @@ type op struct {
 	bulk *bulkInsert
 	// committed, when set, is called at the commit if err is nil (see
 	// store.CommitHookInserter); the op's notices then go out at the
-	// commit too, before the fsync, and published is set.
+	// commit too, before the fsync.
 	committed func()
-	published bool
 	err       error
 	notes     []store.Notice     // published after the commit, if err is nil
 	counts    map[countKey]int64 // changes to job_counts, applied at the commit if err is nil
@@ -279,7 +278,6 @@ func (w *writer) runBatch(batch []*op) (handed bool) {
 					early = append(early, o)
 				case o.committed != nil:
 					early = append(early, o)
-					o.published = true
 					durable = append(durable, o)
 				default:
 					durable = append(durable, o)
