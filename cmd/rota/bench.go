@@ -222,6 +222,15 @@ func (a *app) runBenchHTTP(cmd *cobra.Command, p bench.Params, hb httpBenchFlags
 	defer stop()
 	run := bench.NewHTTPRun(hb.server, hb.token)
 	defer run.Close()
+	if !hb.keep {
+		// Asked before the run, not found out after it: a run that cannot
+		// clean up would leave its jobs on the server.
+		if err := run.CheckCleanup(cmd.Context()); errors.Is(err, bench.ErrCleanupForbidden) {
+			return usagef("invalid token: %v, and the run deletes its jobs from the server at its end; use a token of role admin, or --keep to leave them there", err)
+		} else if err != nil {
+			return fmt.Errorf("bench: %w", err)
+		}
+	}
 	res, err := run.Run(cmd.Context(), p)
 	res.Kept = hb.keep
 	if err == nil && !a.json {

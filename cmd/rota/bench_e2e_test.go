@@ -39,7 +39,7 @@ func benchQueues(t *testing.T, e *env) map[string]int64 {
 // its bench-<random> queue when it ends, so that the server lists the
 // queue no more: after a run, and after a run a first SIGINT stopped; not
 // after a second interrupt, nor with --keep. A token that may not delete
-// jobs fails the command, naming what is left.
+// jobs is refused before the run (exit 2), unless with --keep.
 func TestBenchThroughServerCleansUp(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, "ROTA_TOKENS=admin:admin:"+benchAdmin+",w:write:"+benchWrite)
@@ -61,8 +61,10 @@ func TestBenchThroughServerCleansUp(t *testing.T) {
 		{"latency", admin, []string{"bench", "latency", "-n", "5", "--every", "1ms"}, exitOK, "its 6 jobs deleted", "", -1},
 		{"json", admin, []string{"bench", "enqueue", "-n", "30", "--json"}, exitOK, `"deleted": 30`, "", -1},
 		{"keep", admin, []string{"bench", "enqueue", "-n", "40", "--keep"}, exitOK, "kept on the server with its jobs (--keep)", "", 40},
-		{"write token", writer, []string{"bench", "enqueue", "-n", "50"}, exitError, "enqueue on http: 50 jobs",
-			"rota: bench: cleanup: delete the jobs of queue bench-", 50},
+		// Refused before the run: nothing enqueued, nothing left.
+		{"write token", writer, []string{"bench", "enqueue", "-n", "50"}, exitUsage, "",
+			"invalid token: the token may not delete jobs (DELETE /v1/jobs/0: 403", -1},
+		{"write token, keep", writer, []string{"bench", "enqueue", "-n", "50", "--keep"}, exitOK, "enqueue on http: 50 jobs", "", 50},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			before := benchQueues(t, e)

@@ -2,6 +2,7 @@ package bench
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -168,5 +169,34 @@ func TestHTTPCleanup(t *testing.T) {
 	}
 	if n := queueJobs(t, h, h.Queue()); n != -1 {
 		t.Errorf("the server still lists %s after the cleanup, with %d jobs", h.Queue(), n)
+	}
+}
+
+// TestHTTPCheckCleanup: CheckCleanup tells, before a run, whether its
+// token may delete jobs (admin) or not (write, read, a wrong token),
+// changing nothing on the server.
+func TestHTTPCheckCleanup(t *testing.T) {
+	t.Parallel()
+	base := newHTTPServer(t)
+	ctx := context.Background()
+	for _, tc := range []struct {
+		token     string
+		forbidden bool
+	}{
+		{adminSecret, false},
+		{writeSecret, true},
+		{"not-a-token-of-this-server", true},
+	} {
+		h := NewHTTPRun(base, tc.token)
+		err := h.CheckCleanup(ctx)
+		if errors.Is(err, ErrCleanupForbidden) != tc.forbidden || (!tc.forbidden && err != nil) {
+			t.Errorf("token %.5s...: CheckCleanup = %v, want forbidden %v", tc.token, err, tc.forbidden)
+		}
+		h.Close()
+	}
+	h := NewHTTPRun("http://127.0.0.1:1", adminSecret) // nothing listens
+	defer h.Close()
+	if err := h.CheckCleanup(ctx); err == nil || errors.Is(err, ErrCleanupForbidden) {
+		t.Errorf("CheckCleanup without a server = %v, want an error other than ErrCleanupForbidden", err)
 	}
 }
