@@ -72,6 +72,66 @@ func BenchmarkClaimFinish(b *testing.B) {
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "jobs/s")
 }
 
+// BenchmarkFinish measures the finish alone: b.N jobs inserted and
+// claimed before the timer starts, then finished in batches of 100 from
+// two goroutines (the completer's two batches in flight).
+func BenchmarkFinish(b *testing.B) {
+	s := openTest(b, Options{MaxConns: 8})
+	ctx := b.Context()
+	now := time.Now()
+	var claimed []*store.Job
+	for left := b.N; left > 0; {
+		n := min(left, 1000)
+		ps := make([]store.InsertParams, n)
+		for i := range ps {
+			ps[i] = store.InsertParams{Kind: "noop", Queue: store.DefaultQueue, Args: json.RawMessage(`{}`), Priority: 100, MaxAttempts: 3}
+		}
+		if _, err := s.Insert(ctx, now, ps); err != nil {
+			b.Fatal(err)
+		}
+		res, err := s.Claim(ctx, store.ClaimParams{Queue: store.DefaultQueue, Node: "node", Limit: n, Now: now, LeaseUntil: now.Add(time.Hour)})
+		if err != nil || len(res.Jobs) != n {
+			b.Fatalf("claim: %d jobs of %d, %v", len(res.Jobs), n, err)
+		}
+		claimed = append(claimed, res.Jobs...)
+		left -= n
+	}
+	batches := make(chan []*store.Job, b.N/100+1)
+	for len(claimed) > 0 {
+		n := min(len(claimed), 100)
+		batches <- claimed[:n]
+		claimed = claimed[n:]
+	}
+	close(batches)
+	b.ResetTimer()
+	var wg sync.WaitGroup
+	for range 2 {
+		wg.Go(func() {
+			for jobs := range batches {
+				fs := make([]store.FinishParams, len(jobs))
+				for i, j := range jobs {
+					fs[i] = store.FinishParams{ID: j.ID, Attempt: j.Attempt, State: store.StateDone, Now: now,
+						Record: store.Attempt{Number: j.Attempt, Node: "node", StartedAt: j.StartedAt, FinishedAt: now, Outcome: store.OutcomeDone}}
+				}
+				states, err := s.Finish(ctx, fs)
+				if err != nil {
+					b.Error(err)
+					return
+				}
+				for i, st := range states {
+					if st != store.StateDone {
+						b.Errorf("job %d: %q after its finish", jobs[i].ID, st)
+						return
+					}
+				}
+			}
+		})
+	}
+	wg.Wait()
+	b.StopTimer()
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "jobs/s")
+}
+
 // BenchmarkInsertSingle inserts single jobs from 64 goroutines (on 2 CPUs),
 // as rota bench enqueue does: the group commit at work.
 func BenchmarkInsertSingle(b *testing.B) {

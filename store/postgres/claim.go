@@ -1,6 +1,7 @@
 package postgres
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -410,30 +411,32 @@ func sqlLockRunning(n int) string {
 // is aborted, keeping the abort's reason (SET expressions read the row as
 // it was before the update).
 //
-// l locks the running jobs in id order, as sqlLockRunning does, and gives
-// each its position i in the arrays: the values are read as $n[i], with no
-// join of the arrays to the jobs (a join the planner, misled by its row
-// estimates, ran as a nested loop over the unpacked arrays: 100 x 100 rows
-// per statement; decision 0008).
-var sqlFinish = `WITH l AS (
-		SELECT id, array_position($1::bigint[], id) AS i FROM jobs
-		WHERE id = ANY($1::bigint[]) AND state = 'running' ORDER BY id FOR UPDATE)
-	UPDATE jobs AS j SET
-		state = CASE WHEN j.cancel_requested AND ($3::text[])[l.i] IN ('retrying', 'scheduled', 'queued') THEN 'aborted'
-			ELSE ($3::text[])[l.i] END,
-		run_at = coalesce(($4::timestamptz[])[l.i], j.run_at),
-		attempt = j.attempt - ($5::int[])[l.i], result = coalesce((($6::text[])[l.i])::jsonb, j.result),
-		last_error = CASE WHEN j.cancel_requested AND ($3::text[])[l.i] IN ('retrying', 'scheduled', 'queued') THEN j.last_error
-			WHEN ($7::text[])[l.i] <> '' THEN ($7::text[])[l.i] ELSE j.last_error END,
+// The ids $1 are sorted, ascending and distinct (finishArgs): the update
+// reads its jobs by primary key with id = ANY($1), which a B-tree index
+// scan visits in key order, so statements that change several jobs
+// (finishes, lease extensions, running at once) lock them in one order
+// and do not deadlock (see sqlLockRunning; finishSettings rule out the
+// bitmap scan, whose order is the heap's). A job's values are read at its
+// position in the arrays, width_bucket(id, $1): a binary search of the
+// sorted ids. There is no join of the arrays to the jobs (a join the
+// planner, misled by its row estimates, ran as a nested loop over the
+// unpacked arrays: 100 x 100 rows per statement; decision 0008) and no
+// lock taken before the update.
+var sqlFinish = strings.NewReplacer("$i", "width_bucket(j.id, $1::bigint[])").Replace(`UPDATE jobs AS j SET
+		state = CASE WHEN j.cancel_requested AND ($3::text[])[$i] IN ('retrying', 'scheduled', 'queued') THEN 'aborted'
+			ELSE ($3::text[])[$i] END,
+		run_at = coalesce(($4::timestamptz[])[$i], j.run_at),
+		attempt = j.attempt - ($5::int[])[$i], result = coalesce((($6::text[])[$i])::jsonb, j.result),
+		last_error = CASE WHEN j.cancel_requested AND ($3::text[])[$i] IN ('retrying', 'scheduled', 'queued') THEN j.last_error
+			WHEN ($7::text[])[$i] <> '' THEN ($7::text[])[$i] ELSE j.last_error END,
 		lease_until = NULL, lease_token = NULL, cancel_requested = false,
-		finished_at = CASE WHEN j.cancel_requested AND ($3::text[])[l.i] IN ('retrying', 'scheduled', 'queued') THEN ($9::timestamptz[])[l.i]
-			ELSE ($8::timestamptz[])[l.i] END,
-		updated_at = ($9::timestamptz[])[l.i],
-		attempts = j.attempts || jsonb_build_array((($10::text[])[l.i])::jsonb)
-	FROM l
-	WHERE j.id = l.id AND j.attempt = ($2::int[])[l.i] AND j.state = 'running'
-		AND j.lease_token IS NOT DISTINCT FROM ($11::text[])[l.i]
-	RETURNING j.id, j.queue, j.kind, j.state`
+		finished_at = CASE WHEN j.cancel_requested AND ($3::text[])[$i] IN ('retrying', 'scheduled', 'queued') THEN ($9::timestamptz[])[$i]
+			ELSE ($8::timestamptz[])[$i] END,
+		updated_at = ($9::timestamptz[])[$i],
+		attempts = j.attempts || jsonb_build_array((($10::text[])[$i])::jsonb)
+	WHERE j.id = ANY($1::bigint[]) AND j.state = 'running' AND j.attempt = ($2::int[])[$i]
+		AND j.lease_token IS NOT DISTINCT FROM ($11::text[])[$i]
+	RETURNING j.id, j.queue, j.kind, j.state`)
 
 // finishRow is a FinishParams checked and encoded.
 type finishRow struct {
@@ -524,14 +527,16 @@ func (s *Store) Finish(ctx context.Context, finishes []store.FinishParams) ([]st
 // transaction, as sqlClaimPlan does the claim's: the generic plan of the
 // prepared statement, made once per connection (planning the finish took
 // as long as running it for a tenth of its jobs), in the only shape that
-// is right at every size: each job looked up by primary key, in a nested
-// loop, never a sequential scan nor a hash or merge join of the table.
-var finishSettings = []string{`SELECT set_config('enable_seqscan', 'off', true), set_config('enable_hashjoin', 'off', true),
-	set_config('enable_mergejoin', 'off', true), set_config('plan_cache_mode', 'force_generic_plan', true)`}
+// is right at every size and locks the jobs in id order: an index scan of
+// the primary key, never a sequential scan nor a bitmap scan.
+var finishSettings = []string{`SELECT set_config('enable_seqscan', 'off', true), set_config('enable_bitmapscan', 'off', true),
+	set_config('plan_cache_mode', 'force_generic_plan', true)`}
 
 // finishArgs are the parameters of sqlFinish for rows idx (distinct jobs),
-// and the index in rows of each job id.
+// in the order of their ids, and the index in rows of each job id.
 func finishArgs(rows []finishRow, idx []int) ([]any, map[int64]int) {
+	idx = slices.Clone(idx)
+	slices.SortFunc(idx, func(a, b int) int { return cmp.Compare(rows[a].id, rows[b].id) })
 	k := len(idx)
 	var (
 		ids                 = make([]int64, k)

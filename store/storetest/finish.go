@@ -2,6 +2,7 @@ package storetest
 
 import (
 	"encoding/json"
+	"fmt"
 	"reflect"
 	"slices"
 	"testing"
@@ -17,6 +18,7 @@ func finishTests() []test {
 		{"AttemptHistory", testFinishHistory},
 		{"CancelRequestedWins", testFinishCancelRequested},
 		{"AnyErrorText", testFinishAnyText},
+		{"MixedBatch", testFinishMixedBatch},
 		{"Uncount", func(t *testing.T, s store.Store) {
 			j := insertJob(t, s, base(), params("k", withMaxAttempts(1)))
 			c := claimOne(t, s, at(time.Second), j.ID)
@@ -365,5 +367,66 @@ func testFinishAnyText(t *testing.T, s store.Store) {
 	g = wantState(t, s, jobs[1].ID, store.StateDone)
 	if want := `{"s": "a\ufffdb", "t": "\\u0000"}`; !jsonEqual(g.Result, []byte(want)) {
 		t.Errorf("Result = %s, want %s", g.Result, want)
+	}
+}
+
+// testFinishMixedBatch finishes jobs of one queue in one call, given in
+// descending id order, each with its own state, error, result and history
+// record, one of them with a stale attempt: every job gets its own values.
+func testFinishMixedBatch(t *testing.T, s store.Store) {
+	const n = 12
+	var ids []int64
+	for range n {
+		ids = append(ids, insertJob(t, s, base(), params("k", inQueue("mixed"), withMaxAttempts(5))).ID)
+	}
+	cp := claimParams(at(time.Second), n)
+	cp.Queue = "mixed"
+	claimed := claim(t, s, cp)
+	if len(claimed) != n {
+		t.Fatalf("claimed %d of %d", len(claimed), n)
+	}
+	states := []store.State{store.StateDone, store.StateError, store.StateRetrying, store.StateScheduled, store.StateQueued, store.StateAborted}
+	now := at(2 * time.Second)
+	var fs []store.FinishParams
+	want := map[int64]store.State{}
+	for i := n - 1; i >= 0; i-- {
+		id := ids[i]
+		st := states[i%len(states)]
+		f := store.FinishParams{ID: id, Attempt: 1, State: st, Now: now, Error: fmt.Sprintf("err %d", id),
+			Record: store.Attempt{Number: 1, Node: "n1", StartedAt: at(time.Second), FinishedAt: now, Outcome: store.OutcomeError, Error: fmt.Sprintf("rec %d", id)}}
+		if st == store.StateRetrying || st == store.StateScheduled {
+			f.RunAt = at(time.Hour + time.Duration(id)*time.Second)
+		}
+		if st == store.StateDone {
+			f.Result = json.RawMessage(fmt.Sprintf(`{"id": %d}`, id))
+		}
+		if i == 7 {
+			f.Attempt = 2 // not the attempt that runs: not applied
+		} else {
+			want[id] = st
+		}
+		fs = append(fs, f)
+	}
+	got := finishStates(t, s, fs...)
+	for i, f := range fs {
+		if w, ok := want[f.ID]; got[i] != w || ok != (got[i] != "") {
+			t.Errorf("finish %d (job %d): reported %q, want %q", i, f.ID, got[i], w)
+		}
+		j := get(t, s, f.ID)
+		if _, ok := want[f.ID]; !ok {
+			if j.State != store.StateRunning || len(j.Attempts) != 0 {
+				t.Errorf("job %d, finished with a stale attempt: %s with %d records, want running with none", f.ID, j.State, len(j.Attempts))
+			}
+			continue
+		}
+		if j.State != f.State || j.LastError != f.Error || len(j.Attempts) != 1 || j.Attempts[0].Error != fmt.Sprintf("rec %d", f.ID) {
+			t.Errorf("job %d: %s, error %q, attempts %+v; want %s, %q and one record %q", f.ID, j.State, j.LastError, j.Attempts, f.State, f.Error, fmt.Sprintf("rec %d", f.ID))
+		}
+		if !f.RunAt.IsZero() {
+			sameTime(t, fmt.Sprintf("job %d: RunAt", f.ID), j.RunAt, f.RunAt)
+		}
+		if f.Result != nil && !jsonEqual(j.Result, f.Result) {
+			t.Errorf("job %d: Result = %s, want %s", f.ID, j.Result, f.Result)
+		}
 	}
 }
