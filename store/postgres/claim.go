@@ -270,11 +270,11 @@ func claimPasses(limit int, caps map[string]int, args []any, filter string,
 	return jobs, nil
 }
 
-// claimSettings are set for the transaction of each claim: the claim's
-// plan (sqlClaimPlan), and no wait for the WAL flush at commit: a claim
-// lost in a crash only leaves its jobs queued, to be claimed again, as on
-// SQLite (decision 0005).
-var claimSettings = []string{sqlClaimPlan, `SET LOCAL synchronous_commit = off`}
+// claimSettings are set for the transaction of each claim, in one
+// statement: the claim's plan (sqlClaimPlan), and no wait for the WAL
+// flush at commit: a claim lost in a crash only leaves its jobs queued, to
+// be claimed again, as on SQLite (decision 0005).
+var claimSettings = []string{sqlClaimPlan + `, set_config('synchronous_commit', 'off', true)`}
 
 // sqlClaimPlan fixes the plan of the claim statements for the rest of the
 // transaction, whatever the statistics say (decision 0008): sorts priced
