@@ -308,6 +308,8 @@ func TestBindFlagsDefaultsShown(t *testing.T) {
 		"nats-url": "", "nats-subject": "rota.events", "nats-jetstream": "off", "nats-abort-subject": "off", "nats-abort-group": "rota",
 		"kafka-brokers": "", "kafka-topic": "", "kafka-abort-topic": "", "kafka-group": "rota", "abort-key-field": "key",
 		"kafka-tls": "off", "kafka-sasl": "", "kafka-user": "", "kafka-password": "",
+		"nats-creds": "", "nats-nkey": "", "nats-tls-ca": "", "nats-tls-cert": "", "nats-tls-key": "",
+		"kafka-tls-ca": "", "kafka-tls-cert": "", "kafka-tls-key": "",
 	} {
 		want[f] = d
 	}

@@ -1,10 +1,14 @@
 package config
 
 import (
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
+	"io/fs"
 	"net"
 	"net/url"
+	"os"
 	"regexp"
 	"strconv"
 	"strings"
@@ -39,6 +43,20 @@ const (
 	// EnvNATSAbortGroup is the queue group of the abort listeners: one
 	// node of the group gets each message (give each deployment its own).
 	EnvNATSAbortGroup = "ROTA_NATS_ABORT_GROUP"
+	// EnvNATSCreds is a NATS credentials file (user JWT and NKey seed, as
+	// nsc writes it) the NATS connections authenticate with.
+	EnvNATSCreds = "ROTA_NATS_CREDS"
+	// EnvNATSNKey is a file holding the user NKey seed (SU...) the NATS
+	// connections authenticate with; not with EnvNATSCreds.
+	EnvNATSNKey = "ROTA_NATS_NKEY"
+	// EnvNATSTLSCA is a PEM file of the certificate authorities that
+	// verify the NATS server (setting it, or EnvNATSTLSCert, makes the
+	// connections TLS; without them a tls:// URL uses the system's roots).
+	EnvNATSTLSCA = "ROTA_NATS_TLS_CA"
+	// EnvNATSTLSCert and EnvNATSTLSKey are the PEM certificate and key the
+	// NATS connections present to a server that verifies its clients.
+	EnvNATSTLSCert = "ROTA_NATS_TLS_CERT"
+	EnvNATSTLSKey  = "ROTA_NATS_TLS_KEY"
 	// EnvKafkaBrokers are the seed brokers of the Kafka sink and abort
 	// consumer (comma list of host:port; empty: no Kafka).
 	EnvKafkaBrokers = "ROTA_KAFKA_BROKERS"
@@ -51,6 +69,14 @@ const (
 	// EnvKafkaTLS makes the Kafka connections TLS (on), verified against
 	// the system's roots.
 	EnvKafkaTLS = "ROTA_KAFKA_TLS"
+	// EnvKafkaTLSCA is a PEM file of the certificate authorities that
+	// verify the Kafka brokers instead of the system's roots;
+	// EnvKafkaTLSCert and EnvKafkaTLSKey the client certificate and key
+	// for brokers that verify their clients. Setting any of them makes the
+	// Kafka connections TLS.
+	EnvKafkaTLSCA   = "ROTA_KAFKA_TLS_CA"
+	EnvKafkaTLSCert = "ROTA_KAFKA_TLS_CERT"
+	EnvKafkaTLSKey  = "ROTA_KAFKA_TLS_KEY"
 	// EnvKafkaSASL is the SASL mechanism of the Kafka connections: plain,
 	// scram-sha-256 or scram-sha-512 (empty: none), with EnvKafkaUser and
 	// EnvKafkaPassword.
@@ -86,11 +112,19 @@ type Sinks struct {
 	NATSJetStream    bool
 	NATSAbortSubject string
 	NATSAbortGroup   string
+	NATSCreds        string
+	NATSNKey         string
+	NATSTLSCA        string
+	NATSTLSCert      string
+	NATSTLSKey       string
 	KafkaBrokers     []string
 	KafkaTopic       string
 	KafkaAbortTopic  string
 	KafkaGroup       string
 	KafkaTLS         bool
+	KafkaTLSCA       string
+	KafkaTLSCert     string
+	KafkaTLSKey      string
 	KafkaSASL        string
 	KafkaUser        string
 	KafkaPassword    string
@@ -128,6 +162,16 @@ func (c *Config) sinkSettings() []setting {
 			value: &stringValue{p: &s.NATSAbortSubject, norm: normSubjectOrOff}},
 		{env: EnvNATSAbortGroup, flag: "nats-abort-group", usage: "NATS queue group of the abort listeners (one node of the group gets each message; one group per deployment)",
 			value: &stringValue{p: &s.NATSAbortGroup, norm: normGroup}},
+		{env: EnvNATSCreds, flag: "nats-creds", usage: "NATS credentials file (user JWT and NKey seed, as nsc writes it) to authenticate with",
+			value: &stringValue{p: &s.NATSCreds, norm: normFile}},
+		{env: EnvNATSNKey, flag: "nats-nkey", usage: "file holding the user NKey seed (SU...) to authenticate with NATS",
+			value: &stringValue{p: &s.NATSNKey, norm: normFile}},
+		{env: EnvNATSTLSCA, flag: "nats-tls-ca", usage: "PEM file of the CAs that verify the NATS server (makes the connections TLS)",
+			value: &stringValue{p: &s.NATSTLSCA, norm: normFile}},
+		{env: EnvNATSTLSCert, flag: "nats-tls-cert", usage: "PEM client certificate for NATS servers that verify clients (with --nats-tls-key)",
+			value: &stringValue{p: &s.NATSTLSCert, norm: normFile}},
+		{env: EnvNATSTLSKey, flag: "nats-tls-key", usage: "PEM key of --nats-tls-cert",
+			value: &stringValue{p: &s.NATSTLSKey, norm: normFile}},
 		{env: EnvKafkaBrokers, flag: "kafka-brokers", usage: "Kafka seed brokers for events and abort messages, host:port,... (empty: none)",
 			value: &listValue{p: &s.KafkaBrokers, item: normHostPort}},
 		{env: EnvKafkaTopic, flag: "kafka-topic", usage: "Kafka topic of the events (empty: none)",
@@ -138,6 +182,12 @@ func (c *Config) sinkSettings() []setting {
 			value: &stringValue{p: &s.KafkaGroup, norm: normGroup}},
 		{env: EnvKafkaTLS, flag: "kafka-tls", usage: "on: connect to Kafka over TLS (verified against the system's roots)",
 			value: &boolValue{p: &s.KafkaTLS}},
+		{env: EnvKafkaTLSCA, flag: "kafka-tls-ca", usage: "PEM file of the CAs that verify the Kafka brokers instead of the system's roots (makes the connections TLS)",
+			value: &stringValue{p: &s.KafkaTLSCA, norm: normFile}},
+		{env: EnvKafkaTLSCert, flag: "kafka-tls-cert", usage: "PEM client certificate for Kafka brokers that verify clients (with --kafka-tls-key)",
+			value: &stringValue{p: &s.KafkaTLSCert, norm: normFile}},
+		{env: EnvKafkaTLSKey, flag: "kafka-tls-key", usage: "PEM key of --kafka-tls-cert",
+			value: &stringValue{p: &s.KafkaTLSKey, norm: normFile}},
 		{env: EnvKafkaSASL, flag: "kafka-sasl", usage: "Kafka SASL mechanism: plain, scram-sha-256 or scram-sha-512 (empty: none)",
 			value: &stringValue{p: &s.KafkaSASL, norm: normSASL}},
 		{env: EnvKafkaUser, flag: "kafka-user", usage: "Kafka SASL user",
@@ -175,7 +225,67 @@ func (s Sinks) CheckSinks() error {
 	if s.WebhookSecret != "" && s.WebhookURL == "" {
 		errs = append(errs, &FieldError{Field: EnvWebhookURL, Value: "", Reason: "empty, but " + EnvWebhookSecret + " is set"})
 	}
+	if s.NATSCreds != "" && s.NATSNKey != "" {
+		errs = append(errs, &FieldError{Field: EnvNATSNKey, Value: s.NATSNKey, Reason: "set, and so is " + EnvNATSCreds + ": give one of them"})
+	}
+	if _, err := s.NATSTLSConfig(); err != nil {
+		errs = append(errs, err)
+	}
+	if _, err := s.KafkaTLSConfig(); err != nil {
+		errs = append(errs, err)
+	}
 	return errors.Join(errs...)
+}
+
+// NATSTLSConfig is the TLS configuration of the NATS connections, from
+// ROTA_NATS_TLS_CA, _CERT and _KEY; nil when none is set (a tls:// URL
+// is then TLS with the system's roots). Errors are *FieldError.
+func (s Sinks) NATSTLSConfig() (*tls.Config, error) {
+	return tlsConfig(false, tlsFile{EnvNATSTLSCA, s.NATSTLSCA}, tlsFile{EnvNATSTLSCert, s.NATSTLSCert}, tlsFile{EnvNATSTLSKey, s.NATSTLSKey})
+}
+
+// KafkaTLSConfig is the TLS configuration of the Kafka connections: nil
+// unless ROTA_KAFKA_TLS is on or one of ROTA_KAFKA_TLS_CA, _CERT and _KEY
+// is set. Errors are *FieldError.
+func (s Sinks) KafkaTLSConfig() (*tls.Config, error) {
+	return tlsConfig(s.KafkaTLS, tlsFile{EnvKafkaTLSCA, s.KafkaTLSCA}, tlsFile{EnvKafkaTLSCert, s.KafkaTLSCert}, tlsFile{EnvKafkaTLSKey, s.KafkaTLSKey})
+}
+
+// tlsFile is a setting that names a PEM file.
+type tlsFile struct{ env, path string }
+
+// tlsConfig builds a client's TLS configuration from a CA file (the roots
+// that verify the server; none: the system's) and a certificate and key
+// (the client's; both or neither). It is nil when no file is set and on
+// is false.
+func tlsConfig(on bool, ca, cert, key tlsFile) (*tls.Config, error) {
+	if !on && ca.path == "" && cert.path == "" && key.path == "" {
+		return nil, nil
+	}
+	c := &tls.Config{MinVersion: tls.VersionTLS12}
+	if ca.path != "" {
+		pem, err := os.ReadFile(ca.path)
+		if err != nil {
+			return nil, &FieldError{Field: ca.env, Value: ca.path, Reason: "not a readable file (" + pathless(err).Error() + ")"}
+		}
+		c.RootCAs = x509.NewCertPool()
+		if !c.RootCAs.AppendCertsFromPEM(pem) {
+			return nil, &FieldError{Field: ca.env, Value: ca.path, Reason: "not a PEM file of certificates"}
+		}
+	}
+	switch {
+	case cert.path != "" && key.path == "":
+		return nil, &FieldError{Field: key.env, Value: "", Reason: "empty, but " + cert.env + " is set: name the certificate's key"}
+	case cert.path == "" && key.path != "":
+		return nil, &FieldError{Field: cert.env, Value: "", Reason: "empty, but " + key.env + " is set: name the key's certificate"}
+	case cert.path != "":
+		pair, err := tls.LoadX509KeyPair(cert.path, key.path)
+		if err != nil {
+			return nil, &FieldError{Field: cert.env, Value: cert.path, Reason: "not a certificate that " + key.env + " is the key of (" + err.Error() + ")"}
+		}
+		c.Certificates = []tls.Certificate{pair}
+	}
+	return c, nil
 }
 
 // Warnings names the sink settings that are set but do nothing in this
@@ -199,7 +309,15 @@ func (s Sinks) Warnings() []string {
 	if s.KafkaGroup != DefaultKafkaGroup && s.KafkaAbortTopic == "" {
 		w = append(w, EnvKafkaGroup+" is set, but "+EnvKafkaAbortTopic+" is not")
 	}
-	if s.KafkaSASL == "plain" && !s.KafkaTLS {
+	natsAuth := s.NATSCreds != "" || s.NATSNKey != "" || s.NATSTLSCA != "" || s.NATSTLSCert != ""
+	if natsAuth && s.NATSURL == "" {
+		w = append(w, "NATS credentials or TLS files are set, but "+EnvNATSURL+" is not")
+	}
+	kafkaTLS := s.KafkaTLS || s.KafkaTLSCA != "" || s.KafkaTLSCert != ""
+	if kafkaTLS && len(s.KafkaBrokers) == 0 {
+		w = append(w, "Kafka TLS is set, but "+EnvKafkaBrokers+" is not")
+	}
+	if s.KafkaSASL == "plain" && !kafkaTLS {
 		w = append(w, EnvKafkaSASL+"=plain without "+EnvKafkaTLS+"=on sends the Kafka password in clear")
 	}
 	return w
@@ -385,4 +503,29 @@ func (v *listValue) parse(s string) ([]string, error) {
 		out = append(out, n)
 	}
 	return out, nil
+}
+
+// normFile checks that a setting names a readable regular file ("" is
+// none).
+func normFile(s string) (string, error) {
+	if s == "" {
+		return "", nil
+	}
+	f, err := os.Open(s)
+	if err != nil {
+		return "", fmt.Errorf("not a readable file (%w)", pathless(err))
+	}
+	defer f.Close()
+	if st, err := f.Stat(); err != nil || !st.Mode().IsRegular() {
+		return "", errors.New("not a regular file")
+	}
+	return s, nil
+}
+
+// pathless is err without the path a *fs.PathError repeats.
+func pathless(err error) error {
+	if pe, ok := errors.AsType[*fs.PathError](err); ok {
+		return pe.Err
+	}
+	return err
 }

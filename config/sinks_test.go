@@ -1,11 +1,15 @@
 package config
 
 import (
+	"os"
+	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
 
 	"github.com/spf13/pflag"
+
+	"github.com/rotahq/rota/internal/tlstest"
 )
 
 func TestSinkSettings(t *testing.T) {
@@ -138,6 +142,8 @@ func TestSinkWarnings(t *testing.T) {
 		{map[string]string{EnvAbortKeyField: "analysis_id"}, "no abort subject or topic"},
 		{map[string]string{EnvKafkaBrokers: "k:9092", EnvKafkaTopic: "t", EnvKafkaGroup: "g"}, EnvKafkaAbortTopic + " is not"},
 		{map[string]string{EnvKafkaBrokers: "k:9092", EnvKafkaTopic: "t", EnvKafkaSASL: "plain", EnvKafkaUser: "u"}, "in clear"},
+		{map[string]string{EnvNATSNKey: "sinks_test.go"}, "NATS credentials or TLS files are set, but " + EnvNATSURL + " is not"},
+		{map[string]string{EnvKafkaTLSCA: "sinks_test.go"}, "Kafka TLS is set, but " + EnvKafkaBrokers + " is not"},
 	} {
 		c, err := FromEnv(envOf(tc.env))
 		if err != nil {
@@ -146,5 +152,81 @@ func TestSinkWarnings(t *testing.T) {
 		if w := strings.Join(c.Sinks.Warnings(), "; "); !strings.Contains(w, tc.want) {
 			t.Errorf("%v: warnings %q, want one containing %q", tc.env, w, tc.want)
 		}
+	}
+}
+
+// TestSinkTLSFiles: the NATS and Kafka TLS and credential files are
+// checked when read (a missing file, a directory), and together by
+// CheckSinks (a CA that is not PEM, a certificate without its key or with
+// another's, a credentials file beside an NKey seed), each error naming
+// its variable; sound files give TLS configurations that hold them.
+func TestSinkTLSFiles(t *testing.T) {
+	t.Parallel()
+	f := tlstest.New(t)
+	dir := t.TempDir()
+	notPEM := filepath.Join(dir, "not.pem")
+	if err := os.WriteFile(notPEM, []byte("hello"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	missing := filepath.Join(dir, "missing.pem")
+	for _, tc := range []struct {
+		env, value, want string
+	}{
+		{EnvNATSTLSCA, missing, `ROTA_NATS_TLS_CA: "` + missing + `" is not a readable file (no such file or directory)`},
+		{EnvNATSTLSCert, dir, `ROTA_NATS_TLS_CERT: "` + dir + `" is not a regular file`},
+		{EnvNATSCreds, missing, `ROTA_NATS_CREDS: "` + missing + `" is not a readable file`},
+		{EnvNATSNKey, missing, `ROTA_NATS_NKEY: "` + missing + `" is not a readable file`},
+		{EnvKafkaTLSCA, missing, `ROTA_KAFKA_TLS_CA: "` + missing + `" is not a readable file`},
+		{EnvKafkaTLSKey, missing, `ROTA_KAFKA_TLS_KEY: "` + missing + `" is not a readable file`},
+	} {
+		if _, err := FromEnv(envOf(map[string]string{tc.env: tc.value})); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s=%q: error %v, want one containing %q", tc.env, tc.value, err, tc.want)
+		}
+	}
+	nats := func(s Sinks) Sinks { s.NATSURL = "nats://127.0.0.1:4222"; return s }
+	for _, tc := range []struct {
+		s    Sinks
+		want string
+	}{
+		{nats(Sinks{NATSTLSCA: notPEM}), `ROTA_NATS_TLS_CA: "` + notPEM + `" is not a PEM file of certificates`},
+		{nats(Sinks{NATSTLSCert: f.ClientCert}), `ROTA_NATS_TLS_KEY: "" is empty, but ROTA_NATS_TLS_CERT is set`},
+		{nats(Sinks{NATSTLSKey: f.ClientKey}), `ROTA_NATS_TLS_CERT: "" is empty, but ROTA_NATS_TLS_KEY is set`},
+		{nats(Sinks{NATSTLSCert: f.ClientCert, NATSTLSKey: f.ServerKey}), `ROTA_NATS_TLS_CERT: "` + f.ClientCert + `" is not a certificate that ROTA_NATS_TLS_KEY is the key of`},
+		{nats(Sinks{NATSCreds: notPEM, NATSNKey: notPEM}), `ROTA_NATS_NKEY: "` + notPEM + `" is set, and so is ROTA_NATS_CREDS`},
+		{Sinks{KafkaBrokers: []string{"k:1"}, KafkaTopic: "t", KafkaTLSCA: notPEM}, `ROTA_KAFKA_TLS_CA: "` + notPEM + `" is not a PEM file`},
+		{Sinks{KafkaBrokers: []string{"k:1"}, KafkaTopic: "t", KafkaTLSKey: f.ClientKey}, `ROTA_KAFKA_TLS_CERT: "" is empty`},
+	} {
+		if err := tc.s.CheckSinks(); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("CheckSinks(%+v) = %v, want an error containing %q", tc.s, err, tc.want)
+		}
+	}
+
+	c, err := FromEnv(envOf(map[string]string{EnvNATSURL: "tls://127.0.0.1:4222", EnvNATSTLSCA: f.CA,
+		EnvNATSTLSCert: f.ClientCert, EnvNATSTLSKey: f.ClientKey, EnvNATSNKey: notPEM,
+		EnvKafkaBrokers: "k:9092", EnvKafkaTopic: "t", EnvKafkaTLSCA: f.CA}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Sinks.CheckSinks(); err != nil {
+		t.Fatalf("CheckSinks: %v", err)
+	}
+	if w := c.Sinks.Warnings(); len(w) != 0 {
+		t.Errorf("Warnings: %q", w)
+	}
+	nt, err := c.Sinks.NATSTLSConfig()
+	if err != nil || nt == nil || nt.RootCAs == nil || len(nt.Certificates) != 1 {
+		t.Errorf("NATSTLSConfig = %+v, %v; want the CA and one client certificate", nt, err)
+	}
+	kt, err := c.Sinks.KafkaTLSConfig()
+	if err != nil || kt == nil || kt.RootCAs == nil || len(kt.Certificates) != 0 {
+		t.Errorf("KafkaTLSConfig = %+v, %v; want the CA and no client certificate", kt, err)
+	}
+	// Without files: no TLS configuration, unless ROTA_KAFKA_TLS is on
+	// (the system's roots).
+	if nt, err := Default().Sinks.NATSTLSConfig(); nt != nil || err != nil {
+		t.Errorf("NATSTLSConfig of the defaults = %+v, %v; want nil", nt, err)
+	}
+	if kt, err := (Sinks{KafkaTLS: true}).KafkaTLSConfig(); err != nil || kt == nil || kt.RootCAs != nil {
+		t.Errorf("KafkaTLSConfig with ROTA_KAFKA_TLS=on = %+v, %v; want one with the system's roots", kt, err)
 	}
 }

@@ -2,16 +2,9 @@ package events_test
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/tls"
-	"crypto/x509"
-	"crypto/x509/pkix"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"math/big"
 	"net"
 	"slices"
 	"strconv"
@@ -27,6 +20,7 @@ import (
 
 	"github.com/rotahq/rota"
 	"github.com/rotahq/rota/events"
+	"github.com/rotahq/rota/internal/tlstest"
 	"github.com/rotahq/rota/store"
 	"github.com/rotahq/rota/store/sqlite"
 )
@@ -447,7 +441,8 @@ func TestKafkaSinkBrokerDown(t *testing.T) {
 // TestKafkaSinkTLSAndSASL: the sink over TLS with SCRAM-SHA-256; a wrong
 // password fails the Send.
 func TestKafkaSinkTLSAndSASL(t *testing.T) {
-	serverTLS, clientTLS := kafkaTLS(t)
+	f := tlstest.New(t)
+	serverTLS, clientTLS := f.ServerConfig(t, false), f.ClientConfig(t, f.CA, false)
 	cluster := kafkaCluster(t, kfake.NumBrokers(1), kfake.TLS(serverTLS), kfake.EnableSASL(),
 		kfake.Superuser(events.KafkaSASLScramSHA256, "rota", "s3cret"), kfake.SeedTopics(1, kafkaEventsTopic))
 	conf := events.KafkaConfig{
@@ -701,37 +696,4 @@ func TestKafkaOptions(t *testing.T) {
 	if err := c.Run(t.Context()); err == nil {
 		t.Error("Run after Close started")
 	}
-}
-
-// kafkaTLS makes a self-signed certificate for 127.0.0.1 and the TLS
-// configurations of a server with it and of a client that trusts it.
-func kafkaTLS(t *testing.T) (server, client *tls.Config) {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(1),
-		Subject:      pkix.Name{CommonName: "kfake"},
-		IPAddresses:  []net.IP{net.IPv4(127, 0, 0, 1)},
-		DNSNames:     []string{"localhost"},
-		NotBefore:    time.Now().Add(-time.Hour),
-		NotAfter:     time.Now().Add(time.Hour),
-		KeyUsage:     x509.KeyUsageDigitalSignature,
-		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cert, err := x509.ParseCertificate(der)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pool := x509.NewCertPool()
-	pool.AddCert(cert)
-	server = &tls.Config{Certificates: []tls.Certificate{{Certificate: [][]byte{der}, PrivateKey: key}}, MinVersion: tls.VersionTLS12}
-	client = &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
-	return server, client
 }

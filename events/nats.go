@@ -1,11 +1,14 @@
 package events
 
 import (
+	"bytes"
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -14,6 +17,7 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+	"github.com/nats-io/nkeys"
 
 	"github.com/rotahq/rota/config"
 )
@@ -70,6 +74,17 @@ type NATSConnOptions struct {
 	Token string
 	// User and Password authenticate with a user and password.
 	User, Password string
+	// CredsFile authenticates with a NATS credentials file: a user JWT
+	// and its NKey seed, as nsc writes them (decentralized auth).
+	CredsFile string
+	// NKeySeedFile authenticates with the user NKey whose seed (SU...) the
+	// file holds. At most one of CredsFile and NKeySeedFile.
+	NKeySeedFile string
+	// TLS, when set, makes the connections TLS with this configuration:
+	// its RootCAs verify the server (nil: the system's roots), its
+	// Certificates are the client's (servers that verify clients). A
+	// tls:// URL alone is TLS with the system's roots.
+	TLS *tls.Config
 	// Name names the connection in the server's monitoring
 	// (DefaultNATSName; a node gives "rota <node id>").
 	Name string
@@ -88,6 +103,9 @@ type NATSConnOptions struct {
 func (o *NATSConnOptions) connect(what string, bufferWhileReconnecting bool) (*nats.Conn, *slog.Logger, error) {
 	if o.ReconnectWait < 0 {
 		return nil, nil, fmt.Errorf("events: %s: reconnect wait %s is negative", what, o.ReconnectWait)
+	}
+	if o.CredsFile != "" && o.NKeySeedFile != "" {
+		return nil, nil, fmt.Errorf("events: %s: both a credentials file and an NKey seed file: give one", what)
 	}
 	url := o.URL
 	if strings.TrimSpace(url) == "" {
@@ -151,6 +169,24 @@ func (o *NATSConnOptions) connect(what string, bufferWhileReconnecting bool) (*n
 	}
 	if o.User != "" || o.Password != "" {
 		opts = append(opts, nats.UserInfo(o.User, o.Password))
+	}
+	if o.CredsFile != "" {
+		// Read at each connect; read once here too, so that a missing or
+		// malformed file is an error now rather than a retry forever.
+		if _, err := nkeysFromCreds(o.CredsFile); err != nil {
+			return nil, nil, fmt.Errorf("events: %s: credentials file: %w", what, err)
+		}
+		opts = append(opts, nats.UserCredentials(o.CredsFile))
+	}
+	if o.NKeySeedFile != "" {
+		opt, err := nats.NkeyOptionFromSeed(o.NKeySeedFile)
+		if err != nil {
+			return nil, nil, fmt.Errorf("events: %s: NKey seed file: %w", what, err)
+		}
+		opts = append(opts, opt)
+	}
+	if o.TLS != nil {
+		opts = append(opts, nats.Secure(o.TLS.Clone()))
 	}
 	nc, err := nats.Connect(url, opts...)
 	if err != nil {
@@ -562,4 +598,23 @@ func (l *NATSAbortListener) handle(ctx context.Context, msg *nats.Msg) {
 	if err := msg.Respond(b); err != nil {
 		l.lg.Warn("rota: abort message: cannot answer", "reply", msg.Reply, "err", err)
 	}
+}
+
+// nkeysFromCreds reads a NATS credentials file and checks that it holds
+// a user JWT and a user NKey seed, as nats.UserCredentials will read them
+// at each connect; it returns the user's public key.
+func nkeysFromCreds(path string) (string, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return "", err
+	}
+	if !bytes.Contains(b, []byte("BEGIN NATS USER JWT")) {
+		return "", fmt.Errorf("%s: no user JWT (a -----BEGIN NATS USER JWT----- block)", path)
+	}
+	kp, err := nkeys.ParseDecoratedUserNKey(b)
+	if err != nil {
+		return "", fmt.Errorf("%s: no user NKey seed: %w", path, err)
+	}
+	defer kp.Wipe()
+	return kp.PublicKey()
 }

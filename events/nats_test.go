@@ -5,17 +5,23 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/nats-io/jwt/v2"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+	"github.com/nats-io/nkeys"
 
 	"github.com/rotahq/rota"
 	"github.com/rotahq/rota/events"
 	"github.com/rotahq/rota/internal/natstest"
+	"github.com/rotahq/rota/internal/tlstest"
 	"github.com/rotahq/rota/store"
 )
 
@@ -725,4 +731,143 @@ func TestNATSAbortListenerClose(t *testing.T) {
 	if a.Ignored() < 2 {
 		t.Fatalf("%d ignored", a.Ignored())
 	}
+}
+
+// TestNATSTLSAndKeys: TLS to a server that verifies its clients (the
+// server checked against a given CA, the client's certificate presented),
+// an NKey seed file, and a credentials file (user JWT and seed) against a
+// server in operator mode; each refused with the wrong key or CA.
+func TestNATSTLSAndKeys(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	msgs := []events.Message{{Record: events.Record{ID: 1, Type: events.TypeGap}, Payload: []byte(`{}`)}}
+	send := func(o events.NATSConnOptions) error {
+		o.ReconnectWait = 20 * time.Millisecond
+		s := newNATSSink(t, events.NATSSinkOptions{NATSConnOptions: o})
+		return s.Send(ctx, msgs)
+	}
+	ok := func(what string, o events.NATSConnOptions) {
+		t.Helper()
+		var err error
+		waitFor(t, what, func() bool { err = send(o); return err == nil })
+	}
+	// refused: the send fails, and the connection's warning gives the
+	// server's reason (not a connection that was merely not up yet).
+	refused := func(what string, o events.NATSConnOptions, reason string) {
+		t.Helper()
+		var logs syncBuffer
+		o.Logger = slog.New(slog.NewTextHandler(&logs, nil))
+		if err := send(o); err == nil {
+			t.Errorf("%s: the send succeeded", what)
+		}
+		waitFor(t, what+": a warning saying "+reason, func() bool { return strings.Contains(logs.String(), reason) })
+	}
+	t.Run("tls", func(t *testing.T) {
+		t.Parallel()
+		f := tlstest.New(t)
+		srv := natstest.Start(t, "--tlsverify", "--tlscert", f.ServerCert, "--tlskey", f.ServerKey, "--tlscacert", f.CA)
+		ok("a send over TLS with a client certificate", events.NATSConnOptions{URL: srv.URL, TLS: f.ClientConfig(t, f.CA, true)})
+		refused("no client certificate", events.NATSConnOptions{URL: srv.URL, TLS: f.ClientConfig(t, f.CA, false)},
+			"cannot reach NATS") // the server's alert, or EOF: it depends on when the client reads
+		refused("another CA", events.NATSConnOptions{URL: srv.URL, TLS: f.ClientConfig(t, f.OtherCA, true)}, "certificate signed by unknown authority")
+	})
+
+	t.Run("nkey", func(t *testing.T) {
+		t.Parallel()
+		dir := t.TempDir()
+		user, seedFile := natsUserKey(t, dir, "user")
+		_, otherSeed := natsUserKey(t, dir, "other")
+		conf := filepath.Join(dir, "server.conf")
+		natsMust(t, os.WriteFile(conf, []byte("authorization { users = [ { nkey: \""+user+"\" } ] }\n"), 0o600))
+		srv := natstest.Start(t, "-c", conf)
+		ok("a send with the NKey", events.NATSConnOptions{URL: srv.URL, NKeySeedFile: seedFile})
+		refused("another NKey", events.NATSConnOptions{URL: srv.URL, NKeySeedFile: otherSeed}, "Authorization Violation")
+		refused("no NKey", events.NATSConnOptions{URL: srv.URL}, "Authorization Violation")
+	})
+
+	t.Run("creds", func(t *testing.T) {
+		t.Parallel()
+		dir := t.TempDir()
+		operator, err := nkeys.CreateOperator()
+		natsMust(t, err)
+		opub, err := operator.PublicKey()
+		natsMust(t, err)
+		ojwt, err := jwt.NewOperatorClaims(opub).Encode(operator)
+		natsMust(t, err)
+		account, err := nkeys.CreateAccount()
+		natsMust(t, err)
+		apub, err := account.PublicKey()
+		natsMust(t, err)
+		ajwt, err := jwt.NewAccountClaims(apub).Encode(operator)
+		natsMust(t, err)
+		system, err := nkeys.CreateAccount() // JetStream needs a system account
+		natsMust(t, err)
+		spub, err := system.PublicKey()
+		natsMust(t, err)
+		sjwt, err := jwt.NewAccountClaims(spub).Encode(operator)
+		natsMust(t, err)
+		creds := func(name string, signer nkeys.KeyPair) string {
+			user, err := nkeys.CreateUser()
+			natsMust(t, err)
+			upub, err := user.PublicKey()
+			natsMust(t, err)
+			ujwt, err := jwt.NewUserClaims(upub).Encode(signer)
+			natsMust(t, err)
+			seed, err := user.Seed()
+			natsMust(t, err)
+			b, err := jwt.FormatUserConfig(ujwt, seed)
+			natsMust(t, err)
+			path := filepath.Join(dir, name+".creds")
+			natsMust(t, os.WriteFile(path, b, 0o600))
+			return path
+		}
+		good := creds("user", account)
+		stranger, err := nkeys.CreateAccount() // an account the operator did not sign
+		natsMust(t, err)
+		bad := creds("stranger", stranger)
+		ofile := filepath.Join(dir, "operator.jwt")
+		natsMust(t, os.WriteFile(ofile, []byte(ojwt), 0o600))
+		conf := filepath.Join(dir, "server.conf")
+		natsMust(t, os.WriteFile(conf, []byte("operator: \""+ofile+"\"\nsystem_account: "+spub+"\nresolver: MEMORY\n"+
+			"resolver_preload: { "+apub+": \""+ajwt+"\", "+spub+": \""+sjwt+"\" }\n"), 0o600))
+		srv := natstest.Start(t, "-c", conf)
+		ok("a send with the credentials", events.NATSConnOptions{URL: srv.URL, CredsFile: good})
+		refused("credentials of an unknown account", events.NATSConnOptions{URL: srv.URL, CredsFile: bad}, "Authorization Violation")
+		refused("no credentials", events.NATSConnOptions{URL: srv.URL}, "Authorization Violation")
+	})
+
+	// Files that cannot be used fail the sink at once, naming the file.
+	dir := t.TempDir()
+	junk := filepath.Join(dir, "junk")
+	natsMust(t, os.WriteFile(junk, []byte("not a key"), 0o600))
+	_, seed := natsUserKey(t, dir, "u")
+	for _, tc := range []struct {
+		o    events.NATSConnOptions
+		want string
+	}{
+		{events.NATSConnOptions{CredsFile: junk}, "credentials file: " + junk + ": no user JWT"},
+		{events.NATSConnOptions{CredsFile: filepath.Join(dir, "missing")}, "no such file"},
+		{events.NATSConnOptions{NKeySeedFile: junk}, "NKey seed file"},
+		{events.NATSConnOptions{CredsFile: junk, NKeySeedFile: seed}, "both a credentials file and an NKey seed file"},
+	} {
+		tc.o.Logger = quiet
+		if _, err := events.NewNATSSink(events.NATSSinkOptions{NATSConnOptions: tc.o}); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("NewNATSSink(%+v) = %v, want an error containing %q", tc.o, err, tc.want)
+		}
+	}
+}
+
+// natsUserKey makes a user NKey, writes its seed to dir/name.nk, and
+// returns the public key and the file.
+func natsUserKey(t testing.TB, dir, name string) (public, seedFile string) {
+	t.Helper()
+	kp, err := nkeys.CreateUser()
+	natsMust(t, err)
+	public, err = kp.PublicKey()
+	natsMust(t, err)
+	seed, err := kp.Seed()
+	natsMust(t, err)
+	seedFile = filepath.Join(dir, name+".nk")
+	natsMust(t, os.WriteFile(seedFile, seed, 0o600))
+	return public, seedFile
 }

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"crypto/sha256"
-	"crypto/tls"
 	"encoding/hex"
 	"log/slog"
 	"sync"
@@ -70,7 +69,11 @@ func newSinks(cfg config.Sinks, nodeID string, log store.EventLog, changed func(
 		return nil
 	}
 	if cfg.NATSURL != "" && cfg.NATSSubject != config.SinkOff {
-		ns, err := events.NewNATSSink(events.NATSSinkOptions{NATSConnOptions: natsConn(cfg, nodeID, logger),
+		conn, err := natsConn(cfg, nodeID, logger)
+		if err != nil {
+			return nil, err
+		}
+		ns, err := events.NewNATSSink(events.NATSSinkOptions{NATSConnOptions: conn,
 			Prefix: cfg.NATSSubject, JetStream: cfg.NATSJetStream})
 		if err != nil {
 			return nil, usageError{err}
@@ -81,7 +84,11 @@ func newSinks(cfg config.Sinks, nodeID string, log store.EventLog, changed func(
 		}
 	}
 	if len(cfg.KafkaBrokers) > 0 && cfg.KafkaTopic != "" {
-		ks, err := events.NewKafkaSink(events.KafkaSinkOptions{KafkaConfig: kafkaConfig(cfg, nodeID, logger), Topic: cfg.KafkaTopic})
+		kc, err := kafkaConfig(cfg, nodeID, logger)
+		if err != nil {
+			return nil, err
+		}
+		ks, err := events.NewKafkaSink(events.KafkaSinkOptions{KafkaConfig: kc, Topic: cfg.KafkaTopic})
 		if err != nil {
 			return nil, usageError{err}
 		}
@@ -102,19 +109,26 @@ func newSinks(cfg config.Sinks, nodeID string, log store.EventLog, changed func(
 	return s, nil
 }
 
-// natsConn are the NATS connection settings of cfg.
-func natsConn(cfg config.Sinks, nodeID string, logger *slog.Logger) events.NATSConnOptions {
-	return events.NATSConnOptions{URL: cfg.NATSURL, Name: "rota " + nodeID, Logger: logger}
+// natsConn are the NATS connection settings of cfg; an error is a usage
+// error (a TLS file that cannot be used).
+func natsConn(cfg config.Sinks, nodeID string, logger *slog.Logger) (events.NATSConnOptions, error) {
+	tc, err := cfg.NATSTLSConfig()
+	if err != nil {
+		return events.NATSConnOptions{}, usageError{err}
+	}
+	return events.NATSConnOptions{URL: cfg.NATSURL, Name: "rota " + nodeID, Logger: logger,
+		CredsFile: cfg.NATSCreds, NKeySeedFile: cfg.NATSNKey, TLS: tc}, nil
 }
 
-// kafkaConfig are the Kafka connection settings of cfg.
-func kafkaConfig(cfg config.Sinks, nodeID string, logger *slog.Logger) events.KafkaConfig {
-	kc := events.KafkaConfig{Brokers: cfg.KafkaBrokers, ClientID: "rota-" + nodeID, Logger: logger,
-		SASL: events.KafkaSASL{Mechanism: cfg.KafkaSASL, User: cfg.KafkaUser, Password: cfg.KafkaPassword}}
-	if cfg.KafkaTLS {
-		kc.TLS = &tls.Config{MinVersion: tls.VersionTLS12}
+// kafkaConfig are the Kafka connection settings of cfg; an error is a
+// usage error (a TLS file that cannot be used).
+func kafkaConfig(cfg config.Sinks, nodeID string, logger *slog.Logger) (events.KafkaConfig, error) {
+	tc, err := cfg.KafkaTLSConfig()
+	if err != nil {
+		return events.KafkaConfig{}, usageError{err}
 	}
-	return kc
+	return events.KafkaConfig{Brokers: cfg.KafkaBrokers, ClientID: "rota-" + nodeID, Logger: logger, TLS: tc,
+		SASL: events.KafkaSASL{Mechanism: cfg.KafkaSASL, User: cfg.KafkaUser, Password: cfg.KafkaPassword}}, nil
 }
 
 // addListeners makes the abort listeners of cfg on c: they run on every
@@ -133,7 +147,11 @@ func (s *sinks) addListeners(cfg config.Sinks, nodeID string, c *rota.Client, lo
 		if err != nil {
 			return err
 		}
-		l, err := events.NewNATSAbortListener(a, events.NATSAbortOptions{NATSConnOptions: natsConn(cfg, nodeID, logger),
+		conn, err := natsConn(cfg, nodeID, logger)
+		if err != nil {
+			return err
+		}
+		l, err := events.NewNATSAbortListener(a, events.NATSAbortOptions{NATSConnOptions: conn,
 			Subject: cfg.NATSAbortSubject, Queue: cfg.NATSAbortGroup})
 		if err != nil {
 			return usageError{err}
@@ -148,7 +166,11 @@ func (s *sinks) addListeners(cfg config.Sinks, nodeID string, c *rota.Client, lo
 		if err != nil {
 			return err
 		}
-		kc, err := events.NewKafkaAbortConsumer(events.KafkaAbortOptions{KafkaConfig: kafkaConfig(cfg, nodeID, logger),
+		conf, err := kafkaConfig(cfg, nodeID, logger)
+		if err != nil {
+			return err
+		}
+		kc, err := events.NewKafkaAbortConsumer(events.KafkaAbortOptions{KafkaConfig: conf,
 			Topic: cfg.KafkaAbortTopic, Group: cfg.KafkaGroup, Aborter: a})
 		if err != nil {
 			return usageError{err}

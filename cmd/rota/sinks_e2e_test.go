@@ -18,11 +18,13 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nkeys"
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/rotahq/rota/events"
 	"github.com/rotahq/rota/internal/natstest"
+	"github.com/rotahq/rota/internal/tlstest"
 )
 
 // hookReceiver keeps the events POSTed to it whose signature holds.
@@ -140,6 +142,11 @@ func TestServeWebhook(t *testing.T) {
 // refused before anything starts, with exit code 2.
 func TestServeSinkSettingsRejected(t *testing.T) {
 	t.Parallel()
+	file := filepath.Join(t.TempDir(), "cert.pem")
+	if err := os.WriteFile(file, []byte("not PEM"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	missing := filepath.Join(t.TempDir(), "missing.pem")
 	for _, tc := range []struct {
 		vars []string
 		want string
@@ -148,6 +155,10 @@ func TestServeSinkSettingsRejected(t *testing.T) {
 		{[]string{"ROTA_WEBHOOK_SECRET=s"}, "ROTA_WEBHOOK_URL"},
 		{[]string{"ROTA_WEBHOOK_URL=mailto:x@y"}, `ROTA_WEBHOOK_URL: "mailto:x@y" is not an http or https URL`},
 		{[]string{"ROTA_EVENTS_FORMAT=yaml"}, `ROTA_EVENTS_FORMAT: "yaml" is not "json" or "oma"`},
+		{[]string{"ROTA_NATS_URL=nats://127.0.0.1:4222", "ROTA_NATS_TLS_CERT=" + file}, `ROTA_NATS_TLS_KEY: "" is empty, but ROTA_NATS_TLS_CERT is set`},
+		{[]string{"ROTA_NATS_URL=nats://127.0.0.1:4222", "ROTA_NATS_TLS_CA=" + file}, `ROTA_NATS_TLS_CA: "` + file + `" is not a PEM file of certificates`},
+		{[]string{"ROTA_KAFKA_BROKERS=127.0.0.1:9092", "ROTA_KAFKA_TOPIC=out", "ROTA_KAFKA_TLS_CA=" + missing},
+			`ROTA_KAFKA_TLS_CA: "` + missing + `" is not a readable file (no such file or directory)`},
 	} {
 		e := newEnv(t, tc.vars...)
 		_, stderr, code := e.cli("serve")
@@ -365,4 +376,95 @@ func TestServeKafka(t *testing.T) {
 		t.Errorf("rota_abort_messages_total{outcome=aborted} = %q, want 1", n)
 	}
 	p.stop(t)
+}
+
+// TestServeSinksOverTLS: rota serve reaches a NATS server and a Kafka
+// broker that both verify their clients' certificates, the NATS one also
+// requiring an NKey, from the ROTA_NATS_TLS_*, ROTA_NATS_NKEY and
+// ROTA_KAFKA_TLS_* files: a job's events arrive at both.
+func TestServeSinksOverTLS(t *testing.T) {
+	t.Parallel()
+	f := tlstest.New(t)
+	dir := t.TempDir()
+	kp, err := nkeys.CreateUser()
+	if err != nil {
+		t.Fatal(err)
+	}
+	pub, _ := kp.PublicKey()
+	seed, _ := kp.Seed()
+	seedFile, conf := filepath.Join(dir, "user.nk"), filepath.Join(dir, "nats.conf")
+	for path, data := range map[string]string{seedFile: string(seed), conf: "authorization { users = [ { nkey: \"" + pub + "\" } ] }\n"} {
+		if err := os.WriteFile(path, []byte(data), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	srv := natstest.Start(t, "-c", conf, "--tlsverify", "--tlscert", f.ServerCert, "--tlskey", f.ServerKey, "--tlscacert", f.CA)
+	nkeyOpt, err := nats.NkeyOptionFromSeed(seedFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	nc, err := nats.Connect(srv.URL, nkeyOpt, nats.RootCAs(f.CA), nats.ClientCert(f.ClientCert, f.ClientKey))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(nc.Close)
+	msgs := make(chan *nats.Msg, 100)
+	sub, err := nc.ChanSubscribe("secure.events.>", msgs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = sub.Unsubscribe() })
+	if err := nc.Flush(); err != nil {
+		t.Fatal(err)
+	}
+
+	cluster, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.TLS(f.ServerConfig(t, true)), kfake.SeedTopics(1, "output"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(cluster.Close)
+	brokers := cluster.ListenAddrs()
+
+	e := newEnv(t, "ROTA_LOG_LEVEL=info", "ROTA_NATS_URL="+srv.URL, "ROTA_NATS_SUBJECT=secure.events", "ROTA_NATS_NKEY="+seedFile,
+		"ROTA_NATS_TLS_CA="+f.CA, "ROTA_NATS_TLS_CERT="+f.ClientCert, "ROTA_NATS_TLS_KEY="+f.ClientKey,
+		"ROTA_KAFKA_BROKERS="+strings.Join(brokers, ","), "ROTA_KAFKA_TOPIC=output",
+		"ROTA_KAFKA_TLS_CA="+f.CA, "ROTA_KAFKA_TLS_CERT="+f.ClientCert, "ROTA_KAFKA_TLS_KEY="+f.ClientKey)
+	startServe(t, e)
+	var j struct {
+		ID int64 `json:"id"`
+	}
+	e.jsonOut(&j, "enqueue", "secure.kind", "{}")
+	// The job's kind has no worker: it stays queued, one event.
+	select {
+	case m := <-msgs:
+		if m.Subject != "secure.events.secure.kind.queued" {
+			t.Errorf("NATS subject %q, want the job's queued event", m.Subject)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("no event from NATS")
+	}
+
+	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...), kgo.ConsumeTopics("output"), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
+		kgo.DialTLSConfig(f.ClientConfig(t, f.CA, true)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(cl.Close)
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+	defer cancel()
+	var ids []string
+	for len(ids) == 0 {
+		fs := cl.PollFetches(ctx)
+		if ctx.Err() != nil {
+			t.Fatalf("no event from Kafka: %v", fs.Errors())
+		}
+		fs.EachRecord(func(r *kgo.Record) {
+			var ev struct {
+				JobID int64 `json:"job_id"`
+			}
+			if json.Unmarshal(r.Value, &ev) == nil && ev.JobID == j.ID {
+				ids = append(ids, strconv.FormatInt(ev.JobID, 10))
+			}
+		})
+	}
 }
