@@ -90,6 +90,10 @@ type Relay struct {
 	// oldest: the next read starts at the oldest record the log holds
 	// (a new FromStart relay): records pruned before it are no gap.
 	oldest bool
+	// warned is the last record id a batch's warnings (a gap, a record
+	// skipped) were logged for: a batch sent again after a failed send
+	// does not warn again. Only Run's goroutine touches it.
+	warned int64
 
 	position  atomic.Int64
 	delivered atomic.Uint64
@@ -256,13 +260,17 @@ func (r *Relay) step(ctx context.Context, pos *int64) (int, error) {
 			} else if ok {
 				msgs = append(msgs, m)
 			}
-			r.lg.Warn("rota: event relay: events were pruned before it could deliver them",
-				"after", after, "next", sr.ID)
+			if sr.ID > r.warned {
+				r.lg.Warn("rota: event relay: events were pruned before it could deliver them",
+					"after", after, "next", sr.ID)
+			}
 		}
 		rec, err := decodeRecord(sr, after)
 		after = sr.ID
 		if err != nil {
-			r.lg.Warn("rota: event relay: undecodable record skipped", "id", sr.ID, "err", err)
+			if sr.ID > r.warned {
+				r.lg.Warn("rota: event relay: undecodable record skipped", "id", sr.ID, "err", err)
+			}
 			continue
 		}
 		if rec.Type == TypeGap {
@@ -273,13 +281,16 @@ func (r *Relay) step(ctx context.Context, pos *int64) (int, error) {
 		}
 		m, ok, err := r.render(rec)
 		if err != nil {
-			r.lg.Warn("rota: event relay: record not rendered, skipped", "id", sr.ID, "err", err)
+			if sr.ID > r.warned {
+				r.lg.Warn("rota: event relay: record not rendered, skipped", "id", sr.ID, "err", err)
+			}
 			continue
 		}
 		if ok {
 			msgs = append(msgs, m)
 		}
 	}
+	r.warned = max(r.warned, after)
 	if len(msgs) > 0 {
 		if err := r.opts.Sink.Send(ctx, msgs); err != nil {
 			return 0, fmt.Errorf("send %d message(s) (ids %d to %d): %w", len(msgs), msgs[0].Record.ID, msgs[len(msgs)-1].Record.ID, err)

@@ -5,7 +5,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -242,7 +244,8 @@ func TestRelayStart(t *testing.T) {
 }
 
 // TestRelayPrunedGap: records pruned before the relay read them show as a
-// gap message naming where the relay was.
+// gap message naming where the relay was, warned about once although the
+// first sends of the batch fail.
 func TestRelayPrunedGap(t *testing.T) {
 	t.Parallel()
 	st := openSQLite(t)
@@ -253,8 +256,9 @@ func TestRelayPrunedGap(t *testing.T) {
 	if _, err := st.PruneEvents(t.Context(), store.EventPruneParams{Keep: 3}); err != nil {
 		t.Fatal(err)
 	}
-	sink := &memSink{}
-	r := newRelay(t, st, events.RelayOptions{Name: "r", Sink: sink})
+	sink := &memSink{fail: 2}
+	var logs syncBuffer
+	r := newRelay(t, st, events.RelayOptions{Name: "r", Sink: sink, Logger: slog.New(slog.NewTextHandler(&logs, nil))})
 	runRelay(t, r)
 	waitFor(t, "the gap and the 3 records left", func() bool { return len(sink.got()) == 4 })
 	got := sink.got()
@@ -269,6 +273,12 @@ func TestRelayPrunedGap(t *testing.T) {
 		t.Errorf("ids after the gap %v", ids(got[1:]))
 	}
 	waitFor(t, "the gap counted", func() bool { return r.Gaps() == 1 })
+	if r.Failures() != 2 {
+		t.Errorf("Failures = %d, want 2", r.Failures())
+	}
+	if n := strings.Count(logs.String(), "events were pruned before it could deliver them"); n != 1 {
+		t.Errorf("the gap was warned about %d times, want once:\n%s", n, logs.String())
+	}
 }
 
 // TestRelayFilterAndFormat: records the filter or the format leaves out
