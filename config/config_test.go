@@ -32,7 +32,7 @@ func TestDefault(t *testing.T) {
 		SQLiteSynchronous: "FULL", Listen: "127.0.0.1:7700", PostgresSchema: "rota",
 		HTTPMaxBody: 1 << 20, HTTPMaxLongPolls: 100,
 		EventsMax: 100000, EventsMaxAge: 24 * time.Hour, HTTPMaxEventStreams: 100, EventLog: "on",
-		Sinks: Sinks{EventsFormat: "json", NATSSubject: "rota.events", NATSAbortSubject: "off", NATSAbortGroup: "rota", KafkaGroup: "rota", AbortKeyField: "key"},
+		Sinks: Sinks{EventsFormat: "json", EventsBatch: 100, NATSSubject: "rota.events", NATSAbortSubject: "off", NATSAbortGroup: "rota", KafkaGroup: "rota", AbortKeyField: "key"},
 	}
 	if !reflect.DeepEqual(c, want) {
 		t.Errorf("Default() = %+v\nwant        %+v", c, want)
@@ -304,7 +304,7 @@ func TestBindFlagsDefaultsShown(t *testing.T) {
 	}
 	want["server"], want["token"] = "", "" // the CLI's remote mode
 	for f, d := range map[string]string{   // the event sinks
-		"events-format": "json", "events-kinds": "", "events-queues": "", "webhook-url": "", "webhook-secret": "",
+		"events-format": "json", "events-kinds": "", "events-queues": "", "events-batch": "100", "webhook-url": "", "webhook-secret": "",
 		"nats-url": "", "nats-subject": "rota.events", "nats-jetstream": "off", "nats-abort-subject": "off", "nats-abort-group": "rota",
 		"kafka-brokers": "", "kafka-topic": "", "kafka-abort-topic": "", "kafka-group": "rota", "abort-key-field": "key",
 		"kafka-tls": "off", "kafka-sasl": "", "kafka-user": "", "kafka-password": "",

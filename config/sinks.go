@@ -24,6 +24,9 @@ const (
 	// these kinds and queues (comma lists; empty: all).
 	EnvEventsKinds  = "ROTA_EVENTS_KINDS"
 	EnvEventsQueues = "ROTA_EVENTS_QUEUES"
+	// EnvEventsBatch bounds the events of one webhook POST, NATS flush or
+	// Kafka produce (1 to MaxEventsBatch).
+	EnvEventsBatch = "ROTA_EVENTS_BATCH"
 	// EnvWebhookURL is the URL the events are POSTed to (empty: none).
 	EnvWebhookURL = "ROTA_WEBHOOK_URL"
 	// EnvWebhookSecret signs each POST (the Rota-Signature header).
@@ -91,6 +94,10 @@ const (
 // Defaults of the sink settings.
 const (
 	DefaultEventsFormat     = "json"
+	DefaultEventsBatch      = 100
+	// MaxEventsBatch is the most events a relay reads at once (the
+	// store's limit, store.MaxEventRead).
+	MaxEventsBatch = 10000
 	DefaultNATSSubject      = "rota.events"
 	DefaultNATSAbortSubject = SinkOff
 	DefaultNATSAbortGroup   = "rota"
@@ -105,6 +112,7 @@ type Sinks struct {
 	EventsFormat     string
 	EventsKinds      []string
 	EventsQueues     []string
+	EventsBatch      int
 	WebhookURL       string
 	WebhookSecret    string
 	NATSURL          string
@@ -133,7 +141,7 @@ type Sinks struct {
 
 // defaultSinks are the sink defaults: no sink at all.
 func defaultSinks() Sinks {
-	return Sinks{EventsFormat: DefaultEventsFormat, NATSSubject: DefaultNATSSubject, NATSAbortSubject: DefaultNATSAbortSubject,
+	return Sinks{EventsFormat: DefaultEventsFormat, EventsBatch: DefaultEventsBatch, NATSSubject: DefaultNATSSubject, NATSAbortSubject: DefaultNATSAbortSubject,
 		NATSAbortGroup: DefaultNATSAbortGroup, KafkaGroup: DefaultKafkaGroup, AbortKeyField: DefaultAbortKeyField}
 }
 
@@ -147,6 +155,8 @@ func (c *Config) sinkSettings() []setting {
 			value: &listValue{p: &s.EventsKinds, item: normName}},
 		{env: EnvEventsQueues, flag: "events-queues", usage: "send only the events of these queues to webhooks, NATS and Kafka (comma list; empty: all)",
 			value: &listValue{p: &s.EventsQueues, item: normName}},
+		{env: EnvEventsBatch, flag: "events-batch", usage: fmt.Sprintf("most events in one webhook POST, NATS flush or Kafka produce (1 to %d)", MaxEventsBatch),
+			value: &intValue{p: &s.EventsBatch}},
 		{env: EnvWebhookURL, flag: "webhook-url", hide: URLOrigin, usage: "POST every job event, in batches, to this URL (empty: none)",
 			value: &stringValue{p: &s.WebhookURL, norm: normWebhookURL}},
 		{env: EnvWebhookSecret, flag: "webhook-secret", hide: func(string) string { return "xxxxx" },
@@ -225,6 +235,9 @@ func (s Sinks) CheckSinks() error {
 	if s.WebhookSecret != "" && s.WebhookURL == "" {
 		errs = append(errs, &FieldError{Field: EnvWebhookURL, Value: "", Reason: "empty, but " + EnvWebhookSecret + " is set"})
 	}
+	if s.EventsBatch > MaxEventsBatch {
+		errs = append(errs, &FieldError{Field: EnvEventsBatch, Value: strconv.Itoa(s.EventsBatch), Reason: fmt.Sprintf("over %d, the most a relay reads at once", MaxEventsBatch)})
+	}
 	if s.NATSCreds != "" && s.NATSNKey != "" {
 		errs = append(errs, &FieldError{Field: EnvNATSNKey, Value: s.NATSNKey, Reason: "set, and so is " + EnvNATSCreds + ": give one of them"})
 	}
@@ -294,8 +307,8 @@ func (s Sinks) Warnings() []string {
 	var w []string
 	relays := s.WebhookURL != "" || (s.NATSURL != "" && s.NATSSubject != SinkOff) || (len(s.KafkaBrokers) > 0 && s.KafkaTopic != "")
 	listeners := (s.NATSURL != "" && s.natsAborts()) || (len(s.KafkaBrokers) > 0 && s.KafkaAbortTopic != "")
-	if !relays && (s.EventsFormat != DefaultEventsFormat || len(s.EventsKinds) > 0 || len(s.EventsQueues) > 0) {
-		w = append(w, fmt.Sprintf("%s, %s and %s apply to webhooks, NATS and Kafka, and none is set", EnvEventsFormat, EnvEventsKinds, EnvEventsQueues))
+	if !relays && (s.EventsFormat != DefaultEventsFormat || len(s.EventsKinds) > 0 || len(s.EventsQueues) > 0 || s.EventsBatch != DefaultEventsBatch) {
+		w = append(w, fmt.Sprintf("%s, %s, %s and %s apply to webhooks, NATS and Kafka, and none is set", EnvEventsFormat, EnvEventsKinds, EnvEventsQueues, EnvEventsBatch))
 	}
 	if s.NATSJetStream && (s.NATSURL == "" || s.NATSSubject == SinkOff) {
 		w = append(w, EnvNATSJetStream+" is on, but no events go to NATS")

@@ -15,7 +15,7 @@ import (
 func TestSinkSettings(t *testing.T) {
 	t.Parallel()
 	c, err := FromEnv(envOf(map[string]string{
-		EnvEventsFormat: "OMA", EnvEventsKinds: " a.b , c,", EnvEventsQueues: "q1",
+		EnvEventsFormat: "OMA", EnvEventsKinds: " a.b , c,", EnvEventsQueues: "q1", EnvEventsBatch: "500",
 		EnvWebhookURL: "https://hooks.example/rota", EnvWebhookSecret: "s3cret",
 		EnvNATSURL: "nats://127.0.0.1:4222,nats://10.0.0.2:4222", EnvNATSSubject: "oma.out", EnvNATSJetStream: "on",
 		EnvNATSAbortSubject: "OFF", EnvNATSAbortGroup: "oma-prod", EnvKafkaBrokers: "k1:9092, k2:9092", EnvKafkaTopic: "output",
@@ -25,7 +25,7 @@ func TestSinkSettings(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := Sinks{EventsFormat: "oma", EventsKinds: []string{"a.b", "c"}, EventsQueues: []string{"q1"},
+	want := Sinks{EventsFormat: "oma", EventsKinds: []string{"a.b", "c"}, EventsQueues: []string{"q1"}, EventsBatch: 500,
 		WebhookURL: "https://hooks.example/rota", WebhookSecret: "s3cret",
 		NATSURL: "nats://127.0.0.1:4222,nats://10.0.0.2:4222", NATSSubject: "oma.out", NATSJetStream: true, NATSAbortSubject: "off", NATSAbortGroup: "oma-prod",
 		KafkaBrokers: []string{"k1:9092", "k2:9092"}, KafkaTopic: "output", KafkaAbortTopic: "broadcast", KafkaGroup: "oma-workers",
@@ -66,6 +66,8 @@ func TestSinkSettingsRejected(t *testing.T) {
 		{EnvKafkaTopic, "out put", `ROTA_KAFKA_TOPIC: "out put" is not a Kafka name`},
 		{EnvEventsKinds, "a,\x01", `ROTA_EVENTS_KINDS: "a,\x01" is not a name`},
 		{EnvKafkaSASL, "gssapi", `ROTA_KAFKA_SASL: "gssapi" is not "plain", "scram-sha-256" or "scram-sha-512"`},
+		{EnvEventsBatch, "0", `ROTA_EVENTS_BATCH: "0" is less than 1`},
+		{EnvEventsBatch, "ten", `ROTA_EVENTS_BATCH: "ten" is not a whole number`},
 	} {
 		_, err := FromEnv(envOf(map[string]string{tc.env: tc.value}))
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
@@ -84,6 +86,7 @@ func TestSinkSettingsRejected(t *testing.T) {
 		{Sinks{WebhookSecret: "s"}, "ROTA_WEBHOOK_URL"},
 		{Sinks{NATSAbortSubject: "rota.abort"}, "ROTA_NATS_URL"},
 		{Sinks{KafkaBrokers: []string{"k:1"}, KafkaTopic: "t", KafkaPassword: "p"}, "ROTA_KAFKA_SASL"},
+		{Sinks{WebhookURL: "https://h/x", EventsBatch: 10001}, `ROTA_EVENTS_BATCH: "10001" is over 10000`},
 	} {
 		if err := tc.s.CheckSinks(); err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("CheckSinks(%+v) = %v, want an error naming %s", tc.s, err, tc.want)
@@ -137,6 +140,7 @@ func TestSinkWarnings(t *testing.T) {
 	}{
 		{map[string]string{EnvEventsFormat: "oma"}, "none is set"},
 		{map[string]string{EnvEventsKinds: "a"}, "none is set"},
+		{map[string]string{EnvEventsBatch: "10"}, "none is set"},
 		{map[string]string{EnvNATSJetStream: "on"}, "no events go to NATS"},
 		{map[string]string{EnvNATSURL: "nats://h:4222", EnvNATSSubject: "off"}, "are both off"},
 		{map[string]string{EnvAbortKeyField: "analysis_id"}, "no abort subject or topic"},

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/rotahq/rota"
+	"github.com/rotahq/rota/config"
 	"github.com/rotahq/rota/events"
 	"github.com/rotahq/rota/store"
 )
@@ -240,6 +241,18 @@ func TestRelayStart(t *testing.T) {
 			}
 			consecutive(t, ids(got), int64(8-want))
 		})
+	}
+}
+
+// TestEventsBatchBound: the largest batch rota serve accepts
+// (ROTA_EVENTS_BATCH) is the most a relay may read at once.
+func TestEventsBatchBound(t *testing.T) {
+	t.Parallel()
+	if config.MaxEventsBatch != store.MaxEventRead {
+		t.Errorf("config.MaxEventsBatch = %d, store.MaxEventRead = %d", config.MaxEventsBatch, store.MaxEventRead)
+	}
+	if _, err := events.NewRelay(openSQLite(t), events.RelayOptions{Name: "r", Sink: &memSink{}, MaxBatch: config.MaxEventsBatch}); err != nil {
+		t.Errorf("NewRelay with MaxBatch %d: %v", config.MaxEventsBatch, err)
 	}
 }
 

@@ -56,7 +56,7 @@ func newSinks(cfg config.Sinks, nodeID string, log store.EventLog, changed func(
 	relay := func(kind, destination, shown string, sink events.Sink) error {
 		sum := sha256.Sum256([]byte(destination))
 		name := kind + ":" + hex.EncodeToString(sum[:8])
-		r, err := events.NewRelay(log, events.RelayOptions{Name: name, Sink: sink, Format: format, Changed: changed, Logger: logger,
+		r, err := events.NewRelay(log, events.RelayOptions{Name: name, Sink: sink, Format: format, Changed: changed, Logger: logger, MaxBatch: cfg.EventsBatch,
 			Filter: rota.EventFilter{Kinds: cfg.EventsKinds, Queues: cfg.EventsQueues}})
 		if err != nil {
 			return err

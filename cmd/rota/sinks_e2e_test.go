@@ -29,10 +29,11 @@ import (
 
 // hookReceiver keeps the events POSTed to it whose signature holds.
 type hookReceiver struct {
-	secret string
-	mu     sync.Mutex
-	events []map[string]any
-	bad    int
+	secret   string
+	mu       sync.Mutex
+	events   []map[string]any
+	bad      int
+	maxBatch int // the most events of one POST
 }
 
 func (h *hookReceiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -46,6 +47,7 @@ func (h *hookReceiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	h.events = append(h.events, batch...)
+	h.maxBatch = max(h.maxBatch, len(batch))
 }
 
 func (h *hookReceiver) got() ([]map[string]any, int) {
@@ -135,6 +137,30 @@ func TestServeWebhook(t *testing.T) {
 			t.Errorf("statuses %v, want each job's QUEUED, RUNNING, DONE (and none of the other kind)", statuses)
 			break
 		}
+	}
+}
+
+// TestServeWebhookBatch: ROTA_EVENTS_BATCH bounds the events of one POST:
+// a backlog of five events logged while the node was down goes out in
+// POSTs of at most two.
+func TestServeWebhookBatch(t *testing.T) {
+	t.Parallel()
+	h := &hookReceiver{secret: "hook-secret"}
+	hs := httptest.NewServer(h)
+	t.Cleanup(hs.Close)
+	e := newEnv(t, "ROTA_LOG_LEVEL=info", "ROTA_WEBHOOK_URL="+hs.URL+"/hook", "ROTA_WEBHOOK_SECRET="+h.secret, "ROTA_EVENTS_BATCH=2")
+	p := startServe(t, e)
+	p.waitLog(t, "the relay's start", func(l string) bool { return strings.Contains(l, "event relay started") })
+	p.stop(t) // the relay's position is saved: the log's end
+	for range 5 {
+		e.ok("enqueue", "batch.kind", "{}") // no worker: each job stays queued, one event
+	}
+	startServe(t, e)
+	waitFor(t, 30*time.Second, "the five events", func() bool { evs, _ := h.got(); return len(evs) >= 5 })
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if len(h.events) != 5 || h.bad > 0 || h.maxBatch != 2 {
+		t.Errorf("%d events (%d bad), the largest POST %d; want 5 in POSTs of at most 2", len(h.events), h.bad, h.maxBatch)
 	}
 }
 
