@@ -411,14 +411,15 @@ func sqlLockRunning(n int) string {
 // is aborted, keeping the abort's reason (SET expressions read the row as
 // it was before the update).
 //
-// The ids $1 are sorted, ascending and distinct (finishArgs): the update
-// reads its jobs by primary key with id = ANY($1), which a B-tree index
-// scan visits in key order, so statements that change several jobs
-// (finishes, lease extensions, running at once) lock them in one order
-// and do not deadlock (see sqlLockRunning; finishSettings rule out the
-// bitmap scan, whose order is the heap's). A job's values are read at its
-// position in the arrays, width_bucket(id, $1): a binary search of the
-// sorted ids. There is no join of the arrays to the jobs (a join the
+// The update reads its jobs by primary key with id = ANY($1), which a
+// B-tree index scan visits in key order (it sorts the array's values), so
+// statements that change several jobs (finishes, lease extensions, running
+// at once) lock them in one order and do not deadlock (see sqlLockRunning;
+// finishSettings rule out the bitmap scan, whose order is the heap's; a
+// call of several rounds locks all its jobs first). A job's values are
+// read at its position in the arrays, width_bucket(id, $1): a binary
+// search, which needs the ids $1 sorted, ascending and distinct
+// (finishArgs). There is no join of the arrays to the jobs (a join the
 // planner, misled by its row estimates, ran as a nested loop over the
 // unpacked arrays: 100 x 100 rows per statement; decision 0008) and no
 // lock taken before the update.
@@ -500,6 +501,17 @@ func (s *Store) Finish(ctx context.Context, finishes []store.FinishParams) ([]st
 				if _, err := tx.Exec(ctx, set); err != nil {
 					return err
 				}
+			}
+			// Each round's update locks only the jobs it changes, in id
+			// order; across rounds that order would not hold (a later
+			// round may change a lower id), so every running job of the
+			// call is locked first, in id order, as sqlLockRunning does.
+			ids := make([]int64, 0, len(seen))
+			for id := range seen {
+				ids = append(ids, id)
+			}
+			if _, err := tx.Exec(ctx, `WITH `+sqlLockRunning(1)+` SELECT count(*) FROM locked`, ids); err != nil {
+				return err
 			}
 			for _, idx := range rounds {
 				args, byID := finishArgs(rows, idx)
