@@ -1,8 +1,10 @@
 package config
 
 import (
+	"bytes"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/pem"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -12,7 +14,10 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"syscall"
 	"unicode"
+
+	"github.com/nats-io/nkeys"
 )
 
 // Settings of the event sinks (package events): where rota serve relays
@@ -93,11 +98,11 @@ const (
 
 // Defaults of the sink settings.
 const (
-	DefaultEventsFormat     = "json"
-	DefaultEventsBatch      = 100
+	DefaultEventsFormat = "json"
+	DefaultEventsBatch  = 100
 	// MaxEventsBatch is the most events a relay reads at once (the
 	// store's limit, store.MaxEventRead).
-	MaxEventsBatch = 10000
+	MaxEventsBatch          = 10000
 	DefaultNATSSubject      = "rota.events"
 	DefaultNATSAbortSubject = SinkOff
 	DefaultNATSAbortGroup   = "rota"
@@ -173,15 +178,15 @@ func (c *Config) sinkSettings() []setting {
 		{env: EnvNATSAbortGroup, flag: "nats-abort-group", usage: "NATS queue group of the abort listeners (one node of the group gets each message; one group per deployment)",
 			value: &stringValue{p: &s.NATSAbortGroup, norm: normGroup}},
 		{env: EnvNATSCreds, flag: "nats-creds", usage: "NATS credentials file (user JWT and NKey seed, as nsc writes it) to authenticate with",
-			value: &stringValue{p: &s.NATSCreds, norm: normFile}},
+			value: &stringValue{p: &s.NATSCreds, norm: normPath}},
 		{env: EnvNATSNKey, flag: "nats-nkey", usage: "file holding the user NKey seed (SU...) to authenticate with NATS",
-			value: &stringValue{p: &s.NATSNKey, norm: normFile}},
+			value: &stringValue{p: &s.NATSNKey, norm: normPath}},
 		{env: EnvNATSTLSCA, flag: "nats-tls-ca", usage: "PEM file of the CAs that verify the NATS server (makes the connections TLS)",
-			value: &stringValue{p: &s.NATSTLSCA, norm: normFile}},
+			value: &stringValue{p: &s.NATSTLSCA, norm: normPath}},
 		{env: EnvNATSTLSCert, flag: "nats-tls-cert", usage: "PEM client certificate for NATS servers that verify clients (with --nats-tls-key)",
-			value: &stringValue{p: &s.NATSTLSCert, norm: normFile}},
+			value: &stringValue{p: &s.NATSTLSCert, norm: normPath}},
 		{env: EnvNATSTLSKey, flag: "nats-tls-key", usage: "PEM key of --nats-tls-cert",
-			value: &stringValue{p: &s.NATSTLSKey, norm: normFile}},
+			value: &stringValue{p: &s.NATSTLSKey, norm: normPath}},
 		{env: EnvKafkaBrokers, flag: "kafka-brokers", usage: "Kafka seed brokers for events and abort messages, host:port,... (empty: none)",
 			value: &listValue{p: &s.KafkaBrokers, item: normHostPort}},
 		{env: EnvKafkaTopic, flag: "kafka-topic", usage: "Kafka topic of the events (empty: none)",
@@ -193,11 +198,11 @@ func (c *Config) sinkSettings() []setting {
 		{env: EnvKafkaTLS, flag: "kafka-tls", usage: "on: connect to Kafka over TLS (verified against the system's roots)",
 			value: &boolValue{p: &s.KafkaTLS}},
 		{env: EnvKafkaTLSCA, flag: "kafka-tls-ca", usage: "PEM file of the CAs that verify the Kafka brokers instead of the system's roots (makes the connections TLS)",
-			value: &stringValue{p: &s.KafkaTLSCA, norm: normFile}},
+			value: &stringValue{p: &s.KafkaTLSCA, norm: normPath}},
 		{env: EnvKafkaTLSCert, flag: "kafka-tls-cert", usage: "PEM client certificate for Kafka brokers that verify clients (with --kafka-tls-key)",
-			value: &stringValue{p: &s.KafkaTLSCert, norm: normFile}},
+			value: &stringValue{p: &s.KafkaTLSCert, norm: normPath}},
 		{env: EnvKafkaTLSKey, flag: "kafka-tls-key", usage: "PEM key of --kafka-tls-cert",
-			value: &stringValue{p: &s.KafkaTLSKey, norm: normFile}},
+			value: &stringValue{p: &s.KafkaTLSKey, norm: normPath}},
 		{env: EnvKafkaSASL, flag: "kafka-sasl", usage: "Kafka SASL mechanism: plain, scram-sha-256 or scram-sha-512 (empty: none)",
 			value: &stringValue{p: &s.KafkaSASL, norm: normSASL}},
 		{env: EnvKafkaUser, flag: "kafka-user", usage: "Kafka SASL user",
@@ -241,6 +246,28 @@ func (s Sinks) CheckSinks() error {
 	if s.NATSCreds != "" && s.NATSNKey != "" {
 		errs = append(errs, &FieldError{Field: EnvNATSNKey, Value: s.NATSNKey, Reason: "set, and so is " + EnvNATSCreds + ": give one of them"})
 	}
+	for _, f := range []struct {
+		env, path string
+		check     func([]byte) error
+		what      string
+	}{
+		{EnvNATSCreds, s.NATSCreds, CheckNATSCreds, "not a NATS credentials file"},
+		{EnvNATSNKey, s.NATSNKey, CheckNATSNKey, "not a file of a user NKey seed"},
+	} {
+		if f.path == "" {
+			continue
+		}
+		b, err := readSetting(f.env, f.path)
+		if err == nil {
+			if cerr := f.check(b); cerr != nil {
+				err = &FieldError{Field: f.env, Value: f.path, Reason: f.what + ": " + cerr.Error()}
+			}
+		}
+		clear(b)
+		if err != nil {
+			errs = append(errs, err)
+		}
+	}
 	if _, err := s.NATSTLSConfig(); err != nil {
 		errs = append(errs, err)
 	}
@@ -277,12 +304,12 @@ func tlsConfig(on bool, ca, cert, key tlsFile) (*tls.Config, error) {
 	}
 	c := &tls.Config{MinVersion: tls.VersionTLS12}
 	if ca.path != "" {
-		pem, err := os.ReadFile(ca.path)
+		b, err := readSetting(ca.env, ca.path)
 		if err != nil {
-			return nil, &FieldError{Field: ca.env, Value: ca.path, Reason: "not a readable file (" + pathless(err).Error() + ")"}
+			return nil, err
 		}
 		c.RootCAs = x509.NewCertPool()
-		if !c.RootCAs.AppendCertsFromPEM(pem) {
+		if !c.RootCAs.AppendCertsFromPEM(b) {
 			return nil, &FieldError{Field: ca.env, Value: ca.path, Reason: "not a PEM file of certificates"}
 		}
 	}
@@ -292,9 +319,24 @@ func tlsConfig(on bool, ca, cert, key tlsFile) (*tls.Config, error) {
 	case cert.path == "" && key.path != "":
 		return nil, &FieldError{Field: cert.env, Value: "", Reason: "empty, but " + key.env + " is set: name the key's certificate"}
 	case cert.path != "":
-		pair, err := tls.LoadX509KeyPair(cert.path, key.path)
+		certPEM, err := readSetting(cert.env, cert.path)
 		if err != nil {
-			return nil, &FieldError{Field: cert.env, Value: cert.path, Reason: "not a certificate that " + key.env + " is the key of (" + err.Error() + ")"}
+			return nil, err
+		}
+		keyPEM, err := readSetting(key.env, key.path)
+		if err != nil {
+			return nil, err
+		}
+		if !hasPEM(certPEM, func(typ string) bool { return typ == "CERTIFICATE" }) {
+			return nil, &FieldError{Field: cert.env, Value: cert.path, Reason: "not a PEM certificate"}
+		}
+		if !hasPEM(keyPEM, func(typ string) bool { return strings.HasSuffix(typ, "PRIVATE KEY") }) {
+			return nil, &FieldError{Field: key.env, Value: key.path, Reason: "not a PEM private key"}
+		}
+		pair, err := tls.X509KeyPair(certPEM, keyPEM)
+		clear(keyPEM)
+		if err != nil {
+			return nil, &FieldError{Field: key.env, Value: key.path, Reason: "not the key of the certificate in " + cert.env + " (" + err.Error() + ")"}
 		}
 		c.Certificates = []tls.Certificate{pair}
 	}
@@ -322,11 +364,11 @@ func (s Sinks) Warnings() []string {
 	if s.KafkaGroup != DefaultKafkaGroup && s.KafkaAbortTopic == "" {
 		w = append(w, EnvKafkaGroup+" is set, but "+EnvKafkaAbortTopic+" is not")
 	}
-	natsAuth := s.NATSCreds != "" || s.NATSNKey != "" || s.NATSTLSCA != "" || s.NATSTLSCert != ""
+	natsAuth := s.NATSCreds != "" || s.NATSNKey != "" || s.NATSTLSCA != "" || s.NATSTLSCert != "" || s.NATSTLSKey != ""
 	if natsAuth && s.NATSURL == "" {
 		w = append(w, "NATS credentials or TLS files are set, but "+EnvNATSURL+" is not")
 	}
-	kafkaTLS := s.KafkaTLS || s.KafkaTLSCA != "" || s.KafkaTLSCert != ""
+	kafkaTLS := s.KafkaTLS || s.KafkaTLSCA != "" || s.KafkaTLSCert != "" || s.KafkaTLSKey != ""
 	if kafkaTLS && len(s.KafkaBrokers) == 0 {
 		w = append(w, "Kafka TLS is set, but "+EnvKafkaBrokers+" is not")
 	}
@@ -518,21 +560,42 @@ func (v *listValue) parse(s string) ([]string, error) {
 	return out, nil
 }
 
-// normFile checks that a setting names a readable regular file ("" is
-// none).
-func normFile(s string) (string, error) {
-	if s == "" {
-		return "", nil
+// readSetting reads the file a setting names; the error is a *FieldError
+// naming the setting.
+func readSetting(env, path string) ([]byte, error) {
+	b, err := os.ReadFile(path)
+	switch {
+	case errors.Is(err, syscall.EISDIR):
+		return nil, &FieldError{Field: env, Value: path, Reason: "not a regular file"}
+	case err != nil:
+		return nil, &FieldError{Field: env, Value: path, Reason: "not a readable file (" + pathless(err).Error() + ")"}
 	}
-	f, err := os.Open(s)
+	return b, nil
+}
+
+// CheckNATSCreds checks the contents of a NATS credentials file: a user
+// JWT and a user NKey seed, as nats.UserCredentials reads them.
+func CheckNATSCreds(b []byte) error {
+	if !bytes.Contains(b, []byte("BEGIN NATS USER JWT")) {
+		return errors.New("no user JWT (a -----BEGIN NATS USER JWT----- block)")
+	}
+	kp, err := nkeys.ParseDecoratedUserNKey(b)
 	if err != nil {
-		return "", fmt.Errorf("not a readable file (%w)", pathless(err))
+		return fmt.Errorf("no user NKey seed (%w)", err)
 	}
-	defer f.Close()
-	if st, err := f.Stat(); err != nil || !st.Mode().IsRegular() {
-		return "", errors.New("not a regular file")
+	kp.Wipe()
+	return nil
+}
+
+// CheckNATSNKey checks the contents of an NKey seed file: a user seed
+// (SU...), alone or decorated as nsc writes it.
+func CheckNATSNKey(b []byte) error {
+	kp, err := nkeys.ParseDecoratedUserNKey(b)
+	if err != nil {
+		return fmt.Errorf("no user NKey seed (%w)", err)
 	}
-	return s, nil
+	kp.Wipe()
+	return nil
 }
 
 // pathless is err without the path a *fs.PathError repeats.
@@ -541,4 +604,18 @@ func pathless(err error) error {
 		return pe.Err
 	}
 	return err
+}
+
+// hasPEM reports whether b holds a PEM block whose type passes ok.
+func hasPEM(b []byte, ok func(typ string) bool) bool {
+	for {
+		var block *pem.Block
+		block, b = pem.Decode(b)
+		if block == nil {
+			return false
+		}
+		if ok(block.Type) {
+			return true
+		}
+	}
 }

@@ -1,12 +1,14 @@
 package config
 
 import (
+	"maps"
 	"os"
 	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
 
+	"github.com/nats-io/nkeys"
 	"github.com/spf13/pflag"
 
 	"github.com/rotahq/rota/internal/tlstest"
@@ -160,70 +162,89 @@ func TestSinkWarnings(t *testing.T) {
 }
 
 // TestSinkTLSFiles: the NATS and Kafka TLS and credential files are
-// checked when read (a missing file, a directory), and together by
-// CheckSinks (a CA that is not PEM, a certificate without its key or with
-// another's, a credentials file beside an NKey seed), each error naming
-// its variable; sound files give TLS configurations that hold them.
+// read by CheckSinks (rota serve's check), not when the settings are read
+// (a command that uses no sink runs without them): a missing file, a
+// directory, a CA that is not PEM, a certificate without its key or with
+// another's, a credentials or NKey file that holds none, both of them;
+// each error names its variable. Sound files give TLS configurations that
+// hold them.
 func TestSinkTLSFiles(t *testing.T) {
 	t.Parallel()
 	f := tlstest.New(t)
 	dir := t.TempDir()
 	notPEM := filepath.Join(dir, "not.pem")
-	if err := os.WriteFile(notPEM, []byte("hello"), 0o600); err != nil {
+	seed, creds := filepath.Join(dir, "user.nk"), filepath.Join(dir, "user.creds")
+	kp, err := nkeys.CreateUser()
+	if err != nil {
 		t.Fatal(err)
 	}
-	missing := filepath.Join(dir, "missing.pem")
-	for _, tc := range []struct {
-		env, value, want string
-	}{
-		{EnvNATSTLSCA, missing, `ROTA_NATS_TLS_CA: "` + missing + `" is not a readable file (no such file or directory)`},
-		{EnvNATSTLSCert, dir, `ROTA_NATS_TLS_CERT: "` + dir + `" is not a regular file`},
-		{EnvNATSCreds, missing, `ROTA_NATS_CREDS: "` + missing + `" is not a readable file`},
-		{EnvNATSNKey, missing, `ROTA_NATS_NKEY: "` + missing + `" is not a readable file`},
-		{EnvKafkaTLSCA, missing, `ROTA_KAFKA_TLS_CA: "` + missing + `" is not a readable file`},
-		{EnvKafkaTLSKey, missing, `ROTA_KAFKA_TLS_KEY: "` + missing + `" is not a readable file`},
-	} {
-		if _, err := FromEnv(envOf(map[string]string{tc.env: tc.value})); err == nil || !strings.Contains(err.Error(), tc.want) {
-			t.Errorf("%s=%q: error %v, want one containing %q", tc.env, tc.value, err, tc.want)
+	seedBytes, err := kp.Seed()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for path, b := range map[string][]byte{notPEM: []byte("hello"), seed: seedBytes,
+		creds: []byte("-----BEGIN NATS USER JWT-----\neyJ0eXAiOiJKV1QiLCJhbGciOiJlZDI1NTE5LW5rZXkifQ.e30.c2ln\n------END NATS USER JWT------\n\n" +
+			"-----BEGIN USER NKEY SEED-----\n" + string(seedBytes) + "\n------END USER NKEY SEED------\n")} {
+		if err := os.WriteFile(path, b, 0o600); err != nil {
+			t.Fatal(err)
 		}
 	}
+	missing := filepath.Join(dir, "missing.pem")
+	// Read without the files: only CheckSinks looks at them.
+	if _, err := FromEnv(envOf(map[string]string{EnvNATSTLSCA: missing, EnvKafkaTLSKey: dir})); err != nil {
+		t.Errorf("FromEnv with files that do not exist: %v", err)
+	}
 	nats := func(s Sinks) Sinks { s.NATSURL = "nats://127.0.0.1:4222"; return s }
+	kafka := func(s Sinks) Sinks { s.KafkaBrokers, s.KafkaTopic = []string{"k:1"}, "t"; return s }
 	for _, tc := range []struct {
 		s    Sinks
 		want string
 	}{
+		{nats(Sinks{NATSTLSCA: missing}), `ROTA_NATS_TLS_CA: "` + missing + `" is not a readable file (no such file or directory)`},
+		{nats(Sinks{NATSTLSCA: dir}), `ROTA_NATS_TLS_CA: "` + dir + `" is not a regular file`},
 		{nats(Sinks{NATSTLSCA: notPEM}), `ROTA_NATS_TLS_CA: "` + notPEM + `" is not a PEM file of certificates`},
 		{nats(Sinks{NATSTLSCert: f.ClientCert}), `ROTA_NATS_TLS_KEY: "" is empty, but ROTA_NATS_TLS_CERT is set`},
 		{nats(Sinks{NATSTLSKey: f.ClientKey}), `ROTA_NATS_TLS_CERT: "" is empty, but ROTA_NATS_TLS_KEY is set`},
-		{nats(Sinks{NATSTLSCert: f.ClientCert, NATSTLSKey: f.ServerKey}), `ROTA_NATS_TLS_CERT: "` + f.ClientCert + `" is not a certificate that ROTA_NATS_TLS_KEY is the key of`},
-		{nats(Sinks{NATSCreds: notPEM, NATSNKey: notPEM}), `ROTA_NATS_NKEY: "` + notPEM + `" is set, and so is ROTA_NATS_CREDS`},
-		{Sinks{KafkaBrokers: []string{"k:1"}, KafkaTopic: "t", KafkaTLSCA: notPEM}, `ROTA_KAFKA_TLS_CA: "` + notPEM + `" is not a PEM file`},
-		{Sinks{KafkaBrokers: []string{"k:1"}, KafkaTopic: "t", KafkaTLSKey: f.ClientKey}, `ROTA_KAFKA_TLS_CERT: "" is empty`},
+		{nats(Sinks{NATSTLSCert: notPEM, NATSTLSKey: f.ClientKey}), `ROTA_NATS_TLS_CERT: "` + notPEM + `" is not a PEM certificate`},
+		{nats(Sinks{NATSTLSCert: f.ClientCert, NATSTLSKey: f.ClientCert}), `ROTA_NATS_TLS_KEY: "` + f.ClientCert + `" is not a PEM private key`},
+		{nats(Sinks{NATSTLSCert: f.ClientCert, NATSTLSKey: f.ServerKey}), `ROTA_NATS_TLS_KEY: "` + f.ServerKey + `" is not the key of the certificate in ROTA_NATS_TLS_CERT`},
+		{nats(Sinks{NATSCreds: missing}), `ROTA_NATS_CREDS: "` + missing + `" is not a readable file`},
+		{nats(Sinks{NATSCreds: seed}), `ROTA_NATS_CREDS: "` + seed + `" is not a NATS credentials file: no user JWT`},
+		{nats(Sinks{NATSNKey: notPEM}), `ROTA_NATS_NKEY: "` + notPEM + `" is not a file of a user NKey seed`},
+		{nats(Sinks{NATSCreds: creds, NATSNKey: seed}), `ROTA_NATS_NKEY: "` + seed + `" is set, and so is ROTA_NATS_CREDS`},
+		{kafka(Sinks{KafkaTLSCA: missing}), `ROTA_KAFKA_TLS_CA: "` + missing + `" is not a readable file`},
+		{kafka(Sinks{KafkaTLSCA: notPEM}), `ROTA_KAFKA_TLS_CA: "` + notPEM + `" is not a PEM file`},
+		{kafka(Sinks{KafkaTLSKey: f.ClientKey}), `ROTA_KAFKA_TLS_CERT: "" is empty`},
+		{kafka(Sinks{KafkaTLSCert: f.ClientCert, KafkaTLSKey: missing}), `ROTA_KAFKA_TLS_KEY: "` + missing + `" is not a readable file`},
 	} {
 		if err := tc.s.CheckSinks(); err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("CheckSinks(%+v) = %v, want an error containing %q", tc.s, err, tc.want)
 		}
 	}
 
-	c, err := FromEnv(envOf(map[string]string{EnvNATSURL: "tls://127.0.0.1:4222", EnvNATSTLSCA: f.CA,
-		EnvNATSTLSCert: f.ClientCert, EnvNATSTLSKey: f.ClientKey, EnvNATSNKey: notPEM,
-		EnvKafkaBrokers: "k:9092", EnvKafkaTopic: "t", EnvKafkaTLSCA: f.CA}))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := c.Sinks.CheckSinks(); err != nil {
-		t.Fatalf("CheckSinks: %v", err)
-	}
-	if w := c.Sinks.Warnings(); len(w) != 0 {
-		t.Errorf("Warnings: %q", w)
-	}
-	nt, err := c.Sinks.NATSTLSConfig()
-	if err != nil || nt == nil || nt.RootCAs == nil || len(nt.Certificates) != 1 {
-		t.Errorf("NATSTLSConfig = %+v, %v; want the CA and one client certificate", nt, err)
-	}
-	kt, err := c.Sinks.KafkaTLSConfig()
-	if err != nil || kt == nil || kt.RootCAs == nil || len(kt.Certificates) != 0 {
-		t.Errorf("KafkaTLSConfig = %+v, %v; want the CA and no client certificate", kt, err)
+	for _, auth := range []map[string]string{{EnvNATSNKey: seed}, {EnvNATSCreds: creds}} {
+		env := map[string]string{EnvNATSURL: "tls://127.0.0.1:4222", EnvNATSTLSCA: f.CA,
+			EnvNATSTLSCert: f.ClientCert, EnvNATSTLSKey: f.ClientKey,
+			EnvKafkaBrokers: "k:9092", EnvKafkaTopic: "t", EnvKafkaTLSCA: f.CA}
+		maps.Copy(env, auth)
+		c, err := FromEnv(envOf(env))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := c.Sinks.CheckSinks(); err != nil {
+			t.Fatalf("CheckSinks with %v: %v", auth, err)
+		}
+		if w := c.Sinks.Warnings(); len(w) != 0 {
+			t.Errorf("Warnings: %q", w)
+		}
+		nt, err := c.Sinks.NATSTLSConfig()
+		if err != nil || nt == nil || nt.RootCAs == nil || len(nt.Certificates) != 1 {
+			t.Errorf("NATSTLSConfig = %+v, %v; want the CA and one client certificate", nt, err)
+		}
+		kt, err := c.Sinks.KafkaTLSConfig()
+		if err != nil || kt == nil || kt.RootCAs == nil || len(kt.Certificates) != 0 {
+			t.Errorf("KafkaTLSConfig = %+v, %v; want the CA and no client certificate", kt, err)
+		}
 	}
 	// Without files: no TLS configuration, unless ROTA_KAFKA_TLS is on
 	// (the system's roots).

@@ -1,7 +1,6 @@
 package events
 
 import (
-	"bytes"
 	"context"
 	"crypto/tls"
 	"encoding/json"
@@ -17,7 +16,6 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
-	"github.com/nats-io/nkeys"
 
 	"github.com/rotahq/rota/config"
 )
@@ -173,8 +171,13 @@ func (o *NATSConnOptions) connect(what string, bufferWhileReconnecting bool) (*n
 	if o.CredsFile != "" {
 		// Read at each connect; read once here too, so that a missing or
 		// malformed file is an error now rather than a retry forever.
-		if _, err := nkeysFromCreds(o.CredsFile); err != nil {
-			return nil, nil, fmt.Errorf("events: %s: credentials file: %w", what, err)
+		b, err := os.ReadFile(o.CredsFile)
+		if err == nil {
+			err = config.CheckNATSCreds(b)
+			clear(b)
+		}
+		if err != nil {
+			return nil, nil, fmt.Errorf("events: %s: credentials file %s: %w", what, o.CredsFile, err)
 		}
 		opts = append(opts, nats.UserCredentials(o.CredsFile))
 	}
@@ -598,23 +601,4 @@ func (l *NATSAbortListener) handle(ctx context.Context, msg *nats.Msg) {
 	if err := msg.Respond(b); err != nil {
 		l.lg.Warn("rota: abort message: cannot answer", "reply", msg.Reply, "err", err)
 	}
-}
-
-// nkeysFromCreds reads a NATS credentials file and checks that it holds
-// a user JWT and a user NKey seed, as nats.UserCredentials will read them
-// at each connect; it returns the user's public key.
-func nkeysFromCreds(path string) (string, error) {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return "", err
-	}
-	if !bytes.Contains(b, []byte("BEGIN NATS USER JWT")) {
-		return "", fmt.Errorf("%s: no user JWT (a -----BEGIN NATS USER JWT----- block)", path)
-	}
-	kp, err := nkeys.ParseDecoratedUserNKey(b)
-	if err != nil {
-		return "", fmt.Errorf("%s: no user NKey seed: %w", path, err)
-	}
-	defer kp.Wipe()
-	return kp.PublicKey()
 }

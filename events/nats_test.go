@@ -739,37 +739,38 @@ func TestNATSAbortListenerClose(t *testing.T) {
 // server in operator mode; each refused with the wrong key or CA.
 func TestNATSTLSAndKeys(t *testing.T) {
 	t.Parallel()
-	ctx := context.Background()
 	msgs := []events.Message{{Record: events.Record{ID: 1, Type: events.TypeGap}, Payload: []byte(`{}`)}}
-	send := func(o events.NATSConnOptions) error {
+	send := func(t *testing.T, o events.NATSConnOptions) error {
+		t.Helper()
 		o.ReconnectWait = 20 * time.Millisecond
 		s := newNATSSink(t, events.NATSSinkOptions{NATSConnOptions: o})
-		return s.Send(ctx, msgs)
+		return s.Send(t.Context(), msgs)
 	}
-	ok := func(what string, o events.NATSConnOptions) {
+	ok := func(t *testing.T, what string, o events.NATSConnOptions) {
 		t.Helper()
 		var err error
-		waitFor(t, what, func() bool { err = send(o); return err == nil })
+		waitFor(t, what, func() bool { err = send(t, o); return err == nil })
 	}
 	// refused: the send fails, and the connection's warning gives the
 	// server's reason (not a connection that was merely not up yet).
-	refused := func(what string, o events.NATSConnOptions, reason string) {
+	refused := func(t *testing.T, what string, o events.NATSConnOptions, reason string) {
 		t.Helper()
 		var logs syncBuffer
 		o.Logger = slog.New(slog.NewTextHandler(&logs, nil))
-		if err := send(o); err == nil {
+		if err := send(t, o); err == nil {
 			t.Errorf("%s: the send succeeded", what)
 		}
 		waitFor(t, what+": a warning saying "+reason, func() bool { return strings.Contains(logs.String(), reason) })
 	}
+
 	t.Run("tls", func(t *testing.T) {
 		t.Parallel()
 		f := tlstest.New(t)
 		srv := natstest.Start(t, "--tlsverify", "--tlscert", f.ServerCert, "--tlskey", f.ServerKey, "--tlscacert", f.CA)
-		ok("a send over TLS with a client certificate", events.NATSConnOptions{URL: srv.URL, TLS: f.ClientConfig(t, f.CA, true)})
-		refused("no client certificate", events.NATSConnOptions{URL: srv.URL, TLS: f.ClientConfig(t, f.CA, false)},
+		ok(t, "a send over TLS with a client certificate", events.NATSConnOptions{URL: srv.URL, TLS: f.ClientConfig(t, f.CA, true)})
+		refused(t, "no client certificate", events.NATSConnOptions{URL: srv.URL, TLS: f.ClientConfig(t, f.CA, false)},
 			"cannot reach NATS") // the server's alert, or EOF: it depends on when the client reads
-		refused("another CA", events.NATSConnOptions{URL: srv.URL, TLS: f.ClientConfig(t, f.OtherCA, true)}, "certificate signed by unknown authority")
+		refused(t, "another CA", events.NATSConnOptions{URL: srv.URL, TLS: f.ClientConfig(t, f.OtherCA, true)}, "certificate signed by unknown authority")
 	})
 
 	t.Run("nkey", func(t *testing.T) {
@@ -780,9 +781,9 @@ func TestNATSTLSAndKeys(t *testing.T) {
 		conf := filepath.Join(dir, "server.conf")
 		natsMust(t, os.WriteFile(conf, []byte("authorization { users = [ { nkey: \""+user+"\" } ] }\n"), 0o600))
 		srv := natstest.Start(t, "-c", conf)
-		ok("a send with the NKey", events.NATSConnOptions{URL: srv.URL, NKeySeedFile: seedFile})
-		refused("another NKey", events.NATSConnOptions{URL: srv.URL, NKeySeedFile: otherSeed}, "Authorization Violation")
-		refused("no NKey", events.NATSConnOptions{URL: srv.URL}, "Authorization Violation")
+		ok(t, "a send with the NKey", events.NATSConnOptions{URL: srv.URL, NKeySeedFile: seedFile})
+		refused(t, "another NKey", events.NATSConnOptions{URL: srv.URL, NKeySeedFile: otherSeed}, "Authorization Violation")
+		refused(t, "no NKey", events.NATSConnOptions{URL: srv.URL}, "Authorization Violation")
 	})
 
 	t.Run("creds", func(t *testing.T) {
@@ -831,9 +832,9 @@ func TestNATSTLSAndKeys(t *testing.T) {
 		natsMust(t, os.WriteFile(conf, []byte("operator: \""+ofile+"\"\nsystem_account: "+spub+"\nresolver: MEMORY\n"+
 			"resolver_preload: { "+apub+": \""+ajwt+"\", "+spub+": \""+sjwt+"\" }\n"), 0o600))
 		srv := natstest.Start(t, "-c", conf)
-		ok("a send with the credentials", events.NATSConnOptions{URL: srv.URL, CredsFile: good})
-		refused("credentials of an unknown account", events.NATSConnOptions{URL: srv.URL, CredsFile: bad}, "Authorization Violation")
-		refused("no credentials", events.NATSConnOptions{URL: srv.URL}, "Authorization Violation")
+		ok(t, "a send with the credentials", events.NATSConnOptions{URL: srv.URL, CredsFile: good})
+		refused(t, "credentials of an unknown account", events.NATSConnOptions{URL: srv.URL, CredsFile: bad}, "Authorization Violation")
+		refused(t, "no credentials", events.NATSConnOptions{URL: srv.URL}, "Authorization Violation")
 	})
 
 	// Files that cannot be used fail the sink at once, naming the file.
@@ -845,7 +846,7 @@ func TestNATSTLSAndKeys(t *testing.T) {
 		o    events.NATSConnOptions
 		want string
 	}{
-		{events.NATSConnOptions{CredsFile: junk}, "credentials file: " + junk + ": no user JWT"},
+		{events.NATSConnOptions{CredsFile: junk}, "credentials file " + junk + ": no user JWT"},
 		{events.NATSConnOptions{CredsFile: filepath.Join(dir, "missing")}, "no such file"},
 		{events.NATSConnOptions{NKeySeedFile: junk}, "NKey seed file"},
 		{events.NATSConnOptions{CredsFile: junk, NKeySeedFile: seed}, "both a credentials file and an NKey seed file"},

@@ -227,6 +227,8 @@ func (a *app) runBenchHTTP(cmd *cobra.Command, p bench.Params, hb httpBenchFlags
 		// clean up would leave its jobs on the server.
 		if err := run.CheckCleanup(cmd.Context()); errors.Is(err, bench.ErrCleanupForbidden) {
 			return usagef("invalid token: %v, and the run deletes its jobs from the server at its end; use a token of role admin, or --keep to leave them there", err)
+		} else if errors.Is(err, bench.ErrTokenRefused) {
+			return usagef("invalid token: %v", err)
 		} else if err != nil {
 			return fmt.Errorf("bench: %w", err)
 		}

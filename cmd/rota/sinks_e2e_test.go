@@ -185,12 +185,20 @@ func TestServeSinkSettingsRejected(t *testing.T) {
 		{[]string{"ROTA_NATS_URL=nats://127.0.0.1:4222", "ROTA_NATS_TLS_CA=" + file}, `ROTA_NATS_TLS_CA: "` + file + `" is not a PEM file of certificates`},
 		{[]string{"ROTA_KAFKA_BROKERS=127.0.0.1:9092", "ROTA_KAFKA_TOPIC=out", "ROTA_KAFKA_TLS_CA=" + missing},
 			`ROTA_KAFKA_TLS_CA: "` + missing + `" is not a readable file (no such file or directory)`},
+		{[]string{"ROTA_NATS_URL=nats://127.0.0.1:4222", "ROTA_NATS_NKEY=" + file}, `ROTA_NATS_NKEY: "` + file + `" is not a file of a user NKey seed`},
 	} {
 		e := newEnv(t, tc.vars...)
 		_, stderr, code := e.cli("serve")
 		if code != 2 || !strings.Contains(stderr, tc.want) {
 			t.Errorf("%v: exit %d, stderr %q; want 2 naming %s", tc.vars, code, stderr, tc.want)
 		}
+	}
+	// The sink files are rota serve's: a command that sends nothing to
+	// NATS runs without them.
+	e := newEnv(t, "ROTA_NATS_URL=nats://127.0.0.1:4222", "ROTA_NATS_TLS_CA="+missing)
+	e.ok("migrate")
+	if _, stderr, code := e.cli("queues", "ls"); code != 0 {
+		t.Errorf("rota queues ls with a missing ROTA_NATS_TLS_CA: exit %d, %s", code, stderr)
 	}
 }
 

@@ -234,19 +234,26 @@ func (h *HTTPRun) Run(ctx context.Context, p Params) (Result, error) {
 	return res, err
 }
 
-// ErrCleanupForbidden is CheckCleanup's answer when the run's token may
-// not delete jobs (a token of role read or write).
-var ErrCleanupForbidden = errors.New("the token may not delete jobs")
+// CheckCleanup's answers when the run could not clean up: the server
+// does not know the token (401), or its role may not delete jobs (403: a
+// token of role read or write).
+var (
+	ErrTokenRefused     = errors.New("the server does not accept the token")
+	ErrCleanupForbidden = errors.New("the token may not delete jobs")
+)
 
 // CheckCleanup asks the server, before a run, whether the run's token may
 // delete jobs, as Cleanup will: a DELETE of job 0, which no job has, is
 // refused (401 or 403) before the server looks for the job when the token
 // may not, and answered 400 or 404 when it may. A refusal wraps
-// ErrCleanupForbidden; nothing is changed on the server either way.
+// ErrTokenRefused or ErrCleanupForbidden; nothing is changed on the
+// server either way.
 func (h *HTTPRun) CheckCleanup(ctx context.Context) error {
 	err := h.call(ctx, "DELETE", "/v1/jobs/0", "", nil)
 	switch {
-	case hasStatus(err, http.StatusUnauthorized), hasStatus(err, http.StatusForbidden):
+	case hasStatus(err, http.StatusUnauthorized):
+		return fmt.Errorf("%w (%w)", ErrTokenRefused, err)
+	case hasStatus(err, http.StatusForbidden):
 		return fmt.Errorf("%w (%w)", ErrCleanupForbidden, err)
 	case err == nil, hasStatus(err, http.StatusNotFound), hasStatus(err, http.StatusBadRequest):
 		return nil

@@ -173,30 +173,29 @@ func TestHTTPCleanup(t *testing.T) {
 }
 
 // TestHTTPCheckCleanup: CheckCleanup tells, before a run, whether its
-// token may delete jobs (admin) or not (write, read, a wrong token),
-// changing nothing on the server.
+// token may delete jobs (admin) or not (write; a token the server does
+// not know), changing nothing on the server.
 func TestHTTPCheckCleanup(t *testing.T) {
 	t.Parallel()
 	base := newHTTPServer(t)
 	ctx := context.Background()
 	for _, tc := range []struct {
-		token     string
-		forbidden bool
+		token string
+		want  error // nil: may clean up
 	}{
-		{adminSecret, false},
-		{writeSecret, true},
-		{"not-a-token-of-this-server", true},
+		{adminSecret, nil},
+		{writeSecret, ErrCleanupForbidden},
+		{"not-a-token-of-this-server", ErrTokenRefused},
 	} {
 		h := NewHTTPRun(base, tc.token)
-		err := h.CheckCleanup(ctx)
-		if errors.Is(err, ErrCleanupForbidden) != tc.forbidden || (!tc.forbidden && err != nil) {
-			t.Errorf("token %.5s...: CheckCleanup = %v, want forbidden %v", tc.token, err, tc.forbidden)
+		if err := h.CheckCleanup(ctx); (tc.want == nil && err != nil) || (tc.want != nil && !errors.Is(err, tc.want)) {
+			t.Errorf("token %.5s...: CheckCleanup = %v, want %v", tc.token, err, tc.want)
 		}
 		h.Close()
 	}
 	h := NewHTTPRun("http://127.0.0.1:1", adminSecret) // nothing listens
 	defer h.Close()
-	if err := h.CheckCleanup(ctx); err == nil || errors.Is(err, ErrCleanupForbidden) {
-		t.Errorf("CheckCleanup without a server = %v, want an error other than ErrCleanupForbidden", err)
+	if err := h.CheckCleanup(ctx); err == nil || errors.Is(err, ErrCleanupForbidden) || errors.Is(err, ErrTokenRefused) {
+		t.Errorf("CheckCleanup without a server = %v, want an error other than a refusal", err)
 	}
 }
