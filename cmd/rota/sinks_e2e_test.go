@@ -424,8 +424,14 @@ func TestServeSinksOverTLS(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	pub, _ := kp.PublicKey()
-	seed, _ := kp.Seed()
+	pub, err := kp.PublicKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	seed, err := kp.Seed()
+	if err != nil {
+		t.Fatal(err)
+	}
 	seedFile, conf := filepath.Join(dir, "user.nk"), filepath.Join(dir, "nats.conf")
 	for path, data := range map[string]string{seedFile: string(seed), conf: "authorization { users = [ { nkey: \"" + pub + "\" } ] }\n"} {
 		if err := os.WriteFile(path, []byte(data), 0o600); err != nil {
