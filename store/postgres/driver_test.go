@@ -93,6 +93,26 @@ func TestMigrateRace(t *testing.T) {
 	}
 }
 
+// TestAutovacuumSettings: the tables that churn are vacuumed and analyzed
+// after a fiftieth of their rows changed, not PostgreSQL's fifth
+// (migration 0010, decision 0023).
+func TestAutovacuumSettings(t *testing.T) {
+	s := openTest(t, Options{})
+	for _, table := range []string{"jobs", "event_log"} {
+		var opts []string
+		err := s.pool.QueryRow(t.Context(), `SELECT coalesce(reloptions, '{}') FROM pg_class
+			WHERE oid = (quote_ident(current_schema()) || '.' || $1)::regclass`, table).Scan(&opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, want := range []string{"autovacuum_vacuum_scale_factor=0.02", "autovacuum_analyze_scale_factor=0.02"} {
+			if !slices.Contains(opts, want) {
+				t.Errorf("%s: storage parameters %q, want %s", table, opts, want)
+			}
+		}
+	}
+}
+
 func TestSchemasAreSeparate(t *testing.T) {
 	a, b := openTest(t, Options{}), openTest(t, Options{})
 	insertOne(t, a, store.InsertParams{Kind: "k", Queue: "q", Priority: 1, MaxAttempts: 1})
