@@ -789,29 +789,28 @@ func TestNATSTLSAndKeys(t *testing.T) {
 	t.Run("creds", func(t *testing.T) {
 		t.Parallel()
 		dir := t.TempDir()
-		operator, err := nkeys.CreateOperator()
-		natsMust(t, err)
-		opub, err := operator.PublicKey()
-		natsMust(t, err)
+		key := func(create func() (nkeys.KeyPair, error)) (nkeys.KeyPair, string) {
+			kp, err := create()
+			natsMust(t, err)
+			pub, err := kp.PublicKey()
+			natsMust(t, err)
+			return kp, pub
+		}
+		operator, opub := key(nkeys.CreateOperator)
 		ojwt, err := jwt.NewOperatorClaims(opub).Encode(operator)
 		natsMust(t, err)
-		account, err := nkeys.CreateAccount()
-		natsMust(t, err)
-		apub, err := account.PublicKey()
-		natsMust(t, err)
-		ajwt, err := jwt.NewAccountClaims(apub).Encode(operator)
-		natsMust(t, err)
-		system, err := nkeys.CreateAccount() // JetStream needs a system account
-		natsMust(t, err)
-		spub, err := system.PublicKey()
-		natsMust(t, err)
-		sjwt, err := jwt.NewAccountClaims(spub).Encode(operator)
-		natsMust(t, err)
+		// signedAccount is an account the operator signed: its key, public
+		// key and JWT.
+		signedAccount := func() (nkeys.KeyPair, string, string) {
+			kp, pub := key(nkeys.CreateAccount)
+			j, err := jwt.NewAccountClaims(pub).Encode(operator)
+			natsMust(t, err)
+			return kp, pub, j
+		}
+		account, apub, ajwt := signedAccount()
+		_, spub, sjwt := signedAccount() // JetStream needs a system account
 		creds := func(name string, signer nkeys.KeyPair) string {
-			user, err := nkeys.CreateUser()
-			natsMust(t, err)
-			upub, err := user.PublicKey()
-			natsMust(t, err)
+			user, upub := key(nkeys.CreateUser)
 			ujwt, err := jwt.NewUserClaims(upub).Encode(signer)
 			natsMust(t, err)
 			seed, err := user.Seed()
@@ -823,8 +822,7 @@ func TestNATSTLSAndKeys(t *testing.T) {
 			return path
 		}
 		good := creds("user", account)
-		stranger, err := nkeys.CreateAccount() // an account the operator did not sign
-		natsMust(t, err)
+		stranger, _ := key(nkeys.CreateAccount) // an account the operator did not sign
 		bad := creds("stranger", stranger)
 		ofile := filepath.Join(dir, "operator.jwt")
 		natsMust(t, os.WriteFile(ofile, []byte(ojwt), 0o600))

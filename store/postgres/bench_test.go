@@ -22,17 +22,7 @@ func BenchmarkClaimFinish(b *testing.B) {
 	s := openTest(b, Options{MaxConns: 8})
 	ctx := b.Context()
 	now := time.Now()
-	for left := b.N; left > 0; {
-		n := min(left, 1000)
-		ps := make([]store.InsertParams, n)
-		for i := range ps {
-			ps[i] = store.InsertParams{Kind: "noop", Queue: store.DefaultQueue, Args: json.RawMessage(`{}`), Priority: 100, MaxAttempts: 3}
-		}
-		if _, err := s.Insert(ctx, now, ps); err != nil {
-			b.Fatal(err)
-		}
-		left -= n
-	}
+	insertNoops(b, s, now, b.N, nil)
 	b.ResetTimer()
 	var done atomic.Int64
 	var wg sync.WaitGroup
@@ -51,12 +41,7 @@ func BenchmarkClaimFinish(b *testing.B) {
 				if len(jobs) == 0 {
 					return
 				}
-				fs := make([]store.FinishParams, len(jobs))
-				for i, j := range jobs {
-					fs[i] = store.FinishParams{ID: j.ID, Attempt: j.Attempt, State: store.StateDone, Now: now,
-						Record: store.Attempt{Number: j.Attempt, Node: node, StartedAt: j.StartedAt, FinishedAt: now, Outcome: store.OutcomeDone}}
-				}
-				if _, err := s.Finish(ctx, fs); err != nil {
+				if _, err := s.Finish(ctx, doneFinishes(jobs, node, now)); err != nil {
 					b.Error(err)
 					return
 				}
@@ -80,22 +65,13 @@ func BenchmarkFinish(b *testing.B) {
 	ctx := b.Context()
 	now := time.Now()
 	var claimed []*store.Job
-	for left := b.N; left > 0; {
-		n := min(left, 1000)
-		ps := make([]store.InsertParams, n)
-		for i := range ps {
-			ps[i] = store.InsertParams{Kind: "noop", Queue: store.DefaultQueue, Args: json.RawMessage(`{}`), Priority: 100, MaxAttempts: 3}
-		}
-		if _, err := s.Insert(ctx, now, ps); err != nil {
-			b.Fatal(err)
-		}
+	insertNoops(b, s, now, b.N, func(n int) {
 		res, err := s.Claim(ctx, store.ClaimParams{Queue: store.DefaultQueue, Node: "node", Limit: n, Now: now, LeaseUntil: now.Add(time.Hour)})
 		if err != nil || len(res.Jobs) != n {
 			b.Fatalf("claim: %d jobs of %d, %v", len(res.Jobs), n, err)
 		}
 		claimed = append(claimed, res.Jobs...)
-		left -= n
-	}
+	})
 	batches := make(chan []*store.Job, b.N/100+1)
 	for len(claimed) > 0 {
 		n := min(len(claimed), 100)
@@ -108,12 +84,7 @@ func BenchmarkFinish(b *testing.B) {
 	for range 2 {
 		wg.Go(func() {
 			for jobs := range batches {
-				fs := make([]store.FinishParams, len(jobs))
-				for i, j := range jobs {
-					fs[i] = store.FinishParams{ID: j.ID, Attempt: j.Attempt, State: store.StateDone, Now: now,
-						Record: store.Attempt{Number: j.Attempt, Node: "node", StartedAt: j.StartedAt, FinishedAt: now, Outcome: store.OutcomeDone}}
-				}
-				states, err := s.Finish(ctx, fs)
+				states, err := s.Finish(ctx, doneFinishes(jobs, "node", now))
 				if err != nil {
 					b.Error(err)
 					return
@@ -130,6 +101,36 @@ func BenchmarkFinish(b *testing.B) {
 	wg.Wait()
 	b.StopTimer()
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "jobs/s")
+}
+
+// insertNoops inserts n no-op jobs into the default queue in batches of
+// 1,000; after each batch it calls each (when not nil) with its size.
+func insertNoops(b *testing.B, s *Store, now time.Time, n int, each func(int)) {
+	b.Helper()
+	for left := n; left > 0; {
+		k := min(left, 1000)
+		ps := make([]store.InsertParams, k)
+		for i := range ps {
+			ps[i] = store.InsertParams{Kind: "noop", Queue: store.DefaultQueue, Args: json.RawMessage(`{}`), Priority: 100, MaxAttempts: 3}
+		}
+		if _, err := s.Insert(b.Context(), now, ps); err != nil {
+			b.Fatal(err)
+		}
+		if each != nil {
+			each(k)
+		}
+		left -= k
+	}
+}
+
+// doneFinishes are the finishes of jobs as done by node at now.
+func doneFinishes(jobs []*store.Job, node string, now time.Time) []store.FinishParams {
+	fs := make([]store.FinishParams, len(jobs))
+	for i, j := range jobs {
+		fs[i] = store.FinishParams{ID: j.ID, Attempt: j.Attempt, State: store.StateDone, Now: now,
+			Record: store.Attempt{Number: j.Attempt, Node: node, StartedAt: j.StartedAt, FinishedAt: now, Outcome: store.OutcomeDone}}
+	}
+	return fs
 }
 
 // BenchmarkInsertSingle inserts single jobs from 64 goroutines (on 2 CPUs),

@@ -196,6 +196,30 @@ func TestWALSync(t *testing.T) {
 	}
 }
 
+// awaitQueued waits for a queued notice of queue want, failing with
+// missing when none comes within waitTimeout, or when a queued notice of
+// queue early comes first ("" for none).
+func awaitQueued(t *testing.T, notes <-chan store.Notice, want, early, missing string) {
+	t.Helper()
+	deadline := time.After(waitTimeout)
+	for {
+		select {
+		case n := <-notes:
+			if n.Type != store.NoticeQueued {
+				continue
+			}
+			if early != "" && n.Queue == early {
+				t.Fatalf("the queued notice of %s came before that of %s", early, want)
+			}
+			if n.Queue == want {
+				return
+			}
+		case <-deadline:
+			t.Fatal(missing)
+		}
+	}
+}
+
 // TestCommitHookBeforeSync: with Synchronous FULL an insert's commit hook
 // and its notices come at the commit, while the WAL's fsync is still
 // running, and the insert is answered only after the fsync; an insert
@@ -255,19 +279,7 @@ func TestCommitHookBeforeSync(t *testing.T) {
 	case <-time.After(waitTimeout):
 		t.Fatal("the commit hook was not called while the fsync ran")
 	}
-	func() {
-		deadline := time.After(waitTimeout)
-		for {
-			select {
-			case n := <-notes:
-				if n.Type == store.NoticeQueued && n.Queue == "q" {
-					return
-				}
-			case <-deadline:
-				t.Fatal("no queued notice while the fsync ran")
-			}
-		}
-	}()
+	awaitQueued(t, notes, "q", "", "no queued notice while the fsync ran")
 	select {
 	case a := <-inserted:
 		t.Fatalf("the insert was answered (%v) before its fsync ended", a.err)
@@ -298,22 +310,7 @@ func TestCommitHookBeforeSync(t *testing.T) {
 			func([]store.InsertResult) {})
 		hookedR <- err
 	}()
-	func() {
-		deadline := time.After(waitTimeout)
-		for {
-			select {
-			case n := <-notes:
-				if n.Type == store.NoticeQueued && n.Queue == "p" {
-					t.Fatal("the plain insert's notice came before its fsync ended")
-				}
-				if n.Type == store.NoticeQueued && n.Queue == "r" {
-					return
-				}
-			case <-deadline:
-				t.Fatal("no queued notice of the hooked insert behind the held fsync")
-			}
-		}
-	}()
+	awaitQueued(t, notes, "r", "p", "no queued notice of the hooked insert behind the held fsync")
 	sync <- nil
 	select {
 	case sync = <-syncs: // r's own fsync
