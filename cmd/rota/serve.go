@@ -111,7 +111,7 @@ func (a *app) serve(ctx context.Context) error {
 			return err
 		}
 	}
-	if err := relays.addListeners(a.cfg.Sinks, a.cfg.NodeID, client, logger); err != nil {
+	if err := relays.addListeners(a.cfg.Sinks, client, logger); err != nil {
 		return err
 	}
 	// The durable event log (GET /v1/events on any node of the store) gets

@@ -29,6 +29,10 @@ type sinks struct {
 	running   sync.WaitGroup
 	// closers end the sinks' connections once the node has stopped.
 	closers []func()
+	// nats and kafka are the connection settings of the sinks and the
+	// abort listeners, built once (their TLS files read once).
+	nats  events.NATSConnOptions
+	kafka events.KafkaConfig
 }
 
 // listenerRestart is the pause before an abort listener that failed is
@@ -46,6 +50,13 @@ func newSinks(cfg config.Sinks, nodeID string, log store.EventLog, changed func(
 		logger.Warn("rota: event sink settings: " + w)
 	}
 	s := &sinks{log: log}
+	var err error
+	if s.nats, err = natsConn(cfg, nodeID, logger); err != nil {
+		return nil, err
+	}
+	if s.kafka, err = kafkaConfig(cfg, nodeID, logger); err != nil {
+		return nil, err
+	}
 	format, err := events.ParseFormat(cfg.EventsFormat)
 	if err != nil {
 		return nil, usageError{err}
@@ -69,11 +80,7 @@ func newSinks(cfg config.Sinks, nodeID string, log store.EventLog, changed func(
 		return nil
 	}
 	if cfg.NATSURL != "" && cfg.NATSSubject != config.SinkOff {
-		conn, err := natsConn(cfg, nodeID, logger)
-		if err != nil {
-			return nil, err
-		}
-		ns, err := events.NewNATSSink(events.NATSSinkOptions{NATSConnOptions: conn,
+		ns, err := events.NewNATSSink(events.NATSSinkOptions{NATSConnOptions: s.nats,
 			Prefix: cfg.NATSSubject, JetStream: cfg.NATSJetStream})
 		if err != nil {
 			return nil, usageError{err}
@@ -84,11 +91,7 @@ func newSinks(cfg config.Sinks, nodeID string, log store.EventLog, changed func(
 		}
 	}
 	if len(cfg.KafkaBrokers) > 0 && cfg.KafkaTopic != "" {
-		kc, err := kafkaConfig(cfg, nodeID, logger)
-		if err != nil {
-			return nil, err
-		}
-		ks, err := events.NewKafkaSink(events.KafkaSinkOptions{KafkaConfig: kc, Topic: cfg.KafkaTopic})
+		ks, err := events.NewKafkaSink(events.KafkaSinkOptions{KafkaConfig: s.kafka, Topic: cfg.KafkaTopic})
 		if err != nil {
 			return nil, usageError{err}
 		}
@@ -131,10 +134,11 @@ func kafkaConfig(cfg config.Sinks, nodeID string, logger *slog.Logger) (events.K
 		SASL: events.KafkaSASL{Mechanism: cfg.KafkaSASL, User: cfg.KafkaUser, Password: cfg.KafkaPassword}}, nil
 }
 
-// addListeners makes the abort listeners of cfg on c: they run on every
+// addListeners makes the abort listeners of cfg on c, with the
+// connection settings newSinks built: they run on every
 // node (a NATS queue group, a Kafka consumer group: one node gets each
 // message) from runListeners until the node stops.
-func (s *sinks) addListeners(cfg config.Sinks, nodeID string, c *rota.Client, logger *slog.Logger) error {
+func (s *sinks) addListeners(cfg config.Sinks, c *rota.Client, logger *slog.Logger) error {
 	aborter := func() (*events.Aborter, error) {
 		a, err := events.NewAborter(c, cfg.AbortKeyField, logger)
 		if err == nil {
@@ -147,11 +151,7 @@ func (s *sinks) addListeners(cfg config.Sinks, nodeID string, c *rota.Client, lo
 		if err != nil {
 			return err
 		}
-		conn, err := natsConn(cfg, nodeID, logger)
-		if err != nil {
-			return err
-		}
-		l, err := events.NewNATSAbortListener(a, events.NATSAbortOptions{NATSConnOptions: conn,
+		l, err := events.NewNATSAbortListener(a, events.NATSAbortOptions{NATSConnOptions: s.nats,
 			Subject: cfg.NATSAbortSubject, Queue: cfg.NATSAbortGroup})
 		if err != nil {
 			return usageError{err}
@@ -166,11 +166,7 @@ func (s *sinks) addListeners(cfg config.Sinks, nodeID string, c *rota.Client, lo
 		if err != nil {
 			return err
 		}
-		conf, err := kafkaConfig(cfg, nodeID, logger)
-		if err != nil {
-			return err
-		}
-		kc, err := events.NewKafkaAbortConsumer(events.KafkaAbortOptions{KafkaConfig: conf,
+		kc, err := events.NewKafkaAbortConsumer(events.KafkaAbortOptions{KafkaConfig: s.kafka,
 			Topic: cfg.KafkaAbortTopic, Group: cfg.KafkaGroup, Aborter: a})
 		if err != nil {
 			return usageError{err}
